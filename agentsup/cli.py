@@ -1,0 +1,132 @@
+"""The `agentsup` command line.
+
+Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM), 1 the job failed, 2 the job
+file or the command line is invalid. Bad input never produces a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from agentsup import __version__
+from agentsup.job.loader import LoadedJob, load_job
+from agentsup.job.models import JobDefinition
+from agentsup.job.problems import JobFileError
+from agentsup.plan import DeploymentPlan, TopologyResolver
+from agentsup.render import RENDERERS
+from agentsup.sshconfig import host_name_resolver
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentsup",
+        description="Deploy and supervise a multi-agent job described in one YAML file.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentsup {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser("validate", help="check a job file")
+    _job_arguments(validate)
+
+    plan = commands.add_parser("plan", help="show the stages, URLs and connections of a job")
+    _job_arguments(plan)
+    plan.add_argument(
+        "--format", choices=sorted(RENDERERS), default="text", help="output format (text)"
+    )
+
+    start = commands.add_parser("start", help="run a job in the foreground until stopped")
+    _job_arguments(start)
+    start.add_argument(
+        "--log-format",
+        choices=["json", "console"],
+        default=None,
+        help="event format (default: console on a terminal, json otherwise)",
+    )
+    start.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="lowest level of event to write (info)",
+    )
+    start.add_argument(
+        "--monitor",
+        nargs="?",
+        type=float,
+        const=10.0,
+        default=None,
+        metavar="SECONDS",
+        help="emit a job.health summary every SECONDS (10)",
+    )
+
+    commands.add_parser("schema", help="print the JSON Schema of job files")
+    return parser
+
+
+def _job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", type=Path, help="the job file (YAML)")
+    parser.add_argument(
+        "--skip-import-check",
+        action="store_true",
+        help="do not check that local agents' modules exist and define their type",
+    )
+
+
+def _load(args: argparse.Namespace) -> LoadedJob:
+    return load_job(args.job, import_check=not args.skip_import_check)
+
+
+def resolve(job: JobDefinition) -> DeploymentPlan:
+    return TopologyResolver(host_name_resolver()).resolve(job)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        match args.command:
+            case "validate":
+                loaded = _load(args)
+                plan = resolve(loaded.definition)
+                print(
+                    f"{args.job}: valid: job {loaded.definition.job.name!r}, "
+                    f"{len(loaded.definition.agents)} agents, "
+                    f"{loaded.definition.topology.type.value} topology, "
+                    f"{len(plan.stages)} stages"
+                )
+                return EXIT_OK
+            case "plan":
+                loaded = _load(args)
+                print(RENDERERS[args.format](resolve(loaded.definition)))
+                return EXIT_OK
+            case "schema":
+                schema = JobDefinition.model_json_schema(by_alias=True)
+                schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+                schema["title"] = "agentsup job file"
+                print(json.dumps(schema, indent=2))
+                return EXIT_OK
+            case "start":
+                loaded = _load(args)
+                from agentsup.app import run_job
+
+                return run_job(
+                    loaded,
+                    resolve(loaded.definition),
+                    log_format=args.log_format,
+                    log_level=args.log_level,
+                    monitor=args.monitor,
+                )
+    except JobFileError as exc:
+        print(exc.render(), file=sys.stderr)
+        return EXIT_INVALID
+    except KeyboardInterrupt:
+        return 130
+    parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
+

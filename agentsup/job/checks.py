@@ -1,0 +1,169 @@
+"""Whole-job checks that the schema alone cannot express.
+
+Each check returns problems rather than raising, so that a user sees everything wrong
+with a file at once. Apart from the optional module check (which reads source files
+without running them) these are pure functions of the job.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+
+import networkx as nx
+
+from agentsup.job import imports
+from agentsup.job.models import Agent, JobDefinition, LevelGroup, Target, TopologyType
+from agentsup.job.problems import Problem
+from agentsup.topology import build_graph
+
+REQUIRED_FIELDS: dict[TopologyType, tuple[str, ...]] = {
+    TopologyType.HUB_SPOKE: ("hub", "spokes"),
+    TopologyType.PIPELINE: ("stages",),
+    TopologyType.DAG: ("connections",),
+    TopologyType.MESH: (),
+    TopologyType.HIERARCHICAL: ("levels",),
+    TopologyType.DYNAMIC: (),
+}
+ALLOWED_FIELDS: dict[TopologyType, frozenset[str]] = {
+    TopologyType.HUB_SPOKE: frozenset({"hub", "spokes"}),
+    TopologyType.PIPELINE: frozenset({"stages"}),
+    TopologyType.DAG: frozenset({"connections"}),
+    TopologyType.MESH: frozenset({"agents"}),
+    TopologyType.HIERARCHICAL: frozenset({"root", "levels"}),
+    TopologyType.DYNAMIC: frozenset(),
+}
+TOPOLOGY_FIELDS = ("hub", "spokes", "stages", "connections", "agents", "root", "levels")
+
+
+def check_job(job: JobDefinition, *, base_dir: Path, import_check: bool) -> list[Problem]:
+    problems = [
+        *_agent_problems(job),
+        *_topology_problems(job),
+        *_port_problems(job),
+    ]
+    if import_check:
+        problems.extend(_import_problems(job, base_dir))
+    return problems
+
+
+def _agent_problems(job: JobDefinition) -> Iterator[Problem]:
+    first_index: dict[str, int] = {}
+    for i, agent in enumerate(job.agents):
+        here = ("agents", i)
+        if agent.id in first_index:
+            yield Problem(
+                (*here, "id"),
+                f"agent id {agent.id!r} is already used by agents[{first_index[agent.id]}]; "
+                "ids must be unique",
+            )
+        else:
+            first_index[agent.id] = i
+        if agent.module is None and agent.command is None:
+            yield Problem(
+                here, "needs 'module' (run as python -m MODULE) or 'command' (a command line)"
+            )
+        elif agent.module is not None and agent.command is not None:
+            yield Problem((*here, "command"), "give either 'module' or 'command', not both")
+        target = agent.deployment.target
+        if target is Target.REMOTE and not agent.deployment.host:
+            yield Problem(
+                (*here, "deployment"), "a remote agent needs 'host' (an SSH host or alias)"
+            )
+        if target is Target.CONTAINER and not agent.deployment.image:
+            yield Problem((*here, "deployment"), "a container agent needs 'image'")
+
+
+def _topology_problems(job: JobDefinition) -> Iterator[Problem]:
+    topology = job.topology
+    kind = topology.type
+    for name in REQUIRED_FIELDS[kind]:
+        if getattr(topology, name) is None:
+            yield Problem(("topology",), f"a {kind.value} topology needs {name!r}")
+    for name in TOPOLOGY_FIELDS:
+        if getattr(topology, name) is not None and name not in ALLOWED_FIELDS[kind]:
+            users = [k.value for k, fields in ALLOWED_FIELDS.items() if name in fields]
+            yield Problem(
+                ("topology", name),
+                f"{name!r} belongs to a {' or '.join(users)} topology, not {kind.value}",
+                on_key=True,
+            )
+    if topology.levels:
+        kinds = {isinstance(level, LevelGroup) for level in topology.levels}
+        if len(kinds) > 1:
+            yield Problem(
+                ("topology", "levels"),
+                "levels are either all lists of ids or all {parent, children} maps, not both",
+            )
+
+    ids = [agent.id for agent in job.agents]
+    known = set(ids)
+    graph = build_graph(topology, ids)
+    for reference in graph.references:
+        if reference.agent_id not in known:
+            close = difflib.get_close_matches(reference.agent_id, ids, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; agents are: {', '.join(ids)}"
+            yield Problem(reference.path, f"no agent has id {reference.agent_id!r}{hint}")
+    mentioned = set(graph.members)
+    for i, agent in enumerate(job.agents):
+        if agent.id not in mentioned:
+            yield Problem(
+                ("agents", i, "id"),
+                f"agent {agent.id!r} is not part of the {kind.value} topology; "
+                "add it there or remove the agent",
+            )
+    for caller, callee in graph.edges:
+        if caller == callee:
+            yield Problem(("topology",), f"agent {caller!r} would connect to itself")
+    if graph.ordering:
+        digraph = nx.DiGraph()
+        digraph.add_edges_from((a, b) for a, b in graph.edges if a != b)
+        try:
+            cycle = nx.find_cycle(digraph)
+        except nx.NetworkXNoCycle:
+            return
+        names = [edge[0] for edge in cycle] + [cycle[0][0]]
+        where = "connections" if kind is TopologyType.DAG else next(iter(ALLOWED_FIELDS[kind]))
+        yield Problem(
+            ("topology", where),
+            f"the topology has a cycle: {' -> '.join(names)}; no start order satisfies it",
+        )
+
+
+def _port_problems(job: JobDefinition) -> Iterator[Problem]:
+    taken: dict[tuple[str, int], tuple[int, Agent, str]] = {}
+    for i, agent in enumerate(job.agents):
+        deployment = agent.deployment
+        if deployment.target is Target.LOCALHOST:
+            key = ("localhost", agent.config.port)
+            path_tail: tuple[str, ...] = ("config", "port")
+        elif deployment.target is Target.REMOTE and deployment.host:
+            key = (deployment.host, agent.config.port)
+            path_tail = ("config", "port")
+        elif deployment.target is Target.CONTAINER and deployment.host_port is not None:
+            key = ("localhost", deployment.host_port)
+            path_tail = ("deployment", "host_port")
+        else:
+            continue
+        if key in taken:
+            other_index, other, _ = taken[key]
+            host = "this machine" if key[0] == "localhost" else f"host {key[0]!r}"
+            yield Problem(
+                ("agents", i, *path_tail),
+                f"port {key[1]} on {host} is also used by agent {other.id!r} "
+                f"(agents[{other_index}]); give each agent its own port",
+            )
+        else:
+            taken[key] = (i, agent, "/".join(path_tail))
+
+
+def _import_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
+    for i, agent in enumerate(job.agents):
+        if agent.module is None or agent.deployment.target is not Target.LOCALHOST:
+            continue
+        search = imports.search_path(base_dir, agent.deployment.workdir)
+        message = imports.check_module(agent.module, agent.type, search)
+        if message is not None:
+            field = "type" if message.startswith("module defines no") else "module"
+            yield Problem(("agents", i, field), message)

@@ -1,0 +1,225 @@
+"""Reading a job file: YAML with positions, the schema, then the whole-job checks.
+
+Every problem found is reported, in file order, as `FILE:LINE:COL: path: message`.
+Loading never raises anything but `JobFileError` for a bad file, so the CLI can turn
+any bad input into exit code 2 without a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from agentsup.job import checks
+from agentsup.job.models import JobDefinition
+from agentsup.job.problems import DocPath, JobFileError, Located, Problem
+from agentsup.job.yamlpos import Positions, YamlSyntaxError, parse
+
+FREE_FORM = frozenset({"config", "environment", "execution"})
+
+
+@dataclass(frozen=True)
+class LoadedJob:
+    """A job that passed every check, with where it came from."""
+
+    definition: JobDefinition
+    path: Path
+    positions: Positions
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the job (workdir, modules) are relative to the file."""
+        return self.path.parent
+
+
+def load_job(path: Path | str, *, import_check: bool = True) -> LoadedJob:
+    """Load and check a job file, raising `JobFileError` with every problem found."""
+    path = Path(path)
+    shown = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _single(shown, "no such file") from None
+    except IsADirectoryError:
+        raise _single(shown, "is a directory, not a job file") from None
+    except UnicodeDecodeError as exc:
+        raise _single(shown, f"is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise _single(shown, f"cannot be read: {exc.strerror}") from None
+    return load_text(text, shown, base_dir=path.parent, import_check=import_check)
+
+
+def load_text(
+    text: str, file: str, *, base_dir: Path, import_check: bool = True
+) -> LoadedJob:
+    """Load a job from text; `file` is only used to name positions in messages."""
+    try:
+        parsed = parse(text)
+    except YamlSyntaxError as exc:
+        raise JobFileError(
+            [Located(file, exc.mark.line, exc.mark.column, (), f"invalid YAML: {exc.message}")]
+        ) from None
+    positions = parsed.positions
+    data = parsed.data
+    problems = list(parsed.problems)
+    if data is None:
+        problems.append(
+            Problem((), "the file is empty; a job file is a mapping with job, agents and topology")
+        )
+        raise _locate(file, positions, problems)
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
+        problems.append(
+            Problem((), f"the document is {kind}; it must be a mapping with job, agents and "
+                    "topology")
+        )
+        raise _locate(file, positions, problems)
+
+    data = _strip_extension_keys(data, ())
+    try:
+        definition = JobDefinition.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_translate(exc, data))
+        raise _locate(file, positions, problems) from None
+    problems.extend(checks.check_job(definition, base_dir=base_dir, import_check=import_check))
+    if problems:
+        raise _locate(file, positions, problems)
+    return LoadedJob(definition, Path(file), positions)
+
+
+def _single(file: str, message: str) -> JobFileError:
+    return JobFileError([Located(file, 0, 0, (), message)])
+
+
+def _locate(file: str, positions: Positions, problems: Iterable[Problem]) -> JobFileError:
+    located = []
+    seen: set[tuple[DocPath, str]] = set()
+    for problem in problems:
+        if (problem.path, problem.message) in seen:
+            continue
+        seen.add((problem.path, problem.message))
+        mark = positions.find(problem.path, problem.on_key)
+        located.append(Located(file, mark.line, mark.column, problem.path, problem.message))
+    located.sort(key=lambda p: (p.line, p.column))
+    return JobFileError(located)
+
+
+def _strip_extension_keys(value: Any, path: DocPath) -> Any:
+    """Drop `x-` keys (user extensions) outside the free-form maps before validation."""
+    if isinstance(value, dict):
+        if path and path[-1] in FREE_FORM:
+            return value
+        return {
+            k: _strip_extension_keys(v, (*path, k))
+            for k, v in value.items()
+            if not (isinstance(k, str) and k.startswith("x-"))
+        }
+    if isinstance(value, list):
+        return [_strip_extension_keys(v, (*path, i)) for i, v in enumerate(value)]
+    return value
+
+
+def _data_path(loc: tuple[int | str, ...], data: Any, keep_last: bool) -> DocPath:
+    """Turn a pydantic location into a document path, dropping union and validator tags."""
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        if _can_step(node, part):
+            path.append(part)
+            node = node[part]
+        elif keep_last and index == len(loc) - 1:
+            path.append(part)
+    return tuple(path)
+
+
+def _can_step(node: Any, part: int | str) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+
+
+def _translate(exc: ValidationError, data: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        kind = error["type"]
+        loc = tuple(error["loc"])
+        if kind == "extra_forbidden":
+            path = _data_path(loc, data, keep_last=True)
+            problems.append(Problem(path, _unknown_key_message(path), on_key=True))
+        elif kind == "missing":
+            path = _data_path(loc, data, keep_last=True)
+            problems.append(Problem(path, f"required key {path[-1]!r} is missing"))
+        else:
+            path = _data_path(loc, data, keep_last=False)
+            problems.append(Problem(path, _message(error, data, path)))
+    return problems
+
+
+def _message(error: Any, data: Any, path: DocPath) -> str:
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ")
+    if message.startswith("Input should be"):
+        message = "should be" + message[len("Input should be") :]
+    if error["type"] == "enum":
+        given = _value_at(data, path)
+        expected = [part.strip(" '") for part in str(error["ctx"]["expected"]).replace(
+            " or ", ", ").split(",")]
+        close = difflib.get_close_matches(str(given), expected, n=1)
+        if close:
+            message += f"; did you mean {close[0]!r}?"
+    return message
+
+
+def _value_at(data: Any, path: DocPath) -> Any:
+    node = data
+    for part in path:
+        node = node[part]
+    return node
+
+
+def _unknown_key_message(path: DocPath) -> str:
+    key = str(path[-1])
+    allowed = sorted(_allowed_keys(path[:-1]))
+    message = f"unknown key {key!r}"
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        return f"{message}; did you mean {close[0]!r}?"
+    if allowed:
+        return f"{message}; expected one of: {', '.join(allowed)} (or an 'x-' key)"
+    return message
+
+
+def _allowed_keys(path: DocPath) -> set[str]:
+    """The keys the schema accepts at a document path, for did-you-mean suggestions."""
+    candidates: list[type[BaseModel]] = [JobDefinition]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        following: list[type[BaseModel]] = []
+        for model in candidates:
+            for name, info in model.model_fields.items():
+                if part in (name, info.alias):
+                    following.extend(_models_in(info.annotation))
+        candidates = following
+    keys: set[str] = set()
+    for model in candidates:
+        keys.update(info.alias or name for name, info in model.model_fields.items())
+    return keys
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    origin = typing.get_origin(annotation)
+    if origin is not None or isinstance(annotation, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found.extend(_models_in(arg))
+    return found

@@ -1,0 +1,334 @@
+"""The job-file schema.
+
+Every model forbids unknown keys so that a typo is an error with a suggestion instead of a
+setting that silently does nothing. The free-form maps (`config`, `environment`,
+`execution`) are the deliberate exceptions. Cross-field checks that need the whole job
+(references, cycles, port clashes) live in `checks`, not here, so that all of them can be
+reported at once with positions.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    field_validator,
+)
+
+Scalar = str | int | float | bool
+Seconds = Annotated[float, Field(gt=0, description="A duration in seconds; may be fractional.")]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: Any) -> Any:
+    """Accept a single id where a list of ids is expected (`to: b` means `to: [b]`)."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+IdList = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+class JobInfo(Model):
+    name: str = Field(min_length=1, description="The job's name; used in events and names.")
+    version: str | None = Field(default=None, description="Free text; kept, not acted on.")
+    description: str | None = None
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_as_text(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError(
+                "must start with a letter or digit and contain only letters, digits, "
+                "'_', '.' and '-' (it names networks, containers and directories)"
+            )
+        return value
+
+
+class AgentConfig(BaseModel):
+    """Free-form agent settings; only `port` is required."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    port: int = Field(ge=1, le=65535, description="The TCP port the agent serves HTTP on.")
+
+    def scalars(self) -> dict[str, Scalar]:
+        """The settings that become AGENT_<KEY> variables (nested values are skipped)."""
+        extra = self.model_extra or {}
+        return {
+            key: value
+            for key, value in extra.items()
+            if isinstance(value, str | int | float | bool)
+        }
+
+
+MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?$")
+
+
+class Resources(Model):
+    cpu: float | None = Field(default=None, gt=0, description="CPU cores (e.g. 0.5, 2).")
+    memory: str | None = Field(default=None, description="Memory like 512M, 1G or 2Gi.")
+    gpu: int | None = Field(default=None, ge=0, description="Number of GPUs.")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("memory")
+    @classmethod
+    def _memory_format(cls, value: str | None) -> str | None:
+        if value is not None and not MEMORY_PATTERN.match(value.strip()):
+            raise ValueError(f"{value!r} is not a size; write it like 512M, 1G or 2Gi")
+        return value
+
+
+class HealthCheck(Model):
+    """Health-check settings; unset fields inherit from the job, then the defaults."""
+
+    enabled: bool | None = None
+    interval: Seconds | None = Field(default=None, description="Seconds between checks.")
+    retries: int | None = Field(
+        default=None, ge=1, description="Failures in a row before an agent is unhealthy."
+    )
+    timeout: Seconds | None = Field(default=None, description="Seconds one check may take.")
+    path: str | None = Field(default=None, description="HTTP path to GET (default /health).")
+
+    @field_validator("path")
+    @classmethod
+    def _path_absolute(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("/"):
+            raise ValueError(f"must start with '/', like '/{value}'")
+        return value
+
+
+class Target(StrEnum):
+    LOCALHOST = "localhost"
+    REMOTE = "remote"
+    CONTAINER = "container"
+    KUBERNETES = "kubernetes"
+
+
+class AgentDeployment(Model):
+    target: Target = Target.LOCALHOST
+    # remote
+    host: str | None = Field(default=None, description="SSH host or ~/.ssh/config alias.")
+    user: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535, description="SSH port (22).")
+    ssh_key: str | None = None
+    password: SecretStr | None = Field(default=None, description="SSH password; never shown.")
+    python: str | None = Field(
+        default=None,
+        description="Interpreter for module agents: locally the current one, remotely python3.",
+    )
+    workdir: str | None = Field(
+        default=None, description="Working directory; locally relative to the job file."
+    )
+    # container
+    image: str | None = None
+    network: str | None = None
+    container_name: str | None = None
+    host_port: int | None = Field(default=None, ge=1, le=65535)
+    # kubernetes (accepted, not supported yet)
+    namespace: str | None = None
+    service_type: str | None = None
+    # every target
+    environment: dict[str, Scalar | None] = Field(default_factory=dict)
+    stop_timeout: Seconds | None = Field(
+        default=None, description="Seconds between SIGTERM and SIGKILL (job default: 10)."
+    )
+
+
+class Agent(Model):
+    id: str = Field(min_length=1)
+    type: str | None = Field(default=None, description="Class the module defines.")
+    module: str | None = Field(default=None, description="Run as `python -m module`.")
+    command: list[str] | None = Field(
+        default=None, description="A command line (string, split like a shell) or argv list."
+    )
+    config: AgentConfig
+    resources: Resources | None = None
+    health_check: HealthCheck | None = None
+    deployment: AgentDeployment = Field(default_factory=AgentDeployment)
+
+    @field_validator("id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
+            raise ValueError(
+                "must start with a letter or digit and contain only letters, digits, "
+                "'_', '.' and '-' (ids become host names and variable values)"
+            )
+        return value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        import shlex
+
+        if isinstance(value, str):
+            try:
+                parts = shlex.split(value)
+            except ValueError as exc:
+                raise ValueError(f"cannot split command line: {exc}") from None
+            if not parts:
+                raise ValueError("must not be empty")
+            return parts
+        return value
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+class Connection(Model):
+    from_: str = Field(alias="from")
+    to: IdList
+    type: str | None = Field(default=None, description="Free text; kept, not acted on.")
+
+
+class LevelGroup(Model):
+    """One `{parent, children}` entry of a hierarchical topology."""
+
+    parent: str
+    children: IdList
+
+
+class TopologyType(StrEnum):
+    HUB_SPOKE = "hub-spoke"
+    PIPELINE = "pipeline"
+    DAG = "dag"
+    MESH = "mesh"
+    HIERARCHICAL = "hierarchical"
+    DYNAMIC = "dynamic"
+
+
+def _level_kind(value: Any) -> str:
+    return "group" if isinstance(value, dict) or hasattr(value, "parent") else "ids"
+
+
+Level = Annotated[
+    Annotated[IdList, Tag("ids")] | Annotated[LevelGroup, Tag("group")],
+    Discriminator(_level_kind),
+]
+"""A hierarchical level: a list of ids, or a `{parent, children}` group."""
+
+
+def _normalise_topology_type(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip().lower().replace("_", "-")
+    return value
+
+
+class Topology(Model):
+    type: Annotated[TopologyType, BeforeValidator(_normalise_topology_type)]
+    hub: str | None = None
+    spokes: IdList | None = None
+    stages: list[IdList] | None = None
+    connections: list[Connection] | None = None
+    agents: IdList | None = None
+    root: str | None = None
+    levels: list[Level] | None = None
+
+
+class Strategy(StrEnum):
+    STAGED = "staged"
+    SEQUENTIAL = "sequential"
+    PARALLEL = "parallel"
+    TOP_DOWN = "top-down"
+
+
+class SshSettings(Model):
+    key_file: str | None = None
+    timeout: Seconds = Field(default=10.0, description="Seconds to connect.")
+
+
+class NetworkSettings(Model):
+    allow_cross_host: bool = Field(default=True, description="Kept, not acted on yet.")
+    firewall_rules: list[Any] = Field(default_factory=list, description="Kept, not acted on.")
+
+
+DEFAULT_HEALTH = HealthCheck(enabled=True, interval=10.0, retries=3, timeout=5.0, path="/health")
+
+
+class JobDeployment(Model):
+    strategy: Strategy = Strategy.STAGED
+    timeout: Seconds = Field(default=60.0, description="Seconds for an agent to become ready.")
+    stop_timeout: Seconds = Field(default=10.0, description="Seconds from SIGTERM to SIGKILL.")
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+    ssh: SshSettings = Field(default_factory=SshSettings)
+    network: NetworkSettings = Field(default_factory=NetworkSettings)
+
+
+class JobDefinition(Model):
+    job: JobInfo
+    agents: list[Agent] = Field(min_length=1)
+    topology: Topology
+    deployment: JobDeployment = Field(default_factory=JobDeployment)
+    execution: dict[str, Any] = Field(default_factory=dict)
+    environment: dict[str, Scalar | None] = Field(default_factory=dict)
+
+    def agent(self, agent_id: str) -> Agent:
+        for agent in self.agents:
+            if agent.id == agent_id:
+                return agent
+        raise KeyError(agent_id)
+
+    def health_for(self, agent: Agent) -> EffectiveHealth:
+        """Merge the agent's health check over the job's over the defaults."""
+        layers = [DEFAULT_HEALTH, self.deployment.health_check]
+        if agent.health_check is not None:
+            layers.append(agent.health_check)
+        merged: dict[str, Any] = {}
+        for layer in layers:
+            merged.update(layer.model_dump(exclude_none=True))
+        return EffectiveHealth(**merged)
+
+    def stop_timeout_for(self, agent: Agent) -> float:
+        return agent.deployment.stop_timeout or self.deployment.stop_timeout
+
+
+class EffectiveHealth(Model):
+    """The health settings in force for one agent, with nothing left unset."""
+
+    enabled: bool
+    interval: float
+    retries: int
+    timeout: float
+    path: str
+
+
+def scalar_text(value: Scalar | None) -> str:
+    """How YAML scalars become environment text: booleans lower-case, None empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+

@@ -1,0 +1,126 @@
+"""The topology resolver: a job in, a deployment plan out.
+
+The plan says which agents start together (stages), where the supervisor reaches each
+agent, and which URLs each agent is given for the peers it connects to. It is a pure
+function of the job; the only outside fact it needs, how SSH aliases map to host names,
+is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from agentsup.job.models import Agent, JobDefinition, Strategy, Target
+from agentsup.topology import build_graph
+
+HostNameLookup = Callable[[str], str]
+DOCKER_HOST_FROM_CONTAINER = "host.docker.internal"
+
+
+@dataclass(frozen=True)
+class DeploymentPlan:
+    job: str
+    strategy: Strategy
+    stages: tuple[tuple[str, ...], ...]
+    agent_urls: Mapping[str, str]
+    """Where the supervisor (on this machine) reaches each agent."""
+    connections: Mapping[str, tuple[str, ...]]
+    """The URLs each agent is given, as seen from where that agent runs."""
+    peers: Mapping[str, tuple[str, ...]]
+    """The ids each agent connects to, in the same order as `connections`."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job": self.job,
+            "strategy": self.strategy.value,
+            "stages": [list(stage) for stage in self.stages],
+            "agent_urls": dict(self.agent_urls),
+            "connections": {k: list(v) for k, v in self.connections.items()},
+        }
+
+    def connection_map(self, agent_id: str) -> dict[str, str]:
+        """`{peer id: url}` for AGENTSUP_CONNECTIONS."""
+        return dict(zip(self.peers[agent_id], self.connections[agent_id], strict=True))
+
+    def stage_of(self, agent_id: str) -> int:
+        for index, stage in enumerate(self.stages):
+            if agent_id in stage:
+                return index
+        raise KeyError(agent_id)
+
+
+class TopologyResolver:
+    """Resolves jobs into plans; holds only the host-name lookup."""
+
+    def __init__(self, host_names: HostNameLookup = lambda alias: alias) -> None:
+        self._host_names = host_names
+
+    def resolve(self, job: JobDefinition) -> DeploymentPlan:
+        ids = [agent.id for agent in job.agents]
+        graph = build_graph(job.topology, ids)
+        order = [m for m in graph.members if m in ids] + [i for i in ids if i not in graph.members]
+        rank = {agent_id: index for index, agent_id in enumerate(order)}
+
+        if graph.ordering:
+            starts_after = nx.DiGraph()
+            starts_after.add_nodes_from(order)
+            starts_after.add_edges_from((callee, caller) for caller, callee in graph.edges)
+            generations = [
+                sorted(generation, key=rank.__getitem__)
+                for generation in nx.topological_generations(starts_after)
+            ]
+        else:
+            generations = [order]
+
+        stages = _apply_strategy(job.deployment.strategy, generations)
+        agents = {agent.id: agent for agent in job.agents}
+        peers: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
+        for caller, callee in graph.edges:
+            peers[caller].append(callee)
+        return DeploymentPlan(
+            job=job.job.name,
+            strategy=job.deployment.strategy,
+            stages=tuple(tuple(stage) for stage in stages),
+            agent_urls={a: self._supervisor_url(agents[a]) for a in ids},
+            connections={
+                a: tuple(self._peer_url(agents[a], agents[p]) for p in peers[a]) for a in ids
+            },
+            peers={a: tuple(peers[a]) for a in ids},
+        )
+
+    def _supervisor_url(self, agent: Agent) -> str:
+        deployment = agent.deployment
+        if deployment.target is Target.REMOTE and deployment.host:
+            return f"http://{self._host_names(deployment.host)}:{agent.config.port}"
+        if deployment.target is Target.CONTAINER:
+            return f"http://localhost:{deployment.host_port or agent.config.port}"
+        return f"http://localhost:{agent.config.port}"
+
+    def _peer_url(self, caller: Agent, callee: Agent) -> str:
+        """The URL for `callee` that works from where `caller` runs."""
+        caller_target = caller.deployment.target
+        callee_target = callee.deployment.target
+        if caller_target is Target.CONTAINER:
+            if callee_target is Target.CONTAINER:
+                return f"http://{callee.id}:{callee.config.port}"
+            if callee_target is Target.LOCALHOST:
+                return f"http://{DOCKER_HOST_FROM_CONTAINER}:{callee.config.port}"
+        return self._supervisor_url(callee)
+
+
+def _apply_strategy(strategy: Strategy, generations: list[list[str]]) -> list[list[str]]:
+    flat = [agent_id for generation in generations for agent_id in generation]
+    match strategy:
+        case Strategy.STAGED:
+            return [list(g) for g in generations if g]
+        case Strategy.SEQUENTIAL:
+            return [[agent_id] for agent_id in flat]
+        case Strategy.PARALLEL:
+            return [flat] if flat else []
+        case Strategy.TOP_DOWN:
+            return [list(g) for g in reversed(generations) if g]
+    raise AssertionError(strategy)  # pragma: no cover - the match is exhaustive

@@ -1,0 +1,94 @@
+"""The interface every target implements.
+
+A runner is deliberately thin: it launches one agent, streams its output lines, reports
+its exit exactly once, and stops it. It knows nothing about health, stages or restart
+policy; the agent actor decides all of that. Callbacks are invoked from the runner's own
+I/O threads, never from the actor's thread, so they must only hand the information on
+(the agent actor passes them to `ActorRef.tell`).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+Stream = Literal["stdout", "stderr"]
+
+OutputCallback = Callable[[Stream, str], None]
+"""Receives one decoded line (without its line ending) from the given stream."""
+
+ExitCallback = Callable[["ExitStatus"], None]
+"""Receives the exit of the process, exactly once per successful `start`."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a runner needs to launch one agent process."""
+
+    agent_id: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    """Variables added on top of the runner's base environment (the agent contract)."""
+    cwd: Path
+    stop_timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class StartInfo:
+    """What a runner knows about a process it has just launched."""
+
+    pid: int
+    host: str
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """How a process ended: an exit code, or the signal that killed it."""
+
+    exit_code: int | None
+    signal: int | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.exit_code == 0 and self.signal is None
+
+    def describe(self) -> str:
+        if self.signal is not None:
+            return f"killed by signal {self.signal}"
+        return f"exit code {self.exit_code}"
+
+
+class RunnerError(Exception):
+    """A launch that could not happen; the message is shown to the user as it is."""
+
+
+class Runner(abc.ABC):
+    """Runs one agent process on one target.
+
+    `start` may be called again after the previous process has exited (a restart);
+    implementations must not keep per-process state that would leak across starts.
+    """
+
+    @abc.abstractmethod
+    def start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        """Launch the process; raise `RunnerError` with a readable message on failure."""
+
+    @abc.abstractmethod
+    def stop(self, timeout: float) -> None:
+        """Ask the process (its whole group) to end, force it after `timeout` seconds.
+
+        Blocks until the process is gone; callers run it off the actor thread. The exit
+        is still reported through the exit callback.
+        """
+
+    @abc.abstractmethod
+    def kill(self) -> None:
+        """End the process (its whole group) at once, without waiting."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a sensible default
+        """Release resources held for this agent once it will not be started again."""

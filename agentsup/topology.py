@@ -1,0 +1,118 @@
+"""Who connects to whom, for every topology type, as plain data.
+
+This is shared by the checks (which need to know where in the document each reference
+was written) and by the resolver (which needs the edges and the naming order). It is a
+pure function of the topology and the agent list: no I/O, no threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from agentsup.job.models import LevelGroup, Topology, TopologyType
+from agentsup.job.problems import DocPath
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One mention of an agent id inside the topology, with where it was written."""
+
+    agent_id: str
+    path: DocPath
+
+
+@dataclass
+class TopologyGraph:
+    """The edges (caller -> callee) in the order the topology names them."""
+
+    edges: list[tuple[str, str]] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    members: list[str] = field(default_factory=list)
+    """Agents the topology names, in the order it first names them."""
+    ordering: bool = True
+    """False where the edges say nothing about start order (mesh: all at once)."""
+
+    def add_edge(self, caller: str, callee: str) -> None:
+        if (caller, callee) not in self.edges:
+            self.edges.append((caller, callee))
+
+    def mention(self, agent_id: str, path: DocPath) -> None:
+        self.references.append(Reference(agent_id, path))
+        if agent_id not in self.members:
+            self.members.append(agent_id)
+
+
+def build_graph(topology: Topology, agent_ids: list[str]) -> TopologyGraph:
+    """Derive the connection graph of a topology; unknown ids are kept for the checks."""
+    graph = TopologyGraph()
+    base: DocPath = ("topology",)
+    match topology.type:
+        case TopologyType.HUB_SPOKE:
+            if topology.hub is not None:
+                graph.mention(topology.hub, (*base, "hub"))
+            for i, spoke in enumerate(topology.spokes or []):
+                graph.mention(spoke, (*base, "spokes", i))
+                if topology.hub is not None:
+                    graph.add_edge(topology.hub, spoke)
+        case TopologyType.PIPELINE:
+            stages = topology.stages or []
+            for i, stage in enumerate(stages):
+                for j, member in enumerate(stage):
+                    graph.mention(member, (*base, "stages", i, j))
+            for current, following in itertools.pairwise(stages):
+                for caller in current:
+                    for callee in following:
+                        graph.add_edge(caller, callee)
+        case TopologyType.DAG:
+            for i, connection in enumerate(topology.connections or []):
+                graph.mention(connection.from_, (*base, "connections", i, "from"))
+                for j, target in enumerate(connection.to):
+                    graph.mention(target, (*base, "connections", i, "to", j))
+                    graph.add_edge(connection.from_, target)
+        case TopologyType.MESH:
+            graph.ordering = False
+            if topology.agents is None:
+                members = list(agent_ids)
+                for agent_id in members:
+                    graph.mention(agent_id, ("agents",))
+            else:
+                members = list(topology.agents)
+                for i, agent_id in enumerate(members):
+                    graph.mention(agent_id, (*base, "agents", i))
+            for caller in members:
+                for callee in members:
+                    if caller != callee:
+                        graph.add_edge(caller, callee)
+        case TopologyType.HIERARCHICAL:
+            _hierarchy(topology, graph)
+        case TopologyType.DYNAMIC:
+            graph.ordering = False
+            for agent_id in agent_ids:
+                graph.mention(agent_id, ("agents",))
+    return graph
+
+
+def _hierarchy(topology: Topology, graph: TopologyGraph) -> None:
+    base: DocPath = ("topology",)
+    if topology.root is not None:
+        graph.mention(topology.root, (*base, "root"))
+    levels = topology.levels or []
+    previous: list[str] = [topology.root] if topology.root is not None else []
+    for i, level in enumerate(levels):
+        if isinstance(level, LevelGroup):
+            graph.mention(level.parent, (*base, "levels", i, "parent"))
+            for j, child in enumerate(level.children):
+                graph.mention(child, (*base, "levels", i, "children", j))
+                graph.add_edge(level.parent, child)
+            continue
+        for j, member in enumerate(level):
+            graph.mention(member, (*base, "levels", i, j))
+        if i == 0 and topology.root is not None and level == [topology.root]:
+            # The root written as level 0 is the same as the root on its own.
+            continue
+        for caller in previous:
+            for callee in level:
+                if caller != callee:
+                    graph.add_edge(caller, callee)
+        previous = list(level)
