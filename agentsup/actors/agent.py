@@ -1,0 +1,345 @@
+"""AgentActor: one per agent; owns its runner and its health loop.
+
+The actor's thread never blocks on anything slow. The runner reports output and exits
+from its own I/O thread, probes run on the prober's pool, stops run on a short-lived
+thread, and timers fire on the timer thread; each of those only `tell`s this actor.
+Every launch gets a new `run` number and every change of health loop a new
+`generation`, so a tick, probe result or exit left over from before is recognised and
+dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import pykka
+
+from agentsup.actors.refs import tell_quietly
+from agentsup.actors.timers import TimerHandle, TimerService
+from agentsup.health import Prober, ProbeResult, readiness_delay
+from agentsup.job.models import EffectiveHealth
+from agentsup.logs import EventLog
+from agentsup.messages import (
+    AgentExited,
+    AgentReady,
+    AgentStarted,
+    AgentStartFailed,
+    AgentStopped,
+    CheckHealth,
+    HealthChecked,
+    HealthCheckFailed,
+    HealthRecovered,
+    KillAgent,
+    LaunchAgent,
+    ProcessExited,
+    RestartAgent,
+    StartAgent,
+    StopAgent,
+    StopFinished,
+)
+from agentsup.runners.base import ExitStatus, LaunchSpec, Runner, RunnerError, Stream
+
+GRACE_PERIOD = 0.5
+"""With health checks off, an agent is ready once it has run this long without exiting."""
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    READY = "ready"
+    WAITING = "waiting"  # for a restart delay
+    STOPPING = "stopping"
+    DOWN = "down"  # no process
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    agent_id: str
+    url: str
+    health: EffectiveHealth
+    start_timeout: float
+    spec: LaunchSpec
+
+
+class AgentActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        settings: AgentSettings,
+        runner: Runner,
+        supervisor: pykka.ActorRef[Any],
+        *,
+        timers: TimerService,
+        prober: Prober,
+        events: EventLog,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.runner = runner
+        self.supervisor = supervisor
+        self.timers = timers
+        self.prober = prober
+        self.events = events
+        self.clock = clock
+        self.phase = Phase.IDLE
+        self.run = 0
+        self.generation = 0
+        self.alive = False
+        self.expected_exit = False
+        self.stop_requested = False
+        self.last_exit: ExitStatus | None = None
+        self.started_at = 0.0
+        self.failures = 0
+        self.reported_unhealthy = False
+        self.last_delay: float | None = None
+        self.timer: TimerHandle | None = None
+        self.relaunch_delay: float | None = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _tell_self(self, message: object) -> None:
+        tell_quietly(self.actor_ref, message)
+
+    def _report(self, message: object) -> None:
+        tell_quietly(self.supervisor, message)
+
+    def _schedule(self, delay: float, message: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = self.timers.call_later(delay, lambda: self._tell_self(message))
+
+    def _new_generation(self) -> int:
+        self.generation += 1
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        return self.generation
+
+    def on_stop(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.alive:
+            self.runner.kill()
+
+    # ------------------------------------------------------------------ messages
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case StartAgent():
+                self._launch()
+            case LaunchAgent(generation=generation):
+                if generation == self.generation and self.phase is Phase.WAITING:
+                    self._launch()
+            case RestartAgent(delay=delay):
+                self._restart(delay)
+            case CheckHealth(generation=generation):
+                if generation == self.generation:
+                    self._check()
+            case HealthChecked():
+                if message.generation == self.generation:
+                    self._checked(message)
+            case ProcessExited():
+                if message.run == self.run:
+                    self._exited(ExitStatus(message.exit_code, message.signal))
+            case StopAgent():
+                self._handle_stop()
+            case StopFinished(run=run):
+                if run == self.run:
+                    self._stop_finished()
+            case KillAgent():
+                if self.alive:
+                    self.runner.kill()
+        return None
+
+    # ------------------------------------------------------------------ launching
+
+    def _launch(self) -> None:
+        self.run += 1
+        run = self.run
+        generation = self._new_generation()
+        self.expected_exit = False
+        self.failures = 0
+        self.reported_unhealthy = False
+        self.last_delay = None
+        self.last_exit = None
+        agent_id = self.settings.agent_id
+        events = self.events
+
+        def on_output(stream: Stream, line: str) -> None:
+            events.output(agent_id, stream, line)
+
+        def on_exit(status: ExitStatus) -> None:
+            self._tell_self(ProcessExited(run, status.exit_code, status.signal))
+
+        try:
+            info = self.runner.start(self.settings.spec, on_output, on_exit)
+        except RunnerError as exc:
+            self.phase = Phase.DOWN
+            self._report(AgentStartFailed(agent_id, run, str(exc)))
+            return
+        self.alive = True
+        self.phase = Phase.STARTING
+        self.started_at = self.clock()
+        self._report(AgentStarted(agent_id, run, info.pid, info.host))
+        delay = 0.0 if self.settings.health.enabled else GRACE_PERIOD
+        self._schedule(delay, CheckHealth(generation))
+
+    def _restart(self, delay: float) -> None:
+        if self.phase is Phase.STOPPING or self.stop_requested:
+            return
+        if self.alive:
+            # A dependent restarted on purpose: stop it quietly, then launch again.
+            self.expected_exit = True
+            self._new_generation()
+            self.phase = Phase.STOPPING
+            self._stop_in_background(then_launch_after=delay)
+            return
+        generation = self._new_generation()
+        self.phase = Phase.WAITING
+        self._schedule(delay, LaunchAgent(generation))
+
+    # ------------------------------------------------------------------ health
+
+    def _check(self) -> None:
+        if self.phase not in (Phase.STARTING, Phase.READY):
+            return
+        health = self.settings.health
+        if not health.enabled:
+            if self.phase is Phase.STARTING:
+                self._became_ready()
+            return
+        generation = self.generation
+        tell = self._tell_self
+
+        def done(result: ProbeResult) -> None:
+            tell(HealthChecked(generation, result.ok, result.error))
+
+        self.prober.submit(
+            self.settings.url + health.path,
+            health.timeout,
+            done,
+            quick_connect=self.phase is Phase.STARTING,
+        )
+
+    def _checked(self, result: HealthChecked) -> None:
+        health = self.settings.health
+        if self.phase is Phase.STARTING:
+            if result.ok:
+                self._became_ready()
+                return
+            elapsed = self.clock() - self.started_at
+            if elapsed >= self.settings.start_timeout:
+                self._start_timed_out(result.error)
+                return
+            delay = readiness_delay(self.last_delay, elapsed, health.interval)
+            delay = min(delay, max(self.settings.start_timeout - elapsed, 0.0))
+            self.last_delay = delay
+            self._schedule(delay, CheckHealth(self.generation))
+            return
+        if self.phase is not Phase.READY:
+            return
+        if result.ok:
+            if self.reported_unhealthy:
+                self._report(HealthRecovered(self.settings.agent_id, self.run))
+            self.failures = 0
+            self.reported_unhealthy = False
+        else:
+            self.failures += 1
+            if self.failures >= health.retries and not self.reported_unhealthy:
+                self.reported_unhealthy = True
+                self._report(
+                    HealthCheckFailed(self.settings.agent_id, self.run, self.failures,
+                                      result.error)
+                )
+        self._schedule(health.interval, CheckHealth(self.generation))
+
+    def _became_ready(self) -> None:
+        self.phase = Phase.READY
+        seconds = self.clock() - self.started_at
+        self._report(AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds))
+        if self.settings.health.enabled:
+            self._schedule(self.settings.health.interval, CheckHealth(self.generation))
+
+    def _start_timed_out(self, error: str) -> None:
+        self._new_generation()
+        self.expected_exit = True
+        timeout = self.settings.start_timeout
+        self._report(
+            AgentStartFailed(
+                self.settings.agent_id,
+                self.run,
+                f"not ready within {timeout:g} s (last health check: {error})",
+            )
+        )
+        self.phase = Phase.DOWN
+        self.runner.kill()
+
+    # ------------------------------------------------------------------ exits and stops
+
+    def _exited(self, status: ExitStatus) -> None:
+        self.alive = False
+        self.last_exit = status
+        self._new_generation()
+        if self.phase is Phase.STOPPING or self.expected_exit:
+            return
+        self.phase = Phase.DOWN
+        self._report(
+            AgentExited(self.settings.agent_id, self.run, status.exit_code, status.signal)
+        )
+
+    def _handle_stop(self) -> None:
+        already_stopping = self.phase is Phase.STOPPING or self.relaunch_delay is not None
+        self.stop_requested = True
+        self._new_generation()
+        if already_stopping and self.alive:
+            return  # the stop under way will answer
+        if not self.alive:
+            self.phase = Phase.DOWN
+            self._reply_stopped()
+            return
+        self.phase = Phase.STOPPING
+        self.expected_exit = True
+        self._stop_in_background(then_launch_after=None)
+
+    def _stop_in_background(self, then_launch_after: float | None) -> None:
+        run = self.run
+        runner = self.runner
+        timeout = self.settings.spec.stop_timeout
+        tell = self._tell_self
+        self.relaunch_delay = then_launch_after
+
+        def stop() -> None:
+            try:
+                runner.stop(timeout)
+            finally:
+                tell(StopFinished(run))
+
+        threading.Thread(target=stop, name=f"stop-{self.settings.agent_id}", daemon=True).start()
+
+    def _stop_finished(self) -> None:
+        self.alive = False
+        delay = self.relaunch_delay
+        if self.stop_requested or delay is None:
+            self.relaunch_delay = None
+            self.phase = Phase.DOWN
+            self._reply_stopped()
+            return
+        self.relaunch_delay = None
+        generation = self._new_generation()
+        self.phase = Phase.WAITING
+        self._schedule(delay, LaunchAgent(generation))
+
+    def _reply_stopped(self) -> None:
+        status = self.last_exit
+        self._report(
+            AgentStopped(
+                self.settings.agent_id,
+                status.exit_code if status else None,
+                status.signal if status else None,
+            )
+        )

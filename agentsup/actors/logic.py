@@ -1,0 +1,423 @@
+"""The job supervisor's decisions, free of threads, actors and I/O.
+
+`SupervisorLogic` takes the messages the supervisor actor receives, one at a time, and
+answers with effects: messages to send to agent actors, events to emit, and when to
+finish. The actor is a thin shell that carries the effects out. Tests replay scripted
+message histories against it with a fake clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from agentsup.actors.policy import FailureAction, RestartBudget, RestartPolicy
+from agentsup.messages import (
+    AgentExited,
+    AgentReady,
+    AgentStarted,
+    AgentStartFailed,
+    AgentStopped,
+    HealthCheckFailed,
+    HealthRecovered,
+    KillAgent,
+    KillAll,
+    RestartAgent,
+    StartAgent,
+    StartJob,
+    StopAgent,
+    StopJob,
+)
+from agentsup.plan import DeploymentPlan
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+
+Command = StartAgent | StopAgent | KillAgent | RestartAgent
+
+
+@dataclass(frozen=True)
+class Send:
+    """Tell the actor of `agent_id` to carry out `command`."""
+
+    agent_id: str
+    command: Command
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Write one event; `fields` never include timestamp, level or job (the logger adds them)."""
+
+    event: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The job is over; the process exits with `exit_code`."""
+
+    exit_code: int
+
+
+Effect = Send | Emit | Finish
+
+
+class AgentState(StrEnum):
+    PENDING = "pending"
+    STARTING = "starting"
+    READY = "ready"
+    UNHEALTHY = "unhealthy"
+    RESTARTING = "restarting"
+    EXITED = "exited"
+    FAILED = "failed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+class Phase(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+
+
+@dataclass
+class _Agent:
+    state: AgentState = AgentState.PENDING
+    run: int = 0
+    ever_started: bool = False
+
+
+class SupervisorLogic:
+    """Stage advance, restart decisions and shutdown order for one job."""
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        *,
+        policies: Mapping[str, RestartPolicy],
+        on_failure: FailureAction = FailureAction.SHUTDOWN,
+        clock: Callable[[], float],
+    ) -> None:
+        self.plan = plan
+        self.on_failure = on_failure
+        self.clock = clock
+        self.phase = Phase.IDLE
+        self.stage = -1
+        self.exit_code = EXIT_OK
+        self.agents = {agent_id: _Agent() for stage in plan.stages for agent_id in stage}
+        self.budgets = {a: RestartBudget(policies.get(a, RestartPolicy())) for a in self.agents}
+        self._stop_queue: list[list[str]] = []
+        self._stopping: set[str] = set()
+        # callers of each agent, for restart_dependents
+        self.dependents: dict[str, list[str]] = {a: [] for a in self.agents}
+        for caller, callees in plan.peers.items():
+            for callee in callees:
+                self.dependents[callee].append(caller)
+        self._pending_dependents: dict[str, list[str]] = {}
+
+    # ----------------------------------------------------------------- dispatch
+
+    def handle(self, message: object) -> list[Effect]:
+        match message:
+            case StartJob():
+                return self._start_job()
+            case AgentStarted():
+                return self._started(message)
+            case AgentReady():
+                return self._ready(message)
+            case AgentExited():
+                return self._exited(message)
+            case AgentStartFailed():
+                return self._start_failed(message)
+            case HealthCheckFailed():
+                return self._unhealthy(message)
+            case HealthRecovered():
+                return self._recovered(message)
+            case AgentStopped():
+                return self._stopped(message)
+            case StopJob(signal=signal):
+                return self._stop_job(signal)
+            case KillAll():
+                return self._kill_all()
+        return []
+
+    def states(self) -> dict[str, str]:
+        return {agent_id: agent.state.value for agent_id, agent in self.agents.items()}
+
+    # ----------------------------------------------------------------- start-up
+
+    def _start_job(self) -> list[Effect]:
+        if self.phase is not Phase.IDLE:
+            return []
+        self.phase = Phase.STARTING
+        if not self.plan.stages:
+            self.phase = Phase.RUNNING
+            return [Emit("job.ready", {"agents": 0, "stages": 0})]
+        return self._start_stage(0)
+
+    def _start_stage(self, index: int) -> list[Effect]:
+        self.stage = index
+        members = self.plan.stages[index]
+        effects: list[Effect] = [
+            Emit("stage.started", {"stage": index + 1, "agents": list(members)})
+        ]
+        for agent_id in members:
+            agent = self.agents[agent_id]
+            agent.state = AgentState.STARTING
+            agent.ever_started = True
+            effects.append(Emit("agent.starting", {"agent": agent_id, "stage": index + 1}))
+            effects.append(Send(agent_id, StartAgent()))
+        return effects
+
+    def _started(self, message: AgentStarted) -> list[Effect]:
+        agent = self.agents[message.agent_id]
+        agent.run = message.run
+        if agent.state is AgentState.RESTARTING:
+            agent.state = AgentState.STARTING
+        return [
+            Emit(
+                "agent.started",
+                {"agent": message.agent_id, "pid": message.pid, "host": message.host,
+                 "run": message.run},
+            )
+        ]
+
+    def _ready(self, message: AgentReady) -> list[Effect]:
+        agent = self.agents[message.agent_id]
+        if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
+            return []
+        agent.state = AgentState.READY
+        effects: list[Effect] = [
+            Emit(
+                "agent.ready",
+                {"agent": message.agent_id, "url": message.url,
+                 "seconds": round(message.seconds, 4), "run": message.run},
+            )
+        ]
+        effects.extend(self._restart_waiting_dependents(message.agent_id))
+        if self.phase is Phase.STARTING:
+            effects.extend(self._maybe_advance())
+        return effects
+
+    def _settled(self, agent_id: str) -> bool:
+        """Ready, or failed under `continue` (which must not hold the stages back)."""
+        state = self.agents[agent_id].state
+        if state is AgentState.READY:
+            return True
+        return self.on_failure is FailureAction.CONTINUE and state in (
+            AgentState.FAILED,
+            AgentState.EXITED,
+        )
+
+    def _maybe_advance(self) -> list[Effect]:
+        effects: list[Effect] = []
+        while self.phase is Phase.STARTING and all(
+            self._settled(a) for a in self.plan.stages[self.stage]
+        ):
+            effects.append(
+                Emit(
+                    "stage.ready",
+                    {"stage": self.stage + 1, "agents": list(self.plan.stages[self.stage])},
+                )
+            )
+            if self.stage + 1 < len(self.plan.stages):
+                effects.extend(self._start_stage(self.stage + 1))
+            else:
+                self.phase = Phase.RUNNING
+                effects.append(
+                    Emit("job.ready", {"agents": len(self.agents),
+                                       "stages": len(self.plan.stages)})
+                )
+        return effects
+
+    # ----------------------------------------------------------------- failures
+
+    def _exited(self, message: AgentExited) -> list[Effect]:
+        agent_id = message.agent_id
+        agent = self.agents[agent_id]
+        fields: dict[str, Any] = {"agent": agent_id, "run": message.run}
+        if message.signal is not None:
+            fields["signal"] = message.signal
+            description = f"signal {message.signal}"
+        else:
+            fields["exit_code"] = message.exit_code
+            description = f"exit code {message.exit_code}"
+        level = "info" if message.exit_code == 0 and message.signal is None else "warning"
+        effects: list[Effect] = [Emit("agent.exited", fields, level)]
+        if self.phase in (Phase.STOPPING, Phase.FINISHED) or agent.state in (
+            AgentState.STOPPING,
+            AgentState.STOPPED,
+        ):
+            return effects
+        budget = self.budgets[agent_id]
+        budget.record_exit(description)
+        was_starting = agent.state is AgentState.STARTING
+        if budget.policy.wants_restart(message.exit_code, message.signal):
+            attempt = budget.next_attempt(self.clock())
+            if attempt is not None:
+                delay = budget.delay(attempt)
+                agent.state = AgentState.RESTARTING
+                self.note_restart(agent_id)
+                effects.append(
+                    Emit("agent.restarting", {"agent": agent_id, "attempt": attempt,
+                                              "delay": delay})
+                )
+                effects.append(Send(agent_id, RestartAgent(attempt, delay)))
+                return effects
+            reason = (
+                f"restarted {budget.policy.max_restarts} times within "
+                f"{budget.policy.window:g} s and exited again ({description})"
+            )
+            return effects + self._agent_failed(agent_id, reason)
+        if was_starting:
+            reason = f"exited before it was ready ({description})"
+            return effects + self._agent_failed(agent_id, reason)
+        if message.exit_code == 0 and message.signal is None:
+            agent.state = AgentState.EXITED
+            effects.extend(self._maybe_advance() if self.phase is Phase.STARTING else [])
+            return effects
+        return effects + self._agent_failed(agent_id, f"exited ({description})")
+
+    def _start_failed(self, message: AgentStartFailed) -> list[Effect]:
+        agent = self.agents[message.agent_id]
+        if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
+            return []
+        return self._agent_failed(message.agent_id, message.reason)
+
+    def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:
+        agent = self.agents[message.agent_id]
+        effects: list[Effect] = [
+            Emit(
+                "agent.unhealthy",
+                {"agent": message.agent_id, "failures": message.failures,
+                 "error": message.error, "run": message.run},
+                "warning",
+            )
+        ]
+        if agent.state is AgentState.READY and self.phase not in (
+            Phase.STOPPING,
+            Phase.FINISHED,
+        ):
+            agent.state = AgentState.UNHEALTHY
+            reason = f"{message.failures} failed health checks in a row: {message.error}"
+            effects.append(Send(message.agent_id, KillAgent(reason)))
+        return effects
+
+    def _recovered(self, message: HealthRecovered) -> list[Effect]:
+        agent = self.agents[message.agent_id]
+        if agent.state is AgentState.UNHEALTHY:
+            agent.state = AgentState.READY
+        return []
+
+    def _agent_failed(self, agent_id: str, reason: str) -> list[Effect]:
+        agent = self.agents[agent_id]
+        agent.state = AgentState.FAILED
+        budget = self.budgets[agent_id]
+        effects: list[Effect] = [
+            Emit(
+                "agent.failed",
+                {"agent": agent_id, "reason": reason, "exits": list(budget.exit_history)},
+                "error",
+            )
+        ]
+        if self.on_failure is FailureAction.CONTINUE:
+            if self.phase is Phase.STARTING:
+                effects.extend(self._maybe_advance())
+            return effects
+        self.exit_code = EXIT_FAILED
+        effects.append(
+            Emit("job.failed", {"reason": f"agent {agent_id!r} failed: {reason}"}, "error")
+        )
+        return effects + self._begin_stop(signal=None)
+
+    def _restart_waiting_dependents(self, agent_id: str) -> list[Effect]:
+        """Once an agent is ready again, restart the agents that connect to it."""
+        budget = self.budgets[agent_id]
+        if not budget.policy.restart_dependents or agent_id not in self._pending_dependents:
+            return []
+        effects: list[Effect] = []
+        for dependent in self._pending_dependents.pop(agent_id):
+            state = self.agents[dependent].state
+            if state in (AgentState.READY, AgentState.UNHEALTHY):
+                self.agents[dependent].state = AgentState.RESTARTING
+                effects.append(
+                    Emit("agent.restarting", {"agent": dependent, "attempt": 0, "delay": 0.0,
+                                              "because": agent_id})
+                )
+                effects.append(Send(dependent, RestartAgent(0, 0.0)))
+        return effects
+
+    def note_restart(self, agent_id: str) -> None:
+        """Remember, at a restart, which dependents must follow once it is ready again."""
+        if self.budgets[agent_id].policy.restart_dependents:
+            started = [d for d in self.dependents[agent_id] if self.agents[d].ever_started]
+            if started:
+                self._pending_dependents[agent_id] = started
+
+    # ----------------------------------------------------------------- shutdown
+
+    def _stop_job(self, signal: str | None) -> list[Effect]:
+        if self.phase in (Phase.STOPPING, Phase.FINISHED):
+            return []
+        return self._begin_stop(signal)
+
+    def _begin_stop(self, signal: str | None) -> list[Effect]:
+        self.phase = Phase.STOPPING
+        fields: dict[str, Any] = {"reason": "signal" if signal else "failure"}
+        if signal:
+            fields["signal"] = signal
+        effects: list[Effect] = [Emit("job.stopping", fields)]
+        self._stop_queue = [
+            [a for a in stage if self.agents[a].ever_started]
+            for stage in reversed(self.plan.stages)
+        ]
+        return effects + self._stop_next_stage()
+
+    def _stop_next_stage(self) -> list[Effect]:
+        while self._stop_queue and not self._stopping:
+            members = self._stop_queue.pop(0)
+            for agent_id in members:
+                self.agents[agent_id].state = AgentState.STOPPING
+                self._stopping.add(agent_id)
+            if members:
+                return [Send(a, StopAgent()) for a in members]
+        if not self._stopping and not self._stop_queue:
+            return self._finish()
+        return []
+
+    def _stopped(self, message: AgentStopped) -> list[Effect]:
+        agent_id = message.agent_id
+        if agent_id not in self._stopping:
+            return []
+        self._stopping.discard(agent_id)
+        self.agents[agent_id].state = AgentState.STOPPED
+        fields: dict[str, Any] = {"agent": agent_id}
+        if message.signal is not None:
+            fields["signal"] = message.signal
+        elif message.exit_code is not None:
+            fields["exit_code"] = message.exit_code
+        effects: list[Effect] = [Emit("agent.stopped", fields)]
+        if self.phase is Phase.STOPPING and not self._stopping:
+            effects.extend(self._stop_next_stage())
+        return effects
+
+    def _finish(self) -> list[Effect]:
+        self.phase = Phase.FINISHED
+        return [Emit("job.stopped", {"exit_code": self.exit_code}), Finish(self.exit_code)]
+
+    def _kill_all(self) -> list[Effect]:
+        if self.phase is Phase.FINISHED:
+            return []
+        self.phase = Phase.FINISHED
+        effects: list[Effect] = [Emit("job.stopping", {"reason": "kill"}, "warning")]
+        for agent_id, agent in self.agents.items():
+            if agent.ever_started and agent.state is not AgentState.STOPPED:
+                effects.append(Send(agent_id, KillAgent("killed on request")))
+        effects.append(Emit("job.stopped", {"exit_code": self.exit_code, "killed": True}))
+        effects.append(Finish(self.exit_code))
+        return effects

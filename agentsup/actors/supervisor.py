@@ -1,0 +1,81 @@
+"""JobSupervisor: one per job; a thin shell around `SupervisorLogic`.
+
+It receives every message from the agent actors and from the main thread, asks the
+logic what to do, and carries the effects out: `tell` to agent actors, events to the
+log, and the exit code to whoever waits for the job to finish.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from typing import Any
+
+import pykka
+
+from agentsup.actors.logic import Emit, Finish, Send, SupervisorLogic
+from agentsup.actors.refs import tell_quietly
+from agentsup.actors.timers import TimerService
+from agentsup.logs import EventLog
+from agentsup.messages import PublishHealth
+
+
+class JobSupervisor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        logic: SupervisorLogic,
+        events: EventLog,
+        finished: Future[int],
+        *,
+        timers: TimerService,
+        monitor_interval: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.logic = logic
+        self.events = events
+        self.finished = finished
+        self.timers = timers
+        self.monitor_interval = monitor_interval
+        self.agents: dict[str, pykka.ActorRef[Any]] = {}
+        self.monitor_generation = 0
+
+    def attach(self, agents: dict[str, pykka.ActorRef[Any]]) -> None:
+        """Called once through a proxy before the job starts, so it is ordered first."""
+        self.agents = dict(agents)
+        self._schedule_monitor()
+
+    def on_receive(self, message: Any) -> Any:
+        match message:
+            case PublishHealth(generation=generation):
+                if generation == self.monitor_generation and not self.finished.done():
+                    states = self.logic.states()
+                    counts: dict[str, int] = {}
+                    for state in states.values():
+                        counts[state] = counts.get(state, 0) + 1
+                    self.events.emit("job.health", phase=self.logic.phase.value,
+                                     counts=counts, agents=states)
+                    self._schedule_monitor()
+            case _:
+                for effect in self.logic.handle(message):
+                    self._apply(effect)
+        return None
+
+    def _apply(self, effect: Emit | Send | Finish) -> None:
+        match effect:
+            case Send(agent_id=agent_id, command=command):
+                ref = self.agents.get(agent_id)
+                if ref is not None:
+                    tell_quietly(ref, command)
+            case Emit(event=event, fields=fields, level=level):
+                self.events.emit(event, level, **fields)
+            case Finish(exit_code=code):
+                self.monitor_generation += 1
+                if not self.finished.done():
+                    self.finished.set_result(code)
+
+    def _schedule_monitor(self) -> None:
+        if self.monitor_interval is None:
+            return
+        self.monitor_generation += 1
+        message = PublishHealth(self.monitor_generation)
+        ref = self.actor_ref
+        self.timers.call_later(self.monitor_interval, lambda: tell_quietly(ref, message))

@@ -1,0 +1,205 @@
+"""`agentsup start`: wiring a loaded job into actors and waiting for it to finish.
+
+The main thread does three things only: set the job up, turn signals into messages to
+the supervisor, and wait for the exit code. Everything else happens in actors.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import pykka
+
+from agentsup.actors.agent import AgentActor, AgentSettings
+from agentsup.actors.logic import SupervisorLogic
+from agentsup.actors.supervisor import JobSupervisor
+from agentsup.actors.timers import TimerService
+from agentsup.environment import agent_environment
+from agentsup.health import Prober
+from agentsup.job.loader import LoadedJob
+from agentsup.job.models import Agent, JobDefinition, Target
+from agentsup.job.problems import JobFileError, Located
+from agentsup.logs import EventLog, route_stdlib_logging
+from agentsup.messages import KillAll, StartJob, StopJob
+from agentsup.plan import DeploymentPlan
+from agentsup.policies import failure_action, restart_policies
+from agentsup.ports import ports_in_use
+from agentsup.runners.base import LaunchSpec
+from agentsup.runners.local import LocalRunner, shutdown_local_runtime
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+SUPPORTED_TARGETS = frozenset({Target.LOCALHOST})
+
+
+def launch_spec(
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path
+) -> LaunchSpec:
+    if agent.command is not None:
+        argv = tuple(agent.command)
+    else:
+        assert agent.module is not None  # the loader guarantees one of the two
+        argv = (agent.deployment.python or sys.executable, "-m", agent.module)
+    workdir = agent.deployment.workdir
+    cwd = (base_dir / workdir) if workdir else base_dir
+    return LaunchSpec(
+        agent_id=agent.id,
+        argv=argv,
+        env=agent_environment(job, plan, agent),
+        cwd=cwd.resolve(),
+        stop_timeout=job.stop_timeout_for(agent),
+    )
+
+
+def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
+    problems = []
+    for index, agent in enumerate(loaded.definition.agents):
+        target = agent.deployment.target
+        if target not in SUPPORTED_TARGETS:
+            path = ("agents", index, "deployment", "target")
+            mark = loaded.positions.find(path)
+            problems.append(
+                Located(
+                    str(loaded.path), mark.line, mark.column, path,
+                    f"target {target.value!r} is not supported by `agentsup start` yet; "
+                    "only 'localhost' agents can be started",
+                )
+            )
+    return JobFileError(problems) if problems else None
+
+
+def run_job(
+    loaded: LoadedJob,
+    plan: DeploymentPlan,
+    *,
+    log_format: str | None,
+    log_level: str,
+    monitor: float | None,
+) -> int:
+    job = loaded.definition
+    unsupported = unsupported_targets(loaded)
+    if unsupported is not None:
+        print(unsupported.render(), file=sys.stderr)
+        return EXIT_INVALID
+
+    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+    events = EventLog(job.job.name, fmt=fmt, level=log_level)
+    route_stdlib_logging(events)
+    events.emit(
+        "job.loaded",
+        file=str(loaded.path),
+        agents=len(job.agents),
+        topology=job.topology.type.value,
+    )
+    summary = plan.to_json()
+    summary.pop("job")
+    events.emit("plan.resolved", **summary)
+
+    busy = ports_in_use(
+        [(a.id, a.config.port) for a in job.agents if a.deployment.target is Target.LOCALHOST]
+    )
+    if busy:
+        described = ", ".join(f"port {port} (agent {agent_id!r})" for agent_id, port in busy)
+        events.emit(
+            "job.failed", "error",
+            reason=f"already in use by another process: {described}; nothing was started",
+        )
+        return EXIT_FAILED
+
+    return _supervise(loaded, plan, events, monitor)
+
+
+def _supervise(
+    loaded: LoadedJob, plan: DeploymentPlan, events: EventLog, monitor: float | None
+) -> int:
+    job = loaded.definition
+    timers = TimerService()
+    prober = Prober()
+    finished: Future[int] = Future()
+    logic = SupervisorLogic(
+        plan,
+        policies=restart_policies(job),
+        on_failure=failure_action(job),
+        clock=time.monotonic,
+    )
+    supervisor = JobSupervisor.start(
+        logic, events, finished, timers=timers, monitor_interval=monitor
+    )
+    agents: dict[str, pykka.ActorRef[Any]] = {}
+    try:
+        for agent in job.agents:
+            settings = AgentSettings(
+                agent_id=agent.id,
+                url=plan.agent_urls[agent.id],
+                health=job.health_for(agent),
+                start_timeout=job.deployment.timeout,
+                spec=launch_spec(job, plan, agent, loaded.base_dir),
+            )
+            agents[agent.id] = AgentActor.start(
+                settings, LocalRunner(), supervisor,
+                timers=timers, prober=prober, events=events,
+            )
+        supervisor.proxy().attach(agents).get()
+        with _signals_to(supervisor):
+            supervisor.tell(StartJob())
+            code = _wait(finished)
+    finally:
+        for ref in agents.values():
+            ref.stop(block=False)
+        for ref in agents.values():
+            _stop_actor(ref)
+        _stop_actor(supervisor)
+        prober.close()
+        timers.close()
+        shutdown_local_runtime()
+    return code
+
+
+def _stop_actor(ref: pykka.ActorRef[Any]) -> None:
+    if ref.is_alive():
+        ref.stop(block=True, timeout=30.0)
+
+
+def _wait(finished: Future[int]) -> int:
+    while True:
+        try:
+            return finished.result(timeout=0.25)
+        except FutureTimeout:
+            continue
+
+
+class _signals_to:
+    """SIGINT/SIGTERM become `StopJob`; a second one becomes `KillAll`."""
+
+    def __init__(self, supervisor: pykka.ActorRef[Any]) -> None:
+        self.supervisor = supervisor
+        self.received = 0
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self.previous[signum] = signal.signal(signum, self._handle)
+
+    def __exit__(self, *_: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        self.received += 1
+        try:
+            if self.received == 1:
+                self.supervisor.tell(StopJob(signal.Signals(signum).name))
+            else:
+                self.supervisor.tell(KillAll())
+        except pykka.ActorDeadError:
+            pass

@@ -1,0 +1,56 @@
+"""The messages that pass between actors.
+
+Commands are in the imperative and ask an actor to do something; events are in the
+past tense and report something that happened. All are frozen dataclasses so that a
+message cannot change after it was sent.
+"""
+
+from agentsup.messages.commands import (
+    CheckHealth,
+    KillAgent,
+    KillAll,
+    LaunchAgent,
+    PublishHealth,
+    RestartAgent,
+    StartAgent,
+    StartJob,
+    StopAgent,
+    StopJob,
+)
+from agentsup.messages.events import (
+    AgentExited,
+    AgentReady,
+    AgentStarted,
+    AgentStartFailed,
+    AgentStopped,
+    HealthChecked,
+    HealthCheckFailed,
+    HealthRecovered,
+    ProcessExited,
+    StageReady,
+    StopFinished,
+)
+
+__all__ = [
+    "AgentExited",
+    "AgentReady",
+    "AgentStartFailed",
+    "AgentStarted",
+    "AgentStopped",
+    "CheckHealth",
+    "HealthCheckFailed",
+    "HealthChecked",
+    "HealthRecovered",
+    "KillAgent",
+    "KillAll",
+    "LaunchAgent",
+    "ProcessExited",
+    "PublishHealth",
+    "RestartAgent",
+    "StageReady",
+    "StartAgent",
+    "StartJob",
+    "StopAgent",
+    "StopFinished",
+    "StopJob",
+]

@@ -1,0 +1,106 @@
+"""Events: what has happened, reported upwards with `tell`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AgentStarted:
+    """The agent's process was launched."""
+
+    agent_id: str
+    run: int
+    pid: int
+    host: str
+
+
+@dataclass(frozen=True)
+class AgentStartFailed:
+    """The agent could not be launched, or never became ready in time."""
+
+    agent_id: str
+    run: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AgentReady:
+    """The agent passed its first health check (or its grace period) for this run."""
+
+    agent_id: str
+    run: int
+    url: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AgentExited:
+    """The agent's process ended without being asked to."""
+
+    agent_id: str
+    run: int
+    exit_code: int | None
+    signal: int | None
+
+
+@dataclass(frozen=True)
+class HealthCheckFailed:
+    """A ready agent failed `retries` health checks in a row."""
+
+    agent_id: str
+    run: int
+    failures: int
+    error: str
+
+
+@dataclass(frozen=True)
+class HealthRecovered:
+    """An agent that was reported unhealthy passed a health check again."""
+
+    agent_id: str
+    run: int
+
+
+@dataclass(frozen=True)
+class AgentStopped:
+    """The agent's process is gone after a stop or kill that was asked for."""
+
+    agent_id: str
+    exit_code: int | None
+    signal: int | None
+
+
+@dataclass(frozen=True)
+class StageReady:
+    """Every agent of a stage has reported ready."""
+
+    index: int
+
+
+# Messages an agent actor receives from its own runner, prober and stopper threads.
+
+
+@dataclass(frozen=True)
+class ProcessExited:
+    """The runner saw run `run` of the process end."""
+
+    run: int
+    exit_code: int | None
+    signal: int | None
+
+
+@dataclass(frozen=True)
+class HealthChecked:
+    """A probe of generation `generation` finished."""
+
+    generation: int
+    ok: bool
+    error: str
+
+
+@dataclass(frozen=True)
+class StopFinished:
+    """The stopper thread has seen the process of run `run` gone."""
+
+    run: int

@@ -1,0 +1,26 @@
+"""Is a local port already taken? Checked before anything starts, so that a clash is
+reported by port and agent instead of as an agent that never becomes healthy."""
+
+from __future__ import annotations
+
+import socket
+
+
+def port_in_use(port: int) -> bool:
+    """True when some process listens on `port` on any local address.
+
+    Binding with SO_REUSEADDR ignores connections lingering in TIME_WAIT (a port from
+    a previous run is free again at once) but still fails while anything listens.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError:
+            return True
+    return False
+
+
+def ports_in_use(wanted: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """The `(agent id, port)` pairs whose port is taken."""
+    return [(agent_id, port) for agent_id, port in wanted if port_in_use(port)]

@@ -1,0 +1,735 @@
+"""One I/O thread for every local agent process in this supervisor.
+
+A thread per agent (or two, one per pipe) stops scaling long before a few hundred
+agents, and polling for exits adds latency. Instead a single daemon thread owns an
+epoll set holding, for every live process, its stdout and stderr read ends and a pidfd.
+A pidfd becomes readable the instant its process exits, so exits are reported without
+polling and without SIGCHLD handlers.
+
+The same thread also performs every spawn. `PR_SET_PDEATHSIG` fires when the *thread*
+that forked a child exits, not the process; spawning from callers' short-lived threads
+would kill agents as soon as those threads ended. Callers therefore hand spawn requests
+over a queue plus an eventfd and block on a `Future`.
+
+Cost per live agent: 3 file descriptors (two pipe read ends and a pidfd) and no thread.
+Shared by all agents: one thread, an epoll fd, an eventfd, the write end of the reaper's
+stdin, and the reaper process. A spawn briefly holds up to 5 more fds (the pipes' write
+ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub thread,
+so that overhead never multiplies.
+
+Process-group policy: when an agent's leader exits, whatever is left of its group is
+SIGKILLed before the leader is reaped. Leftovers are orphans of a finished agent that
+nothing could supervise; they would pile up across restarts, and keeping the group's
+registration with the reaper until they happen to go would need polling. Doing it
+before reaping means the group id cannot have been reused yet.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import logging
+import os
+import queue
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import cast
+
+from agentsup.runners.base import (
+    ExitCallback,
+    ExitStatus,
+    OutputCallback,
+    RunnerError,
+    Stream,
+)
+
+logger = logging.getLogger(__name__)
+
+FDS_PER_AGENT = 3
+"""Descriptors the supervisor holds for each live local agent."""
+
+MAX_LINE_BYTES = 64 * 1024
+"""Longer lines are delivered in pieces so one runaway writer cannot exhaust memory."""
+
+_READ_SIZE = 64 * 1024
+# After an exit, stop draining a pipe after this many reads: a process outside the
+# agent's group may still hold the write end and keep writing forever.
+_DRAIN_MAX_READS = 64
+_REAPER_EXIT_WAIT = 5.0
+
+_PR_SET_PDEATHSIG = 1
+_SIGKILL = int(signal.SIGKILL)
+
+_REAPER_PATH = Path(__file__).with_name("_reaper.py")
+
+
+def _resolve_prctl() -> Callable[..., int] | None:
+    """Look prctl up now, in the parent: symbol lookup after fork is not safe."""
+    try:
+        function = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [
+        ctypes.c_int,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+        ctypes.c_ulong,
+    ]
+    function.restype = ctypes.c_int
+    return cast("Callable[..., int]", function)
+
+
+_PRCTL = _resolve_prctl()
+
+
+def _child_setup(parent_pid: int) -> None:
+    """Runs in the forked child before exec, so it must not take locks."""
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
+    # The supervisor may have died between fork and prctl; the signal would never come.
+    if os.getppid() != parent_pid:
+        os._exit(127)
+
+
+def _cut_point(data: bytes, limit: int) -> int:
+    """Where to split an over-long line without cutting a UTF-8 sequence in half."""
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    # No lead byte within reach: the bytes are not valid UTF-8, any cut is as good.
+    return cut if data[cut] & 0xC0 != 0x80 else limit
+
+
+def _decode(line: bytes) -> str:
+    return line.decode("utf-8", errors="replace")
+
+
+class LineSplitter:
+    """Turns the arbitrary chunks a pipe yields into decoded lines.
+
+    Lines end at ``\\n``; one ``\\r`` before it is dropped. Bytes are only decoded once a
+    line is complete, so multi-byte characters split across reads survive.
+    """
+
+    def __init__(self, limit: int = MAX_LINE_BYTES) -> None:
+        if limit < 4:
+            raise ValueError("limit must leave room for one UTF-8 character")
+        self._limit = limit
+        self._pending = b""
+
+    def feed(self, data: bytes) -> list[str]:
+        if not data:
+            return []
+        parts = (self._pending + data).split(b"\n")
+        rest = parts.pop()
+        lines: list[str] = []
+        for part in parts:
+            self._emit(part[:-1] if part.endswith(b"\r") else part, lines)
+        # One spare byte, so a "\r" whose "\n" has not arrived yet is not cut off as
+        # the start of a piece of its own.
+        while len(rest) > self._limit + 1:
+            cut = _cut_point(rest, self._limit)
+            lines.append(_decode(rest[:cut]))
+            rest = rest[cut:]
+        self._pending = rest
+        return lines
+
+    def finish(self) -> list[str]:
+        """Flush a final line that had no newline."""
+        rest, self._pending = self._pending, b""
+        if rest.endswith(b"\r"):
+            rest = rest[:-1]
+        lines: list[str] = []
+        if rest:
+            self._emit(rest, lines)
+        return lines
+
+    def _emit(self, line: bytes, out: list[str]) -> None:
+        while len(line) > self._limit:
+            cut = _cut_point(line, self._limit)
+            out.append(_decode(line[:cut]))
+            line = line[cut:]
+        out.append(_decode(line))
+
+
+class _StreamReader:
+    __slots__ = ("closed", "fd", "name", "splitter")
+
+    def __init__(self, fd: int, name: Stream) -> None:
+        self.fd = fd
+        self.name: Stream = name
+        self.splitter = LineSplitter()
+        self.closed = False
+
+
+class ProcessHandle:
+    """What callers keep of a spawned process: its pid, its group, its exit.
+
+    Signals and reaping share one lock. Until the leader is reaped its pid, and so its
+    group id, cannot be reused, so holding the lock while signalling guarantees the
+    signal reaches this agent and never a stranger that inherited the number.
+    """
+
+    def __init__(
+        self,
+        popen: subprocess.Popen[bytes],
+        pidfd: int,
+        streams: Sequence[_StreamReader],
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+        hub_thread: threading.Thread,
+    ) -> None:
+        self.pid = popen.pid
+        self._popen = popen
+        self._pidfd = pidfd
+        self._streams = tuple(streams)
+        self._on_output = on_output
+        self._on_exit = on_exit
+        self._hub_thread = hub_thread
+        self._lock = threading.Lock()
+        self._reaped = False
+        self._exited = threading.Event()
+        self._status: ExitStatus | None = None
+        self._output_failures = 0
+
+    @property
+    def exited(self) -> bool:
+        """True once the exit has been reported to the exit callback."""
+        return self._exited.is_set()
+
+    @property
+    def running(self) -> bool:
+        """False from the moment the process is reaped, even before its exit is reported.
+
+        This is what lets an exit callback start the agent again.
+        """
+        return not self._reaped
+
+    @property
+    def exit_status(self) -> ExitStatus | None:
+        return self._status
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the exit has been reported; False if `timeout` ran out first.
+
+        On the hub thread (inside a callback) it cannot wait, only answer whether the
+        process is gone.
+        """
+        if not self._exited.is_set() and threading.current_thread() is self._hub_thread:
+            if self._reaped:
+                return True
+            raise RuntimeError(
+                "cannot wait for a local process from an output or exit callback: "
+                "the exit is delivered by the very thread that would be waiting"
+            )
+        return self._exited.wait(timeout)
+
+    def signal_group(self, sig: int) -> None:
+        """Send `sig` to the process's group; a no-op once the process is gone."""
+        with self._lock:
+            if self._reaped:
+                return
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, sig)
+            # The leader may have moved itself to another group (setsid, setpgid);
+            # it must still get the signal.
+            try:
+                left_group = os.getpgid(self.pid) != self.pid
+            except ProcessLookupError:
+                left_group = False
+            if left_group:
+                with contextlib.suppress(ProcessLookupError):
+                    signal.pidfd_send_signal(self._pidfd, sig)
+
+    def _reap(self) -> ExitStatus:
+        with self._lock:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.pid, signal.SIGKILL)
+            try:
+                _, raw = os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                # Someone else reaped it (waitpid(-1) elsewhere, or SIGCHLD ignored).
+                logger.warning("exit status of local process %d was lost", self.pid)
+                status = ExitStatus(exit_code=None)
+                self._popen.returncode = -1
+            else:
+                code = os.waitstatus_to_exitcode(raw)
+                if code < 0:
+                    status = ExitStatus(exit_code=None, signal=-code)
+                else:
+                    status = ExitStatus(exit_code=code)
+                # Keeps Popen from ever polling this pid again, possibly reused by then.
+                self._popen.returncode = code
+            self._reaped = True
+            return status
+
+
+@dataclass
+class _SpawnRequest:
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    on_output: OutputCallback
+    on_exit: ExitCallback
+    future: Future[ProcessHandle] = field(default_factory=Future)
+
+
+def _describe_launch_error(request: _SpawnRequest, exc: OSError) -> str:
+    program = request.argv[0]
+    reason = exc.strerror or str(exc)
+    if exc.filename is not None and str(exc.filename) == str(request.cwd):
+        return f"cannot run {program!r} in '{request.cwd}': {reason}"
+    return f"cannot run {program!r}: {reason}"
+
+
+class _Hub:
+    def __init__(self) -> None:
+        self._selector = selectors.EpollSelector()
+        try:
+            self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        except OSError:
+            self._selector.close()
+            raise
+        self._selector.register(self._wake_fd, selectors.EVENT_READ, self._on_wake)
+        self._requests: queue.SimpleQueue[_SpawnRequest] = queue.SimpleQueue()
+        # Guards `_closing` and the wake fd against being closed under a writer.
+        self._state_lock = threading.Lock()
+        self._closing = False
+        self._procs: set[ProcessHandle] = set()
+        self._registered: set[int] = set()
+        self._reaper: subprocess.Popen[bytes] | None = None
+        self._reaper_fd = -1
+        self._thread = threading.Thread(target=self._run, name="agentsup-local-hub", daemon=True)
+        self._thread.start()
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    # -- called from any thread ------------------------------------------------------
+
+    def spawn(
+        self,
+        argv: tuple[str, ...],
+        env: Mapping[str, str],
+        cwd: Path,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> ProcessHandle:
+        request = _SpawnRequest(argv, env, cwd, on_output, on_exit)
+        if threading.current_thread() is self._thread:
+            # A callback restarting its agent: queueing would wait on ourselves.
+            return self._spawn(request)
+        with self._state_lock:
+            if self._closing:
+                raise RunnerError("the local runtime has been shut down")
+            self._requests.put(request)
+            os.eventfd_write(self._wake_fd, 1)
+        return request.future.result()
+
+    def close(self, timeout: float) -> bool:
+        """Kill what is still running, wait for the exits, stop the thread and reaper."""
+        if threading.current_thread() is self._thread:
+            raise RuntimeError("the local runtime cannot be shut down from a callback")
+        with self._state_lock:
+            if not self._closing:
+                self._closing = True
+                os.eventfd_write(self._wake_fd, 1)
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def forget_in_child(self) -> None:
+        """In a forked copy of the supervisor, let go of the reaper's stdin.
+
+        Otherwise the copy would keep the pipe open and the reaper would not notice
+        the real supervisor's death. Runs right after fork: no locks.
+        """
+        if self._reaper_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._reaper_fd)
+            self._reaper_fd = -1
+
+    # -- hub thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        _thread_state.hub = self
+        try:
+            while not (self._closing and not self._procs):
+                for key, _ in self._selector.select():
+                    try:
+                        cast("Callable[[], None]", key.data)()
+                    except Exception:
+                        logger.exception("local I/O hub: handling an event failed")
+        except BaseException:
+            logger.exception("local I/O hub stopped unexpectedly")
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        with self._state_lock:
+            self._closing = True
+            self._reject_requests()
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                self._selector.unregister(self._wake_fd)
+            os.close(self._wake_fd)
+        # Only non-empty if the loop died: report what we can rather than leave
+        # `stop()` callers waiting for exits nobody will deliver.
+        for handle in list(self._procs):
+            try:
+                handle.signal_group(signal.SIGKILL)
+                self._on_pidfd(handle)
+            except Exception:
+                logger.exception("local I/O hub: cleaning up pid %d failed", handle.pid)
+        self._close_reaper()
+        self._selector.close()
+
+    def _reject_requests(self) -> None:
+        while True:
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if request.future.set_running_or_notify_cancel():
+                request.future.set_exception(RunnerError("the local runtime has been shut down"))
+
+    def _on_wake(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._wake_fd)
+        if self._closing:
+            self._reject_requests()
+            for handle in list(self._procs):
+                handle.signal_group(signal.SIGKILL)
+            return
+        while True:
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            if not request.future.set_running_or_notify_cancel():
+                continue
+            try:
+                handle = self._spawn(request)
+            except RunnerError as exc:
+                request.future.set_exception(exc)
+            except Exception as exc:
+                logger.exception("local I/O hub: unexpected spawn failure")
+                request.future.set_exception(RunnerError(f"cannot run {request.argv[0]!r}: {exc}"))
+            else:
+                request.future.set_result(handle)
+
+    def _spawn(self, request: _SpawnRequest) -> ProcessHandle:
+        if not request.argv:
+            raise RunnerError("cannot run an empty command")
+        if self._closing:
+            raise RunnerError("the local runtime has been shut down")
+        fds: list[int] = []
+        try:
+            out_read, out_write = os.pipe()
+            fds += (out_read, out_write)
+            err_read, err_write = os.pipe()
+            fds += (err_read, err_write)
+            popen = subprocess.Popen(
+                request.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out_write,
+                stderr=err_write,
+                env=dict(request.env),
+                cwd=request.cwd,
+                close_fds=True,
+                process_group=0,
+                preexec_fn=functools.partial(_child_setup, os.getpid()),
+            )
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            raise RunnerError(_describe_launch_error(request, exc)) from exc
+        except subprocess.SubprocessError as exc:
+            for fd in fds:
+                os.close(fd)
+            raise RunnerError(f"cannot run {request.argv[0]!r}: {exc}") from exc
+        os.close(out_write)
+        os.close(err_write)
+
+        streams = [_StreamReader(out_read, "stdout"), _StreamReader(err_read, "stderr")]
+        registered: list[int] = []
+        pidfd = -1
+        try:
+            pidfd = os.pidfd_open(popen.pid)
+            handle = ProcessHandle(
+                popen, pidfd, streams, request.on_output, request.on_exit, self._thread
+            )
+            self._selector.register(
+                pidfd, selectors.EVENT_READ, functools.partial(self._on_pidfd, handle)
+            )
+            registered.append(pidfd)
+            for reader in streams:
+                os.set_blocking(reader.fd, False)
+                self._selector.register(
+                    reader.fd,
+                    selectors.EVENT_READ,
+                    functools.partial(self._on_stream, handle, reader),
+                )
+                registered.append(reader.fd)
+        except OSError as exc:
+            self._abandon(popen, pidfd, streams, registered)
+            raise RunnerError(f"cannot watch {request.argv[0]!r}: {exc.strerror or exc}") from exc
+
+        self._procs.add(handle)
+        self._register_group(handle.pid)
+        return handle
+
+    def _abandon(
+        self,
+        popen: subprocess.Popen[bytes],
+        pidfd: int,
+        streams: Sequence[_StreamReader],
+        registered: Sequence[int],
+    ) -> None:
+        """Undo a spawn that cannot be watched; an unwatched agent must not run."""
+        for fd in registered:
+            self._selector.unregister(fd)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        popen.wait()
+        if pidfd >= 0:
+            os.close(pidfd)
+        for reader in streams:
+            os.close(reader.fd)
+
+    def _on_stream(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+        if reader.closed:
+            return
+        try:
+            data = os.read(reader.fd, _READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            logger.warning("reading %s of pid %d failed: %s", reader.name, handle.pid, exc)
+            data = b""
+        if data:
+            self._deliver(handle, reader.name, reader.splitter.feed(data))
+        else:
+            self._close_stream(handle, reader)
+
+    def _drain(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+        for _ in range(_DRAIN_MAX_READS):
+            try:
+                data = os.read(reader.fd, _READ_SIZE)
+            except (BlockingIOError, OSError):
+                return
+            if not data:
+                return
+            self._deliver(handle, reader.name, reader.splitter.feed(data))
+
+    def _close_stream(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+        if reader.closed:
+            return
+        reader.closed = True
+        self._deliver(handle, reader.name, reader.splitter.finish())
+        self._selector.unregister(reader.fd)
+        os.close(reader.fd)
+
+    def _on_pidfd(self, handle: ProcessHandle) -> None:
+        if handle._reaped:
+            return
+        status = handle._reap()
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(handle._pidfd)
+        os.close(handle._pidfd)
+        # Everything the leader wrote is already in the pipes; deliver it before the
+        # exit so consumers never see output after the exit.
+        for reader in handle._streams:
+            if not reader.closed:
+                self._drain(handle, reader)
+                self._close_stream(handle, reader)
+        self._procs.discard(handle)
+        self._unregister_group(handle.pid)
+        if handle._output_failures > 1:
+            logger.warning(
+                "output callback for pid %d failed %d times",
+                handle.pid,
+                handle._output_failures,
+            )
+        handle._status = status
+        try:
+            handle._on_exit(status)
+        except Exception:
+            logger.exception("exit callback for pid %d failed", handle.pid)
+        finally:
+            handle._exited.set()
+
+    def _deliver(self, handle: ProcessHandle, stream: Stream, lines: list[str]) -> None:
+        callback = handle._on_output
+        for line in lines:
+            try:
+                callback(stream, line)
+            except Exception:
+                handle._output_failures += 1
+                if handle._output_failures == 1:
+                    logger.exception(
+                        "output callback for pid %d failed; further failures are only counted",
+                        handle.pid,
+                    )
+
+    # -- reaper (hub thread only) --------------------------------------------------
+
+    def _register_group(self, pgid: int) -> None:
+        self._registered.add(pgid)
+        self._send_to_reaper(f"+{pgid}\n".encode())
+
+    def _unregister_group(self, pgid: int) -> None:
+        if pgid in self._registered:
+            self._registered.discard(pgid)
+            self._send_to_reaper(f"-{pgid}\n".encode())
+
+    def _send_to_reaper(self, line: bytes) -> None:
+        for _attempt in range(2):
+            if self._reaper is None and not self._start_reaper():
+                return
+            try:
+                os.write(self._reaper_fd, line)
+                return
+            except OSError as exc:
+                logger.warning("agent reaper is gone (%s); starting a new one", exc)
+                self._drop_reaper()
+
+    def _start_reaper(self) -> bool:
+        if _REAPER_PATH.is_file():
+            argv = [sys.executable, "-I", "-S", str(_REAPER_PATH)]
+        else:
+            argv = [sys.executable, "-m", "agentsup.runners._reaper"]
+        try:
+            reaper = subprocess.Popen(
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd="/",
+                close_fds=True,
+                start_new_session=True,
+                bufsize=0,
+            )
+        except OSError as exc:
+            logger.error(
+                "cannot start the agent reaper (%s): agents' children may outlive "
+                "a killed supervisor",
+                exc,
+            )
+            return False
+        assert reaper.stdin is not None
+        self._reaper = reaper
+        self._reaper_fd = reaper.stdin.fileno()
+        if self._registered:
+            # A replacement reaper has to learn about every group that is still alive.
+            backlog = "".join(f"+{pgid}\n" for pgid in self._registered).encode()
+            try:
+                os.write(self._reaper_fd, backlog)
+            except OSError as exc:
+                logger.error("the new agent reaper did not accept groups: %s", exc)
+                self._drop_reaper()
+                return False
+        return True
+
+    def _drop_reaper(self) -> None:
+        """Discard a broken reaper without triggering it.
+
+        Closing its stdin is its cue to kill every registered group, so it is killed
+        first.
+        """
+        reaper = self._reaper
+        self._reaper = None
+        self._reaper_fd = -1
+        if reaper is None:
+            return
+        reaper.kill()
+        try:
+            reaper.wait(_REAPER_EXIT_WAIT)
+        except subprocess.TimeoutExpired:
+            logger.warning("agent reaper %d did not die", reaper.pid)
+        if reaper.stdin is not None:
+            with contextlib.suppress(OSError):
+                reaper.stdin.close()
+
+    def _close_reaper(self) -> None:
+        reaper = self._reaper
+        self._reaper = None
+        self._reaper_fd = -1
+        if reaper is None:
+            return
+        if reaper.stdin is not None:
+            with contextlib.suppress(OSError):
+                reaper.stdin.close()
+        try:
+            reaper.wait(_REAPER_EXIT_WAIT)
+        except subprocess.TimeoutExpired:
+            logger.warning("agent reaper %d did not exit", reaper.pid)
+
+
+_hub_lock = threading.Lock()
+_hub: _Hub | None = None
+# Tells a hub thread which hub it runs, so a callback that starts an agent uses that
+# hub and, during shutdown, cannot quietly bring a fresh one up.
+_thread_state = threading.local()
+
+
+def _current_hub() -> _Hub:
+    global _hub
+    own: _Hub | None = getattr(_thread_state, "hub", None)
+    if own is not None:
+        if own.closing:
+            raise RunnerError("the local runtime is shutting down")
+        return own
+    with _hub_lock:
+        if _hub is None or _hub.closing:
+            _hub = _Hub()
+        return _hub
+
+
+def spawn(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    on_output: OutputCallback,
+    on_exit: ExitCallback,
+) -> ProcessHandle:
+    """Launch `argv` from the hub thread and watch it; raise `RunnerError` on failure.
+
+    `env` is the complete environment. Callbacks run on the hub thread and must not
+    block; `on_exit` is called exactly once, after the last output line.
+    """
+    return _current_hub().spawn(tuple(argv), env, cwd, on_output, on_exit)
+
+
+def shutdown(timeout: float = 5.0) -> None:
+    """SIGKILL every local agent still running, then stop the hub thread and the reaper.
+
+    For a graceful end, stop the runners first; this is the last line at exit. A later
+    `spawn` starts a fresh hub.
+    """
+    global _hub
+    with _hub_lock:
+        hub, _hub = _hub, None
+    if hub is not None and not hub.close(timeout):
+        logger.warning("local I/O hub did not stop within %.1f s", timeout)
+
+
+def _after_fork_in_child() -> None:
+    # A forked copy has no hub thread; it must not queue requests to it, nor hold
+    # the reaper's pipe. The lock may have been held by another thread at fork time.
+    global _hub, _hub_lock
+    hub, _hub = _hub, None
+    _hub_lock = threading.Lock()
+    if hub is not None:
+        hub.forget_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

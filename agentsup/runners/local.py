@@ -1,0 +1,102 @@
+"""Agents as child processes of the supervisor on this machine.
+
+All the machinery lives in `_hub` (one I/O thread for every local agent) and `_reaper`
+(the watchdog that outlives a killed supervisor); this module adapts it to `Runner`.
+
+Each agent leads its own process group, so signals reach everything it forked, and is
+protected against outliving the supervisor twice over: `PR_SET_PDEATHSIG` for the
+leader, the reaper for the whole group. A local agent costs the supervisor
+`FDS_PER_AGENT` (3) file descriptors and no thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from agentsup.runners import _hub
+from agentsup.runners._hub import FDS_PER_AGENT, ProcessHandle
+from agentsup.runners.base import (
+    ExitCallback,
+    LaunchSpec,
+    OutputCallback,
+    Runner,
+    RunnerError,
+    StartInfo,
+)
+
+__all__ = ["FDS_PER_AGENT", "LocalRunner", "shutdown_local_runtime"]
+
+logger = logging.getLogger(__name__)
+
+# How often a stop that is stuck after SIGKILL says so; it keeps waiting regardless,
+# because returning would claim the process is gone.
+_STUCK_WARNING_INTERVAL = 10.0
+
+
+class LocalRunner(Runner):
+    """Runs one agent at a time as a process group on this machine."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handle: ProcessHandle | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of the current or last process, None before the first start."""
+        handle = self._handle
+        return None if handle is None else handle.pid
+
+    def start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        with self._lock:
+            previous = self._handle
+            if previous is not None and previous.running:
+                raise RunnerError(f"agent {spec.agent_id!r} is still running (pid {previous.pid})")
+            env = {**os.environ, **spec.env}
+            handle = _hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
+            self._handle = handle
+        return StartInfo(pid=handle.pid, host="localhost")
+
+    def stop(self, timeout: float) -> None:
+        """See `Runner.stop`; must not be called from an output or exit callback.
+
+        Once it returns, the exit callback has run (except when called from within it).
+        """
+        handle = self._handle
+        if handle is None:
+            return
+        if not handle.running:
+            handle.wait()  # at most the moment it takes the hub to finish reporting
+            return
+        handle.signal_group(signal.SIGTERM)
+        if handle.wait(max(timeout, 0.0)):
+            return
+        handle.signal_group(signal.SIGKILL)
+        # Group members that outlived the leader are SIGKILLed by the hub just before
+        # it reaps the leader, which cannot hit a reused group id; nothing left to do
+        # here once the exit is reported.
+        while not handle.wait(_STUCK_WARNING_INTERVAL):
+            logger.warning("local agent pid %d has not exited after SIGKILL", handle.pid)
+
+    def kill(self) -> None:
+        handle = self._handle
+        if handle is not None:
+            handle.signal_group(signal.SIGKILL)
+
+    def close(self) -> None:
+        """Make sure nothing is left running; the hub itself is shared and stays."""
+        self.kill()
+
+
+def shutdown_local_runtime(timeout: float = 5.0) -> None:
+    """Release the process-wide local machinery; the CLI calls this at exit.
+
+    Any local agent still running is SIGKILLed and its exit reported; then the hub
+    thread ends and the reaper's stdin is closed with no group registered, so it exits
+    without touching anything. Stop runners first for a graceful end.
+    """
+    _hub.shutdown(timeout)
