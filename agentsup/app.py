@@ -10,9 +10,9 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -31,39 +31,18 @@ from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import KillAll, StartJob, StopJob
 from agentsup.plan import DeploymentPlan
 from agentsup.policies import failure_action, restart_policies
-from agentsup.ports import ports_in_use
-from agentsup.runners.base import LaunchSpec
-from agentsup.runners.local import LocalRunner, shutdown_local_runtime
+from agentsup.runners.base import Backend, JobContext
+from agentsup.runners.registry import BACKENDS, supported_targets
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
-SUPPORTED_TARGETS = frozenset({Target.LOCALHOST})
-
-
-def launch_spec(
-    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path
-) -> LaunchSpec:
-    if agent.command is not None:
-        argv = tuple(agent.command)
-    else:
-        assert agent.module is not None  # the loader guarantees one of the two
-        argv = (agent.deployment.python or sys.executable, "-m", agent.module)
-    workdir = agent.deployment.workdir
-    cwd = (base_dir / workdir) if workdir else base_dir
-    return LaunchSpec(
-        agent_id=agent.id,
-        argv=argv,
-        env=agent_environment(job, plan, agent),
-        cwd=cwd.resolve(),
-        stop_timeout=job.stop_timeout_for(agent),
-    )
 
 
 def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
     problems = []
     for index, agent in enumerate(loaded.definition.agents):
         target = agent.deployment.target
-        if target not in SUPPORTED_TARGETS:
+        if target not in supported_targets():
             path = ("agents", index, "deployment", "target")
             mark = loaded.positions.find(path)
             problems.append(
@@ -103,24 +82,47 @@ def run_job(
     summary.pop("job")
     events.emit("plan.resolved", **summary)
 
-    busy = ports_in_use(
-        [(a.id, a.config.port) for a in job.agents if a.deployment.target is Target.LOCALHOST]
-    )
-    if busy:
-        described = ", ".join(f"port {port} (agent {agent_id!r})" for agent_id, port in busy)
-        events.emit(
-            "job.failed", "error",
-            reason=f"already in use by another process: {described}; nothing was started",
-        )
-        return EXIT_FAILED
-
     return _supervise(loaded, plan, events, monitor)
+
+
+def _backends(
+    loaded: LoadedJob, plan: DeploymentPlan, events: EventLog
+) -> dict[Target, Backend]:
+    job = loaded.definition
+    context = JobContext(
+        job=job, plan=plan, base_dir=loaded.base_dir, events=events, run_id=uuid.uuid4().hex[:12]
+    )
+    by_target: dict[Target, list[Agent]] = {}
+    for agent in job.agents:
+        by_target.setdefault(agent.deployment.target, []).append(agent)
+    return {target: BACKENDS[target](context, agents) for target, agents in by_target.items()}
 
 
 def _supervise(
     loaded: LoadedJob, plan: DeploymentPlan, events: EventLog, monitor: float | None
 ) -> int:
     job = loaded.definition
+    backends = _backends(loaded, plan, events)
+    try:
+        problems = [problem for backend in backends.values() for problem in backend.preflight()]
+        if problems:
+            events.emit(
+                "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
+            )
+            return EXIT_FAILED
+        return _run_actors(job, plan, backends, events, monitor)
+    finally:
+        for backend in reversed(list(backends.values())):
+            backend.close()
+
+
+def _run_actors(
+    job: JobDefinition,
+    plan: DeploymentPlan,
+    backends: dict[Target, Backend],
+    events: EventLog,
+    monitor: float | None,
+) -> int:
     timers = TimerService()
     prober = Prober()
     finished: Future[int] = Future()
@@ -136,15 +138,16 @@ def _supervise(
     agents: dict[str, pykka.ActorRef[Any]] = {}
     try:
         for agent in job.agents:
+            backend = backends[agent.deployment.target]
             settings = AgentSettings(
                 agent_id=agent.id,
                 url=plan.agent_urls[agent.id],
                 health=job.health_for(agent),
                 start_timeout=job.deployment.timeout,
-                spec=launch_spec(job, plan, agent, loaded.base_dir),
+                spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
             )
             agents[agent.id] = AgentActor.start(
-                settings, LocalRunner(), supervisor,
+                settings, backend.runner_for(agent), supervisor,
                 timers=timers, prober=prober, events=events,
             )
         supervisor.proxy().attach(agents).get()
@@ -159,7 +162,6 @@ def _supervise(
         _stop_actor(supervisor)
         prober.close()
         timers.close()
-        shutdown_local_runtime()
     return code
 
 

@@ -278,6 +278,14 @@ class SupervisorLogic:
             reason = f"exited before it was ready ({description})"
             return effects + self._agent_failed(agent_id, reason)
         if message.exit_code == 0 and message.signal is None:
+            if (
+                self.phase is Phase.STARTING
+                and self.on_failure is FailureAction.SHUTDOWN
+                and self.plan.stage_of(agent_id) == self.stage
+            ):
+                # Its stage can never become ready now; waiting would hang start-up.
+                reason = f"exited before its stage was ready ({description})"
+                return effects + self._agent_failed(agent_id, reason)
             agent.state = AgentState.EXITED
             effects.extend(self._maybe_advance() if self.phase is Phase.STARTING else [])
             return effects
@@ -325,6 +333,8 @@ class SupervisorLogic:
                 "error",
             )
         ]
+        if self.phase in (Phase.STOPPING, Phase.FINISHED):
+            return effects  # already stopping: report it, do not start the stop over
         if self.on_failure is FailureAction.CONTINUE:
             if self.phase is Phase.STARTING:
                 effects.extend(self._maybe_advance())

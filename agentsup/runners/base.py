@@ -13,7 +13,12 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from agentsup.job.models import Agent, JobDefinition
+    from agentsup.logs import EventLog
+    from agentsup.plan import DeploymentPlan
 
 Stream = Literal["stdout", "stderr"]
 
@@ -92,3 +97,44 @@ class Runner(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook with a sensible default
         """Release resources held for this agent once it will not be started again."""
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What a backend may know about the job it serves."""
+
+    job: JobDefinition
+    plan: DeploymentPlan
+    base_dir: Path
+    events: EventLog
+    run_id: str
+    """Unique per `agentsup start`; marks what this run created (labels, records)."""
+
+
+class Backend(abc.ABC):
+    """One target's shared resources for one job: connections, networks, clients.
+
+    A backend is created once per job for the agents of its target. `preflight` runs
+    before anything starts anywhere, so that a missing image or an unreachable host is
+    reported before a single process is launched. `close` runs after every agent has
+    stopped.
+    """
+
+    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+        self.context = context
+        self.agents = agents
+
+    def preflight(self) -> list[str]:
+        """Problems that must stop the job before it starts, as readable sentences."""
+        return []
+
+    @abc.abstractmethod
+    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
+        """How this target runs the agent: argv, environment, working directory."""
+
+    @abc.abstractmethod
+    def runner_for(self, agent: Agent) -> Runner:
+        """A runner for one agent; called once per agent."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook with a sensible default
+        """Release what the backend holds; every agent has stopped by now."""

@@ -14,11 +14,16 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
+from collections.abc import Mapping
 
+from agentsup.job.models import Agent
+from agentsup.ports import ports_in_use
 from agentsup.runners import _hub
 from agentsup.runners._hub import FDS_PER_AGENT, ProcessHandle
 from agentsup.runners.base import (
+    Backend,
     ExitCallback,
     LaunchSpec,
     OutputCallback,
@@ -27,7 +32,7 @@ from agentsup.runners.base import (
     StartInfo,
 )
 
-__all__ = ["FDS_PER_AGENT", "LocalRunner", "shutdown_local_runtime"]
+__all__ = ["FDS_PER_AGENT", "LocalBackend", "LocalRunner", "shutdown_local_runtime"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +105,37 @@ def shutdown_local_runtime(timeout: float = 5.0) -> None:
     without touching anything. Stop runners first for a graceful end.
     """
     _hub.shutdown(timeout)
+
+
+class LocalBackend(Backend):
+    """Agents on this machine: child processes of the supervisor."""
+
+    def preflight(self) -> list[str]:
+        busy = ports_in_use([(a.id, a.config.port) for a in self.agents])
+        return [
+            f"port {port} of agent {agent_id!r} is already in use by another process"
+            for agent_id, port in busy
+        ]
+
+    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
+        if agent.command is not None:
+            argv = tuple(agent.command)
+        else:
+            assert agent.module is not None  # the loader guarantees one of the two
+            argv = (agent.deployment.python or sys.executable, "-m", agent.module)
+        workdir = agent.deployment.workdir
+        base_dir = self.context.base_dir
+        cwd = (base_dir / workdir) if workdir else base_dir
+        return LaunchSpec(
+            agent_id=agent.id,
+            argv=argv,
+            env=dict(env),
+            cwd=cwd.resolve(),
+            stop_timeout=self.context.job.stop_timeout_for(agent),
+        )
+
+    def runner_for(self, agent: Agent) -> Runner:
+        return LocalRunner()
+
+    def close(self) -> None:
+        shutdown_local_runtime()

@@ -32,7 +32,7 @@ def env_float(name: str, default: float) -> float:
 
 
 class Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         status = 200
         if self.path.startswith("/health"):
             status = int(os.environ.get("HEALTH_STATUS", "200"))

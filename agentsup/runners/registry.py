@@ -1,0 +1,16 @@
+"""Which backend serves which target. Adding a target means adding its module and one
+line here."""
+
+from __future__ import annotations
+
+from agentsup.job.models import Target
+from agentsup.runners.base import Backend
+from agentsup.runners.local import LocalBackend
+
+BACKENDS: dict[Target, type[Backend]] = {
+    Target.LOCALHOST: LocalBackend,
+}
+
+
+def supported_targets() -> frozenset[Target]:
+    return frozenset(BACKENDS)

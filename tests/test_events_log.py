@@ -1,0 +1,159 @@
+"""EventLog: one JSON object per line (or a readable console line) per event."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agentsup.logs import EventLog
+
+
+def lines(stream: io.StringIO) -> list[str]:
+    text = stream.getvalue()
+    assert text == "" or text.endswith("\n")
+    return text.splitlines()
+
+
+def records(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines(stream)]
+
+
+@pytest.fixture()
+def out() -> io.StringIO:
+    return io.StringIO()
+
+
+def test_json_event_has_timestamp_level_event_job_first(out: io.StringIO) -> None:
+    log = EventLog("demo", fmt="json", stream=out)
+    before = datetime.now(UTC)
+    log.emit("agent.ready", agent="weather", url="http://localhost:8102", seconds=0.031)
+    (record,) = records(out)
+    assert list(record)[:5] == ["timestamp", "level", "event", "job", "agent"]
+    assert record["level"] == "info"
+    assert record["event"] == "agent.ready"
+    assert record["job"] == "demo"
+    assert record["agent"] == "weather"
+    assert record["url"] == "http://localhost:8102"
+    assert record["seconds"] == 0.031
+
+    stamp = datetime.fromisoformat(record["timestamp"])
+    assert stamp.utcoffset() == timedelta(0)
+    assert record["timestamp"].endswith(("Z", "+00:00"))
+    assert abs(stamp - before) < timedelta(seconds=30)
+
+
+def test_job_events_without_an_agent(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.emit("job.stopped", exit_code=0)
+    (record,) = records(out)
+    assert list(record)[:4] == ["timestamp", "level", "event", "job"]
+    assert "agent" not in record
+    assert record["exit_code"] == 0
+
+
+def test_levels_are_written(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out, level="debug")
+    for level in ("debug", "info", "warning", "error"):
+        log.emit("x", level)
+    assert [r["level"] for r in records(out)] == ["debug", "info", "warning", "error"]
+
+
+def test_level_filtering(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out, level="warning")
+    log.emit("agent.started", "info", agent="a")
+    log.emit("agent.debugging", "debug", agent="a")
+    log.emit("agent.unhealthy", "warning", agent="a")
+    log.emit("job.failed", "error", reason="boom")
+    assert [r["event"] for r in records(out)] == ["agent.unhealthy", "job.failed"]
+
+
+def test_output_of_a_json_object_line_goes_under_payload(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.output("weather", "stdout", '{"msg": "served", "status": 200, "nested": {"a": [1, 2]}}')
+    (record,) = records(out)
+    assert record["event"] == "agent.output"
+    assert record["agent"] == "weather"
+    assert record["stream"] == "stdout"
+    assert record["payload"] == {"msg": "served", "status": 200, "nested": {"a": [1, 2]}}
+    assert "line" not in record
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "plain text",
+        "{not json}",
+        "[1, 2, 3]",
+        '"a string"',
+        "42",
+        "",
+        "{",
+        "ünïcode ✓",
+    ],
+)
+def test_output_of_other_lines_goes_under_line(out: io.StringIO, line: str) -> None:
+    log = EventLog("demo", stream=out)
+    log.output("maps", "stderr", line)
+    (record,) = records(out)
+    assert record["event"] == "agent.output"
+    assert record["stream"] == "stderr"
+    assert record["line"] == line
+    assert "payload" not in record
+
+
+def test_payload_keys_do_not_clash_with_event_keys(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.output("a", "stdout", '{"event": "mine", "level": "trace", "job": "other"}')
+    (record,) = records(out)
+    assert record["event"] == "agent.output"
+    assert record["level"] == "info"
+    assert record["job"] == "demo"
+    assert record["payload"] == {"event": "mine", "level": "trace", "job": "other"}
+
+
+def test_each_event_is_one_line_even_with_newlines_in_values(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.emit("agent.failed", "error", agent="a", reason="first\nsecond")
+    log.output("a", "stdout", "tab\there")
+    assert len(lines(out)) == 2
+    assert records(out)[0]["reason"] == "first\nsecond"
+
+
+def test_values_that_are_not_json_are_rendered_as_text(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.emit("odd", path=object.__new__(type("Thing", (), {"__str__": lambda s: "thing"})))
+    assert records(out)[0]["path"] == "thing"
+
+
+def test_console_format_is_a_readable_non_json_line(out: io.StringIO) -> None:
+    log = EventLog("demo", fmt="console", stream=out)
+    log.emit("agent.ready", agent="weather", url="http://localhost:8102")
+    (line,) = lines(out)
+    with pytest.raises(ValueError):
+        json.loads(line)
+    assert "agent.ready" in line
+    assert "weather" in line
+    assert "http://localhost:8102" in line
+    assert "demo" in line
+    assert "\x1b[" not in line  # no colour codes when the stream is not a terminal
+
+
+def test_console_format_filters_levels_too(out: io.StringIO) -> None:
+    log = EventLog("demo", fmt="console", stream=out, level="error")
+    log.emit("agent.ready", agent="a")
+    log.output("a", "stdout", "hello")
+    log.emit("job.failed", "error", reason="boom")
+    (line,) = lines(out)
+    assert "job.failed" in line and "boom" in line
+
+
+def test_two_logs_do_not_share_job_or_stream() -> None:
+    first, second = io.StringIO(), io.StringIO()
+    EventLog("one", stream=first).emit("job.loaded")
+    EventLog("two", stream=second, level="error").emit("job.loaded")
+    assert [r["job"] for r in records(first)] == ["one"]
+    assert records(second) == []
