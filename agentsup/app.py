@@ -31,7 +31,7 @@ from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import KillAll, StartJob, StopJob
 from agentsup.plan import DeploymentPlan
 from agentsup.policies import failure_action, restart_policies
-from agentsup.runners.base import Backend, JobContext
+from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import BACKENDS, supported_targets
 
 EXIT_FAILED = 1
@@ -85,17 +85,55 @@ def run_job(
     return _supervise(loaded, plan, events, monitor)
 
 
+def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
+    return JobContext(
+        job=loaded.definition,
+        plan=plan,
+        base_dir=loaded.base_dir,
+        events=events,
+        run_id=uuid.uuid4().hex[:12],
+    )
+
+
+def agents_by_target(job: JobDefinition) -> dict[Target, list[Agent]]:
+    grouped: dict[Target, list[Agent]] = {}
+    for agent in job.agents:
+        grouped.setdefault(agent.deployment.target, []).append(agent)
+    return grouped
+
+
 def _backends(
     loaded: LoadedJob, plan: DeploymentPlan, events: EventLog
 ) -> dict[Target, Backend]:
+    context = job_context(loaded, plan, events)
+    return {
+        target: BACKENDS[target](context, agents)
+        for target, agents in agents_by_target(loaded.definition).items()
+    }
+
+
+def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None) -> int:
+    """`agentsup down`: remove what earlier runs of this job left behind."""
     job = loaded.definition
-    context = JobContext(
-        job=job, plan=plan, base_dir=loaded.base_dir, events=events, run_id=uuid.uuid4().hex[:12]
-    )
-    by_target: dict[Target, list[Agent]] = {}
-    for agent in job.agents:
-        by_target.setdefault(agent.deployment.target, []).append(agent)
-    return {target: BACKENDS[target](context, agents) for target, agents in by_target.items()}
+    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+    events = EventLog(job.job.name, fmt=fmt)
+    route_stdlib_logging(events)
+    context = job_context(loaded, plan, events)
+    failed = False
+    removed = 0
+    for target, agents in agents_by_target(job).items():
+        backend = BACKENDS.get(target)
+        if backend is None:
+            continue
+        try:
+            for what in backend.down(context, agents):
+                removed += 1
+                events.emit("job.cleaned", target=target.value, removed=what)
+        except RunnerError as exc:
+            failed = True
+            events.emit("job.failed", "error", reason=f"{target.value}: {exc}")
+    events.emit("job.down", removed=removed)
+    return EXIT_FAILED if failed else 0
 
 
 def _supervise(
@@ -109,6 +147,12 @@ def _supervise(
             events.emit(
                 "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
             )
+            return EXIT_FAILED
+        try:
+            for backend in backends.values():
+                backend.prepare()
+        except RunnerError as exc:
+            events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
             return EXIT_FAILED
         return _run_actors(job, plan, backends, events, monitor)
     finally:

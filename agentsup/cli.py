@@ -66,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="emit a job.health summary every SECONDS (10)",
     )
 
+    down = commands.add_parser(
+        "down", help="remove what earlier runs of a job left behind (containers, remote agents)"
+    )
+    _job_arguments(down)
+    down.add_argument("--log-format", choices=["json", "console"], default=None,
+                      help="event format (default: console on a terminal, json otherwise)")
+
     commands.add_parser("schema", help="print the JSON Schema of job files")
     return parser
 
@@ -112,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 schema["title"] = "agentsup job file"
                 print(json.dumps(schema, indent=2))
                 return EXIT_OK
+            case "down":
+                loaded = _load(args)
+                from agentsup.app import down_job
+
+                return down_job(loaded, resolve(loaded.definition), log_format=args.log_format)
             case "start":
                 loaded = _load(args)
                 from agentsup.app import run_job

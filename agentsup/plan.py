@@ -76,7 +76,7 @@ class TopologyResolver:
         else:
             generations = [order]
 
-        stages = _apply_strategy(job.deployment.strategy, generations)
+        stages = _apply_strategy(job.deployment.strategy, generations, order)
         agents = {agent.id: agent for agent in job.agents}
         peers: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
         for caller, callee in graph.edges:
@@ -112,7 +112,9 @@ class TopologyResolver:
         return self._supervisor_url(callee)
 
 
-def _apply_strategy(strategy: Strategy, generations: list[list[str]]) -> list[list[str]]:
+def _apply_strategy(
+    strategy: Strategy, generations: list[list[str]], order: list[str]
+) -> list[list[str]]:
     flat = [agent_id for generation in generations for agent_id in generation]
     match strategy:
         case Strategy.STAGED:
@@ -120,7 +122,8 @@ def _apply_strategy(strategy: Strategy, generations: list[list[str]]) -> list[li
         case Strategy.SEQUENTIAL:
             return [[agent_id] for agent_id in flat]
         case Strategy.PARALLEL:
-            return [flat] if flat else []
+            # One stage, so the rule "agents keep the order the topology names them" holds.
+            return [list(order)] if order else []
         case Strategy.TOP_DOWN:
             return [list(g) for g in reversed(generations) if g]
     raise AssertionError(strategy)  # pragma: no cover - the match is exhaustive

@@ -7,24 +7,28 @@ Only `Host` blocks with patterns and the `HostName` option are read. `Match` blo
 from __future__ import annotations
 
 import fnmatch
+import re
 import shlex
 from pathlib import Path
+
+_OPTION = re.compile(r"([A-Za-z]+)(?:\s*=\s*|\s+)(.*)")
 
 
 def parse_host_names(text: str) -> list[tuple[list[str], str]]:
     """`(patterns, HostName)` pairs in file order."""
     blocks: list[tuple[list[str], str]] = []
-    patterns: list[str] | None = None
+    # Options before the first Host line apply to every host, as in ssh.
+    patterns: list[str] | None = ["*"]
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        if "=" in line.split(None, 1)[0]:
-            key, _, value = line.partition("=")
-        else:
-            key, _, value = line.partition(" ")
-        key = key.strip().lower()
-        value = value.strip()
+        # `Key value`, `Key=value` and `Key = value`, with spaces or tabs.
+        match = _OPTION.match(line)
+        if match is None:
+            continue
+        key = match.group(1).lower()
+        value = match.group(2).strip()
         try:
             words = shlex.split(value)
         except ValueError:

@@ -32,10 +32,13 @@ class TopologyGraph:
     """Agents the topology names, in the order it first names them."""
     ordering: bool = True
     """False where the edges say nothing about start order (mesh: all at once)."""
+    edge_paths: dict[tuple[str, str], DocPath] = field(default_factory=dict)
+    """Where each edge was first written (the callee's mention), for messages."""
 
-    def add_edge(self, caller: str, callee: str) -> None:
+    def add_edge(self, caller: str, callee: str, path: DocPath = ()) -> None:
         if (caller, callee) not in self.edges:
             self.edges.append((caller, callee))
+            self.edge_paths[(caller, callee)] = path
 
     def mention(self, agent_id: str, path: DocPath) -> None:
         self.references.append(Reference(agent_id, path))
@@ -54,22 +57,22 @@ def build_graph(topology: Topology, agent_ids: list[str]) -> TopologyGraph:
             for i, spoke in enumerate(topology.spokes or []):
                 graph.mention(spoke, (*base, "spokes", i))
                 if topology.hub is not None:
-                    graph.add_edge(topology.hub, spoke)
+                    graph.add_edge(topology.hub, spoke, (*base, "spokes", i))
         case TopologyType.PIPELINE:
             stages = topology.stages or []
             for i, stage in enumerate(stages):
                 for j, member in enumerate(stage):
                     graph.mention(member, (*base, "stages", i, j))
-            for current, following in itertools.pairwise(stages):
+            for i, (current, following) in enumerate(itertools.pairwise(stages), start=1):
                 for caller in current:
-                    for callee in following:
-                        graph.add_edge(caller, callee)
+                    for j, callee in enumerate(following):
+                        graph.add_edge(caller, callee, (*base, "stages", i, j))
         case TopologyType.DAG:
             for i, connection in enumerate(topology.connections or []):
                 graph.mention(connection.from_, (*base, "connections", i, "from"))
                 for j, target in enumerate(connection.to):
                     graph.mention(target, (*base, "connections", i, "to", j))
-                    graph.add_edge(connection.from_, target)
+                    graph.add_edge(connection.from_, target, (*base, "connections", i, "to", j))
         case TopologyType.MESH:
             graph.ordering = False
             if topology.agents is None:
@@ -104,7 +107,7 @@ def _hierarchy(topology: Topology, graph: TopologyGraph) -> None:
             graph.mention(level.parent, (*base, "levels", i, "parent"))
             for j, child in enumerate(level.children):
                 graph.mention(child, (*base, "levels", i, "children", j))
-                graph.add_edge(level.parent, child)
+                graph.add_edge(level.parent, child, (*base, "levels", i, "children", j))
             continue
         for j, member in enumerate(level):
             graph.mention(member, (*base, "levels", i, j))
@@ -112,7 +115,7 @@ def _hierarchy(topology: Topology, graph: TopologyGraph) -> None:
             # The root written as level 0 is the same as the root on its own.
             continue
         for caller in previous:
-            for callee in level:
+            for j, callee in enumerate(level):
                 if caller != callee:
-                    graph.add_edge(caller, callee)
+                    graph.add_edge(caller, callee, (*base, "levels", i, j))
         previous = list(level)

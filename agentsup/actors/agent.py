@@ -145,7 +145,7 @@ class AgentActor(pykka.ThreadingActor):
                     self._checked(message)
             case ProcessExited():
                 if message.run == self.run:
-                    self._exited(ExitStatus(message.exit_code, message.signal))
+                    self._exited(ExitStatus(message.exit_code, message.signal, message.reason))
             case StopAgent():
                 self._handle_stop()
             case StopFinished(run=run):
@@ -174,7 +174,7 @@ class AgentActor(pykka.ThreadingActor):
             events.output(agent_id, stream, line)
 
         def on_exit(status: ExitStatus) -> None:
-            self._tell_self(ProcessExited(run, status.exit_code, status.signal))
+            self._tell_self(ProcessExited(run, status.exit_code, status.signal, status.reason))
 
         try:
             info = self.runner.start(self.settings.spec, on_output, on_exit)
@@ -289,7 +289,9 @@ class AgentActor(pykka.ThreadingActor):
             return
         self.phase = Phase.DOWN
         self._report(
-            AgentExited(self.settings.agent_id, self.run, status.exit_code, status.signal)
+            AgentExited(
+                self.settings.agent_id, self.run, status.exit_code, status.signal, status.reason
+            )
         )
 
     def _handle_stop(self) -> None:

@@ -244,6 +244,9 @@ class SupervisorLogic:
         if message.signal is not None:
             fields["signal"] = message.signal
             description = f"signal {message.signal}"
+        elif message.exit_code is None and message.reason:
+            fields["reason"] = message.reason
+            description = message.reason
         else:
             fields["exit_code"] = message.exit_code
             description = f"exit code {message.exit_code}"

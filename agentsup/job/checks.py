@@ -34,6 +34,13 @@ ALLOWED_FIELDS: dict[TopologyType, frozenset[str]] = {
     TopologyType.HIERARCHICAL: frozenset({"root", "levels"}),
     TopologyType.DYNAMIC: frozenset(),
 }
+CYCLE_FIELD: dict[TopologyType, str] = {
+    TopologyType.HUB_SPOKE: "spokes",
+    TopologyType.PIPELINE: "stages",
+    TopologyType.DAG: "connections",
+    TopologyType.HIERARCHICAL: "levels",
+}
+"""Where a cycle is reported: the field whose entries make the edges."""
 TOPOLOGY_FIELDS = ("hub", "spokes", "stages", "connections", "agents", "root", "levels")
 
 
@@ -115,7 +122,10 @@ def _topology_problems(job: JobDefinition) -> Iterator[Problem]:
             )
     for caller, callee in graph.edges:
         if caller == callee:
-            yield Problem(("topology",), f"agent {caller!r} would connect to itself")
+            yield Problem(
+                graph.edge_paths.get((caller, callee)) or ("topology",),
+                f"agent {caller!r} would connect to itself",
+            )
     if graph.ordering:
         digraph = nx.DiGraph()
         digraph.add_edges_from((a, b) for a, b in graph.edges if a != b)
@@ -124,9 +134,8 @@ def _topology_problems(job: JobDefinition) -> Iterator[Problem]:
         except nx.NetworkXNoCycle:
             return
         names = [edge[0] for edge in cycle] + [cycle[0][0]]
-        where = "connections" if kind is TopologyType.DAG else next(iter(ALLOWED_FIELDS[kind]))
         yield Problem(
-            ("topology", where),
+            ("topology", CYCLE_FIELD.get(kind, "type")),
             f"the topology has a cycle: {' -> '.join(names)}; no start order satisfies it",
         )
 

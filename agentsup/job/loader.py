@@ -8,6 +8,7 @@ any bad input into exit code 2 without a traceback.
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from collections.abc import Iterable
@@ -83,6 +84,7 @@ def load_text(
         raise _locate(file, positions, problems)
 
     data = _strip_extension_keys(data, ())
+    data = _numbers_as_written(data, parsed.numbers)
     try:
         definition = JobDefinition.model_validate(data)
     except ValidationError as exc:
@@ -126,6 +128,38 @@ def _strip_extension_keys(value: Any, path: DocPath) -> Any:
     return value
 
 
+def _numbers_as_written(data: dict[str, Any], numbers: dict[DocPath, str]) -> dict[str, Any]:
+    """Keep numbers that are really text as the user wrote them.
+
+    `version: 1.10` is version "1.10", not 1.1, and `RETRIES: 010` in an environment map
+    is the text "010". Only `job.version` and the environment maps are text by nature.
+    """
+    if not numbers:
+        return data
+    text_paths = [("job", "version")]
+    text_maps: list[DocPath] = [("environment",)]
+    agents = data.get("agents")
+    if isinstance(agents, list):
+        text_maps.extend(("agents", i, "deployment", "environment") for i in range(len(agents)))
+    for path, written in numbers.items():
+        if path in text_paths or (path[:-1] in text_maps and len(path) >= 1):
+            _replace(data, path, written)
+    return data
+
+
+def _replace(data: Any, path: DocPath, value: str) -> None:
+    node = data
+    for part in path[:-1]:
+        if not _can_step(node, part):
+            return
+        node = node[part]
+    last = path[-1]
+    if _can_step(node, last) and isinstance(node[last], int | float) and not isinstance(
+        node[last], bool
+    ):
+        node[last] = value
+
+
 def _data_path(loc: tuple[int | str, ...], data: Any, keep_last: bool) -> DocPath:
     """Turn a pydantic location into a document path, dropping union and validator tags."""
     path: list[str | int] = []
@@ -147,6 +181,7 @@ def _can_step(node: Any, part: int | str) -> bool:
 
 def _translate(exc: ValidationError, data: Any) -> list[Problem]:
     problems: list[Problem] = []
+    union_paths: dict[DocPath, list[str]] = {}
     for error in exc.errors(include_url=False, include_input=False):
         kind = error["type"]
         loc = tuple(error["loc"])
@@ -158,15 +193,35 @@ def _translate(exc: ValidationError, data: Any) -> list[Problem]:
             problems.append(Problem(path, f"required key {path[-1]!r} is missing"))
         else:
             path = _data_path(loc, data, keep_last=False)
-            problems.append(Problem(path, _message(error, data, path)))
-    return problems
+            message = _message(error, data, path)
+            if path in union_paths:
+                # One value that fits none of a union's members: one problem, not one
+                # per member.
+                union_paths[path].append(message)
+                continue
+            union_paths[path] = [message]
+            problems.append(Problem(path, message))
+    merged: list[Problem] = []
+    for problem in problems:
+        messages = union_paths.get(problem.path, [])
+        if problem.on_key or len(messages) < 2 or problem.message != messages[0]:
+            merged.append(problem)
+            continue
+        choices = [m.removeprefix("should be ") for m in dict.fromkeys(messages)]
+        text = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+        merged.append(Problem(problem.path, f"should be {text}"))
+    return merged
 
 
 def _message(error: Any, data: Any, path: DocPath) -> str:
     message = str(error["msg"])
     message = message.removeprefix("Value error, ")
-    if message.startswith("Input should be"):
-        message = "should be" + message[len("Input should be") :]
+    for subject in ("Input ", "String ", "List ", "Dictionary ", "Value "):
+        if message.startswith(subject + "should "):
+            message = message[len(subject) :]
+            break
+    message = message.replace(" after validation", "")
+    message = re.sub(r" or instance of \w+", "", message).replace("a valid dictionary", "a mapping")
     if error["type"] == "enum":
         given = _value_at(data, path)
         expected = [part.strip(" '") for part in str(error["ctx"]["expected"]).replace(

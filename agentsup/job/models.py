@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,7 @@ from pydantic import (
     Field,
     SecretStr,
     Tag,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -29,7 +30,14 @@ Seconds = Annotated[float, Field(gt=0, description="A duration in seconds; may b
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        # The loader accepts `x-` keys everywhere; say so in the JSON Schema too, so that
+        # editors do not flag them.
+        json_schema_extra={"patternProperties": {"^x-": {}}},
+    )
 
 
 def _as_list(value: Any) -> Any:
@@ -39,12 +47,45 @@ def _as_list(value: Any) -> Any:
     return value
 
 
-IdList = Annotated[list[str], BeforeValidator(_as_list)]
+ID_OR_IDS_SCHEMA = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+}
+IdList = Annotated[list[str], BeforeValidator(_as_list), WithJsonSchema(ID_OR_IDS_SCHEMA)]
+"""A list of agent ids; one id alone is accepted too (and the JSON Schema says so)."""
+
+
+def _port_number(value: Any) -> Any:
+    """A TCP port: an integer (or its digits) from 1 to 65535; never a boolean."""
+    if isinstance(value, bool) or not isinstance(value, int | str | float):
+        raise ValueError(f"must be a port number from 1 to 65535, not {value!r}")
+    text = str(value).strip()
+    if isinstance(value, float) and value.is_integer():
+        text = str(int(value))
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ValueError(f"must be a port number from 1 to 65535, not {value!r}")
+    return int(text)
+
+
+Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_port_number)]
+"""A TCP port. Checked before pydantic's own int coercion so `true` is not port 1."""
+
+
+def _env_value(value: Any) -> Any:
+    if isinstance(value, dict | list | tuple | set):
+        kind = "a mapping" if isinstance(value, dict) else "a list"
+        raise ValueError(f"must be text, a number or a boolean, not {kind}")
+    return value
+
+
+EnvValue = Annotated[Scalar | None, BeforeValidator(_env_value)]
+"""An environment value; numbers and booleans become text when an agent starts."""
 
 
 class JobInfo(Model):
     name: str = Field(min_length=1, description="The job's name; used in events and names.")
-    version: str | None = Field(default=None, description="Free text; kept, not acted on.")
+    version: Annotated[str, WithJsonSchema({"type": ["string", "number"]})] | None = Field(
+        default=None, description="Free text; kept, not acted on."
+    )
     description: str | None = None
     tags: list[str] = Field(default_factory=list)
 
@@ -71,7 +112,7 @@ class AgentConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    port: int = Field(ge=1, le=65535, description="The TCP port the agent serves HTTP on.")
+    port: Port = Field(description="The TCP port the agent serves HTTP on.")
 
     def scalars(self) -> dict[str, Scalar]:
         """The settings that become AGENT_<KEY> variables (nested values are skipped)."""
@@ -88,7 +129,9 @@ MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?$")
 
 class Resources(Model):
     cpu: float | None = Field(default=None, gt=0, description="CPU cores (e.g. 0.5, 2).")
-    memory: str | None = Field(default=None, description="Memory like 512M, 1G or 2Gi.")
+    memory: Annotated[str, WithJsonSchema({"type": ["string", "integer"]})] | None = Field(
+        default=None, description="Memory like 512M, 1G or 2Gi."
+    )
     gpu: int | None = Field(default=None, ge=0, description="Number of GPUs.")
 
     @field_validator("memory", mode="before")
@@ -137,7 +180,7 @@ class AgentDeployment(Model):
     # remote
     host: str | None = Field(default=None, description="SSH host or ~/.ssh/config alias.")
     user: str | None = None
-    port: int | None = Field(default=None, ge=1, le=65535, description="SSH port (22).")
+    port: Port | None = Field(default=None, description="SSH port (22).")
     ssh_key: str | None = None
     password: SecretStr | None = Field(default=None, description="SSH password; never shown.")
     python: str | None = Field(
@@ -151,28 +194,75 @@ class AgentDeployment(Model):
     image: str | None = None
     network: str | None = None
     container_name: str | None = None
-    host_port: int | None = Field(default=None, ge=1, le=65535)
+    host_port: Port | None = Field(
+        default=None, description="Port published on the Docker host (default: config.port)."
+    )
+    pull: bool | None = Field(
+        default=None, description="Pull the image when it is missing (job default: false)."
+    )
     # kubernetes (accepted, not supported yet)
     namespace: str | None = None
     service_type: str | None = None
     # every target
-    environment: dict[str, Scalar | None] = Field(default_factory=dict)
+    environment: dict[str, EnvValue] = Field(default_factory=dict)
     stop_timeout: Seconds | None = Field(
         default=None, description="Seconds between SIGTERM and SIGKILL (job default: 10)."
     )
+
+
+class BackoffSettings(Model):
+    initial: Seconds | None = Field(default=None, description="First delay (0.5 s).")
+    factor: float | None = Field(default=None, ge=1.0, description="Growth per restart (2).")
+    max: Seconds | None = Field(default=None, description="Longest delay (30 s).")
+
+
+class RestartSettings(Model):
+    """Restart policy; unset fields inherit from the job's, then the defaults."""
+
+    policy: Literal["no", "on-failure", "always"] | None = Field(
+        default=None, description="When an exit calls for a restart (on-failure)."
+    )
+    max_restarts: int | None = Field(
+        default=None, ge=0, description="Restarts allowed within `window` (5)."
+    )
+    window: Seconds | None = Field(default=None, description="Seconds the budget covers (60).")
+    backoff: BackoffSettings | None = None
+    restart_dependents: bool | None = Field(
+        default=None,
+        description="Once this agent is ready again, restart the agents that connect to it.",
+    )
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _yaml_no(cls, value: Any) -> Any:
+        # YAML 1.1 reads a bare `no` as false; people mean the policy.
+        return "no" if value is False else value
 
 
 class Agent(Model):
     id: str = Field(min_length=1)
     type: str | None = Field(default=None, description="Class the module defines.")
     module: str | None = Field(default=None, description="Run as `python -m module`.")
-    command: list[str] | None = Field(
+    command: Annotated[
+        list[str],
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string", "minLength": 1},
+                    {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1},
+                ]
+            }
+        ),
+    ] | None = Field(
         default=None, description="A command line (string, split like a shell) or argv list."
     )
     config: AgentConfig
     resources: Resources | None = None
     health_check: HealthCheck | None = None
     deployment: AgentDeployment = Field(default_factory=AgentDeployment)
+    restart: RestartSettings | None = Field(
+        default=None, description="Overrides fields of the job's `deployment.restart`."
+    )
 
     @field_validator("id")
     @classmethod
@@ -197,6 +287,14 @@ class Agent(Model):
             if not parts:
                 raise ValueError("must not be empty")
             return parts
+        if isinstance(value, list):
+            # `[python3, -m, http.server, 8101]`: YAML numbers in an argv are meant as text.
+            return [
+                str(part)
+                if isinstance(part, int | float) and not isinstance(part, bool)
+                else part
+                for part in value
+            ]
         return value
 
     @field_validator("command")
@@ -267,6 +365,11 @@ class Strategy(StrEnum):
 class SshSettings(Model):
     key_file: str | None = None
     timeout: Seconds = Field(default=10.0, description="Seconds to connect.")
+    known_hosts: str = Field(
+        default="~/.ssh/known_hosts",
+        description="Host keys to verify against, or 'ignore' to skip verification "
+        "(each use logs a warning event).",
+    )
 
 
 class NetworkSettings(Model):
@@ -284,6 +387,12 @@ class JobDeployment(Model):
     health_check: HealthCheck = Field(default_factory=HealthCheck)
     ssh: SshSettings = Field(default_factory=SshSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    pull: bool = Field(default=False, description="Pull missing container images.")
+    restart: RestartSettings = Field(default_factory=lambda: RestartSettings())
+    on_agent_failure: Literal["shutdown", "continue"] = Field(
+        default="shutdown",
+        description="When an agent has failed: stop the job (exit 1), or report and go on.",
+    )
 
 
 class JobDefinition(Model):
@@ -292,7 +401,7 @@ class JobDefinition(Model):
     topology: Topology
     deployment: JobDeployment = Field(default_factory=JobDeployment)
     execution: dict[str, Any] = Field(default_factory=dict)
-    environment: dict[str, Scalar | None] = Field(default_factory=dict)
+    environment: dict[str, EnvValue] = Field(default_factory=dict)
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:

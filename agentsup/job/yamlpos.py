@@ -53,13 +53,27 @@ def _mark(node: yaml.Node | yaml.Mark) -> Mark:
     return Mark(start.line + 1, start.column + 1)
 
 
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+MAX_NODES = 200_000
+"""More nodes than any job file needs: stops alias bombs (`&a [*b, *b, ...]`) early."""
+
+
 class _Builder:
     def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader = loader
         self.positions = Positions()
         self.problems: list[Problem] = []
+        self.numbers: dict[DocPath, str] = {}
+        self.nodes = 0
 
     def build(self, node: yaml.Node, path: DocPath, active: frozenset[int]) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlSyntaxError(
+                f"the document expands to more than {MAX_NODES} values (too many aliases?)",
+                _mark(node),
+            )
         self.positions.values.setdefault(path, _mark(node))
         if id(node) in active:
             self.problems.append(Problem(path, "recursive YAML alias is not allowed"))
@@ -71,12 +85,14 @@ class _Builder:
             merged: set[str] = set()
             inner = active | {id(node)}
             for key_node, value_node in node.value:
-                key = self.loader.construct_object(key_node, deep=True)
-                if isinstance(key, list | dict):
-                    self.problems.append(Problem(path, "mapping keys must be plain values"))
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(
+                        Problem(path, "mapping keys must be plain values, not lists or mappings")
+                    )
                     continue
-                if not isinstance(key, str):
-                    key = str(key).lower() if isinstance(key, bool) else str(key)
+                # Keys are names, taken as written: `ON:` is the variable ON, not `true`,
+                # and `1.10:` is not `1.1`.
+                key = key_node.value
                 child = (*path, key)
                 if id(key_node) not in explicit:
                     # From a `<<` merge: the first source wins, explicit keys override.
@@ -102,7 +118,25 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             inner = active | {id(node)}
             return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
-        return self.loader.construct_object(node, deep=True)
+        return self.scalar(node, path)
+
+    def scalar(self, node: yaml.Node, path: DocPath) -> Any:
+        if node.tag == TIMESTAMP_TAG and isinstance(node, yaml.ScalarNode):
+            # A job file has no use for dates: `version: 2024-01-01` is text, and a
+            # date-like `2024-13-45` must not crash the date constructor.
+            return node.value
+        try:
+            value = self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, TypeError, OverflowError, ArithmeticError) as exc:
+            raise YamlSyntaxError(
+                f"cannot read {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}",
+                _mark(node),
+            ) from None
+        if node.tag in NUMBER_TAGS and isinstance(node, yaml.ScalarNode):
+            self.numbers[path] = node.value
+        return value
 
 
 @dataclass
@@ -110,28 +144,48 @@ class ParsedYaml:
     data: Any
     positions: Positions
     problems: list[Problem]
+    numbers: dict[DocPath, str] = field(default_factory=dict)
+    """The text of every number as written (`1.10`, `010`), by document path."""
 
 
 def parse(text: str) -> ParsedYaml:
     """Parse one YAML document; raise `YamlSyntaxError` for text that is not YAML."""
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        return _raise(_reader_message(exc), _text_mark(text, exc.position))
     try:
         node = loader.get_single_node()
         if node is None:
             return ParsedYaml(None, Positions(), [])
         builder = _Builder(loader)
         data = builder.build(node, (), frozenset())
-        return ParsedYaml(data, builder.positions, builder.problems)
+        return ParsedYaml(data, builder.positions, builder.problems, builder.numbers)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         message = exc.problem or exc.context or "invalid YAML"
         if exc.context and exc.problem:
             message = f"{exc.problem} ({exc.context})"
         return _raise(message, Mark(mark.line + 1, mark.column + 1) if mark else Mark(1, 1))
+    except yaml.reader.ReaderError as exc:
+        return _raise(_reader_message(exc), _text_mark(text, exc.position))
     except yaml.YAMLError as exc:
-        return _raise(str(exc), Mark(1, 1))
+        return _raise(str(exc).splitlines()[0] if str(exc) else "invalid YAML", Mark(1, 1))
+    except RecursionError:
+        return _raise("the document is nested too deeply", Mark(1, 1))
     finally:
         loader.dispose()
+
+
+def _reader_message(exc: yaml.reader.ReaderError) -> str:
+    character = exc.character
+    code = f"#x{character:04x}" if isinstance(character, int) else repr(character)
+    return f"character {code} is not allowed in YAML ({exc.reason})"
+
+
+def _text_mark(text: str, position: int) -> Mark:
+    line = text.count("\n", 0, position) + 1
+    return Mark(line, position - (text.rfind("\n", 0, position) + 1) + 1)
 
 
 def _raise(message: str, mark: Mark) -> ParsedYaml:

@@ -42,6 +42,7 @@ class AgentExited:
     run: int
     exit_code: int | None
     signal: int | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ProcessExited:
     run: int
     exit_code: int | None
     signal: int | None
+    reason: str | None = None
 
 
 @dataclass(frozen=True)

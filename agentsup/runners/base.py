@@ -55,12 +55,16 @@ class ExitStatus:
 
     exit_code: int | None
     signal: int | None = None
+    reason: str | None = None
+    """Why there is no code or signal, e.g. the SSH connection to the host was lost."""
 
     @property
     def success(self) -> bool:
         return self.exit_code == 0 and self.signal is None
 
     def describe(self) -> str:
+        if self.reason is not None and self.exit_code is None and self.signal is None:
+            return self.reason
         if self.signal is not None:
             return f"killed by signal {self.signal}"
         return f"exit code {self.exit_code}"
@@ -125,7 +129,23 @@ class Backend(abc.ABC):
         self.agents = agents
 
     def preflight(self) -> list[str]:
-        """Problems that must stop the job before it starts, as readable sentences."""
+        """Problems that must stop the job before it starts, as readable sentences.
+
+        Runs for every backend before any `prepare`; must not change anything.
+        """
+        return []
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook with a sensible default
+        """Create what the agents need (networks, remote directories), after every
+        backend's preflight passed. Raise `RunnerError` to fail the job before it starts."""
+
+    @classmethod
+    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
+        """Remove what an earlier run of this job left behind (`agentsup down`).
+
+        Returns one sentence per thing removed. Raise `RunnerError` when the target
+        cannot be reached.
+        """
         return []
 
     @abc.abstractmethod

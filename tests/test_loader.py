@@ -1,0 +1,595 @@
+"""The job-file loader: YAML with positions, the schema, and how problems are shown.
+
+Every error is asserted in its full `FILE:LINE:COL: path: message` form. Positions are
+found from the YAML text itself (`at`), so the tests state where a problem should point
+rather than repeating numbers by hand.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agentsup.job.loader import LoadedJob, load_job, load_text
+from agentsup.job.models import (
+    JobDefinition,
+    LevelGroup,
+    Strategy,
+    Target,
+    TopologyType,
+    scalar_text,
+)
+from agentsup.job.problems import JobFileError
+
+FILE = "job.yaml"
+
+
+def at(text: str, needle: str, occurrence: int = 1) -> str:
+    """`LINE:COL` (1-based) of the n-th occurrence of `needle` in `text`."""
+    index = -1
+    for _ in range(occurrence):
+        index = text.index(needle, index + 1)
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"{line}:{column}"
+
+
+def load(text: str) -> LoadedJob:
+    return load_text(textwrap.dedent(text), FILE, base_dir=Path("."), import_check=False)
+
+
+def errors(text: str) -> list[str]:
+    with pytest.raises(JobFileError) as caught:
+        load(text)
+    lines = caught.value.render().splitlines()
+    assert str(caught.value) == caught.value.render()
+    return lines
+
+
+MINIMAL = """\
+job:
+  name: demo
+agents:
+  - id: a
+    command: [serve]
+    config:
+      port: 8001
+topology:
+  type: dynamic
+"""
+
+
+def test_minimal_job_gets_the_documented_defaults() -> None:
+    job = load(MINIMAL).definition
+    assert job.job.name == "demo"
+    assert job.job.version is None and job.job.tags == []
+    agent = job.agents[0]
+    assert agent.command == ["serve"] and agent.module is None and agent.type is None
+    assert agent.deployment.target is Target.LOCALHOST
+    assert agent.deployment.environment == {}
+    assert job.deployment.strategy is Strategy.STAGED
+    assert job.deployment.timeout == 60.0
+    assert job.deployment.stop_timeout == 10.0
+    assert job.deployment.ssh.timeout == 10.0 and job.deployment.ssh.key_file is None
+    assert job.deployment.network.allow_cross_host is True
+    assert job.deployment.network.firewall_rules == []
+    assert job.execution == {} and job.environment == {}
+    health = job.health_for(agent)
+    assert (health.enabled, health.interval, health.retries, health.timeout, health.path) == (
+        True,
+        10.0,
+        3,
+        5.0,
+        "/health",
+    )
+    assert job.stop_timeout_for(agent) == 10.0
+
+
+FULL = """\
+job:
+  name: full-job
+  version: 1.10
+  description: every field
+  tags: [a, b]
+agents:
+  - id: local
+    type: Worker
+    module: pkg.worker
+    config: {port: 8001, model: small, temperature: 0.5, nested: {k: v}}
+    resources: {cpu: 0.5, memory: 512M, gpu: 1}
+    health_check: {path: /ready, interval: 0.25}
+    deployment:
+      target: localhost
+      workdir: ../work
+      environment: {DEBUG: true, RETRIES: 3, RATIO: 1.50, EMPTY: null, NAME: x}
+      stop_timeout: 2.5
+  - id: far
+    command: "python3 -m far --name 'a b'"
+    config: {port: 8002}
+    deployment:
+      target: remote
+      host: box
+      user: me
+      port: 2222
+      ssh_key: ~/.ssh/id
+      password: hunter2
+      python: python3.11
+      workdir: /srv/far
+  - id: boxed
+    command: [python3, -m, http.server, 8003]
+    config: {port: 8003}
+    deployment:
+      target: container
+      image: demo:1
+      network: net
+      container_name: boxed-1
+      host_port: 18003
+  - id: kube
+    command: [serve]
+    config: {port: 8004}
+    deployment: {target: kubernetes, namespace: ns, service_type: ClusterIP}
+topology:
+  type: mesh
+deployment:
+  strategy: top-down
+  timeout: 12.5
+  stop_timeout: 3
+  health_check: {enabled: false, interval: 0.5, retries: 5, timeout: 0.75, path: /h}
+  ssh: {key_file: ~/.ssh/k, timeout: 2.5}
+  network:
+    allow_cross_host: false
+    firewall_rules: [{allow: 8001}, "deny all"]
+execution: {entry_point: local, auto_start: true, anything: [1, 2]}
+environment: {GLOBAL: 1, ON: false, VERSION: 010}
+"""
+
+
+def test_every_documented_field_parses_and_is_kept() -> None:
+    job = load(FULL).definition
+    assert job.job.version == "1.10"  # as written, not the float 1.1
+    assert job.job.tags == ["a", "b"]
+    local, far, boxed, kube = job.agents
+    assert local.type == "Worker" and local.module == "pkg.worker"
+    assert local.config.port == 8001
+    assert local.config.scalars() == {"model": "small", "temperature": 0.5}
+    assert local.resources is not None
+    assert (local.resources.cpu, local.resources.memory, local.resources.gpu) == (0.5, "512M", 1)
+    assert local.deployment.workdir == "../work"
+    env = local.deployment.environment
+    assert {k: scalar_text(v) for k, v in env.items()} == {
+        "DEBUG": "true",
+        "RETRIES": "3",
+        "RATIO": "1.50",
+        "EMPTY": "",
+        "NAME": "x",
+    }
+    assert job.stop_timeout_for(local) == 2.5
+    health = job.health_for(local)
+    assert (health.enabled, health.interval, health.retries, health.timeout, health.path) == (
+        False,
+        0.25,
+        5,
+        0.75,
+        "/ready",
+    )
+    assert far.command == ["python3", "-m", "far", "--name", "a b"]
+    assert far.deployment.target is Target.REMOTE
+    assert (far.deployment.host, far.deployment.user, far.deployment.port) == ("box", "me", 2222)
+    assert far.deployment.password is not None
+    assert far.deployment.password.get_secret_value() == "hunter2"
+    assert "hunter2" not in repr(far.deployment)
+    assert far.deployment.python == "python3.11"
+    assert boxed.command == ["python3", "-m", "http.server", "8003"]
+    assert boxed.deployment.target is Target.CONTAINER
+    assert (boxed.deployment.image, boxed.deployment.host_port) == ("demo:1", 18003)
+    assert (boxed.deployment.network, boxed.deployment.container_name) == ("net", "boxed-1")
+    assert kube.deployment.target is Target.KUBERNETES
+    assert (kube.deployment.namespace, kube.deployment.service_type) == ("ns", "ClusterIP")
+    assert job.deployment.strategy is Strategy.TOP_DOWN
+    assert job.deployment.timeout == 12.5
+    assert job.deployment.ssh.timeout == 2.5
+    assert job.deployment.network.allow_cross_host is False
+    assert job.deployment.network.firewall_rules == [{"allow": 8001}, "deny all"]
+    assert job.execution == {"entry_point": "local", "auto_start": True, "anything": [1, 2]}
+    assert {k: scalar_text(v) for k, v in job.environment.items()} == {
+        "GLOBAL": "1",
+        "ON": "false",
+        "VERSION": "010",
+    }
+
+
+def test_topology_type_is_normalised() -> None:
+    text = MINIMAL.replace("type: dynamic", "type: Hub_Spoke\n  hub: a\n  spokes: []")
+    assert load(text).definition.topology.type is TopologyType.HUB_SPOKE
+
+
+def test_single_ids_are_accepted_where_lists_are_expected() -> None:
+    text = """\
+    job: {name: j}
+    agents:
+      - {id: a, command: x, config: {port: 1}}
+      - {id: b, command: x, config: {port: 2}}
+    topology:
+      type: hierarchical
+      levels:
+        - {parent: a, children: b}
+    """
+    level = load(text).definition.topology.levels
+    assert level == [LevelGroup(parent="a", children=["b"])]
+
+
+def test_fractional_durations() -> None:
+    text = MINIMAL + "deployment:\n  timeout: 0.5\n  health_check: {interval: 0.1, timeout: 0.05}\n"
+    job = load(text).definition
+    assert job.deployment.timeout == 0.5
+    assert job.deployment.health_check.interval == 0.1
+    assert job.deployment.health_check.timeout == 0.05
+
+
+def test_dates_are_text_not_a_crash() -> None:
+    text = MINIMAL.replace("name: demo", "name: demo\n  version: 2024-13-45")
+    assert load(text).definition.job.version == "2024-13-45"
+
+
+def test_x_keys_are_allowed_outside_free_form_maps_and_kept_inside_them() -> None:
+    text = """\
+    x-common: &common {command: [serve]}
+    job: {name: j, x-owner: team}
+    agents:
+      - <<: *common
+        id: a
+        x-note: hi
+        config: {port: 1, x-kept: 2}
+        deployment: {x-later: true, environment: {x-env: 1}}
+    topology: {type: dynamic, x-why: because}
+    """
+    agent = load(text).definition.agents[0]
+    assert agent.command == ["serve"]
+    assert agent.config.model_extra == {"x-kept": 2}
+    assert agent.deployment.environment == {"x-env": "1"}
+
+
+def test_merge_keys_explicit_values_win() -> None:
+    text = """\
+    x-base: &base {command: [base], config: {port: 1}}
+    job: {name: j}
+    agents:
+      - <<: *base
+        id: a
+        config: {port: 2}
+    topology: {type: dynamic}
+    """
+    agent = load(text).definition.agents[0]
+    assert agent.command == ["base"] and agent.config.port == 2
+
+
+def test_load_job_reads_a_file_and_remembers_it(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_text(MINIMAL)
+    loaded = load_job(path, import_check=False)
+    assert isinstance(loaded.definition, JobDefinition)
+    assert loaded.path == path and loaded.base_dir == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.yaml", "no such file"),
+        (lambda p: p, "is a directory, not a job file"),
+    ],
+)
+def test_unreadable_paths(tmp_path: Path, make: object, message: str) -> None:
+    path = make(tmp_path)  # type: ignore[operator]
+    with pytest.raises(JobFileError) as caught:
+        load_job(path)
+    assert caught.value.render() == f"{path}:0:0: (document): {message}"
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "job.yaml"
+    path.write_bytes(b"job: \xff\xfe\n")
+    with pytest.raises(JobFileError) as caught:
+        load_job(path)
+    assert caught.value.render().startswith(f"{path}:0:0: (document): is not UTF-8 text")
+
+
+# --- YAML-level problems -------------------------------------------------------------
+
+
+def test_yaml_syntax_error_is_located() -> None:
+    text = "job:\n  name: [demo\nagents: []\n"
+    assert errors(text) == [
+        f"{FILE}:3:7: (document): invalid YAML: expected ',' or ']', but got ':' "
+        "(while parsing a flow sequence)"
+    ]
+
+
+def test_tab_indentation_is_a_syntax_error() -> None:
+    (line,) = errors("job:\n\tname: demo\n")
+    assert line.startswith(f"{FILE}:2:1: (document): invalid YAML: found character '\\t'")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n", "~\n", "null\n"])
+def test_empty_file(text: str) -> None:
+    assert errors(text) == [
+        f"{FILE}:1:1: (document): the file is empty; a job file is a mapping with job, "
+        "agents and topology"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [("- a\n- b\n", "a list"), ("just text\n", "a str"), ("42\n", "a int")]
+)
+def test_document_that_is_not_a_mapping(text: str, kind: str) -> None:
+    assert errors(text) == [
+        f"{FILE}:1:1: (document): the document is {kind}; it must be a mapping with job, "
+        "agents and topology"
+    ]
+
+
+def test_several_documents_are_a_syntax_error() -> None:
+    (line,) = errors(MINIMAL + "---\njob: {name: other}\n")
+    assert line == (
+        f"{FILE}:10:1: (document): invalid YAML: but found another document "
+        "(expected a single document in the stream)"
+    )
+
+
+def test_bad_explicit_tags_are_syntax_errors() -> None:
+    assert errors("job: !!int twelve\n") == [
+        f"{FILE}:1:6: (document): invalid YAML: cannot read int value 'twelve': "
+        "invalid literal for int() with base 10: 'twelve'"
+    ]
+    (line,) = errors("job: !!python/object:os.system x\n")
+    assert line.startswith(f"{FILE}:1:6: (document): invalid YAML: could not determine")
+
+
+def test_recursive_alias() -> None:
+    lines = errors("job: &loop [*loop]\n")
+    # The alias is the anchored node itself, so the position is the anchor's.
+    assert f"{FILE}:1:6: job[0]: recursive YAML alias is not allowed" in lines
+    assert f"{FILE}:1:6: job: should be a mapping" in lines
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    text = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+    for level in "bcdefgh":
+        previous = chr(ord(level) - 1)
+        text += f"{level}: &{level} [" + ", ".join([f"*{previous}"] * 10) + "]\n"
+    (line,) = errors(text)
+    assert "more than 200000 values (too many aliases?)" in line
+
+
+def test_deep_nesting_is_an_error_not_a_crash() -> None:
+    (line,) = errors("job: " + "[" * 5000 + "]" * 5000 + "\n")
+    assert line == f"{FILE}:1:1: (document): invalid YAML: the document is nested too deeply"
+
+
+# --- schema problems -----------------------------------------------------------------
+
+
+def test_unknown_key_with_did_you_mean() -> None:
+    text = MINIMAL.replace("    config:", "    helth_check: {}\n    config:")
+    assert errors(text) == [
+        f"{FILE}:{at(text, 'helth_check')}: agents[0].helth_check: unknown key "
+        "'helth_check'; did you mean 'health_check'?"
+    ]
+
+
+def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
+    text = MINIMAL + "zzz: 1\n"
+    assert errors(text) == [
+        f"{FILE}:10:1: zzz: unknown key 'zzz'; expected one of: agents, deployment, "
+        "environment, execution, job, topology (or an 'x-' key)"
+    ]
+
+
+def test_unknown_keys_in_nested_models_suggest_from_that_model() -> None:
+    text = """\
+    job: {name: j}
+    agents:
+      - id: a
+        command: x
+        config: {port: 1}
+        deployment: {target: remote, host: h, ssh_kee: k}
+    topology:
+      type: hierarchical
+      levels:
+        - {parent: a, childern: []}
+    deployment: {health_check: {retry: 2}, netwrk: {}}
+    """
+    text = textwrap.dedent(text)
+    assert errors(text) == [
+        f"{FILE}:{at(text, 'ssh_kee')}: agents[0].deployment.ssh_kee: unknown key 'ssh_kee'; "
+        "did you mean 'ssh_key'?",
+        f"{FILE}:{at(text, '{parent')}: topology.levels[0].children: required key 'children' "
+        "is missing",
+        f"{FILE}:{at(text, 'childern')}: topology.levels[0].childern: unknown key 'childern'; "
+        "did you mean 'children'?",
+        f"{FILE}:{at(text, 'retry')}: deployment.health_check.retry: unknown key 'retry'; "
+        "did you mean 'retries'?",
+        f"{FILE}:{at(text, 'netwrk')}: deployment.netwrk: unknown key 'netwrk'; "
+        "did you mean 'network'?",
+    ]
+
+
+def test_repeated_key_points_at_the_repeat() -> None:
+    text = MINIMAL.replace("      port: 8001", "      port: 8001\n      port: 8002")
+    assert errors(text) == [
+        f"{FILE}:{at(text, 'port', 2)}: agents[0].config.port: key 'port' is repeated "
+        "(first given on line 7); give it once"
+    ]
+
+
+def test_repeated_key_at_top_level_is_reported_with_other_problems() -> None:
+    text = MINIMAL + "job:\n  name: again\n"
+    assert errors(text) == [
+        f"{FILE}:10:1: job: key 'job' is repeated (first given on line 1); give it once"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("drop", "path", "where"),
+    [
+        ("job:\n  name: demo\n", "job", "1:1"),
+        ("  name: demo\n", "job.name", None),
+        ("topology:\n  type: dynamic\n", "topology", "1:1"),
+        ("      port: 8001\n", "agents[0].config.port", None),
+    ],
+)
+def test_missing_required_keys(drop: str, path: str, where: str | None) -> None:
+    text = MINIMAL.replace(drop, "")
+    if drop == "  name: demo\n":
+        text = text.replace("job:\n", "job: {}\n")
+        where = at(text, "{}")
+    if drop == "      port: 8001\n":
+        text = text.replace("    config:\n", "    config: {model: m}\n")
+        where = at(text, "{model")
+    key = path.rsplit(".", 1)[-1]
+    assert errors(text) == [f"{FILE}:{where}: {path}: required key {key!r} is missing"]
+
+
+def test_agents_must_not_be_empty() -> None:
+    text = "job: {name: j}\nagents: []\ntopology: {type: dynamic}\n"
+    assert errors(text) == [f"{FILE}:2:9: agents: should have at least 1 item, not 0"]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("0", "0"),
+        ("70000", "70000"),
+        ("http", "'http'"),
+        ("true", "True"),
+        ("-1", "-1"),
+        ("[1]", "[1]"),
+        ("8080.5", "8080.5"),
+    ],
+)
+def test_bad_port(value: str, shown: str) -> None:
+    text = MINIMAL.replace("port: 8001", f"port: {value}")
+    assert errors(text) == [
+        f"{FILE}:7:13: agents[0].config.port: must be a port number from 1 to 65535, not {shown}"
+    ]
+
+
+@pytest.mark.parametrize("value", ["1", "65535", "'8080'", "8080.0"])
+def test_good_port(value: str) -> None:
+    text = MINIMAL.replace("port: 8001", f"port: {value}")
+    assert 1 <= load(text).definition.agents[0].config.port <= 65535
+
+
+def test_bad_ssh_and_host_ports() -> None:
+    text = MINIMAL.replace(
+        "      port: 8001\n",
+        "      port: 8001\n    deployment: {target: container, image: i, host_port: 0, port: x}\n",
+    )
+    assert errors(text) == [
+        f"{FILE}:{at(text, '0, port')}: agents[0].deployment.host_port: must be a port number "
+        "from 1 to 65535, not 0",
+        f"{FILE}:{at(text, 'x}')}: agents[0].deployment.port: must be a port number from 1 to "
+        "65535, not 'x'",
+    ]
+
+
+def test_enum_values_suggest_the_closest() -> None:
+    text = MINIMAL.replace("type: dynamic", "type: hub-spok") + "deployment: {strategy: paralel}\n"
+    assert errors(text) == [
+        f"{FILE}:9:9: topology.type: should be 'hub-spoke', 'pipeline', 'dag', 'mesh', "
+        "'hierarchical' or 'dynamic'; did you mean 'hub-spoke'?",
+        f"{FILE}:{at(text, 'paralel')}: deployment.strategy: should be 'staged', "
+        "'sequential', 'parallel' or 'top-down'; did you mean 'parallel'?",
+    ]
+
+
+def test_target_typo() -> None:
+    text = MINIMAL.replace(
+        "      port: 8001\n", "      port: 8001\n    deployment:\n      target: contaner\n"
+    )
+    assert errors(text) == [
+        f"{FILE}:9:15: agents[0].deployment.target: should be 'localhost', 'remote', "
+        "'container' or 'kubernetes'; did you mean 'container'?"
+    ]
+
+
+def test_environment_values_must_be_scalars() -> None:
+    text = MINIMAL + "environment:\n  GOOD: 1\n  BAD: [1, 2]\n  WORSE: {a: 1}\n"
+    assert errors(text) == [
+        f"{FILE}:12:8: environment.BAD: must be text, a number or a boolean, not a list",
+        f"{FILE}:13:10: environment.WORSE: must be text, a number or a boolean, not a mapping",
+    ]
+
+
+def test_wrong_shapes() -> None:
+    text = """\
+    job: {name: "bad name"}
+    agents:
+      - id: a
+        command: ""
+        config: null
+        resources: {memory: lots, cpu: 0}
+        health_check: {path: health, interval: 0}
+    topology: {type: dynamic}
+    deployment: {timeout: -1}
+    """
+    text = textwrap.dedent(text)
+    assert errors(text) == [
+        f"{FILE}:1:13: job.name: must start with a letter or digit and contain only letters, "
+        "digits, '_', '.' and '-' (it names networks, containers and directories)",
+        f"{FILE}:4:14: agents[0].command: must not be empty",
+        f"{FILE}:5:13: agents[0].config: should be a mapping",
+        f"{FILE}:6:25: agents[0].resources.memory: 'lots' is not a size; write it like 512M, "
+        "1G or 2Gi",
+        f"{FILE}:6:36: agents[0].resources.cpu: should be greater than 0",
+        f"{FILE}:7:26: agents[0].health_check.path: must start with '/', like '/health'",
+        f"{FILE}:7:44: agents[0].health_check.interval: should be greater than 0",
+        f"{FILE}:9:23: deployment.timeout: should be greater than 0",
+    ]
+
+
+def test_problems_come_in_file_order_even_across_kinds() -> None:
+    text = """\
+    job:
+      name: j
+      name: k
+    agents:
+      - id: a
+        comand: x
+        config: {port: 99999}
+    topology: {type: dynamic}
+    """
+    text = textwrap.dedent(text)
+    assert errors(text) == [
+        f"{FILE}:3:3: job.name: key 'name' is repeated (first given on line 2); give it once",
+        f"{FILE}:6:5: agents[0].comand: unknown key 'comand'; did you mean 'command'?",
+        f"{FILE}:{at(text, '99999')}: agents[0].config.port: must be a port number from 1 to "
+        "65535, not 99999",
+    ]
+
+
+def test_unsplittable_command() -> None:
+    text = MINIMAL.replace("command: [serve]", 'command: "serve \'oops"')
+    assert errors(text) == [
+        f"{FILE}:5:14: agents[0].command: cannot split command line: No closing quotation"
+    ]
+
+
+def test_control_characters_are_located() -> None:
+    assert errors("job:\n  name: a\x08b\n") == [
+        f"{FILE}:2:10: (document): invalid YAML: character #x0008 is not allowed in YAML "
+        "(special characters are not allowed)"
+    ]
+
+
+def test_keys_are_taken_as_written() -> None:
+    text = MINIMAL + "environment: {ON: 1, NO: 2, 1.10: 3, null: 4}\n"
+    assert set(load(text).definition.environment) == {"ON", "NO", "1.10", "null"}
+
+
+def test_mapping_as_a_key_is_refused() -> None:
+    text = MINIMAL + "environment:\n  ? {a: 1}\n  : x\n"
+    assert errors(text) == [
+        f"{FILE}:11:3: environment: mapping keys must be plain values, not lists or mappings"
+    ]

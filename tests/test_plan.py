@@ -1,0 +1,412 @@
+"""The topology resolver: stages, URLs and connections for every topology and strategy,
+following the ordering rule: an agent starts only after every agent it connects to is
+ready, and within a stage agents keep the order in which the topology names them."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agentsup.job.loader import load_text
+from agentsup.job.models import JobDefinition
+from agentsup.plan import DeploymentPlan, HostNameLookup, TopologyResolver
+from agentsup.render import RENDERERS, as_dot, as_json, as_mermaid, as_text
+from agentsup.sshconfig import HostNames, host_name_resolver, parse_host_names, resolve_host
+
+
+def definition(
+    agents: list[str] | str, topology: str, strategy: str | None = None
+) -> JobDefinition:
+    """A job whose agents run `command: x`; `agents` is ids (ports 9001...) or YAML."""
+    if isinstance(agents, list):
+        agents = "".join(
+            f"- {{id: {a}, command: x, config: {{port: {9001 + i}}}}}\n"
+            for i, a in enumerate(agents)
+        )
+    text = "job: {name: plan-test}\nagents:\n" + textwrap.dedent(agents)
+    text += "topology:\n" + textwrap.indent(textwrap.dedent(topology), "  ")
+    if strategy is not None:
+        text += f"deployment: {{strategy: {strategy}}}\n"
+    return load_text(text, "job.yaml", base_dir=Path("."), import_check=False).definition
+
+
+def resolve(
+    agents: list[str] | str,
+    topology: str,
+    strategy: str | None = None,
+    host_names: HostNameLookup | None = None,
+) -> DeploymentPlan:
+    resolver = TopologyResolver(host_names) if host_names else TopologyResolver()
+    return resolver.resolve(definition(agents, topology, strategy))
+
+
+def stages(plan: DeploymentPlan) -> list[list[str]]:
+    return [list(stage) for stage in plan.stages]
+
+
+def peers(plan: DeploymentPlan) -> dict[str, list[str]]:
+    return {agent: list(ids) for agent, ids in plan.peers.items()}
+
+
+def url(port: int) -> str:
+    return f"http://localhost:{port}"
+
+
+HUB_SPOKE = "type: hub-spoke\nhub: controller\nspokes: [weather, maps]\n"
+ARCH_DAG = """\
+type: dag
+connections:
+  - {from: ingest, to: [processor1, processor2]}
+  - {from: processor1, to: output}
+  - {from: processor2, to: output}
+"""
+
+
+# --- the two worked examples ---------------------------------------------------------
+
+
+def test_worked_example_hub_spoke() -> None:
+    plan = resolve(["controller", "weather", "maps"], HUB_SPOKE)
+    assert stages(plan) == [["weather", "maps"], ["controller"]]
+    assert dict(plan.agent_urls) == {
+        "controller": url(9001),
+        "weather": url(9002),
+        "maps": url(9003),
+    }
+    assert {k: list(v) for k, v in plan.connections.items()} == {
+        "controller": [url(9002), url(9003)],
+        "weather": [],
+        "maps": [],
+    }
+    assert plan.connection_map("controller") == {"weather": url(9002), "maps": url(9003)}
+    assert plan.connection_map("weather") == {}
+
+
+def test_worked_example_dag() -> None:
+    plan = resolve(["ingest", "processor1", "processor2", "output"], ARCH_DAG)
+    assert stages(plan) == [["output"], ["processor1", "processor2"], ["ingest"]]
+    assert peers(plan) == {
+        "ingest": ["processor1", "processor2"],
+        "processor1": ["output"],
+        "processor2": ["output"],
+        "output": [],
+    }
+    assert list(plan.connections["ingest"]) == [url(9002), url(9003)]
+    assert [plan.stage_of(a) for a in ("output", "processor1", "processor2", "ingest")] == [
+        0,
+        1,
+        1,
+        2,
+    ]
+
+
+# --- every topology ------------------------------------------------------------------
+
+
+def test_pipeline_with_ids_and_lists_as_stages() -> None:
+    plan = resolve(
+        ["fetch", "clean-a", "clean-b", "summary"],
+        "type: pipeline\nstages: [fetch, [clean-a, clean-b], summary]\n",
+    )
+    assert stages(plan) == [["summary"], ["clean-a", "clean-b"], ["fetch"]]
+    assert peers(plan) == {
+        "fetch": ["clean-a", "clean-b"],
+        "clean-a": ["summary"],
+        "clean-b": ["summary"],
+        "summary": [],
+    }
+
+
+def test_pipeline_list_to_list_connects_every_pair() -> None:
+    plan = resolve(["a", "b", "c", "d"], "type: pipeline\nstages: [[a, b], [c, d]]\n")
+    assert stages(plan) == [["c", "d"], ["a", "b"]]
+    assert peers(plan) == {"a": ["c", "d"], "b": ["c", "d"], "c": [], "d": []}
+
+
+def test_dag_with_to_as_an_id_and_as_a_list() -> None:
+    plan = resolve(
+        ["a", "b", "c", "d"],
+        "type: dag\nconnections:\n  - {from: a, to: b}\n  - {from: a, to: [c, d]}\n"
+        "  - {from: c, to: d, type: http}\n",
+    )
+    assert stages(plan) == [["b", "d"], ["c"], ["a"]]
+    assert peers(plan) == {"a": ["b", "c", "d"], "b": [], "c": ["d"], "d": []}
+
+
+def test_dag_generations_wait_for_the_longest_path() -> None:
+    plan = resolve(
+        ["a", "b", "c"],
+        "type: dag\nconnections:\n  - {from: a, to: [b, c]}\n  - {from: b, to: c}\n",
+    )
+    assert stages(plan) == [["c"], ["b"], ["a"]]
+
+
+def test_mesh_without_agents_is_every_agent() -> None:
+    plan = resolve(["x", "y", "z"], "type: mesh\n")
+    assert stages(plan) == [["x", "y", "z"]]
+    assert peers(plan) == {"x": ["y", "z"], "y": ["x", "z"], "z": ["x", "y"]}
+
+
+def test_mesh_with_agents_keeps_the_topology_order() -> None:
+    plan = resolve(["x", "y", "z"], "type: mesh\nagents: [z, x, y]\n")
+    assert stages(plan) == [["z", "x", "y"]]
+    assert peers(plan) == {"z": ["x", "y"], "x": ["z", "y"], "y": ["z", "x"]}
+
+
+HIERARCHY_AGENTS = ["root", "m1", "m2", "l1", "l2"]
+HIERARCHY_STAGES = [["l1", "l2"], ["m1", "m2"], ["root"]]
+HIERARCHY_PEERS = {
+    "root": ["m1", "m2"],
+    "m1": ["l1", "l2"],
+    "m2": ["l1", "l2"],
+    "l1": [],
+    "l2": [],
+}
+
+
+@pytest.mark.parametrize(
+    "topology",
+    [
+        "type: hierarchical\nroot: root\nlevels: [[m1, m2], [l1, l2]]\n",
+        "type: hierarchical\nroot: root\nlevels: [[root], [m1, m2], [l1, l2]]\n",
+        "type: hierarchical\nroot: root\nlevels: [root, [m1, m2], [l1, l2]]\n",
+        "type: hierarchical\nlevels: [[root], [m1, m2], [l1, l2]]\n",
+    ],
+    ids=["root-apart", "root-repeated", "root-as-id", "no-root"],
+)
+def test_hierarchical_levels_as_lists(topology: str) -> None:
+    plan = resolve(HIERARCHY_AGENTS, topology)
+    assert stages(plan) == HIERARCHY_STAGES
+    assert peers(plan) == HIERARCHY_PEERS
+
+
+def test_hierarchical_levels_as_parent_children_maps() -> None:
+    plan = resolve(
+        ["root", "m1", "m2", "l1", "l2", "l3"],
+        """\
+        type: hierarchical
+        root: root
+        levels:
+          - {parent: root, children: [m1, m2]}
+          - {parent: m1, children: [l1, l2]}
+          - {parent: m2, children: l3}
+        """,
+    )
+    assert stages(plan) == [["l1", "l2", "l3"], ["m1", "m2"], ["root"]]
+    assert peers(plan) == {
+        "root": ["m1", "m2"],
+        "m1": ["l1", "l2"],
+        "m2": ["l3"],
+        "l1": [],
+        "l2": [],
+        "l3": [],
+    }
+
+
+def test_hierarchical_uneven_depth_starts_each_parent_after_its_children() -> None:
+    plan = resolve(
+        ["root", "a", "b", "a1"],
+        "type: hierarchical\nlevels:\n  - {parent: root, children: [a, b]}\n"
+        "  - {parent: a, children: [a1]}\n",
+    )
+    assert stages(plan) == [["b", "a1"], ["a"], ["root"]]
+
+
+def test_dynamic_has_no_connections_and_one_stage() -> None:
+    plan = resolve(["p", "q", "r"], "type: dynamic\n")
+    assert stages(plan) == [["p", "q", "r"]]
+    assert peers(plan) == {"p": [], "q": [], "r": []}
+    assert {k: list(v) for k, v in plan.connections.items()} == {"p": [], "q": [], "r": []}
+
+
+def test_within_a_stage_agents_keep_the_topology_order_not_the_file_order() -> None:
+    plan = resolve(
+        ["output", "processor2", "ingest", "processor1"],
+        "type: dag\nconnections:\n  - {from: ingest, to: [processor1, processor2]}\n"
+        "  - {from: processor2, to: output}\n  - {from: processor1, to: output}\n",
+    )
+    assert stages(plan) == [["output"], ["processor1", "processor2"], ["ingest"]]
+    spokes_first = resolve(["controller", "maps", "weather"], HUB_SPOKE)
+    assert stages(spokes_first) == [["weather", "maps"], ["controller"]]
+
+
+# --- every strategy ------------------------------------------------------------------
+
+DAG_AGENTS = ["ingest", "processor1", "processor2", "output"]
+
+
+@pytest.mark.parametrize(
+    ("strategy", "hub_spoke", "dag"),
+    [
+        (
+            "staged",
+            [["weather", "maps"], ["controller"]],
+            [["output"], ["processor1", "processor2"], ["ingest"]],
+        ),
+        (
+            "sequential",
+            [["weather"], ["maps"], ["controller"]],
+            [["output"], ["processor1"], ["processor2"], ["ingest"]],
+        ),
+        (
+            "parallel",
+            [["controller", "weather", "maps"]],
+            [["ingest", "processor1", "processor2", "output"]],
+        ),
+        (
+            "top-down",
+            [["controller"], ["weather", "maps"]],
+            [["ingest"], ["processor1", "processor2"], ["output"]],
+        ),
+    ],
+)
+def test_strategies(strategy: str, hub_spoke: list[list[str]], dag: list[list[str]]) -> None:
+    plan = resolve(["controller", "weather", "maps"], HUB_SPOKE, strategy)
+    assert plan.strategy.value == strategy
+    assert stages(plan) == hub_spoke
+    # The strategy changes the start order, never who connects to whom.
+    assert peers(plan)["controller"] == ["weather", "maps"]
+    assert stages(resolve(DAG_AGENTS, ARCH_DAG, strategy)) == dag
+
+
+@pytest.mark.parametrize("strategy", ["staged", "sequential", "parallel", "top-down"])
+def test_strategies_on_unordered_topologies(strategy: str) -> None:
+    plan = resolve(["x", "y", "z"], "type: mesh\nagents: [y, z, x]\n", strategy)
+    expected = [["y"], ["z"], ["x"]] if strategy == "sequential" else [["y", "z", "x"]]
+    assert stages(plan) == expected
+
+
+# --- URLs ----------------------------------------------------------------------------
+
+SSH_CONFIG = """\
+# a comment
+Host gpu gpu-backup
+    HostName gpu.example.net
+    User me
+Host *.lan !printer.lan
+\tHostName %h.example.org
+Host printer.lan
+    HostName=10.0.0.9
+Match host other
+    HostName ignored.example
+Host direct
+    HostName = 192.0.2.7
+"""
+
+
+def test_ssh_config_host_names() -> None:
+    names = HostNames(parse_host_names(SSH_CONFIG))
+    assert names("gpu") == "gpu.example.net"
+    assert names("gpu-backup") == "gpu.example.net"
+    assert names("box.lan") == "box.lan.example.org"
+    assert names("printer.lan") == "10.0.0.9"
+    assert names("direct") == "192.0.2.7"
+    assert names("other") == "other"  # Match blocks are not evaluated
+
+
+def test_ssh_config_first_match_wins_and_unknown_hosts_keep_their_name() -> None:
+    blocks = parse_host_names("Host a\n  HostName one\nHost a b\n  HostName two\n")
+    assert resolve_host("a", blocks) == "one"
+    assert resolve_host("b", blocks) == "two"
+    assert resolve_host("c", blocks) == "c"
+    assert resolve_host("c", parse_host_names("HostName global\nHost c\n  HostName late\n")) == (
+        "global"
+    )
+
+
+def test_host_name_resolver_reads_a_given_file(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("Host gpu\n  HostName gpu.example.net\n")
+    assert host_name_resolver(config)("gpu") == "gpu.example.net"
+    assert host_name_resolver(tmp_path / "missing")("gpu") == "gpu"
+
+
+MIXED = """\
+- {id: front, command: x, config: {port: 8000}}
+- {id: far, command: x, config: {port: 8100}, deployment: {target: remote, host: gpu}}
+- {id: raw, command: x, config: {port: 8200}, deployment: {target: remote, host: 192.0.2.1}}
+- {id: box, command: x, config: {port: 8300}, deployment: {target: container, image: i}}
+- {id: pinned, command: x, config: {port: 8400},
+   deployment: {target: container, image: i, host_port: 18400}}
+"""
+
+
+def test_urls_for_every_target() -> None:
+    names = HostNames(parse_host_names(SSH_CONFIG))
+    plan = resolve(MIXED, "type: mesh\n", host_names=names)
+    assert dict(plan.agent_urls) == {
+        "front": "http://localhost:8000",
+        "far": "http://gpu.example.net:8100",
+        "raw": "http://192.0.2.1:8200",
+        "box": "http://localhost:8300",
+        "pinned": "http://localhost:18400",
+    }
+    connections = {a: plan.connection_map(a) for a in plan.agent_urls}
+    # From this machine: the supervisor's URLs.
+    assert connections["front"] == {
+        "far": "http://gpu.example.net:8100",
+        "raw": "http://192.0.2.1:8200",
+        "box": "http://localhost:8300",
+        "pinned": "http://localhost:18400",
+    }
+    # From a container: peers in Docker by id and container port, this machine through
+    # host.docker.internal, remote hosts by name.
+    assert connections["box"] == {
+        "front": "http://host.docker.internal:8000",
+        "far": "http://gpu.example.net:8100",
+        "raw": "http://192.0.2.1:8200",
+        "pinned": "http://pinned:8400",
+    }
+    assert connections["pinned"]["box"] == "http://box:8300"
+    assert connections["pinned"]["front"] == "http://host.docker.internal:8000"
+    assert connections["far"]["raw"] == "http://192.0.2.1:8200"
+
+
+def test_without_a_lookup_aliases_are_used_as_they_are() -> None:
+    plan = resolve(MIXED, "type: mesh\n")
+    assert plan.agent_urls["far"] == "http://gpu:8100"
+
+
+# --- the plan object and its renderings ----------------------------------------------
+
+
+def test_plan_json_has_exactly_the_documented_keys() -> None:
+    plan = resolve(["controller", "weather", "maps"], HUB_SPOKE)
+    data = json.loads(as_json(plan))
+    assert data == plan.to_json()
+    assert set(data) == {"job", "strategy", "stages", "agent_urls", "connections"}
+    assert data["job"] == "plan-test" and data["strategy"] == "staged"
+    assert data["stages"] == [["weather", "maps"], ["controller"]]
+    assert data["connections"]["controller"] == [url(9002), url(9003)]
+
+
+def test_stage_of_unknown_agent() -> None:
+    plan = resolve(["a"], "type: dynamic\n")
+    with pytest.raises(KeyError):
+        plan.stage_of("zzz")
+
+
+def test_text_rendering_is_a_table() -> None:
+    text = as_text(resolve(["controller", "weather", "maps"], HUB_SPOKE))
+    lines = text.splitlines()
+    assert lines[0] == "job plan-test: 3 agents in 2 stages (strategy staged)"
+    assert lines[2].split() == ["stage", "agent", "url", "connects", "to"]
+    assert lines[3].split() == ["1", "weather", url(9002), "-"]
+    assert lines[5].split() == ["2", "controller", url(9001), f"{url(9002)},", url(9003)]
+
+
+def test_mermaid_and_dot_renderings() -> None:
+    plan = resolve(["in.put", "out-put"], "type: pipeline\nstages: [in.put, out-put]\n")
+    mermaid = as_mermaid(plan)
+    assert mermaid.splitlines()[0] == "flowchart TB"
+    assert '  subgraph stage1["stage 1"]' in mermaid
+    assert "  a_in_put --> a_out_put" in mermaid
+    dot = as_dot(plan)
+    assert dot.startswith('digraph "plan-test" {') and dot.endswith("}")
+    assert dot.count("{") == dot.count("}")
+    assert "  a_in_put -> a_out_put;" in dot
+    assert "subgraph cluster_stage2" in dot
+    assert set(RENDERERS) == {"text", "json", "mermaid", "dot"}
