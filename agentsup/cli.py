@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,7 +92,11 @@ def _load(args: argparse.Namespace) -> LoadedJob:
 
 
 def resolve(job: JobDefinition) -> DeploymentPlan:
-    return TopologyResolver(host_name_resolver()).resolve(job)
+    return TopologyResolver(host_name_resolver(), local_host=socket.gethostname()).resolve(job)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -104,9 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plan = resolve(loaded.definition)
                 print(
                     f"{args.job}: valid: job {loaded.definition.job.name!r}, "
-                    f"{len(loaded.definition.agents)} agents, "
+                    f"{_count(len(loaded.definition.agents), 'agent')}, "
                     f"{loaded.definition.topology.type.value} topology, "
-                    f"{len(plan.stages)} stages"
+                    f"{_count(len(plan.stages), 'stage')}"
                 )
                 return EXIT_OK
             case "plan":

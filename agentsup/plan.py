@@ -56,10 +56,17 @@ class DeploymentPlan:
 class TopologyResolver:
     """Resolves jobs into plans; holds only the host-name lookup."""
 
-    def __init__(self, host_names: HostNameLookup = lambda alias: alias) -> None:
+    def __init__(
+        self,
+        host_names: HostNameLookup = lambda alias: alias,
+        local_host: str = "localhost",
+    ) -> None:
         self._host_names = host_names
+        self._local_host = local_host
+        self._advertised: str | None = None
 
     def resolve(self, job: JobDefinition) -> DeploymentPlan:
+        self._advertised = job.deployment.network.advertise_host or self._local_host
         ids = [agent.id for agent in job.agents]
         graph = build_graph(job.topology, ids)
         order = [m for m in graph.members if m in ids] + [i for i in ids if i not in graph.members]
@@ -109,6 +116,13 @@ class TopologyResolver:
                 return f"http://{callee.id}:{callee.config.port}"
             if callee_target is Target.LOCALHOST:
                 return f"http://{DOCKER_HOST_FROM_CONTAINER}:{callee.config.port}"
+        if caller_target is Target.REMOTE and callee_target in (Target.LOCALHOST,
+                                                               Target.CONTAINER):
+            # "localhost" on the remote host is the remote host: name this machine.
+            port = callee.config.port
+            if callee_target is Target.CONTAINER:
+                port = callee.deployment.host_port or port
+            return f"http://{self._advertised or self._local_host}:{port}"
         return self._supervisor_url(callee)
 
 

@@ -12,8 +12,13 @@ def as_json(plan: DeploymentPlan) -> str:
     return json.dumps(plan.to_json(), indent=2)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def as_text(plan: DeploymentPlan) -> str:
-    lines = [f"job {plan.job}: {len(plan.agent_urls)} agents in {len(plan.stages)} stages "
+    lines = [f"job {plan.job}: {_count(len(plan.agent_urls), 'agent')} in "
+        f"{_count(len(plan.stages), 'stage')} "
              f"(strategy {plan.strategy.value})", ""]
     rows = [("stage", "agent", "url", "connects to")]
     for number, stage in enumerate(plan.stages, start=1):

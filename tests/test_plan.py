@@ -365,6 +365,26 @@ def test_urls_for_every_target() -> None:
     assert connections["far"]["raw"] == "http://192.0.2.1:8200"
 
 
+def test_remote_agents_reach_this_machine_by_its_name_not_localhost() -> None:
+    job = definition(MIXED, "type: mesh\n")
+    plan = TopologyResolver(local_host="supervisor.lan").resolve(job)
+    far = plan.connection_map("far")
+    assert far["front"] == "http://supervisor.lan:8000"
+    assert far["box"] == "http://supervisor.lan:8300"
+    assert far["pinned"] == "http://supervisor.lan:18400"  # the published port
+
+
+def test_advertise_host_overrides_the_local_host_name() -> None:
+    job = definition(MIXED, "type: mesh\n")
+    network = job.deployment.network.model_copy(update={"advertise_host": "10.9.8.7"})
+    job = job.model_copy(
+        update={"deployment": job.deployment.model_copy(update={"network": network})}
+    )
+    plan = TopologyResolver(local_host="supervisor.lan").resolve(job)
+    assert plan.connection_map("raw")["front"] == "http://10.9.8.7:8000"
+    assert plan.connection_map("front")["raw"] == "http://192.0.2.1:8200"
+
+
 def test_without_a_lookup_aliases_are_used_as_they_are() -> None:
     plan = resolve(MIXED, "type: mesh\n")
     assert plan.agent_urls["far"] == "http://gpu:8100"

@@ -375,6 +375,11 @@ class SshSettings(Model):
 class NetworkSettings(Model):
     allow_cross_host: bool = Field(default=True, description="Kept, not acted on yet.")
     firewall_rules: list[Any] = Field(default_factory=list, description="Kept, not acted on.")
+    advertise_host: str | None = Field(
+        default=None,
+        description="How remote agents reach agents on this machine (its host name or "
+        "address); default: this machine's host name.",
+    )
 
 
 DEFAULT_HEALTH = HealthCheck(enabled=True, interval=10.0, retries=3, timeout=5.0, path="/health")
