@@ -17,6 +17,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 TEST_AGENT = Path(__file__).parent / "agents" / "testagent.py"
 Event = dict[str, Any]
 
@@ -43,6 +45,47 @@ def agentsup_command(*args: str) -> list[str]:
 def write_job(directory: Path, text: str, name: str = "job.yaml") -> Path:
     path = directory / name
     path.write_text(textwrap.dedent(text))
+    return path
+
+
+def agent_entry(agent_id: str, port: int, restart: dict[str, Any] | None = None,
+               **env: Any) -> dict[str, Any]:
+    """A job-file agent entry running `agents/testagent.py`, configured by `env`."""
+    spec: dict[str, Any] = {
+        "id": agent_id,
+        "command": [sys.executable, str(TEST_AGENT)],
+        "config": {"port": port},
+    }
+    if env:
+        spec["deployment"] = {"environment": {k: str(v) for k, v in env.items()}}
+    if restart is not None:
+        spec["restart"] = restart
+    return spec
+
+
+def write_job_document(
+    directory: Path,
+    agents: list[dict[str, Any]],
+    topology: dict[str, Any],
+    *,
+    name: str = "t",
+    interval: float = 1.0,
+    **deployment: Any,
+) -> Path:
+    """Write a job file from agent entries; `deployment` fields override the defaults."""
+    document = {
+        "job": {"name": name},
+        "deployment": {
+            "timeout": 15,
+            "stop_timeout": 3,
+            "health_check": {"interval": interval, "retries": 2, "timeout": 1},
+            **deployment,
+        },
+        "agents": agents,
+        "topology": topology,
+    }
+    path = directory / "job.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 

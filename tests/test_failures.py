@@ -5,48 +5,26 @@ from __future__ import annotations
 import os
 import random
 import signal
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from clirun import TEST_AGENT, free_ports, supervisor, wait_gone
+from clirun import agent_entry, free_ports, supervisor, wait_gone, write_job_document
 
 pytestmark = [pytest.mark.integration]
 
 
 def agent(agent_id: str, port: int, restart: dict[str, Any] | None = None,
           **env: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "id": agent_id,
-        "command": [sys.executable, str(TEST_AGENT)],
-        "config": {"port": port},
-    }
-    if env:
-        spec["deployment"] = {"environment": {k: str(v) for k, v in env.items()}}
-    if restart is not None:
-        spec["restart"] = restart
-    return spec
+    return agent_entry(agent_id, port, restart, **env)
 
 
 def write(tmp_path: Path, agents: list[dict[str, Any]], topology: dict[str, Any],
           **deployment: Any) -> Path:
-    document = {
-        "job": {"name": "failures"},
-        "deployment": {
-            "timeout": 15,
-            "stop_timeout": 3,
-            "health_check": {"interval": 0.3, "retries": 2, "timeout": 1},
-            **deployment,
-        },
-        "agents": agents,
-        "topology": topology,
-    }
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return write_job_document(
+        tmp_path, agents, topology, name="failures", interval=0.3, **deployment
+    )
 
 
 @pytest.mark.timeout(60)

@@ -15,41 +15,26 @@ from typing import Any
 import pytest
 import yaml
 from clirun import (
-    TEST_AGENT,
+    agent_entry,
     agentsup_command,
     free_ports,
     pid_alive,
     supervisor,
     wait_gone,
+    write_job_document,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
 
-def agent(agent_id: str, port: int, **env: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "id": agent_id,
-        "command": [sys.executable, str(TEST_AGENT)],
-        "config": {"port": port},
-    }
-    if env:
-        spec["deployment"] = {"environment": {k: str(v) for k, v in env.items()}}
-    return spec
+def agent(agent_id: str, port: int, restart: dict[str, Any] | None = None,
+          **env: Any) -> dict[str, Any]:
+    return agent_entry(agent_id, port, restart, **env)
 
 
 def write(tmp_path: Path, agents: list[dict[str, Any]], topology: dict[str, Any],
           **deployment: Any) -> Path:
-    document = {
-        "job": {"name": "t"},
-        "deployment": {"timeout": 15, "stop_timeout": 3,
-                       "health_check": {"interval": 1, "retries": 2, "timeout": 1},
-                       **deployment},
-        "agents": agents,
-        "topology": topology,
-    }
-    path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+    return write_job_document(tmp_path, agents, topology, **deployment)
 
 
 def test_stages_start_only_after_the_previous_stage_is_ready(tmp_path: Path) -> None:
