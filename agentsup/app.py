@@ -49,7 +49,7 @@ def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
                 Located(
                     str(loaded.path), mark.line, mark.column, path,
                     f"target {target.value!r} is not supported by `agentsup start` yet; "
-                    "only 'localhost' agents can be started",
+                    "supported: " + ", ".join(sorted(t.value for t in supported_targets())),
                 )
             )
     return JobFileError(problems) if problems else None

@@ -9,7 +9,7 @@ is passed in.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -32,6 +32,8 @@ class DeploymentPlan:
     """The URLs each agent is given, as seen from where that agent runs."""
     peers: Mapping[str, tuple[str, ...]]
     """The ids each agent connects to, in the same order as `connections`."""
+    host_ports: Mapping[str, int] = field(default_factory=dict)
+    """For container agents: the port published on the Docker host."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,9 +66,11 @@ class TopologyResolver:
         self._host_names = host_names
         self._local_host = local_host
         self._advertised: str | None = None
+        self._host_ports: dict[str, int] = {}
 
     def resolve(self, job: JobDefinition) -> DeploymentPlan:
         self._advertised = job.deployment.network.advertise_host or self._local_host
+        self._host_ports = assign_host_ports(job)
         ids = [agent.id for agent in job.agents]
         graph = build_graph(job.topology, ids)
         order = [m for m in graph.members if m in ids] + [i for i in ids if i not in graph.members]
@@ -97,6 +101,7 @@ class TopologyResolver:
                 a: tuple(self._peer_url(agents[a], agents[p]) for p in peers[a]) for a in ids
             },
             peers={a: tuple(peers[a]) for a in ids},
+            host_ports=dict(self._host_ports),
         )
 
     def _supervisor_url(self, agent: Agent) -> str:
@@ -104,7 +109,7 @@ class TopologyResolver:
         if deployment.target is Target.REMOTE and deployment.host:
             return f"http://{self._host_names(deployment.host)}:{agent.config.port}"
         if deployment.target is Target.CONTAINER:
-            return f"http://localhost:{deployment.host_port or agent.config.port}"
+            return f"http://localhost:{self._host_ports[agent.id]}"
         return f"http://localhost:{agent.config.port}"
 
     def _peer_url(self, caller: Agent, callee: Agent) -> str:
@@ -121,9 +126,35 @@ class TopologyResolver:
             # "localhost" on the remote host is the remote host: name this machine.
             port = callee.config.port
             if callee_target is Target.CONTAINER:
-                port = callee.deployment.host_port or port
+                port = self._host_ports[callee.id]
             return f"http://{self._advertised or self._local_host}:{port}"
         return self._supervisor_url(callee)
+
+
+def assign_host_ports(job: JobDefinition) -> dict[str, int]:
+    """Choose the port each container agent publishes on the Docker host.
+
+    A pinned `host_port` is kept. Otherwise a container publishes its own port number,
+    unless another agent of the job already uses that number on this machine (a local
+    agent, a pinned port, or an earlier container): then the next number up that the job
+    does not use. Whether the machine itself has the port free is checked before start.
+    """
+    used = {a.config.port for a in job.agents if a.deployment.target is Target.LOCALHOST}
+    containers = [a for a in job.agents if a.deployment.target is Target.CONTAINER]
+    chosen: dict[str, int] = {}
+    for agent in containers:
+        if agent.deployment.host_port is not None:
+            chosen[agent.id] = agent.deployment.host_port
+            used.add(agent.deployment.host_port)
+    for agent in containers:
+        if agent.id in chosen:
+            continue
+        port = agent.config.port
+        while port in used and port < 65535:
+            port += 1
+        chosen[agent.id] = port
+        used.add(port)
+    return chosen
 
 
 def _apply_strategy(

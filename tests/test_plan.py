@@ -385,6 +385,20 @@ def test_advertise_host_overrides_the_local_host_name() -> None:
     assert plan.connection_map("front")["raw"] == "http://192.0.2.1:8200"
 
 
+def test_containers_sharing_a_port_publish_distinct_host_ports() -> None:
+    agents = """\
+    - {id: local, command: x, config: {port: 7000}}
+    - {id: c1, command: x, config: {port: 7000}, deployment: {target: container, image: i}}
+    - {id: c2, command: x, config: {port: 7000}, deployment: {target: container, image: i}}
+    - {id: pin, command: x, config: {port: 80},
+       deployment: {target: container, image: i, host_port: 7002}}
+    """
+    plan = resolve(agents, "type: mesh\n")
+    assert dict(plan.host_ports) == {"c1": 7001, "c2": 7003, "pin": 7002}
+    assert plan.agent_urls["c2"] == "http://localhost:7003"
+    assert plan.connection_map("c1")["c2"] == "http://c2:7000"  # inside Docker: its own port
+
+
 def test_without_a_lookup_aliases_are_used_as_they_are() -> None:
     plan = resolve(MIXED, "type: mesh\n")
     assert plan.agent_urls["far"] == "http://gpu:8100"

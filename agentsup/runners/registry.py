@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from agentsup.job.models import Target
 from agentsup.runners.base import Backend
+from agentsup.runners.docker import DockerBackend
 from agentsup.runners.local import LocalBackend
 
 BACKENDS: dict[Target, type[Backend]] = {
     Target.LOCALHOST: LocalBackend,
+    Target.CONTAINER: DockerBackend,
 }
 
 

@@ -1,0 +1,336 @@
+"""One agent in one Docker container at a time.
+
+A launch creates the container, attaches to its output (before it starts, so no line is
+missed), starts it, and hands the rest to two daemon threads:
+
+- the reader splits the demultiplexed output stream into lines, stdout and stderr kept
+  apart, and passes each to the output callback;
+- the waiter blocks in the Engine's `wait` until the container stops, lets the reader
+  drain, reports the exit code, and removes the container.
+
+Nothing polls: the exit is reported the moment the Engine sees it, whoever caused it
+(the agent itself, `docker kill`, the OOM killer).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import math
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+import docker.types
+
+from agentsup.runners._docker_engine import (
+    HOST_GATEWAY,
+    LABEL_JOB,
+    PUBLISH_ADDRESS,
+    inspect_container,
+    remove_container,
+)
+from agentsup.runners.base import (
+    ExitCallback,
+    ExitStatus,
+    LaunchSpec,
+    OutputCallback,
+    Runner,
+    RunnerError,
+    StartInfo,
+    Stream,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024
+"""A line longer than this (in characters) is passed on in pieces."""
+DRAIN_TIMEOUT = 2.0
+"""Seconds the waiter gives the reader to pass on the last lines before reporting."""
+_STUCK_WARNING_INTERVAL = 10.0
+
+
+@dataclass(frozen=True)
+class ContainerSettings:
+    """What the runner needs beyond the `LaunchSpec`: the container's side of things."""
+
+    job: str
+    agent_id: str
+    name: str
+    image: str
+    network: str
+    port: int
+    host_port: int
+    labels: dict[str, str]
+    working_dir: str | None = None
+    nano_cpus: int | None = None
+    mem_limit: int | None = None
+    gpus: int | None = None
+    engine: str = "localhost"
+
+
+class LineSplitter:
+    """Turns byte chunks into text lines; keeps a partial line until its end arrives."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        text = self._partial + self._decoder.decode(chunk)
+        *lines, self._partial = text.split("\n")
+        while len(self._partial) > MAX_LINE:
+            lines.append(self._partial[:MAX_LINE])
+            self._partial = self._partial[MAX_LINE:]
+        return [line.removesuffix("\r") for line in lines]
+
+    def flush(self) -> list[str]:
+        rest = self._partial + self._decoder.decode(b"", final=True)
+        self._partial = ""
+        return [rest.removesuffix("\r")] if rest else []
+
+
+def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
+                on_output: OutputCallback) -> None:
+    """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order."""
+    splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+    try:
+        for out, err in frames:
+            if out:
+                for line in splitters["stdout"].feed(out):
+                    on_output("stdout", line)
+            if err:
+                for line in splitters["stderr"].feed(err):
+                    on_output("stderr", line)
+    finally:
+        for stream, splitter in splitters.items():
+            for line in splitter.flush():
+                on_output(stream, line)
+
+
+@dataclass
+class _Launch:
+    """One container: the state of one `start`."""
+
+    id: str
+    name: str
+    stream: Any
+    exited: threading.Event = field(default_factory=threading.Event)
+    """Set once the exit callback has run."""
+    threads: list[threading.Thread] = field(default_factory=list)
+
+
+class DockerRunner(Runner):
+    """Runs one agent as a container; a restart creates a new container."""
+
+    def __init__(self, api: Any, settings: ContainerSettings) -> None:
+        self._api = api
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._launch: _Launch | None = None
+
+    @property
+    def container_id(self) -> str | None:
+        launch = self._launch
+        return None if launch is None else launch.id
+
+    # ------------------------------------------------------------------ start
+
+    def start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        try:
+            return self._start(spec, on_output, on_exit)
+        except RunnerError:
+            raise
+        except Exception as exc:  # the Engine went away, or answered nonsense
+            raise RunnerError(
+                f"cannot start container {self.settings.name} of agent {spec.agent_id!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        with self._lock:
+            previous = self._launch
+            if previous is not None and not previous.exited.is_set():
+                raise RunnerError(
+                    f"agent {spec.agent_id!r} is still running (container {previous.name})"
+                )
+            self._clear_name()
+            try:
+                container_id = self._create(spec)
+            except docker.errors.APIError as exc:
+                raise RunnerError(self._explain("cannot create", exc)) from exc
+            try:
+                stream = self._api.attach(
+                    container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
+                )
+                self._api.start(container_id)
+                state = self._api.inspect_container(container_id)["State"]
+            except docker.errors.APIError as exc:
+                remove_container(self._api, container_id)
+                raise RunnerError(self._explain("cannot start", exc)) from exc
+            launch = _Launch(id=container_id, name=self.settings.name, stream=stream)
+            self._launch = launch
+            reader = threading.Thread(
+                target=self._read, args=(launch, on_output),
+                name=f"docker-out-{spec.agent_id}", daemon=True,
+            )
+            waiter = threading.Thread(
+                target=self._wait, args=(launch, on_exit),
+                name=f"docker-wait-{spec.agent_id}", daemon=True,
+            )
+            launch.threads = [reader, waiter]
+            reader.start()
+            waiter.start()
+        return StartInfo(pid=int(state.get("Pid") or 0), host=self.settings.name)
+
+    def _clear_name(self) -> None:
+        """Remove a container left with our name by an earlier launch of this agent."""
+        settings = self.settings
+        existing = inspect_container(self._api, settings.name)
+        if existing is None:
+            return
+        marks = (existing.get("Config") or {}).get("Labels") or {}
+        if marks.get(LABEL_JOB) != settings.job:
+            raise RunnerError(
+                f"container name {settings.name!r} of agent {settings.agent_id!r} is taken by "
+                f"a container agentsup did not create for job {settings.job!r}"
+            )
+        remove_container(self._api, existing["Id"])
+
+    def _create(self, spec: LaunchSpec) -> str:
+        settings = self.settings
+        api = self._api
+        device_requests = None
+        if settings.gpus:
+            device_requests = [
+                docker.types.DeviceRequest(count=settings.gpus, capabilities=[["gpu"]])
+            ]
+        host_config = api.create_host_config(
+            network_mode=settings.network,
+            port_bindings={settings.port: (PUBLISH_ADDRESS, settings.host_port)},
+            extra_hosts=dict(HOST_GATEWAY),
+            init=True,
+            nano_cpus=settings.nano_cpus,
+            mem_limit=settings.mem_limit,
+            device_requests=device_requests,
+        )
+        networking = api.create_networking_config(
+            {settings.network: api.create_endpoint_config(aliases=[settings.agent_id])}
+        )
+        created = api.create_container(
+            image=settings.image,
+            command=list(spec.argv),
+            name=settings.name,
+            environment=dict(spec.env),
+            labels=dict(settings.labels),
+            ports=[settings.port],
+            working_dir=settings.working_dir,
+            host_config=host_config,
+            networking_config=networking,
+            stop_timeout=max(math.ceil(spec.stop_timeout), 1),
+        )
+        container_id: str = created["Id"]
+        return container_id
+
+    def _explain(self, doing: str, exc: docker.errors.APIError) -> str:
+        settings = self.settings
+        text = str(exc.explanation or exc)
+        if "port is already allocated" in text or "address already in use" in text:
+            return (
+                f"{doing} container {settings.name} of agent {settings.agent_id!r}: host port "
+                f"{PUBLISH_ADDRESS}:{settings.host_port} is already in use"
+            )
+        return f"{doing} container {settings.name} of agent {settings.agent_id!r}: {text}"
+
+    # ------------------------------------------------------------------ I/O threads
+
+    def _read(self, launch: _Launch, on_output: OutputCallback) -> None:
+        try:
+            pump_output(launch.stream, on_output)
+        except Exception as exc:  # the connection went; the waiter reports the exit
+            logger.debug("output of container %s ended: %s", launch.name, exc)
+        finally:
+            _close_quietly(launch.stream)
+
+    def _wait(self, launch: _Launch, on_exit: ExitCallback) -> None:
+        status: ExitStatus
+        try:
+            result = self._api.wait(launch.id, timeout=None)
+            code = result.get("StatusCode")
+            status = ExitStatus(int(code) if code is not None else None,
+                                reason=None if code is not None else "no exit code")
+        except docker.errors.NotFound:
+            status = ExitStatus(None, reason=f"container {launch.name} was removed")
+        except Exception as exc:
+            status = ExitStatus(None, reason=f"lost the Docker Engine while waiting: {exc}")
+        launch.threads[0].join(DRAIN_TIMEOUT)
+        try:
+            on_exit(status)
+        finally:
+            launch.exited.set()
+            try:
+                remove_container(self._api, launch.id)
+            except RunnerError as exc:
+                logger.warning("%s", exc)
+
+    # ------------------------------------------------------------------ stop and kill
+
+    def stop(self, timeout: float) -> None:
+        """Docker's stop (SIGTERM, SIGKILL after `timeout`), then remove the container.
+
+        Returns once the exit has been reported and the container is gone.
+        """
+        launch = self._launch
+        if launch is None:
+            return
+        if not launch.exited.is_set():
+            try:
+                self._api.stop(launch.id, timeout=max(math.ceil(timeout), 0))
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as exc:
+                logger.warning("docker stop of %s: %s", launch.name, exc.explanation or exc)
+            except Exception as exc:  # the Engine went away; the waiter reports that
+                logger.warning("docker stop of %s: %s", launch.name, exc)
+            while not launch.exited.wait(_STUCK_WARNING_INTERVAL):
+                logger.warning("container %s has not exited after docker stop", launch.name)
+        try:
+            remove_container(self._api, launch.id)
+        except RunnerError as exc:
+            logger.warning("%s", exc)
+
+    def kill(self) -> None:
+        launch = self._launch
+        if launch is None or launch.exited.is_set():
+            return
+        threading.Thread(
+            target=self._kill_now, args=(launch,), name=f"docker-kill-{launch.name}",
+            daemon=True,
+        ).start()
+
+    def _kill_now(self, launch: _Launch) -> None:
+        try:
+            self._api.kill(launch.id)
+        except Exception as exc:  # gone, not running any more, or no Engine
+            logger.debug("docker kill of %s: %s", launch.name, exc)
+
+    def close(self) -> None:
+        launch = self._launch
+        if launch is not None:
+            try:
+                remove_container(self._api, launch.id)
+            except RunnerError as exc:
+                logger.warning("%s", exc)
+
+
+def _close_quietly(stream: Any) -> None:
+    try:
+        stream.close()
+    except Exception as exc:
+        logger.debug("closing an output stream: %s", exc)

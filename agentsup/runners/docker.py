@@ -1,0 +1,229 @@
+"""Agents in Docker containers, through the Docker SDK for Python.
+
+One `DockerBackend` per job holds the Engine client and the job's networks; one
+`DockerRunner` (in `_docker_runner`) per agent runs its containers. The life of a job:
+
+- `preflight` (changes nothing): the Engine answers; every image is there, or may be
+  pulled; no container name is taken by someone else; no host port is in use.
+- `prepare`: containers and networks an earlier run of the same job left behind (same
+  `agentsup.job` label) are removed, each with a `container.removed` or
+  `network.removed` event; images are pulled where `pull` allows it; the job's networks
+  are created (`network.created`).
+- each launch: a fresh container on the agent's network with its id as an alias, its
+  port published on 127.0.0.1, `host.docker.internal` pointing at the Docker host, an
+  init process as PID 1.
+- `close`, once every agent has stopped: whatever this run still has is removed, then
+  the networks it created.
+
+See docs/containers.md for the networking and the URLs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from agentsup.job.models import Agent
+from agentsup.ports import port_in_use
+from agentsup.runners._docker_engine import (
+    clear_job,
+    connect,
+    container_name,
+    engine_address,
+    engine_is_local,
+    image_present,
+    inspect_container,
+    job_containers,
+    labels,
+    memory_bytes,
+    nano_cpus,
+    network_exists,
+    network_of,
+    pull_image,
+    remove_container,
+    remove_network,
+)
+from agentsup.runners._docker_runner import ContainerSettings, DockerRunner, LineSplitter
+from agentsup.runners.base import Backend, JobContext, LaunchSpec, Runner, RunnerError
+
+__all__ = ["ContainerSettings", "DockerBackend", "DockerRunner", "LineSplitter"]
+
+DEFAULT_PYTHON = "python3"
+"""The interpreter for `module` agents inside the image, unless `deployment.python`."""
+
+
+class DockerBackend(Backend):
+    """The container agents of one job on one Docker Engine."""
+
+    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+        super().__init__(context, agents)
+        self._api: Any = None
+        self._lock = threading.Lock()
+        self._created_networks: list[str] = []
+        self.job_name = context.job.job.name
+
+    # ------------------------------------------------------------------ the Engine
+
+    def _client(self) -> Any:
+        with self._lock:
+            if self._api is None:
+                # Two long-lived connections (output, wait) per container, and some spare.
+                self._api = connect(max_pool_size=2 * len(self.agents) + 8)
+            return self._api
+
+    def _pull_wanted(self, agent: Agent) -> bool:
+        pull = agent.deployment.pull
+        return self.context.job.deployment.pull if pull is None else pull
+
+    def _images(self) -> dict[str, list[Agent]]:
+        images: dict[str, list[Agent]] = {}
+        for agent in self.agents:
+            assert agent.deployment.image is not None  # the loader guarantees it
+            images.setdefault(agent.deployment.image, []).append(agent)
+        return images
+
+    # ------------------------------------------------------------------ before the start
+
+    def preflight(self) -> list[str]:
+        try:
+            api = self._client()
+        except RunnerError as exc:
+            return [str(exc)]
+        problems: list[str] = []
+        job = self.job_name
+        leftovers = job_containers(api, job)
+        leftover_ids = {found.id for found in leftovers}
+        leftover_ports = {port for found in leftovers for port in found.host_ports}
+
+        for image, users in self._images().items():
+            if image_present(api, image) or all(self._pull_wanted(a) for a in users):
+                continue
+            ids = ", ".join(repr(a.id) for a in users)
+            problems.append(
+                f"image {image!r} (agent {ids}) is not on the Docker Engine at "
+                f"{engine_address()}; build or load it there, or set `pull: true` to pull it"
+            )
+
+        for agent in self.agents:
+            name = container_name(job, agent)
+            existing = inspect_container(api, name)
+            if existing is not None and existing["Id"] not in leftover_ids:
+                problems.append(
+                    f"container name {name!r} of agent {agent.id!r} is taken by a container "
+                    f"agentsup did not create for job {job!r}"
+                )
+            port = self.context.plan.host_ports[agent.id]
+            if engine_is_local() and port not in leftover_ports and port_in_use(port):
+                problems.append(
+                    f"host port {port} of agent {agent.id!r} is already in use on this "
+                    "machine; free it or choose another with `deployment.host_port`"
+                )
+        return problems
+
+    def prepare(self) -> None:
+        api = self._client()
+        events = self.context.events
+        try:
+            for found in clear_job(api, self.job_name):
+                events.emit(
+                    f"{found.kind}.removed",
+                    **({"agent": found.agent} if found.agent else {}),
+                    **{found.kind: found.name},
+                    reason="left over from an earlier run",
+                    run=found.run,
+                )
+        except RunnerError as exc:
+            events.emit("docker.cleanup_failed", "warning", reason=str(exc))
+
+        for image, users in self._images().items():
+            if not image_present(api, image) and any(self._pull_wanted(a) for a in users):
+                events.emit("image.pulling", image=image)
+                pull_image(api, image)
+                events.emit("image.pulled", image=image)
+
+        for network in sorted({network_of(self.job_name, a) for a in self.agents}):
+            if network_exists(api, network):
+                continue
+            try:
+                api.create_network(
+                    network, driver="bridge",
+                    labels=labels(self.job_name, self.context.run_id),
+                )
+            except Exception as exc:
+                raise RunnerError(f"cannot create Docker network {network!r}: {exc}") from exc
+            self._created_networks.append(network)
+            events.emit("network.created", network=network)
+
+    # ------------------------------------------------------------------ agents
+
+    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
+        if agent.command is not None:
+            argv = tuple(agent.command)
+        else:
+            assert agent.module is not None  # the loader guarantees one of the two
+            argv = (agent.deployment.python or DEFAULT_PYTHON, "-m", agent.module)
+        return LaunchSpec(
+            agent_id=agent.id,
+            argv=argv,
+            env=dict(env),
+            # Inside the container; informative only, the runner sets `working_dir`.
+            cwd=Path(agent.deployment.workdir or "/"),
+            stop_timeout=self.context.job.stop_timeout_for(agent),
+        )
+
+    def container_settings(self, agent: Agent) -> ContainerSettings:
+        job = self.job_name
+        resources = agent.resources
+        assert agent.deployment.image is not None  # the loader guarantees it
+        return ContainerSettings(
+            job=job,
+            agent_id=agent.id,
+            name=container_name(job, agent),
+            image=agent.deployment.image,
+            network=network_of(job, agent),
+            port=agent.config.port,
+            host_port=self.context.plan.host_ports[agent.id],
+            labels=labels(job, self.context.run_id, agent.id),
+            working_dir=agent.deployment.workdir,
+            nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,
+            mem_limit=memory_bytes(resources.memory) if resources and resources.memory else None,
+            gpus=resources.gpu if resources and resources.gpu else None,
+        )
+
+    def runner_for(self, agent: Agent) -> Runner:
+        return DockerRunner(self._client(), self.container_settings(agent))
+
+    # ------------------------------------------------------------------ after the stop
+
+    def close(self) -> None:
+        with self._lock:
+            api = self._api
+        if api is None:
+            return
+        events = self.context.events
+        try:
+            for found in job_containers(api, self.job_name, self.context.run_id):
+                if remove_container(api, found.id):
+                    events.emit("container.removed", agent=found.agent, container=found.name,
+                                reason="still there when the job stopped")
+            for network in self._created_networks:
+                if remove_network(api, network):
+                    events.emit("network.removed", network=network)
+        except RunnerError as exc:
+            events.emit("docker.cleanup_failed", "warning", reason=str(exc))
+        except Exception as exc:  # the Engine went away; `agentsup down` can finish
+            events.emit("docker.cleanup_failed", "warning",
+                        reason=f"cannot reach the Docker Engine at {engine_address()}: {exc}")
+        finally:
+            self._created_networks.clear()
+            api.close()
+
+    @classmethod
+    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
+        api = connect()
+        try:
+            return [found.describe() for found in clear_job(api, context.job.job.name)]
+        finally:
+            api.close()
