@@ -120,6 +120,16 @@ class AgentActor(pykka.ThreadingActor):
             self.timer = None
         return self.generation
 
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """A bug here must not leave a process unsupervised: kill it and report."""
+        if self.alive:
+            self.runner.kill()
+        self._report(
+            AgentStartFailed(
+                self.settings.agent_id, self.run, f"internal error: {exception_value!r}"
+            )
+        )
+
     def on_stop(self) -> None:
         if self.timer is not None:
             self.timer.cancel()

@@ -16,7 +16,7 @@ from agentsup.actors.logic import Emit, Finish, Send, SupervisorLogic
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
-from agentsup.messages import PublishHealth
+from agentsup.messages import AgentStopped, PublishHealth, StopAgent
 
 
 class JobSupervisor(pykka.ThreadingActor):
@@ -63,14 +63,29 @@ class JobSupervisor(pykka.ThreadingActor):
         match effect:
             case Send(agent_id=agent_id, command=command):
                 ref = self.agents.get(agent_id)
-                if ref is not None:
-                    tell_quietly(ref, command)
+                if ref is None:
+                    return
+                try:
+                    ref.tell(command)
+                except pykka.ActorDeadError:
+                    # Its actor died of an internal error (already reported); a stop of
+                    # it must still complete, or shutdown would wait for ever.
+                    if isinstance(command, StopAgent):
+                        tell_quietly(self.actor_ref, AgentStopped(agent_id, None, None))
             case Emit(event=event, fields=fields, level=level):
                 self.events.emit(event, level, **fields)
             case Finish(exit_code=code):
                 self.monitor_generation += 1
                 if not self.finished.done():
                     self.finished.set_result(code)
+
+    def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
+        """A bug in the supervisor must end the job, not leave the main thread waiting."""
+        self.events.emit(
+            "job.failed", "error", reason=f"internal error in the supervisor: {exception_value!r}"
+        )
+        if not self.finished.done():
+            self.finished.set_result(1)
 
     def _schedule_monitor(self) -> None:
         if self.monitor_interval is None:
