@@ -811,3 +811,29 @@ def test_a_clean_exit_in_the_starting_stage_does_not_hang_start_up() -> None:
     h.exited("weather", 0)
     h.up("maps")
     assert "controller" in targets(h.effects, StartAgent) or "job.failed" in names(h.effects)
+
+
+def test_a_restart_that_cannot_start_counts_against_the_budget() -> None:
+    policy = RestartPolicy(RestartMode.ON_FAILURE, max_restarts=2, backoff=Backoff(0.5, 2.0, 5))
+    h = History(make_plan([["far"]]), policy=policy)
+    h.start_all()
+    h.exited("far", None)  # e.g. the connection to its host was lost
+    assert [c for _, c in sends(h.effects, RestartAgent)] == [RestartAgent(1, 0.5)]
+    h.feed(AgentStartFailed("far", 2, "cannot connect to host"))
+    assert [c for _, c in sends(h.effects, RestartAgent)] == [
+        RestartAgent(1, 0.5), RestartAgent(2, 1.0)
+    ]
+    assert not events(h.effects, "agent.failed")
+    h.feed(AgentStartFailed("far", 3, "cannot connect to host"))
+    (failed,) = events(h.effects, "agent.failed")
+    assert "failed to start again (cannot connect to host)" in failed.fields["reason"]
+    assert failed.fields["exits"][-2:] == ["cannot connect to host"] * 2
+    assert len(events(h.effects, "job.failed")) == 1
+
+
+def test_a_first_start_that_fails_is_not_retried() -> None:
+    h = History(make_plan([["x"]]), policy=RestartPolicy(RestartMode.ALWAYS))
+    h.feed(StartJob())
+    h.feed(AgentStartFailed("x", 1, "cannot run 'nope'"))
+    assert sends(h.effects, RestartAgent) == []
+    assert len(events(h.effects, "agent.failed")) == 1

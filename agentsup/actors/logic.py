@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agentsup.actors.policy import FailureAction, RestartBudget, RestartPolicy
+from agentsup.actors.policy import FailureAction, RestartBudget, RestartMode, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -261,22 +261,7 @@ class SupervisorLogic:
         budget.record_exit(description)
         was_starting = agent.state is AgentState.STARTING
         if budget.policy.wants_restart(message.exit_code, message.signal):
-            attempt = budget.next_attempt(self.clock())
-            if attempt is not None:
-                delay = budget.delay(attempt)
-                agent.state = AgentState.RESTARTING
-                self.note_restart(agent_id)
-                effects.append(
-                    Emit("agent.restarting", {"agent": agent_id, "attempt": attempt,
-                                              "delay": delay})
-                )
-                effects.append(Send(agent_id, RestartAgent(attempt, delay)))
-                return effects
-            reason = (
-                f"restarted {budget.policy.max_restarts} times within "
-                f"{budget.policy.window:g} s and exited again ({description})"
-            )
-            return effects + self._agent_failed(agent_id, reason)
+            return effects + self._restart_within_budget(agent_id, f"exited again ({description})")
         if was_starting:
             reason = f"exited before it was ready ({description})"
             return effects + self._agent_failed(agent_id, reason)
@@ -294,10 +279,38 @@ class SupervisorLogic:
             return effects
         return effects + self._agent_failed(agent_id, f"exited ({description})")
 
+    def _restart_within_budget(self, agent_id: str, what: str) -> list[Effect]:
+        """Schedule the next restart, or report the agent failed once the budget is spent."""
+        agent = self.agents[agent_id]
+        budget = self.budgets[agent_id]
+        attempt = budget.next_attempt(self.clock())
+        if attempt is None:
+            reason = (
+                f"restarted {budget.policy.max_restarts} times within "
+                f"{budget.policy.window:g} s and {what}"
+            )
+            return self._agent_failed(agent_id, reason)
+        delay = budget.delay(attempt)
+        agent.state = AgentState.RESTARTING
+        self.note_restart(agent_id)
+        return [
+            Emit("agent.restarting", {"agent": agent_id, "attempt": attempt, "delay": delay}),
+            Send(agent_id, RestartAgent(attempt, delay)),
+        ]
+
     def _start_failed(self, message: AgentStartFailed) -> list[Effect]:
         agent = self.agents[message.agent_id]
         if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
             return []
+        if message.run > 1 and self.phase not in (Phase.STOPPING, Phase.FINISHED):
+            # A restart that could not launch or come up (a host still unreachable, say)
+            # is one more failure under the restart policy, not the end of the agent.
+            budget = self.budgets[message.agent_id]
+            if budget.policy.mode is not RestartMode.NO:
+                budget.record_exit(message.reason)
+                return self._restart_within_budget(
+                    message.agent_id, f"failed to start again ({message.reason})"
+                )
         return self._agent_failed(message.agent_id, message.reason)
 
     def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:

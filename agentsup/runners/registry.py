@@ -7,9 +7,11 @@ from agentsup.job.models import Target
 from agentsup.runners.base import Backend
 from agentsup.runners.docker import DockerBackend
 from agentsup.runners.local import LocalBackend
+from agentsup.runners.ssh import SshBackend
 
 BACKENDS: dict[Target, type[Backend]] = {
     Target.LOCALHOST: LocalBackend,
+    Target.REMOTE: SshBackend,
     Target.CONTAINER: DockerBackend,
 }
 
