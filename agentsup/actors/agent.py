@@ -44,6 +44,9 @@ from agentsup.messages import (
 )
 from agentsup.runners.base import ExitStatus, LaunchSpec, Runner, RunnerError, Stream
 
+EXIT_REPORT_GRACE = 2.0
+"""How long a stop waits for the runner's exit report after the runner's stop returned."""
+
 GRACE_PERIOD = 0.5
 """With health checks off, an agent is ready once it has run this long without exiting."""
 
@@ -99,6 +102,8 @@ class AgentActor(pykka.ThreadingActor):
         self.last_delay: float | None = None
         self.timer: TimerHandle | None = None
         self.relaunch_delay: float | None = None
+        self.stop_in_progress = False
+        self.stop_returned = False
 
     # ------------------------------------------------------------------ plumbing
 
@@ -295,6 +300,9 @@ class AgentActor(pykka.ThreadingActor):
         self.alive = False
         self.last_exit = status
         self._new_generation()
+        if self.stop_in_progress and self.stop_returned:
+            self._complete_stop()
+            return
         if self.phase is Phase.STOPPING or self.expected_exit:
             return
         self.phase = Phase.DOWN
@@ -324,6 +332,8 @@ class AgentActor(pykka.ThreadingActor):
         timeout = self.settings.spec.stop_timeout
         tell = self._tell_self
         self.relaunch_delay = then_launch_after
+        self.stop_in_progress = True
+        self.stop_returned = False
 
         def stop() -> None:
             try:
@@ -334,6 +344,20 @@ class AgentActor(pykka.ThreadingActor):
         threading.Thread(target=stop, name=f"stop-{self.settings.agent_id}", daemon=True).start()
 
     def _stop_finished(self) -> None:
+        if not self.stop_in_progress:
+            return  # the overdue-exit reminder of a stop that has completed
+        if self.alive and not self.stop_returned:
+            # The runner's stop returned, but its exit report is still on its way; wait
+            # for it (or, should it never come, for a reminder) so the answer carries it.
+            self.stop_returned = True
+            run = self.run
+            self.timers.call_later(EXIT_REPORT_GRACE, lambda: self._tell_self(StopFinished(run)))
+            return
+        self._complete_stop()
+
+    def _complete_stop(self) -> None:
+        self.stop_in_progress = False
+        self.stop_returned = False
         self.alive = False
         delay = self.relaunch_delay
         if self.stop_requested or delay is None:
