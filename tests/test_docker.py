@@ -25,7 +25,8 @@ from clirun import Supervisor, agentsup_command, free_ports, supervisor
 from dockerenv import docker_client, docker_image, job_name, labelled
 
 from agentsup.runners._docker_engine import memory_bytes, nano_cpus
-from agentsup.runners._docker_runner import LineSplitter, pump_output
+from agentsup.runners._docker_runner import pump_output
+from agentsup.runners.lines import LineSplitter
 
 __all__ = ["docker_client", "docker_image", "job_name"]  # fixtures used by name below
 
@@ -360,4 +361,4 @@ def test_a_very_long_line_is_passed_on_in_pieces() -> None:
     splitter = LineSplitter()
     pieces = splitter.feed(b"x" * (64 * 1024 * 2 + 5))
     assert [len(p) for p in pieces] == [64 * 1024, 64 * 1024]
-    assert splitter.flush() == ["xxxxx"]
+    assert splitter.finish() == ["xxxxx"]

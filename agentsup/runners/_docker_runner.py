@@ -14,7 +14,6 @@ Nothing polls: the exit is reported the moment the Engine sees it, whoever cause
 
 from __future__ import annotations
 
-import codecs
 import logging
 import math
 import threading
@@ -42,11 +41,10 @@ from agentsup.runners.base import (
     StartInfo,
     Stream,
 )
+from agentsup.runners.lines import LineSplitter
 
 logger = logging.getLogger(__name__)
 
-MAX_LINE = 64 * 1024
-"""A line longer than this (in characters) is passed on in pieces."""
 DRAIN_TIMEOUT = 2.0
 """Seconds the waiter gives the reader to pass on the last lines before reporting."""
 _STUCK_WARNING_INTERVAL = 10.0
@@ -71,27 +69,6 @@ class ContainerSettings:
     engine: str = "localhost"
 
 
-class LineSplitter:
-    """Turns byte chunks into text lines; keeps a partial line until its end arrives."""
-
-    def __init__(self) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
-
-    def feed(self, chunk: bytes) -> list[str]:
-        text = self._partial + self._decoder.decode(chunk)
-        *lines, self._partial = text.split("\n")
-        while len(self._partial) > MAX_LINE:
-            lines.append(self._partial[:MAX_LINE])
-            self._partial = self._partial[MAX_LINE:]
-        return [line.removesuffix("\r") for line in lines]
-
-    def flush(self) -> list[str]:
-        rest = self._partial + self._decoder.decode(b"", final=True)
-        self._partial = ""
-        return [rest.removesuffix("\r")] if rest else []
-
-
 def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                 on_output: OutputCallback) -> None:
     """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order."""
@@ -106,7 +83,7 @@ def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                     on_output("stderr", line)
     finally:
         for stream, splitter in splitters.items():
-            for line in splitter.flush():
+            for line in splitter.finish():
                 on_output(stream, line)
 
 

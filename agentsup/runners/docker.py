@@ -45,10 +45,10 @@ from agentsup.runners._docker_engine import (
     remove_container,
     remove_network,
 )
-from agentsup.runners._docker_runner import ContainerSettings, DockerRunner, LineSplitter
+from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
 from agentsup.runners.base import Backend, JobContext, LaunchSpec, Runner, RunnerError
 
-__all__ = ["ContainerSettings", "DockerBackend", "DockerRunner", "LineSplitter"]
+__all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
 DEFAULT_PYTHON = "python3"
 """The interpreter for `module` agents inside the image, unless `deployment.python`."""
