@@ -158,3 +158,12 @@ class Backend(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook with a sensible default
         """Release what the backend holds; every agent has stopped by now."""
+
+
+def agent_argv(agent: Agent, python: str) -> tuple[str, ...]:
+    """The command line of an agent: its `command`, or `python -m module`."""
+    if agent.command is not None:
+        return tuple(agent.command)
+    if agent.module is None:  # pragma: no cover - the loader requires one of the two
+        raise RunnerError(f"agent {agent.id!r} has neither 'module' nor 'command'")
+    return (python, "-m", agent.module)

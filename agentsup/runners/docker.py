@@ -46,7 +46,7 @@ from agentsup.runners._docker_engine import (
     remove_network,
 )
 from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
-from agentsup.runners.base import Backend, JobContext, LaunchSpec, Runner, RunnerError
+from agentsup.runners.base import Backend, JobContext, LaunchSpec, Runner, RunnerError, agent_argv
 
 __all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
@@ -159,11 +159,7 @@ class DockerBackend(Backend):
     # ------------------------------------------------------------------ agents
 
     def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        if agent.command is not None:
-            argv = tuple(agent.command)
-        else:
-            assert agent.module is not None  # the loader guarantees one of the two
-            argv = (agent.deployment.python or DEFAULT_PYTHON, "-m", agent.module)
+        argv = agent_argv(agent, agent.deployment.python or DEFAULT_PYTHON)
         return LaunchSpec(
             agent_id=agent.id,
             argv=argv,

@@ -30,6 +30,7 @@ from agentsup.runners.base import (
     Runner,
     RunnerError,
     StartInfo,
+    agent_argv,
 )
 
 __all__ = ["FDS_PER_AGENT", "LocalBackend", "LocalRunner", "shutdown_local_runtime"]
@@ -118,11 +119,7 @@ class LocalBackend(Backend):
         ]
 
     def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        if agent.command is not None:
-            argv = tuple(agent.command)
-        else:
-            assert agent.module is not None  # the loader guarantees one of the two
-            argv = (agent.deployment.python or sys.executable, "-m", agent.module)
+        argv = agent_argv(agent, agent.deployment.python or sys.executable)
         workdir = agent.deployment.workdir
         base_dir = self.context.base_dir
         cwd = (base_dir / workdir) if workdir else base_dir

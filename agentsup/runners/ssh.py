@@ -45,6 +45,7 @@ from agentsup.runners.base import (
     RunnerError,
     StartInfo,
     Stream,
+    agent_argv,
 )
 
 __all__ = ["RECORD_ROOT", "SshBackend", "SshRunner"]
@@ -736,11 +737,7 @@ class SshBackend(Backend):
     # ----------------------------------------------------------- agents
 
     def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        if agent.command is not None:
-            argv = tuple(agent.command)
-        else:
-            assert agent.module is not None  # the loader guarantees one of the two
-            argv = (watchdog_python(agent), "-m", agent.module)
+        argv = agent_argv(agent, watchdog_python(agent))
         return LaunchSpec(
             agent_id=agent.id,
             argv=argv,
