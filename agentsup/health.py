@@ -1,7 +1,8 @@
 """Health probes: an HTTP GET of the agent's URL and path; any 2xx is healthy.
 
 Probes run on a small shared pool so that a slow agent never blocks an actor's thread,
-and share one HTTP client so that keep-alive connections are reused between checks.
+and share one HTTP client. Connections are not kept alive between checks: with many
+agents, httpcore's pool bookkeeping costs more than a new loopback connect.
 While an agent is starting, a plain TCP connect comes first: it fails fast and cheaply
 until the agent listens, which keeps fast readiness polling affordable for many agents.
 """
@@ -20,6 +21,9 @@ import httpx
 FAST_POLL = 0.02
 FAST_PERIOD = 2.0
 BACKOFF_FACTOR = 1.5
+KEEPALIVE_CONNECTIONS = 0
+"""Measured (docs/performance.md): with 200 agents, a pool of 32 idle connections cost
+8.7 % of a core at idle, 1024 cost 70-95 %, none 5 %."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,11 @@ class Prober:
         self._client = httpx.Client(
             trust_env=False,  # a proxy from the environment must not see local probes
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            # No idle keep-alive connections: httpcore scans (and polls) every pooled
+            # connection on each request, which costs more than a fresh connect.
+            limits=httpx.Limits(
+                max_connections=64, max_keepalive_connections=KEEPALIVE_CONNECTIONS
+            ),
         )
 
     def probe(self, url: str, timeout: float, *, quick_connect: bool) -> ProbeResult:

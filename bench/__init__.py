@@ -1,0 +1,1 @@
+"""Benchmarks for agentsup: `python -m bench [--quick]` prints the table (docs/performance.md)."""

@@ -1,0 +1,343 @@
+"""Shared pieces: statistics, ports, /proc readers, job files, and running `agentsup start`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+AGENT = Path(__file__).resolve().parent / "agent.py"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+RUN_TAG_VAR = "AGENTSUP_BENCH_RUN"
+"""Every benchmark agent carries this variable, so leftovers can be found and killed."""
+
+Event = dict[str, Any]
+
+
+# ---------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True)
+class Summary:
+    median: float
+    low: float
+    high: float
+    count: int
+
+    def render(self, unit: str = "", digits: int = 2) -> str:
+        if self.count == 0:
+            return "n/a"
+        if self.count == 1:
+            return f"{self.median:.{digits}f}{unit} (n=1)"
+        return (
+            f"{self.median:.{digits}f}{unit} "
+            f"[{self.low:.{digits}f}-{self.high:.{digits}f}, n={self.count}]"
+        )
+
+
+def summarise(values: Iterable[float]) -> Summary:
+    data = sorted(v for v in values if v == v)  # drop NaN
+    if not data:
+        return Summary(float("nan"), float("nan"), float("nan"), 0)
+    return Summary(statistics.median(data), data[0], data[-1], len(data))
+
+
+# ---------------------------------------------------------------------- ports and /proc
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct ports that were free a moment ago."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            sockets.append(s)
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_ports(ports: Sequence[int], timeout: float, poll: float = 0.005) -> float:
+    """Poll until every port accepts a connection; the time.time() when the last one did."""
+    pending = set(ports)
+    deadline = time.monotonic() + timeout
+    while pending:
+        for port in list(pending):
+            if port_open(port):
+                pending.discard(port)
+        if not pending:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{len(pending)} of {len(ports)} ports never opened")
+        time.sleep(poll)
+    return time.time()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (all its threads), in seconds."""
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def status_kb(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def idle_cpu_percent(pid: int, seconds: float, windows: int) -> list[float]:
+    """CPU use of `pid` as % of one core, over `windows` consecutive windows."""
+    results: list[float] = []
+    for _ in range(windows):
+        start_cpu, start = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        results.append(100.0 * (cpu_seconds(pid) - start_cpu) / (time.monotonic() - start))
+    return results
+
+
+def tagged_pids(tag: str) -> list[int]:
+    """Live processes whose environment carries RUN_TAG_VAR=tag."""
+    needle = f"{RUN_TAG_VAR}={tag}".encode()
+    found: list[int] = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if needle in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def kill_tagged(tag: str) -> None:
+    for pid in tagged_pids(tag):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def new_tag() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def agent_command() -> list[str]:
+    return [sys.executable, "-S", str(AGENT)]
+
+
+def agent_env(tag: str, port: int, **extra: str) -> dict[str, str]:
+    return {**os.environ, RUN_TAG_VAR: tag, "AGENT_PORT": str(port), **extra}
+
+
+def event_time(event: Event) -> float:
+    """An event's `timestamp` as seconds since the epoch."""
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+# ---------------------------------------------------------------------- job files
+
+
+def write_job(
+    directory: Path,
+    name: str,
+    agents: Sequence[tuple[str, int, dict[str, str]]],
+    topology: dict[str, Any],
+    tag: str,
+    *,
+    interval: float = 5.0,
+    timeout: float = 60.0,
+    restart: dict[str, Any] | None = None,
+) -> Path:
+    """A job file with one benchmark agent per (id, port, environment) entry."""
+    deployment: dict[str, Any] = {
+        "timeout": timeout,
+        "stop_timeout": 3,
+        "health_check": {"interval": interval, "retries": 3, "timeout": 2, "path": "/health"},
+    }
+    if restart is not None:
+        deployment["restart"] = restart
+    document = {
+        "job": {"name": name},
+        "environment": {RUN_TAG_VAR: tag},
+        "deployment": deployment,
+        "agents": [
+            {
+                "id": agent_id,
+                "command": agent_command(),
+                "config": {"port": port},
+                **({"deployment": {"environment": env}} if env else {}),
+            }
+            for agent_id, port, env in agents
+        ],
+        "topology": topology,
+    }
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+# ---------------------------------------------------------------------- agentsup start
+
+
+@dataclass
+class Agentsup:
+    """A running `agentsup start`, its events collected by a reader thread.
+
+    `agent.output` lines are kept raw and parsed only on demand, so that the reader
+    keeps up with a fast writer without taking CPU from the supervisor.
+    """
+
+    job: Path
+    process: subprocess.Popen[str] = field(init=False)
+    launched_at: float = field(init=False)
+    events: list[Event] = field(init=False, default_factory=list)
+    output_lines: list[str] = field(init=False, default_factory=list)
+    _queue: queue.Queue[Event | None] = field(init=False, default_factory=queue.Queue)
+
+    def __post_init__(self) -> None:
+        self.launched_at = time.time()
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from agentsup.cli import main; sys.exit(main())",
+             "start", str(self.job), "--log-format", "json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+            start_new_session=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if '"event":"agent.output"' in line:
+                self.output_lines.append(line)
+                continue
+            try:
+                event: Event = json.loads(line)
+            except ValueError:
+                continue
+            self.events.append(event)
+            self._queue.put(event)
+        self._queue.put(None)
+
+    def wait_for(
+        self, name: str, timeout: float = 60.0, where: Callable[[Event], bool] = lambda _: True
+    ) -> Event:
+        """The first event (not agent.output) named `name` matching `where`."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            while seen < len(self.events):
+                event = self.events[seen]
+                seen += 1
+                if event.get("event") == name and where(event):
+                    return event
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {name} event within {timeout} s")
+            try:
+                item = self._queue.get(timeout=min(remaining, 0.1))
+            except queue.Empty:
+                continue
+            if item is None and seen >= len(self.events):
+                raise RuntimeError(f"agentsup exited ({self.process.poll()}) before {name}")
+
+    def named(self, name: str) -> list[Event]:
+        return [e for e in self.events if e.get("event") == name]
+
+    def outputs(self) -> list[Event]:
+        return [json.loads(line) for line in self.output_lines]
+
+    def stop(self, timeout: float = 30.0) -> float:
+        """SIGTERM; seconds until the supervisor exited."""
+        start = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=timeout)
+        elapsed = time.monotonic() - start
+        self._reader.join(timeout=10)
+        return elapsed
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+# ---------------------------------------------------------------------- the bare launcher
+
+
+class BareLauncher:
+    """The limit: start each stage's processes at once, poll their ports every 5 ms."""
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def run_stages(
+        self, stages: Sequence[Sequence[tuple[int, dict[str, str]]]], timeout: float = 60.0
+    ) -> tuple[float, float]:
+        """(time of the first spawn, time the last port opened), both time.time()."""
+        start = time.time()
+        end = start
+        for stage in stages:
+            for port, env in stage:
+                self.processes.append(
+                    subprocess.Popen(
+                        agent_command(),
+                        env=agent_env(self.tag, port, **env),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+            end = wait_ports([port for port, _ in stage], timeout)
+        return start, end
+
+    def close(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError):
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        kill_tagged(self.tag)
