@@ -32,7 +32,7 @@ from agentsup.messages import KillAll, StartJob, StopJob
 from agentsup.plan import DeploymentPlan
 from agentsup.policies import failure_action, restart_policies
 from agentsup.runners.base import Backend, JobContext, RunnerError
-from agentsup.runners.registry import BACKENDS, supported_targets
+from agentsup.runners.registry import backend_class, supported_targets
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -107,7 +107,7 @@ def _backends(
 ) -> dict[Target, Backend]:
     context = job_context(loaded, plan, events)
     return {
-        target: BACKENDS[target](context, agents)
+        target: backend_class(target)(context, agents)
         for target, agents in agents_by_target(loaded.definition).items()
     }
 
@@ -122,9 +122,9 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
     failed = False
     removed = 0
     for target, agents in agents_by_target(job).items():
-        backend = BACKENDS.get(target)
-        if backend is None:
+        if target not in supported_targets():
             continue
+        backend = backend_class(target)
         try:
             for what in backend.down(context, agents):
                 removed += 1

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-FAST_POLL = 0.02
+FAST_POLL = 0.01
 FAST_PERIOD = 2.0
 BACKOFF_FACTOR = 1.5
 KEEPALIVE_CONNECTIONS = 0
@@ -35,7 +35,7 @@ class ProbeResult:
 def readiness_delay(previous: float | None, elapsed: float, interval: float) -> float:
     """The pause before the next readiness probe.
 
-    Every 20 ms for the first two seconds (so `agent.ready` follows listening within tens
+    Every 10 ms for the first two seconds (so `agent.ready` follows listening within tens
     of milliseconds), then growing by half each time, never beyond `interval`.
     """
     if elapsed < FAST_PERIOD or previous is None:

@@ -180,7 +180,7 @@ def test_start_probes_quickly_until_ready_then_every_interval() -> None:
     assert h.fire().delay == 0.0
     assert h.prober.probes[0][:2] == ("http://localhost:9/health", True)  # TCP first
     h.answer(False, "refused")
-    assert h.fire().delay == pytest.approx(0.02)
+    assert h.fire().delay == pytest.approx(0.01)
     h.now += 0.05
     h.answer(True)
     (ready,) = h.told(AgentReady)
