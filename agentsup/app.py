@@ -217,7 +217,7 @@ def _stop_actor(ref: pykka.ActorRef[Any]) -> None:
 def _wait(finished: Future[int]) -> int:
     while True:
         try:
-            return finished.result(timeout=0.25)
+            return finished.result(timeout=1.0)
         except FutureTimeout:
             continue
 

@@ -118,6 +118,28 @@ class AgentActor(pykka.ThreadingActor):
             self.timer.cancel()
         self.timer = self.timers.call_later(delay, lambda: self._tell_self(message))
 
+    def _schedule_probe(self, delay: float) -> None:
+        """Probe after `delay`: the timer hands the probe straight to the prober, and
+        only its result comes back here. Liveness checks of hundreds of agents are the
+        supervisor's main idle cost, and a round trip through this actor per tick would
+        add a thread wake-up to each."""
+        if self.timer is not None:
+            self.timer.cancel()
+        generation = self.generation
+        url = self.settings.url + self.settings.health.path
+        timeout = self.settings.health.timeout
+        quick = self.phase is Phase.STARTING
+        prober = self.prober
+        tell = self._tell_self
+
+        def done(result: ProbeResult) -> None:
+            tell(HealthChecked(generation, result.ok, result.error))
+
+        def fire() -> None:
+            prober.submit(url, timeout, done, quick_connect=quick)
+
+        self.timer = self.timers.call_later(delay, fire)
+
     def _new_generation(self) -> int:
         self.generation += 1
         if self.timer is not None:
@@ -201,8 +223,10 @@ class AgentActor(pykka.ThreadingActor):
         self.phase = Phase.STARTING
         self.started_at = self.clock()
         self._report(AgentStarted(agent_id, run, info.pid, info.host))
-        delay = 0.0 if self.settings.health.enabled else GRACE_PERIOD
-        self._schedule(delay, CheckHealth(generation))
+        if self.settings.health.enabled:
+            self._schedule_probe(0.0)
+        else:
+            self._schedule(GRACE_PERIOD, CheckHealth(generation))
 
     def _restart(self, delay: float) -> None:
         if self.phase is Phase.STOPPING or self.stop_requested:
@@ -254,7 +278,7 @@ class AgentActor(pykka.ThreadingActor):
             delay = readiness_delay(self.last_delay, elapsed, health.interval)
             delay = min(delay, max(self.settings.start_timeout - elapsed, 0.0))
             self.last_delay = delay
-            self._schedule(delay, CheckHealth(self.generation))
+            self._schedule_probe(delay)
             return
         if self.phase is not Phase.READY:
             return
@@ -271,14 +295,14 @@ class AgentActor(pykka.ThreadingActor):
                     HealthCheckFailed(self.settings.agent_id, self.run, self.failures,
                                       result.error)
                 )
-        self._schedule(health.interval, CheckHealth(self.generation))
+        self._schedule_probe(health.interval)
 
     def _became_ready(self) -> None:
         self.phase = Phase.READY
         seconds = self.clock() - self.started_at
         self._report(AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds))
         if self.settings.health.enabled:
-            self._schedule(self.settings.health.interval, CheckHealth(self.generation))
+            self._schedule_probe(self.settings.health.interval)
 
     def _start_timed_out(self, error: str) -> None:
         self._new_generation()
