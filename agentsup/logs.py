@@ -13,6 +13,7 @@ import logging
 import sys
 import threading
 from collections.abc import MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
@@ -46,6 +47,11 @@ def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
     return ordered
 
 
+def _utc_now() -> str:
+    """The timestamp format of structlog's `TimeStamper(fmt="iso", utc=True)`."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _json_dumps(value: Any, **_: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
@@ -68,8 +74,13 @@ class EventLog:
         else:
             renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
         self.min_level = LEVELS[level]
+        self._job = job
+        self._writer = LineWriter(out)
+        # agent.output is by far the most frequent event; in JSON it skips the processor
+        # chain and renders the same fields, in the same order, in one step.
+        self._fast_output = fmt == "json"
         self._logger = structlog.wrap_logger(
-            LineWriter(out),
+            self._writer,
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -92,9 +103,26 @@ class EventLog:
             except ValueError:
                 payload = None
             if isinstance(payload, dict):
-                self._logger.info("agent.output", agent=agent, stream=stream, payload=payload)
+                self._output(agent, stream, "payload", payload)
                 return
-        self._logger.info("agent.output", agent=agent, stream=stream, line=line)
+        self._output(agent, stream, "line", line)
+
+    def _output(self, agent: str, stream: str, key: str, value: Any) -> None:
+        if not self._fast_output:
+            self._logger.info("agent.output", agent=agent, stream=stream, **{key: value})
+            return
+        if self.min_level > logging.INFO:
+            return
+        event = {
+            "timestamp": _utc_now(),
+            "level": "info",
+            "event": "agent.output",
+            "job": self._job,
+            "agent": agent,
+            "stream": stream,
+            key: value,
+        }
+        self._writer.msg(_json_dumps(event))
 
 
 class _BridgeHandler(logging.Handler):
