@@ -149,5 +149,3 @@ def route_stdlib_logging(events: EventLog) -> None:
     root.addHandler(_BridgeHandler(events))
     root.setLevel(max(events.min_level, logging.INFO) if events.min_level > logging.DEBUG
                   else logging.DEBUG)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)

@@ -94,11 +94,17 @@ class FakeTimers:
 
 @dataclass
 class FakeProber:
-    probes: list[tuple[str, bool, Callable[[ProbeResult], None]]] = field(default_factory=list)
+    """Keeps its due times on the fake timers; a probe that falls due is recorded."""
 
-    def submit(self, url: str, timeout: float, done: Callable[[ProbeResult], None], *,
-               quick_connect: bool = False) -> None:
-        self.probes.append((url, quick_connect, done))
+    timers: FakeTimers
+    probes: list[tuple[str, float, Callable[[ProbeResult], None]]] = field(default_factory=list)
+
+    def schedule(self, delay: float, url: str, timeout: float,
+                 done: Callable[[ProbeResult], None]) -> FakeTimer:
+        return self.timers.call_later(delay, lambda: self.submit(url, timeout, done))
+
+    def submit(self, url: str, timeout: float, done: Callable[[ProbeResult], None]) -> None:
+        self.probes.append((url, timeout, done))
 
 
 @dataclass
@@ -114,7 +120,7 @@ class Harness:
         self.now = 100.0
         self.runner = FakeRunner()
         self.timers = FakeTimers()
-        self.prober = FakeProber()
+        self.prober = FakeProber(self.timers)
         self.supervisor = FakeSupervisor()
         settings = AgentSettings(
             agent_id="a",
@@ -178,7 +184,7 @@ def test_start_probes_quickly_until_ready_then_every_interval() -> None:
     h.send(StartAgent())
     assert h.told(AgentStarted) == [AgentStarted("a", 1, 1001, "localhost")]
     assert h.fire().delay == 0.0
-    assert h.prober.probes[0][:2] == ("http://localhost:9/health", True)  # TCP first
+    assert h.prober.probes[0][:2] == ("http://localhost:9/health", 1.0)
     h.answer(False, "refused")
     assert h.fire().delay == pytest.approx(0.01)
     h.now += 0.05
@@ -187,7 +193,7 @@ def test_start_probes_quickly_until_ready_then_every_interval() -> None:
     assert ready.run == 1 and ready.seconds == pytest.approx(0.05)
     assert [t.delay for t in h.timers.pending()] == [10.0]
     h.fire()
-    assert h.prober.probes[-1][1] is False  # liveness probes are plain HTTP
+    assert len(h.prober.probes) == 1  # the next liveness probe is under way
 
 
 def test_retries_failures_in_a_row_report_once_and_recovery_is_reported() -> None:

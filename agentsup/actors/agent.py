@@ -21,7 +21,7 @@ import pykka
 
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
-from agentsup.health import Prober, ProbeResult, readiness_delay
+from agentsup.health import ProbeHandle, Prober, ProbeResult, readiness_delay
 from agentsup.job.models import EffectiveHealth
 from agentsup.logs import EventLog
 from agentsup.messages import (
@@ -100,7 +100,7 @@ class AgentActor(pykka.ThreadingActor):
         self.failures = 0
         self.reported_unhealthy = False
         self.last_delay: float | None = None
-        self.timer: TimerHandle | None = None
+        self.timer: TimerHandle | ProbeHandle | None = None
         self.relaunch_delay: float | None = None
         self.stop_in_progress = False
         self.stop_returned = False
@@ -119,26 +119,22 @@ class AgentActor(pykka.ThreadingActor):
         self.timer = self.timers.call_later(delay, lambda: self._tell_self(message))
 
     def _schedule_probe(self, delay: float) -> None:
-        """Probe after `delay`: the timer hands the probe straight to the prober, and
-        only its result comes back here. Liveness checks of hundreds of agents are the
-        supervisor's main idle cost, and a round trip through this actor per tick would
-        add a thread wake-up to each."""
+        """Probe after `delay`: the prober keeps the time and runs the probe, and only
+        its result comes back here. Liveness checks of hundreds of agents are the
+        supervisor's main idle cost, and a tick through this actor would add a thread
+        wake-up to each."""
         if self.timer is not None:
             self.timer.cancel()
         generation = self.generation
-        url = self.settings.url + self.settings.health.path
-        timeout = self.settings.health.timeout
-        quick = self.phase is Phase.STARTING
-        prober = self.prober
         tell = self._tell_self
 
         def done(result: ProbeResult) -> None:
             tell(HealthChecked(generation, result.ok, result.error))
 
-        def fire() -> None:
-            prober.submit(url, timeout, done, quick_connect=quick)
-
-        self.timer = self.timers.call_later(delay, fire)
+        health = self.settings.health
+        self.timer = self.prober.schedule(
+            delay, self.settings.url + health.path, health.timeout, done
+        )
 
     def _new_generation(self) -> int:
         self.generation += 1
@@ -258,12 +254,7 @@ class AgentActor(pykka.ThreadingActor):
         def done(result: ProbeResult) -> None:
             tell(HealthChecked(generation, result.ok, result.error))
 
-        self.prober.submit(
-            self.settings.url + health.path,
-            health.timeout,
-            done,
-            quick_connect=self.phase is Phase.STARTING,
-        )
+        self.prober.submit(self.settings.url + health.path, health.timeout, done)
 
     def _checked(self, result: HealthChecked) -> None:
         health = self.settings.health
