@@ -32,9 +32,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default of 5 would drop the SYNs of a burst of probes
+    daemon_threads = True
+
+
 @contextmanager
 def http_server(handler: type[BaseHTTPRequestHandler] = Handler) -> Iterator[int]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
