@@ -185,7 +185,7 @@ def test_unusable_files_never_show_a_traceback(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     result = run("validate", tmp_path / "nope.yaml")
     assert result.returncode == 2
-    assert result.stderr.strip() == f"{tmp_path / 'nope.yaml'}:0:0: (document): no such file"
+    assert result.stderr.strip() == f"{tmp_path / 'nope.yaml'}: no such file"
 
 
 def test_import_check_runs_by_default_and_can_be_skipped(tmp_path: Path) -> None:

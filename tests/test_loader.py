@@ -284,7 +284,7 @@ def test_unreadable_paths(tmp_path: Path, make: object, message: str) -> None:
     path = make(tmp_path)  # type: ignore[operator]
     with pytest.raises(JobFileError) as caught:
         load_job(path)
-    assert caught.value.render() == f"{path}:0:0: (document): {message}"
+    assert caught.value.render() == f"{path}: {message}"
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
@@ -292,7 +292,7 @@ def test_non_utf8_file(tmp_path: Path) -> None:
     path.write_bytes(b"job: \xff\xfe\n")
     with pytest.raises(JobFileError) as caught:
         load_job(path)
-    assert caught.value.render().startswith(f"{path}:0:0: (document): is not UTF-8 text")
+    assert caught.value.render().startswith(f"{path}: is not UTF-8 text")
 
 
 # --- YAML-level problems -------------------------------------------------------------

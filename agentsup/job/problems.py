@@ -45,6 +45,8 @@ class Located:
     message: str
 
     def render(self) -> str:
+        if self.line == 0:  # about the file as a whole (missing, unreadable): no position
+            return f"{self.file}: {self.message}"
         return f"{self.file}:{self.line}:{self.column}: {format_path(self.path)}: {self.message}"
 
 
