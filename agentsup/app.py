@@ -6,14 +6,11 @@ the supervisor, and wait for the exit code. Everything else happens in actors.
 
 from __future__ import annotations
 
-import signal
 import sys
-import threading
 import time
 import uuid
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from types import FrameType
 from typing import Any
 
 import pykka
@@ -28,11 +25,12 @@ from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
 from agentsup.logs import EventLog, route_stdlib_logging
-from agentsup.messages import KillAll, StartJob, StopJob
+from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
 from agentsup.policies import failure_action, restart_policies
 from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
+from agentsup.signals import Interrupted, ToSupervisor, interrupt, trapped
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -142,19 +140,26 @@ def _supervise(
     job = loaded.definition
     backends = _backends(loaded, plan, events)
     try:
-        problems = [problem for backend in backends.values() for problem in backend.preflight()]
-        if problems:
-            events.emit(
-                "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
-            )
-            return EXIT_FAILED
-        try:
-            for backend in backends.values():
-                backend.prepare()
-        except RunnerError as exc:
-            events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
-            return EXIT_FAILED
+        with trapped(interrupt):
+            problems = [p for backend in backends.values() for p in backend.preflight()]
+            if problems:
+                events.emit(
+                    "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
+                )
+                return EXIT_FAILED
+            try:
+                for backend in backends.values():
+                    backend.prepare()
+            except RunnerError as exc:
+                events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
+                return EXIT_FAILED
         return _run_actors(job, plan, backends, events, monitor)
+    except Interrupted as interrupted:
+        # A signal while checking hosts and images: nothing runs yet; undo what
+        # `prepare` made (in `close`) and stop as cleanly as a running job would.
+        events.emit("job.stopping", reason="signal", signal=interrupted.signal)
+        events.emit("job.stopped", exit_code=0)
+        return 0
     finally:
         for backend in reversed(list(backends.values())):
             backend.close()
@@ -195,7 +200,7 @@ def _run_actors(
                 timers=timers, prober=prober, events=events,
             )
         supervisor.proxy().attach(agents).get()
-        with _signals_to(supervisor):
+        with trapped(ToSupervisor(supervisor)):
             supervisor.tell(StartJob())
             code = _wait(finished)
     finally:
@@ -220,32 +225,3 @@ def _wait(finished: Future[int]) -> int:
             return finished.result(timeout=1.0)
         except FutureTimeout:
             continue
-
-
-class _signals_to:
-    """SIGINT/SIGTERM become `StopJob`; a second one becomes `KillAll`."""
-
-    def __init__(self, supervisor: pykka.ActorRef[Any]) -> None:
-        self.supervisor = supervisor
-        self.received = 0
-        self.previous: dict[int, Any] = {}
-
-    def __enter__(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self.previous[signum] = signal.signal(signum, self._handle)
-
-    def __exit__(self, *_: object) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-    def _handle(self, signum: int, _frame: FrameType | None) -> None:
-        self.received += 1
-        try:
-            if self.received == 1:
-                self.supervisor.tell(StopJob(signal.Signals(signum).name))
-            else:
-                self.supervisor.tell(KillAll())
-        except pykka.ActorDeadError:
-            pass

@@ -295,3 +295,30 @@ def test_missing_working_directory_fails_cleanly(tmp_path: Path) -> None:
         assert "does-not-exist" in failed["reason"]
         assert "Traceback" not in run.stderr_text()
     assert not os.path.exists(tmp_path / "does-not-exist")
+
+
+def test_a_signal_during_the_checks_before_start_stops_cleanly(tmp_path: Path) -> None:
+    """SIGTERM while preflight waits on an SSH host that never answers: exit 0 at once."""
+    (port,) = free_ports(1)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts, never says a word: the SSH handshake waits
+    spec = agent("far", port)
+    spec["deployment"] = {"target": "remote", "host": "127.0.0.1",
+                          "port": silent.getsockname()[1]}
+    job = write(tmp_path, [spec], {"type": "dynamic"}, ssh={"timeout": 60})
+    try:
+        with supervisor(job) as run:
+            run.wait_for("plan.resolved")
+            time.sleep(1.0)
+            assert run.process.poll() is None
+            started = time.monotonic()
+            run.signal(signal.SIGTERM)
+            assert run.wait(timeout=15) == 0
+            assert time.monotonic() - started < 10
+            assert run.events[-1]["event"] == "job.stopped"
+            assert run.named("job.stopping")[0]["signal"] == "SIGTERM"
+            assert not run.named("agent.started")
+            assert "Traceback" not in run.stderr_text()
+    finally:
+        silent.close()
