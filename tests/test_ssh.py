@@ -29,6 +29,7 @@ from clirun import (
     TEST_AGENT,
     Event,
     Supervisor,
+    agent_entry,
     agentsup_command,
     free_ports,
     pid_alive,
@@ -108,14 +109,7 @@ def remote_agent(
 
 
 def local_agent(agent_id: str, port: int, **env: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "id": agent_id,
-        "command": [sys.executable, str(TEST_AGENT)],
-        "config": {"port": port},
-    }
-    if env:
-        spec["deployment"] = {"environment": {k: str(v) for k, v in env.items()}}
-    return spec
+    return agent_entry(agent_id, port, **env)
 
 
 def write_job(
