@@ -24,3 +24,17 @@ def port_in_use(port: int) -> bool:
 def ports_in_use(wanted: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """The `(agent id, port)` pairs whose port is taken."""
     return [(agent_id, port) for agent_id, port in wanted if port_in_use(port)]
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct loopback ports that were free a moment ago (for tests and benchmarks)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            held = socket.socket()
+            held.bind(("127.0.0.1", 0))
+            sockets.append(held)
+        return [held.getsockname()[1] for held in sockets]
+    finally:
+        for held in sockets:
+            held.close()

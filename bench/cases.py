@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentsup.ports import free_ports
 from bench.common import (
     Agentsup,
     BareLauncher,
@@ -18,7 +19,6 @@ from bench.common import (
     agent_command,
     agent_env,
     event_time,
-    free_ports,
     idle_cpu_percent,
     kill_tagged,
     new_tag,

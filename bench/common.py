@@ -62,20 +62,6 @@ def summarise(values: Iterable[float]) -> Summary:
 # ---------------------------------------------------------------------- ports and /proc
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct ports that were free a moment ago."""
-    sockets: list[socket.socket] = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):

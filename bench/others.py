@@ -17,11 +17,11 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentsup.ports import free_ports
 from bench.common import (
     AGENT,
     RUN_TAG_VAR,
     Agentsup,
-    free_ports,
     idle_cpu_percent,
     kill_tagged,
     new_tag,

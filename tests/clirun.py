@@ -6,7 +6,6 @@ import json
 import os
 import queue
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -19,22 +18,10 @@ from typing import Any
 
 import yaml
 
+from agentsup.ports import free_ports as free_ports  # re-exported for the test modules
+
 TEST_AGENT = Path(__file__).parent / "agents" / "testagent.py"
 Event = dict[str, Any]
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports that were free a moment ago (held open together so they are distinct)."""
-    sockets = []
-    try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 def agentsup_command(*args: str) -> list[str]:
