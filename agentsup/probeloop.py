@@ -15,6 +15,7 @@ import errno
 import heapq
 import itertools
 import logging
+import math
 import os
 import selectors
 import socket
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 MAX_RESPONSE = 64 * 1024
 """Bytes of a health answer read at most; the status line is all that counts."""
+ALIGN_GRID = 0.05
+"""Probes scheduled at least `ALIGN_FROM` seconds ahead start on multiples of this."""
+ALIGN_FROM = 1.0
 RESOLVE_TTL = 60.0
 """Seconds a host name's addresses are reused before they are looked up again."""
 
@@ -152,6 +156,10 @@ class ProbeLoop:
             if self._closed:
                 return handle
             due = self._clock() + max(delay, 0.0)
+            if delay >= ALIGN_FROM:
+                # Round up to the grid, so that checks which fall due close together
+                # run in one wake-up of this thread instead of one each.
+                due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
             heapq.heappush(self._due, (due, next(self._counter), handle, target, timeout, done))
             first = self._due[0][2] is handle
         if first:
