@@ -157,3 +157,29 @@ def test_two_logs_do_not_share_job_or_stream() -> None:
     EventLog("two", stream=second, level="error").emit("job.loaded")
     assert [r["job"] for r in records(first)] == ["one"]
     assert records(second) == []
+
+
+def test_stdlib_logging_goes_through_the_same_renderer(out: io.StringIO) -> None:
+    import logging
+
+    from agentsup.logs import route_stdlib_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        route_stdlib_logging(EventLog("j", stream=out))
+        logging.getLogger("pykka").error("Unhandled exception in %s", "SomeActor")
+        logging.getLogger("pykka").debug("too chatty for info")  # below the level
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("agentsup.x").exception("it broke")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    logged = records(out)
+    assert [r["event"] for r in logged] == ["log", "log"]
+    assert logged[0]["level"] == "error" and logged[0]["logger"] == "pykka"
+    assert logged[0]["message"] == "Unhandled exception in SomeActor"
+    assert logged[0]["job"] == "j"
+    assert "ValueError: boom" in logged[1]["exception"]
