@@ -1,8 +1,8 @@
 """AgentActor: one per agent; owns its runner and its health loop.
 
 The actor's thread never blocks on anything slow. The runner reports output and exits
-from its own I/O thread, probes run on the prober's pool, stops run on a short-lived
-thread, and timers fire on the timer thread; each of those only `tell`s this actor.
+from its own I/O thread, probes are timed and run on the probe thread, stops run on a
+short-lived thread, and timers fire on the timer thread; each only `tell`s this actor.
 Every launch gets a new `run` number and every change of health loop a new
 `generation`, so a tick, probe result or exit left over from before is recognised and
 dropped.
