@@ -1,7 +1,7 @@
 """Agents on other hosts, over SSH with asyncssh.
 
 All SSH work of a job happens on one asyncio event loop on one background thread
-(`_LoopThread`); the synchronous `Runner` methods hand coroutines to it with
+(`LoopThread` in `_ssh_hosts`); the synchronous `Runner` methods hand coroutines to it with
 `asyncio.run_coroutine_threadsafe`. There is one SSH connection per (host, port, user),
 shared by that host's agents, opened with the OpenSSH client configuration
 (`~/.ssh/config`), keepalives on, and host keys verified against the job's known_hosts
@@ -25,558 +25,55 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Coroutine, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
-
-import asyncssh
 
 from agentsup.environment import agent_environment
-from agentsup.job.models import Agent, SshSettings
+from agentsup.job.models import Agent
+from agentsup.runners._ssh_hosts import (
+    CHECK_SCRIPT,
+    COMMAND_TIMEOUT,
+    FIRST_LINE_TIMEOUT,
+    ORPHAN_GRACE_MAX,
+    RECORD_ROOT,
+    STUCK_WARNING_INTERVAL,
+    WATCHDOG_SOURCE,
+    Endpoint,
+    Host,
+    LoopThread,
+    Session,
+    agent_command_line,
+    record_dir,
+    remote_path,
+    tail,
+    watchdog_python,
+)
 from agentsup.runners.base import (
     Backend,
     ExitCallback,
-    ExitStatus,
     JobContext,
     LaunchSpec,
     OutputCallback,
     Runner,
     RunnerError,
     StartInfo,
-    Stream,
     agent_argv,
 )
 
 __all__ = ["RECORD_ROOT", "SshBackend", "SshRunner"]
 
 logger = logging.getLogger(__name__)
-# asyncssh logs every channel at INFO; the job's events say what matters.
-logging.getLogger("asyncssh").setLevel(logging.WARNING)
-
-WATCHDOG_SOURCE = Path(__file__).with_name("_ssh_watchdog.py").read_text(encoding="utf-8")
-RECORD_ROOT = "~/.agentsup"
-"""Run records live in `RECORD_ROOT/<job>/<machine id>/<agent>.json` on each remote host."""
-
-IGNORE_KNOWN_HOSTS = "ignore"
-KEEPALIVE_INTERVAL = 5.0
-KEEPALIVE_COUNT_MAX = 3
-ORPHAN_GRACE_MAX = 3.0
-"""Seconds between SIGTERM and SIGKILL when the watchdog loses its session."""
-FIRST_LINE_TIMEOUT = 30.0
-"""How long the watchdog may take to report the pid (it may first end an old group)."""
-COMMAND_TIMEOUT = 30.0
-RECONNECT_DELAY_FIRST = 0.25
-RECONNECT_DELAY_MAX = 2.0
-_STUCK_WARNING_INTERVAL = 10.0
-
-T = TypeVar("T")
-
-_CHECK_SCRIPT = """\
-import sys
-if sys.version_info < (3, 7):
-    sys.exit(105)
-if len(sys.argv) > 1:
-    import importlib.util
-    try:
-        found = importlib.util.find_spec(sys.argv[1]) is not None
-    except Exception:
-        found = False
-    sys.exit(0 if found else 103)
-"""
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def _tail(text: str, lines: int = 3) -> str:
-    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " / ".join(kept) if kept else "no error output"
-
-
-def remote_path(path: str) -> str:
-    """A remote path as a shell word: quoted, except a leading `~/` (the remote home)."""
-    if path == "~":
-        return "~"
-    if path.startswith("~/"):
-        rest = path[2:]
-        return "~/" + shlex.quote(rest) if rest else "~"
-    return shlex.quote(path)
-
-
-def agent_command_line(spec: LaunchSpec) -> str:
-    """`cd WORKDIR && exec env VAR=value ... ARGV`, every value quoted."""
-    assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in spec.env.items())
-    argv = " ".join(shlex.quote(word) for word in spec.argv)
-    return f"cd {remote_path(str(spec.cwd))} && exec env {assignments} {argv}"
-
-
-def record_dir(job_name: str) -> str:
-    return f"{RECORD_ROOT}/{job_name}"
-
-
-def watchdog_python(agent: Agent) -> str:
-    """The interpreter for the watchdog (and for module agents): deployment.python or
-    python3."""
-    return agent.deployment.python or "python3"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """What identifies one shared SSH connection."""
-
-    host: str
-    port: int | None
-    user: str | None
-
-    @classmethod
-    def of(cls, agent: Agent) -> Endpoint:
-        deployment = agent.deployment
-        assert deployment.host is not None  # the loader requires it for remote agents
-        return cls(deployment.host, deployment.port, deployment.user)
-
-    @property
-    def label(self) -> str:
-        text = self.host if self.user is None else f"{self.user}@{self.host}"
-        return text if self.port is None else f"{text}:{self.port}"
-
-
-class _LoopThread:
-    """One asyncio event loop on one daemon thread."""
-
-    def __init__(self, name: str) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        try:
-            self.loop.run_forever()
-        finally:
-            pending = asyncio.all_tasks(self.loop)
-            for task in pending:
-                task.cancel()
-            if pending:
-                self.loop.run_until_complete(
-                    asyncio.gather(*pending, return_exceptions=True)
-                )
-            self.loop.close()
-
-    def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float) -> T:
-        future = self.submit(coro)
-        try:
-            return future.result(timeout)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise
-
-    def call_soon(self, callback: Any, *args: Any) -> None:
-        with contextlib.suppress(RuntimeError):  # the loop has been closed
-            self.loop.call_soon_threadsafe(callback, *args)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self.loop.stop)
-        if threading.current_thread() is not self._thread:
-            self._thread.join(timeout)
-
-
-class _ConnectFailed(RunnerError):
-    """A connection that could not be made; `transient` ones are worth retrying."""
-
-    def __init__(self, message: str, *, transient: bool) -> None:
-        super().__init__(message)
-        self.transient = transient
-
-
-class _Client(asyncssh.SSHClient):
-    def __init__(self, host: _Host) -> None:
-        self._host = host
-        self.connection: asyncssh.SSHClientConnection | None = None
-
-    def connection_made(self, conn: asyncssh.SSHClientConnection) -> None:
-        self.connection = conn
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.connection is not None:
-            self._host.lost(self.connection, exc)
-
-
-# --------------------------------------------------------------------------- one host
-
-
-class _Host:
-    """One (host, port, user): its shared connection, (re)made on demand."""
-
-    def __init__(self, endpoint: Endpoint, agent: Agent, context: JobContext) -> None:
-        self.endpoint = endpoint
-        self.label = endpoint.label
-        self.context = context
-        self.settings: SshSettings = context.job.deployment.ssh
-        self._credentials = agent.deployment
-        self._conn: asyncssh.SSHClientConnection | None = None
-        self._lock: asyncio.Lock | None = None
-        self._closing = False
-        self.lost_reason: str | None = None
-        self.address: tuple[str, int] = (endpoint.host, endpoint.port or 22)
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    # ----------------------------------------------------------- connecting
-
-    def _local_path(self, path: str) -> Path:
-        expanded = Path(path).expanduser()
-        return expanded if expanded.is_absolute() else self.context.base_dir / expanded
-
-    @property
-    def _known_hosts_file(self) -> Path | None:
-        if self.settings.known_hosts.strip().lower() == IGNORE_KNOWN_HOSTS:
-            return None
-        return self._local_path(self.settings.known_hosts)
-
-    def _options(self) -> dict[str, Any]:
-        timeout = self.settings.timeout
-        options: dict[str, Any] = {
-            "host": self.endpoint.host,
-            "connect_timeout": timeout,
-            "login_timeout": timeout,
-            "keepalive_interval": KEEPALIVE_INTERVAL,
-            "keepalive_count_max": KEEPALIVE_COUNT_MAX,
-            "client_factory": lambda: _Client(self),
-        }
-        if self.endpoint.port is not None:
-            options["port"] = self.endpoint.port
-        if self.endpoint.user is not None:
-            options["username"] = self.endpoint.user
-        known_hosts = self._known_hosts_file
-        if known_hosts is None:
-            options["known_hosts"] = None
-        elif known_hosts.exists():
-            options["known_hosts"] = str(known_hosts)
-        else:
-            options["known_hosts"] = asyncssh.import_known_hosts("")
-        keys = [k for k in (self._credentials.ssh_key, self.settings.key_file) if k]
-        if keys:
-            # Explicit keys; keys in a running SSH agent are still tried first.
-            options["client_keys"] = [str(self._local_path(key)) for key in keys]
-        if self._credentials.password is not None:
-            options["password"] = self._credentials.password.get_secret_value()
-        return options
-
-    async def connection(self, *, retry_for: float | None = None) -> asyncssh.SSHClientConnection:
-        """The shared connection, connecting first if there is none.
-
-        With `retry_for`, transient failures (refused, timed out, dropped) are retried
-        with back-off for that many seconds, each attempt announced as an event.
-        """
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._conn is not None:
-                return self._conn
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (retry_for or 0.0)
-            delay = RECONNECT_DELAY_FIRST
-            attempt = 0
-            while True:
-                attempt += 1
-                remaining = deadline - loop.time()
-                try:
-                    budget = self.settings.timeout if attempt == 1 else max(remaining, 0.5)
-                    conn = await self._connect_once(min(self.settings.timeout, budget))
-                except _ConnectFailed as exc:
-                    if not exc.transient or retry_for is None or remaining < delay:
-                        raise
-                    self.context.events.emit(
-                        "ssh.reconnecting", "warning",
-                        host=self.label, attempt=attempt, delay=delay, error=str(exc),
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RECONNECT_DELAY_MAX)
-                    continue
-                self._conn = conn
-                self.lost_reason = None
-                return conn
-
-    async def _connect_once(self, timeout: float) -> asyncssh.SSHClientConnection:
-        label = self.label
-        try:
-            options = await asyncssh.SSHClientConnectionOptions.construct(None, **self._options())
-        except (OSError, asyncssh.Error, asyncssh.KeyImportError, ValueError) as exc:
-            raise _ConnectFailed(
-                f"cannot use the SSH settings for {label}: {exc}", transient=False
-            ) from None
-        host, port = str(options.host), int(options.port)
-        self.address = (host, port)
-        known_hosts = self._known_hosts_file
-        if known_hosts is None:
-            self.context.events.emit(
-                "ssh.host_key_unverified", "warning", host=label, address=f"{host}:{port}",
-                message="deployment.ssh.known_hosts is 'ignore': the host key is not verified",
-            )
-        try:
-            conn = await asyncio.wait_for(
-                asyncssh.connect(self.endpoint.host, options=options), timeout + 1.0
-            )
-        except asyncssh.HostKeyNotVerifiable:
-            assert known_hosts is not None
-            raise _ConnectFailed(self._host_key_problem(known_hosts), transient=False) from None
-        except asyncssh.PermissionDenied:
-            raise _ConnectFailed(
-                f"SSH login to {label} as {options.username!r} was refused (permission "
-                "denied): check the agent's ssh_key, deployment.ssh.key_file, its password "
-                "or the keys in your SSH agent",
-                transient=False,
-            ) from None
-        except TimeoutError:
-            raise _ConnectFailed(
-                f"could not connect to {label} ({host} port {port}) within {timeout:g} s",
-                transient=True,
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise _ConnectFailed(
-                f"could not connect to {label} ({host} port {port}): {reason}", transient=True
-            ) from None
-        except asyncssh.Error as exc:
-            raise _ConnectFailed(
-                f"SSH connection to {label} ({host} port {port}) failed: {exc.reason}",
-                transient=True,
-            ) from None
-        self.context.events.emit(
-            "ssh.connected", host=label, address=f"{host}:{port}", user=options.username
-        )
-        return conn
-
-    def _host_key_problem(self, known_hosts: Path) -> str:
-        host, port = self.address
-        name = host if port == 22 else f"[{host}]:{port}"
-        scan = f"ssh-keyscan -p {port} {host} >> {known_hosts}"
-        recorded = False
-        if known_hosts.exists():
-            with contextlib.suppress(Exception):
-                matches = asyncssh.read_known_hosts(str(known_hosts)).match(host, "", port)
-                recorded = bool(matches[0]) or bool(matches[1])
-        if recorded:
-            return (
-                f"the host key of {self.label} ({name}) does not match the one "
-                f"recorded in {known_hosts}: it has changed (the host was reinstalled, "
-                "or someone is intercepting the connection). If the change is expected, "
-                f"remove the old key with `ssh-keygen -R '{name}' -f {known_hosts}` and add "
-                f"the new one with `{scan}`"
-            )
-        where = known_hosts if known_hosts.exists() else f"{known_hosts} (which does not exist)"
-        return (
-            f"the host key of {self.label} ({name}) is unknown: it is not in {where}. "
-            f"Check the host's key and add it, for example with `{scan}`, or point "
-            "deployment.ssh.known_hosts at a file that has it"
-        )
-
-    def lost(self, conn: asyncssh.SSHClientConnection, exc: Exception | None) -> None:
-        """Called on the loop when a connection ends, for whatever reason."""
-        if conn is not self._conn:
-            return
-        self._conn = None
-        reason = (str(exc) if exc is not None else "") or "the connection was closed"
-        self.lost_reason = reason
-        if not self._closing:
-            self.context.events.emit(
-                "ssh.connection_lost", "warning", host=self.label, reason=reason
-            )
-
-    def forget(self, conn: asyncssh.SSHClientConnection) -> None:
-        """Drop a connection that failed to open a session; the next use reconnects."""
-        if conn is self._conn:
-            self._conn = None
-            conn.abort()
-
-    async def close(self) -> None:
-        self._closing = True
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.wait_closed(), 5.0)
-
-    # ----------------------------------------------------------- commands
-
-    async def run(self, command: str, stdin: str | None = None) -> tuple[int | None, str, str]:
-        """Run one command on the host: (exit status, stdout, stderr)."""
-        conn = await self.connection()
-        try:
-            result = await asyncio.wait_for(
-                conn.run(command, input=stdin, check=False, encoding="utf-8",
-                         errors="replace"),
-                COMMAND_TIMEOUT,
-            )
-        except TimeoutError:
-            raise RunnerError(
-                f"a command on {self.label} did not finish within {COMMAND_TIMEOUT:g} s"
-            ) from None
-        except (asyncssh.Error, OSError) as exc:
-            raise RunnerError(f"connection to {self.label} lost: {exc}") from None
-        return result.exit_status, str(result.stdout or ""), str(result.stderr or "")
-
-    # ----------------------------------------------------------- agents
-
-    async def launch(self, session: _Session, python: str, config: dict[str, Any]) -> int:
-        """Start the watchdog and, through it, the agent; returns the agent's pid."""
-        conn = await self.connection(retry_for=self.settings.timeout)
-        command = f"exec {shlex.quote(python)} -c {shlex.quote(WATCHDOG_SOURCE)}"
-        try:
-            process: asyncssh.SSHClientProcess[bytes] = await conn.create_process(
-                command, encoding=None
-            )
-        except (asyncssh.Error, OSError) as exc:
-            self.forget(conn)
-            raise RunnerError(f"cannot open an SSH session on {self.label}: {exc}") from None
-        try:
-            process.stdin.write(json.dumps(config).encode() + b"\n")
-            line = await asyncio.wait_for(process.stdout.readline(), FIRST_LINE_TIMEOUT)
-        except BaseException:
-            process.close()
-            raise
-        if line.startswith(b"P "):
-            pid = int(line[2:].strip())
-        elif line.startswith(b"F "):
-            process.close()
-            raise RunnerError(f"cannot start on {self.label}: {_decode(line[2:]).strip()}")
-        else:
-            raise RunnerError(await self._watchdog_failed(process, python))
-        session.process = process
-        task = asyncio.get_running_loop().create_task(self._pump(session, process))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return pid
-
-    async def _watchdog_failed(
-        self, process: asyncssh.SSHClientProcess[bytes], python: str
-    ) -> str:
-        stderr = b""
-        with contextlib.suppress(Exception):
-            stderr = await asyncio.wait_for(process.stderr.read(), 2.0)
-            await asyncio.wait_for(process.wait_closed(), 2.0)
-        process.close()
-        status = process.exit_status
-        if status == 127:
-            return f"{python} was not found on {self.label} (set deployment.python)"
-        if status is None and self._conn is None:
-            return f"connection to {self.label} lost: {self.lost_reason or 'closed'}"
-        return (
-            f"the remote watchdog on {self.label} failed (exit status {status}): "
-            f"{_tail(_decode(stderr))}"
-        )
-
-    async def _pump(self, session: _Session, process: asyncssh.SSHClientProcess[bytes]) -> None:
-        """Relay one agent's output and report its exit exactly once."""
-        status: ExitStatus | None = None
-        detail = ""
-        stderr_task = asyncio.get_running_loop().create_task(self._pump_stderr(session, process))
-        try:
-            while True:
-                line = await process.stdout.readline()
-                if not line:
-                    break
-                kind, payload = line[:1], line[2:].rstrip(b"\n")
-                if kind == b"O":
-                    session.output("stdout", _decode(payload))
-                elif kind == b"E":
-                    session.output("stderr", _decode(payload))
-                elif kind == b"X":
-                    status = _parse_exit(payload)
-        except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
-            detail = str(exc)
-        if status is None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(process.wait_closed(), 2.0)
-            if process.exit_status is None and process.exit_signal is None:
-                reason = self.lost_reason or detail or "the SSH session closed"
-                status = ExitStatus(None, None, reason=f"connection to {self.label} lost: {reason}")
-            else:
-                status = ExitStatus(
-                    None, None,
-                    reason=f"the remote watchdog on {self.label} ended without reporting "
-                    f"the agent's exit (exit status {process.returncode})",
-                )
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stderr_task, 1.0)
-        process.close()
-        session.report(status)
-
-    async def _pump_stderr(
-        self, session: _Session, process: asyncssh.SSHClientProcess[bytes]
-    ) -> None:
-        """The watchdog's own stderr (a traceback, should it ever crash)."""
-        with contextlib.suppress(asyncssh.Error, OSError, asyncio.IncompleteReadError):
-            while True:
-                line = await process.stderr.readline()
-                if not line:
-                    return
-                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")))
-
-
-def _parse_exit(payload: bytes) -> ExitStatus:
-    words = _decode(payload).split()
-    code = int(words[0]) if words and words[0] != "-" else None
-    signum = int(words[1]) if len(words) > 1 and words[1] != "-" else None
-    return ExitStatus(code, signum)
-
-
-# --------------------------------------------------------------------------- runner
-
-
-class _Session:
-    """One launch of one agent: its SSH process and the once-only exit report."""
-
-    def __init__(self, on_output: OutputCallback, on_exit: ExitCallback) -> None:
-        self._on_output = on_output
-        self._on_exit = on_exit
-        self.process: asyncssh.SSHClientProcess[bytes] | None = None
-        self.finished = threading.Event()
-        self._reported = False
-
-    def output(self, stream: Stream, line: str) -> None:
-        try:
-            self._on_output(stream, line)
-        except Exception:  # a callback must never stop the relay
-            logger.exception("output callback failed")
-
-    def report(self, status: ExitStatus) -> None:
-        if self._reported:
-            return
-        self._reported = True
-        try:
-            self._on_exit(status)
-        except Exception:
-            logger.exception("exit callback failed")
-        finally:
-            self.finished.set()
-
-    def send(self, word: bytes) -> None:
-        """Tell the watchdog `TERM` or `KILL`; runs on the loop."""
-        process = self.process
-        if process is None or self.finished.is_set():
-            return
-        with contextlib.suppress(Exception):
-            process.stdin.write(word + b"\n")
 
 
 class SshRunner(Runner):
     """Runs one agent at a time on its host, under the remote watchdog."""
 
-    def __init__(self, backend: SshBackend, host: _Host, agent: Agent) -> None:
+    def __init__(self, backend: SshBackend, host: Host, agent: Agent) -> None:
         self._backend = backend
         self._host = host
         self._agent = agent
         self._lock = threading.Lock()
-        self._session: _Session | None = None
+        self._session: Session | None = None
 
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
@@ -585,7 +82,7 @@ class SshRunner(Runner):
             previous = self._session
             if previous is not None and not previous.finished.is_set():
                 raise RunnerError(f"agent {spec.agent_id!r} is still running on {self._host.label}")
-            session = _Session(on_output, on_exit)
+            session = Session(on_output, on_exit)
             context = self._backend.context
             python = watchdog_python(self._agent)
             config = {
@@ -620,7 +117,7 @@ class SshRunner(Runner):
         if session.finished.wait(max(timeout, 0.0)):
             return
         loop.call_soon(session.send, b"KILL")
-        while not session.finished.wait(_STUCK_WARNING_INTERVAL):
+        while not session.finished.wait(STUCK_WARNING_INTERVAL):
             logger.warning(
                 "remote agent %s on %s has not exited after SIGKILL",
                 self._agent.id, self._host.label,
@@ -644,20 +141,20 @@ class SshBackend(Backend):
 
     def __init__(self, context: JobContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
-        self._hosts: dict[Endpoint, _Host] = {}
+        self._hosts: dict[Endpoint, Host] = {}
         self._agents_of: dict[Endpoint, list[Agent]] = {}
         for agent in agents:
             endpoint = Endpoint.of(agent)
-            self._hosts.setdefault(endpoint, _Host(endpoint, agent, context))
+            self._hosts.setdefault(endpoint, Host(endpoint, agent, context))
             self._agents_of.setdefault(endpoint, []).append(agent)
-        self._loop: _LoopThread | None = None
+        self._loop: LoopThread | None = None
         self._loop_lock = threading.Lock()
 
     @property
-    def loop(self) -> _LoopThread:
+    def loop(self) -> LoopThread:
         with self._loop_lock:
             if self._loop is None:
-                self._loop = _LoopThread(f"ssh-{self.context.job.job.name}")
+                self._loop = LoopThread(f"ssh-{self.context.job.job.name}")
             return self._loop
 
     # ----------------------------------------------------------- preflight
@@ -693,7 +190,7 @@ class SshBackend(Backend):
                 problems.append(f"agent {agent.id!r} on {host.label}: {problem}")
         return problems
 
-    async def _check_agent(self, host: _Host, agent: Agent) -> str | None:
+    async def _check_agent(self, host: Host, agent: Agent) -> str | None:
         spec = self.launch_spec(
             agent, agent_environment(self.context.job, self.context.plan, agent)
         )
@@ -706,7 +203,7 @@ class SshBackend(Backend):
         if agent.command is not None:
             steps.append(f"command -v {shlex.quote(agent.command[0])} >/dev/null 2>&1 || exit 104")
         assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in spec.env.items())
-        check = f"exec env {assignments} {shlex.quote(python)} -c {shlex.quote(_CHECK_SCRIPT)}"
+        check = f"exec env {assignments} {shlex.quote(python)} -c {shlex.quote(CHECK_SCRIPT)}"
         if agent.module is not None:
             check += " " + shlex.quote(agent.module)
         steps.append(check)
@@ -732,7 +229,7 @@ class SshBackend(Backend):
                 return f"command {agent.command[0]!r} was not found {where}"
             case 105:
                 return f"{python} is older than Python 3.7, which agentsup needs there"
-        return f"checking the host failed (exit status {status}): {_tail(stderr)}"
+        return f"checking the host failed (exit status {status}): {tail(stderr)}"
 
     # ----------------------------------------------------------- agents
 
@@ -802,7 +299,7 @@ class SshBackend(Backend):
             return [], [str(exc)]
         if status != 0:
             return [], [f"cleaning up on {host.label} failed (exit status {status}): "
-                        f"{_tail(stderr)}"]
+                        f"{tail(stderr)}"]
         removed: list[str] = []
         problems: list[str] = []
         for line in stdout.splitlines():
