@@ -35,7 +35,6 @@ import queue
 import selectors
 import signal
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
@@ -43,6 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import (
     ExitCallback,
     ExitStatus,
@@ -63,12 +63,10 @@ _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
-_REAPER_EXIT_WAIT = 5.0
 
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
 
-_REAPER_PATH = Path(__file__).with_name("_reaper.py")
 
 
 def _resolve_prctl() -> Callable[..., int] | None:
@@ -244,9 +242,7 @@ class _Hub:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
-        self._registered: set[int] = set()
-        self._reaper: subprocess.Popen[bytes] | None = None
-        self._reaper_fd = -1
+        self._reaper = ReaperLink()
         self._thread = threading.Thread(target=self._run, name="agentsup-local-hub", daemon=True)
         self._thread.start()
 
@@ -292,10 +288,7 @@ class _Hub:
         Otherwise the copy would keep the pipe open and the reaper would not notice
         the real supervisor's death. Runs right after fork: no locks.
         """
-        if self._reaper_fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._reaper_fd)
-            self._reaper_fd = -1
+        self._reaper.forget_in_child()
 
     # -- hub thread --------------------------------------------------------------------
 
@@ -328,7 +321,7 @@ class _Hub:
                 self._on_pidfd(handle)
             except Exception:
                 logger.exception("local I/O hub: cleaning up pid %d failed", handle.pid)
-        self._close_reaper()
+        self._reaper.close()
         self._selector.close()
 
     def _reject_requests(self) -> None:
@@ -423,7 +416,7 @@ class _Hub:
             raise RunnerError(f"cannot watch {request.argv[0]!r}: {exc.strerror or exc}") from exc
 
         self._procs.add(handle)
-        self._register_group(handle.pid)
+        self._reaper.register(handle.pid)
         return handle
 
     def _abandon(
@@ -491,7 +484,7 @@ class _Hub:
                 self._drain(handle, reader)
                 self._close_stream(handle, reader)
         self._procs.discard(handle)
-        self._unregister_group(handle.pid)
+        self._reaper.unregister(handle.pid)
         if handle._output_failures > 1:
             logger.warning(
                 "output callback for pid %d failed %d times",
@@ -518,99 +511,6 @@ class _Hub:
                         "output callback for pid %d failed; further failures are only counted",
                         handle.pid,
                     )
-
-    # -- reaper (hub thread only) --------------------------------------------------
-
-    def _register_group(self, pgid: int) -> None:
-        self._registered.add(pgid)
-        self._send_to_reaper(f"+{pgid}\n".encode())
-
-    def _unregister_group(self, pgid: int) -> None:
-        if pgid in self._registered:
-            self._registered.discard(pgid)
-            self._send_to_reaper(f"-{pgid}\n".encode())
-
-    def _send_to_reaper(self, line: bytes) -> None:
-        for _attempt in range(2):
-            if self._reaper is None and not self._start_reaper():
-                return
-            try:
-                os.write(self._reaper_fd, line)
-                return
-            except OSError as exc:
-                logger.warning("agent reaper is gone (%s); starting a new one", exc)
-                self._drop_reaper()
-
-    def _start_reaper(self) -> bool:
-        if _REAPER_PATH.is_file():
-            argv = [sys.executable, "-I", "-S", str(_REAPER_PATH)]
-        else:
-            argv = [sys.executable, "-m", "agentsup.runners._reaper"]
-        try:
-            reaper = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                cwd="/",
-                close_fds=True,
-                start_new_session=True,
-                bufsize=0,
-            )
-        except OSError as exc:
-            logger.error(
-                "cannot start the agent reaper (%s): agents' children may outlive "
-                "a killed supervisor",
-                exc,
-            )
-            return False
-        assert reaper.stdin is not None
-        self._reaper = reaper
-        self._reaper_fd = reaper.stdin.fileno()
-        if self._registered:
-            # A replacement reaper has to learn about every group that is still alive.
-            backlog = "".join(f"+{pgid}\n" for pgid in self._registered).encode()
-            try:
-                os.write(self._reaper_fd, backlog)
-            except OSError as exc:
-                logger.error("the new agent reaper did not accept groups: %s", exc)
-                self._drop_reaper()
-                return False
-        return True
-
-    def _drop_reaper(self) -> None:
-        """Discard a broken reaper without triggering it.
-
-        Closing its stdin is its cue to kill every registered group, so it is killed
-        first.
-        """
-        reaper = self._reaper
-        self._reaper = None
-        self._reaper_fd = -1
-        if reaper is None:
-            return
-        reaper.kill()
-        try:
-            reaper.wait(_REAPER_EXIT_WAIT)
-        except subprocess.TimeoutExpired:
-            logger.warning("agent reaper %d did not die", reaper.pid)
-        if reaper.stdin is not None:
-            with contextlib.suppress(OSError):
-                reaper.stdin.close()
-
-    def _close_reaper(self) -> None:
-        reaper = self._reaper
-        self._reaper = None
-        self._reaper_fd = -1
-        if reaper is None:
-            return
-        if reaper.stdin is not None:
-            with contextlib.suppress(OSError):
-                reaper.stdin.close()
-        try:
-            reaper.wait(_REAPER_EXIT_WAIT)
-        except subprocess.TimeoutExpired:
-            logger.warning("agent reaper %d did not exit", reaper.pid)
 
 
 _hub_lock = threading.Lock()
