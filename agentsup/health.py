@@ -44,9 +44,5 @@ class Prober:
         """Probe `url` after `delay` seconds; cancel the handle to call it off."""
         return self._loop.schedule(delay, url, timeout, done)
 
-    def submit(self, url: str, timeout: float, done: Callable[[ProbeResult], None]) -> None:
-        """Probe `url` now."""
-        self._loop.schedule(0.0, url, timeout, done)
-
     def close(self) -> None:
         self._loop.close()

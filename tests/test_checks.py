@@ -10,20 +10,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from jobtext import at
 
 from agentsup.job.loader import LoadedJob, load_job, load_text
 from agentsup.job.problems import JobFileError
 
 FILE = "job.yaml"
-
-
-def at(text: str, needle: str, occurrence: int = 1) -> str:
-    index = -1
-    for _ in range(occurrence):
-        index = text.index(needle, index + 1)
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f"{line}:{column}"
 
 
 def load(text: str, base_dir: Path = Path("."), import_check: bool = False) -> LoadedJob:

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from jobtext import at
 
 from agentsup.job.loader import LoadedJob, load_job, load_text
 from agentsup.job.models import (
@@ -24,16 +25,6 @@ from agentsup.job.models import (
 from agentsup.job.problems import JobFileError
 
 FILE = "job.yaml"
-
-
-def at(text: str, needle: str, occurrence: int = 1) -> str:
-    """`LINE:COL` (1-based) of the n-th occurrence of `needle` in `text`."""
-    index = -1
-    for _ in range(occurrence):
-        index = text.index(needle, index + 1)
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f"{line}:{column}"
 
 
 def load(text: str) -> LoadedJob:

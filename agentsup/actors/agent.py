@@ -243,18 +243,10 @@ class AgentActor(pykka.ThreadingActor):
     def _check(self) -> None:
         if self.phase not in (Phase.STARTING, Phase.READY):
             return
-        health = self.settings.health
-        if not health.enabled:
-            if self.phase is Phase.STARTING:
-                self._became_ready()
-            return
-        generation = self.generation
-        tell = self._tell_self
-
-        def done(result: ProbeResult) -> None:
-            tell(HealthChecked(generation, result.ok, result.error))
-
-        self.prober.submit(self.settings.url + health.path, health.timeout, done)
+        if self.settings.health.enabled:
+            self._schedule_probe(0.0)
+        elif self.phase is Phase.STARTING:
+            self._became_ready()  # the grace period passed without an exit
 
     def _checked(self, result: HealthChecked) -> None:
         health = self.settings.health

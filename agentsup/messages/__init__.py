@@ -27,7 +27,6 @@ from agentsup.messages.events import (
     HealthCheckFailed,
     HealthRecovered,
     ProcessExited,
-    StageReady,
     StopFinished,
 )
 
@@ -47,7 +46,6 @@ __all__ = [
     "ProcessExited",
     "PublishHealth",
     "RestartAgent",
-    "StageReady",
     "StartAgent",
     "StartJob",
     "StopAgent",

@@ -72,13 +72,6 @@ class AgentStopped:
     signal: int | None
 
 
-@dataclass(frozen=True)
-class StageReady:
-    """Every agent of a stage has reported ready."""
-
-    index: int
-
-
 # Messages an agent actor receives from its own runner, prober and stopper threads.
 
 

@@ -149,8 +149,22 @@ class Backend(abc.ABC):
         return []
 
     @abc.abstractmethod
+    def interpreter(self, agent: Agent) -> str:
+        """The Python that runs a `module` agent on this target."""
+
+    @abc.abstractmethod
+    def working_dir(self, agent: Agent) -> Path:
+        """Where the agent runs, as this target names directories."""
+
     def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
         """How this target runs the agent: argv, environment, working directory."""
+        return LaunchSpec(
+            agent_id=agent.id,
+            argv=agent_argv(agent, self.interpreter(agent)),
+            env=dict(env),
+            cwd=self.working_dir(agent),
+            stop_timeout=self.context.job.stop_timeout_for(agent),
+        )
 
     @abc.abstractmethod
     def runner_for(self, agent: Agent) -> Runner:

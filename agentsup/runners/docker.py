@@ -21,7 +21,6 @@ See docs/containers.md for the networking and the URLs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ from agentsup.runners._docker_engine import (
     remove_network,
 )
 from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
-from agentsup.runners.base import Backend, JobContext, LaunchSpec, Runner, RunnerError, agent_argv
+from agentsup.runners.base import Backend, JobContext, Runner, RunnerError
 
 __all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
@@ -158,16 +157,12 @@ class DockerBackend(Backend):
 
     # ------------------------------------------------------------------ agents
 
-    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        argv = agent_argv(agent, agent.deployment.python or DEFAULT_PYTHON)
-        return LaunchSpec(
-            agent_id=agent.id,
-            argv=argv,
-            env=dict(env),
-            # Inside the container; informative only, the runner sets `working_dir`.
-            cwd=Path(agent.deployment.workdir or "/"),
-            stop_timeout=self.context.job.stop_timeout_for(agent),
-        )
+    def interpreter(self, agent: Agent) -> str:
+        return agent.deployment.python or DEFAULT_PYTHON
+
+    def working_dir(self, agent: Agent) -> Path:
+        # Inside the container; informative only, the runner sets `working_dir`.
+        return Path(agent.deployment.workdir or "/")
 
     def container_settings(self, agent: Agent) -> ContainerSettings:
         job = self.job_name

@@ -16,7 +16,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from pathlib import Path
 
 from agentsup.job.models import Agent
 from agentsup.ports import ports_in_use
@@ -30,7 +30,6 @@ from agentsup.runners.base import (
     Runner,
     RunnerError,
     StartInfo,
-    agent_argv,
 )
 
 __all__ = ["FDS_PER_AGENT", "LocalBackend", "LocalRunner", "shutdown_local_runtime"]
@@ -118,18 +117,14 @@ class LocalBackend(Backend):
             for agent_id, port in busy
         ]
 
-    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        argv = agent_argv(agent, agent.deployment.python or sys.executable)
+    def interpreter(self, agent: Agent) -> str:
+        return agent.deployment.python or sys.executable
+
+    def working_dir(self, agent: Agent) -> Path:
+        """`workdir` relative to the job file's directory, or that directory."""
         workdir = agent.deployment.workdir
         base_dir = self.context.base_dir
-        cwd = (base_dir / workdir) if workdir else base_dir
-        return LaunchSpec(
-            agent_id=agent.id,
-            argv=argv,
-            env=dict(env),
-            cwd=cwd.resolve(),
-            stop_timeout=self.context.job.stop_timeout_for(agent),
-        )
+        return ((base_dir / workdir) if workdir else base_dir).resolve()
 
     def runner_for(self, agent: Agent) -> Runner:
         return LocalRunner()

@@ -25,7 +25,6 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Mapping
 from pathlib import Path
 
 from agentsup.environment import agent_environment
@@ -57,7 +56,6 @@ from agentsup.runners.base import (
     Runner,
     RunnerError,
     StartInfo,
-    agent_argv,
 )
 
 __all__ = ["RECORD_ROOT", "SshBackend", "SshRunner"]
@@ -191,9 +189,7 @@ class SshBackend(Backend):
         return problems
 
     async def _check_agent(self, host: Host, agent: Agent) -> str | None:
-        spec = self.launch_spec(
-            agent, agent_environment(self.context.job, self.context.plan, agent)
-        )
+        env = agent_environment(self.context.job, self.context.plan, agent)
         python = watchdog_python(agent)
         workdir = agent.deployment.workdir
         steps = []
@@ -202,7 +198,7 @@ class SshBackend(Backend):
         steps.append(f"command -v {shlex.quote(python)} >/dev/null 2>&1 || exit 102")
         if agent.command is not None:
             steps.append(f"command -v {shlex.quote(agent.command[0])} >/dev/null 2>&1 || exit 104")
-        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in spec.env.items())
+        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
         check = f"exec env {assignments} {shlex.quote(python)} -c {shlex.quote(CHECK_SCRIPT)}"
         if agent.module is not None:
             check += " " + shlex.quote(agent.module)
@@ -233,15 +229,11 @@ class SshBackend(Backend):
 
     # ----------------------------------------------------------- agents
 
-    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        argv = agent_argv(agent, watchdog_python(agent))
-        return LaunchSpec(
-            agent_id=agent.id,
-            argv=argv,
-            env=dict(env),
-            cwd=Path(agent.deployment.workdir or "~"),
-            stop_timeout=self.context.job.stop_timeout_for(agent),
-        )
+    def interpreter(self, agent: Agent) -> str:
+        return watchdog_python(agent)
+
+    def working_dir(self, agent: Agent) -> Path:
+        return Path(agent.deployment.workdir or "~")
 
     def runner_for(self, agent: Agent) -> Runner:
         return SshRunner(self, self._hosts[Endpoint.of(agent)], agent)
