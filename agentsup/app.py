@@ -27,9 +27,9 @@ from agentsup.job.problems import JobFileError, Located
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
-from agentsup.policies import failure_action, restart_policies
 from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
+from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, ToSupervisor, interrupt, trapped
 
 EXIT_FAILED = 1

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agentsup.actors.policy import FailureAction, RestartBudget, RestartMode, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -31,6 +30,7 @@ from agentsup.messages import (
     StopJob,
 )
 from agentsup.plan import DeploymentPlan
+from agentsup.restart import FailureAction, RestartBudget, RestartMode, RestartPolicy
 
 EXIT_OK = 0
 EXIT_FAILED = 1
