@@ -41,7 +41,7 @@ from agentsup.runners.base import (
     StartInfo,
     Stream,
 )
-from agentsup.runners.lines import LineSplitter
+from agentsup.runners.lines import Line, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +73,20 @@ def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                 on_output: OutputCallback) -> None:
     """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order."""
     splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+
+    def deliver(stream: Stream, lines: list[Line]) -> None:
+        for line in lines:
+            on_output(stream, line.text, line.part, line.continued)
+
     try:
         for out, err in frames:
             if out:
-                for line in splitters["stdout"].feed(out):
-                    on_output("stdout", line)
+                deliver("stdout", splitters["stdout"].feed(out))
             if err:
-                for line in splitters["stderr"].feed(err):
-                    on_output("stderr", line)
+                deliver("stderr", splitters["stderr"].feed(err))
     finally:
         for stream, splitter in splitters.items():
-            for line in splitter.finish():
-                on_output(stream, line)
+            deliver(stream, splitter.finish())
 
 
 @dataclass

@@ -60,13 +60,20 @@ CHECK_SCRIPT = """\
 import sys
 if sys.version_info < (3, 7):
     sys.exit(105)
+import json, os, subprocess
+# The agent's environment comes on stdin, never on a command line (ps shows those).
+env = dict(os.environ)
+env.update(json.loads(sys.stdin.readline() or "{}"))
 if len(sys.argv) > 1:
-    import importlib.util
-    try:
-        found = importlib.util.find_spec(sys.argv[1]) is not None
-    except Exception:
-        found = False
-    sys.exit(0 if found else 103)
+    find = (
+        "import importlib.util, sys\\n"
+        "try:\\n"
+        "    found = importlib.util.find_spec(sys.argv[1]) is not None\\n"
+        "except Exception:\\n"
+        "    found = False\\n"
+        "sys.exit(0 if found else 103)\\n"
+    )
+    sys.exit(subprocess.call([sys.executable, "-c", find, sys.argv[1]], env=env))
 """
 
 
@@ -92,11 +99,15 @@ def remote_path(path: str) -> str:
     return shlex.quote(path)
 
 
-def agent_command_line(spec: LaunchSpec) -> str:
-    """`cd WORKDIR && exec env VAR=value ... ARGV`, every value quoted."""
-    assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in spec.env.items())
-    argv = " ".join(shlex.quote(word) for word in spec.argv)
-    return f"cd {remote_path(str(spec.cwd))} && exec env {assignments} {argv}"
+def agent_launch(spec: LaunchSpec) -> dict[str, Any]:
+    """What the watchdog starts: `cd WORKDIR && exec "$@"` with the agent's argv as the
+    shell's arguments and its environment as the process environment, so that no value
+    (secrets among them) ever appears on a command line that `ps` would show."""
+    return {
+        "command": f'cd {remote_path(str(spec.cwd))} && exec "$@"',
+        "argv": list(spec.argv),
+        "env": dict(spec.env),
+    }
 
 
 def record_dir(job_name: str) -> str:
@@ -469,10 +480,9 @@ class Host:
                 if not line:
                     break
                 kind, payload = line[:1], line[2:].rstrip(b"\n")
-                if kind == b"O":
-                    session.output("stdout", _decode(payload))
-                elif kind == b"E":
-                    session.output("stderr", _decode(payload))
+                stream = _STREAMS.get(kind.upper())
+                if stream is not None:
+                    session.output(stream, _decode(payload), continued=kind.islower())
                 elif kind == b"X":
                     status = _parse_exit(payload)
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
@@ -506,6 +516,10 @@ class Host:
                 session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")))
 
 
+_STREAMS: dict[bytes, Stream] = {b"O": "stdout", b"E": "stderr"}
+"""The watchdog's output frames; the lower-case kind marks a leading piece of a line."""
+
+
 def _parse_exit(payload: bytes) -> ExitStatus:
     words = _decode(payload).split()
     code = int(words[0]) if words and words[0] != "-" else None
@@ -525,10 +539,16 @@ class Session:
         self.process: asyncssh.SSHClientProcess[bytes] | None = None
         self.finished = threading.Event()
         self._reported = False
+        self._parts: dict[Stream, int] = {"stdout": 0, "stderr": 0}
 
-    def output(self, stream: Stream, line: str) -> None:
+    def output(self, stream: Stream, line: str, *, continued: bool = False) -> None:
+        """One frame: a whole line, or a piece of one (numbered here, in order)."""
+        part: int | None = None
+        if continued or self._parts[stream]:
+            part = self._parts[stream] + 1
+            self._parts[stream] = part if continued else 0
         try:
-            self._on_output(stream, line)
+            self._on_output(stream, line, part, continued)
         except Exception:  # a callback must never stop the relay
             logger.exception("output callback failed")
 

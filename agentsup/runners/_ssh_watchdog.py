@@ -10,8 +10,9 @@ Its first line of stdin is a JSON configuration. In `run` mode it
    through the agent's run record), unless that launch belongs to another live agentsup;
 2. starts the agent's shell command as the leader of a new session and process group,
    and writes the run record (pid, process group, start times) to the job's directory;
-3. relays the agent's output as framed lines on its own stdout (`O line`, `E line`),
-   after `P pid`, and finally `X exit_code signal` once the agent has exited and the rest
+3. relays the agent's output as framed lines on its own stdout (`O line`, `E line`;
+   `o piece`, `e piece` for the leading pieces of a line longer than 64 KiB), after
+   `P pid`, and finally `X exit_code signal` once the agent has exited and the rest
    of its group has been killed;
 4. obeys `TERM` and `KILL` lines on stdin by signalling the whole group;
 5. when stdin closes (agentsup died, or the connection dropped) or it is signalled,
@@ -208,8 +209,22 @@ def clear_previous(path: str, run_id: str, agent: str) -> str | None:
     return None
 
 
+def cut_point(data: bytes, limit: int) -> int:
+    """Where to split an over-long line without cutting a UTF-8 sequence in half."""
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    # No lead byte within reach: the bytes are not valid UTF-8, any cut is as good.
+    return cut if data[cut] & 0xC0 != 0x80 else limit
+
+
 class Relay:
-    """Splits one pipe's chunks into lines and sends them framed as `kind line`."""
+    """Splits one pipe's chunks into lines and sends them framed as `kind line`.
+
+    A line longer than LINE_LIMIT goes in pieces cut between UTF-8 characters: every
+    piece but the last is framed with the lower-case kind (`o`, `e`), so the other
+    side knows more of the same line follows.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -217,15 +232,19 @@ class Relay:
 
     def feed(self, data: bytes) -> None:
         self.partial += data
+        start = 0
         while True:
-            cut = self.partial.find(b"\n")
+            cut = self.partial.find(b"\n", start)
             if cut < 0:
                 break
-            line, self.partial = self.partial[:cut], self.partial[cut + 1 :]
-            self.emit(line)
-        while len(self.partial) > LINE_LIMIT:
-            self.emit(self.partial[:LINE_LIMIT])
-            self.partial = self.partial[LINE_LIMIT:]
+            self.emit(self.partial[start:cut])
+            start = cut + 1
+        self.partial = self.partial[start:]
+        # One spare byte, so a "\r" whose "\n" has not arrived is not cut off alone.
+        while len(self.partial) > LINE_LIMIT + 1:
+            cut = cut_point(self.partial, LINE_LIMIT)
+            send(self.kind.lower(), self.partial[:cut])
+            self.partial = self.partial[cut:]
 
     def flush(self) -> None:
         if self.partial:
@@ -235,6 +254,10 @@ class Relay:
     def emit(self, line: bytes) -> None:
         if line.endswith(b"\r"):
             line = line[:-1]
+        while len(line) > LINE_LIMIT:
+            cut = cut_point(line, LINE_LIMIT)
+            send(self.kind.lower(), line[:cut])
+            line = line[cut:]
         send(self.kind, line)
 
 
@@ -276,8 +299,12 @@ def run(config: dict[str, Any], pending: bytes) -> int:
         send("F", problem.encode())
         return 0
     try:
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
         process = subprocess.Popen(
-            ["/bin/sh", "-c", str(config["command"])],
+            ["/bin/sh", "-c", str(config["command"]), "sh"]
+            + [str(word) for word in config.get("argv") or []],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
