@@ -1,0 +1,238 @@
+"""Remote agents at the edges, against real OpenSSH servers (`tests/sshd.py`).
+
+Long multi-byte lines, secrets and `ps`, daemons that escape the agent's process group,
+and two agents on one host that is lost. The servers run on this machine, so remote
+processes are checked through /proc and `ps`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import test_ssh as base
+from clirun import free_ports, pid_alive, supervisor, wait_gone
+from sshd import SshHosts, ssh_hosts
+
+__all__ = ["ssh_hosts"]  # the fixture, imported for pytest
+
+pytestmark = [pytest.mark.integration]
+
+job_name = base.job_name
+
+EDGE_AGENT = '''\
+"""remote_agent.py (the test agent on its host's address), with a few extra behaviours."""
+import json
+import os
+import sys
+import threading
+import time
+
+if os.environ.get("LONG_LINE"):
+    sys.stdout.write(os.environ["LONG_LINE"] * int(os.environ["LONG_COUNT"]) + "\\n")
+    sys.stdout.write("after the long line\\n")
+    sys.stdout.flush()
+
+if os.environ.get("DAEMON") == "1":
+    read_end, write_end = os.pipe()
+    first = os.fork()
+    if first == 0:
+        os.setsid()
+        if os.fork() == 0:
+            # The daemon: its own session, deaf to SIGTERM, stdio closed.
+            import signal
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.write(write_end, str(os.getpid()).encode())
+            os.close(write_end)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            time.sleep(600)
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(first, 0)
+    daemon = int(os.read(read_end, 32))
+    print(json.dumps({"kind": "daemon", "pid": daemon}), flush=True)
+
+crash_file = os.environ.get("CRASH_FILE")
+if crash_file:
+    def watch():
+        while not os.path.exists(crash_file):
+            time.sleep(0.05)
+        os.unlink(crash_file)
+        os._exit(3)
+    threading.Thread(target=watch, daemon=True).start()
+
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "remote_agent.py")) as f:
+    code = compile(f.read(), "remote_agent.py", "exec")
+exec(code, {"__name__": "__main__"})
+'''
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    directory = tmp_path / "remote"
+    directory.mkdir()
+    (directory / "remote_agent.py").write_text(base.LAUNCHER)
+    (directory / "edge_agent.py").write_text(EDGE_AGENT)
+    return directory
+
+
+def edge_agent(agent_id: str, port: int, server: object, hosts: SshHosts, workdir: Path,
+               **env: object) -> dict[str, object]:
+    entry = base.remote_agent(agent_id, port, server, hosts, workdir, **env)  # type: ignore[arg-type]
+    entry["module"] = "edge_agent"
+    return entry
+
+
+def daemons(events: list[dict[str, object]], agent: str) -> list[int]:
+    pids = []
+    for event in events:
+        payload = event.get("payload")
+        if event.get("agent") == agent and isinstance(payload, dict) \
+                and payload.get("kind") == "daemon":
+            pids.append(int(payload["pid"]))
+    return pids
+
+
+# ---------------------------------------------------------------------- long lines
+
+
+@pytest.mark.timeout(90)
+def test_a_1_mb_line_of_multibyte_text_arrives_exactly_in_numbered_pieces(
+    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str
+) -> None:
+    (port,) = free_ports(1)
+    count = 512 * 1024  # "é" is two bytes: one 1 MiB line
+    job = base.write_job(
+        tmp_path, job_name,
+        [edge_agent("one", port, ssh_hosts.a, ssh_hosts, workdir,
+                    LONG_LINE="é", LONG_COUNT=count)],
+        {"type": "mesh"}, ssh={"known_hosts": str(ssh_hosts.known_hosts)},
+    )
+    with supervisor(job) as run:
+        run.wait_for("agent.output", timeout=60,
+                     where=lambda e: e.get("line") == "after the long line")
+        pieces = [e for e in run.named("agent.output")
+                  if e.get("agent") == "one" and "part" in e]
+        assert len(pieces) > 1
+        assert [e["part"] for e in pieces] == list(range(1, len(pieces) + 1))
+        assert [e["continued"] for e in pieces] == [True] * (len(pieces) - 1) + [False]
+        assert all(e["stream"] == "stdout" for e in pieces)
+        joined = "".join(str(e["line"]) for e in pieces)
+        assert joined == "é" * count
+        # Each piece is at most 64 KiB of UTF-8.
+        assert max(len(str(e["line"]).encode()) for e in pieces) <= 64 * 1024
+        after = run.wait_for("agent.output", where=lambda e: e.get("line") == "after the long line")
+        assert "part" not in after and "continued" not in after
+        run.signal(signal.SIGTERM)
+        assert run.wait(timeout=30) == 0
+
+
+# ---------------------------------------------------------------------- secrets
+
+
+class PsPoll:
+    """Runs `ps -eo args` over and over on a thread; keeps every line that has `needle`."""
+
+    def __init__(self, needle: str) -> None:
+        self.needle = needle
+        self.hits: list[str] = []
+        self.polls = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+            self.polls += 1
+            self.hits += [line for line in out.splitlines() if self.needle in line]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_remote_environment_values_never_show_in_the_process_list(
+    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str
+) -> None:
+    secret = "s3cret-" + uuid.uuid4().hex
+    ports = free_ports(2)
+    job = base.write_job(
+        tmp_path, job_name,
+        [base.remote_agent(f"agent{i}", port, ssh_hosts.a, ssh_hosts, workdir,
+                           SECRET_TOKEN=secret, PRINT_ENV=1)
+         for i, port in enumerate(ports)],
+        {"type": "mesh"}, ssh={"known_hosts": str(ssh_hosts.known_hosts)},
+    )
+    poll = PsPoll(secret)
+    try:
+        for _ in range(2):  # two starts, each with its pre-start check and launches
+            with supervisor(job) as run:
+                run.wait_for("job.ready", timeout=60)
+                env = run.wait_for(
+                    "agent.output",
+                    where=lambda e: (e.get("payload") or {}).get("kind") == "env",
+                )["payload"]["env"]
+                # The value did reach the agent, so the poll looked for the right text.
+                assert env["SECRET_TOKEN"] == secret
+                run.signal(signal.SIGTERM)
+                assert run.wait(timeout=30) == 0
+    finally:
+        poll.stop()
+    assert poll.polls > 10
+    assert poll.hits == []
+
+
+# ---------------------------------------------------------------------- escaped daemons
+
+
+@pytest.mark.timeout(120)
+def test_setsid_daemons_of_a_remote_agent_end_when_it_crashes_and_when_agentsup_stops(
+    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str
+) -> None:
+    (port,) = free_ports(1)
+    crash = tmp_path / "crash-now"
+    job = base.write_job(
+        tmp_path, job_name,
+        [edge_agent("one", port, ssh_hosts.a, ssh_hosts, workdir,
+                    DAEMON=1, CRASH_FILE=str(crash))],
+        {"type": "mesh"}, ssh={"known_hosts": str(ssh_hosts.known_hosts)},
+        restart={"policy": "on-failure", "max_restarts": 3, "window": 60,
+                 "backoff": {"initial": 0.2, "factor": 2, "max": 1}},
+    )
+    with supervisor(job) as run:
+        run.wait_for("job.ready", timeout=60)
+        first_agent = int(base.started(run, "one")["pid"])
+        run.wait_for("agent.output", where=lambda e: e.get("agent") == "one"
+                     and (e.get("payload") or {}).get("kind") == "daemon")
+        (first,) = daemons(run.events, "one")
+        # It really escaped: a session and group of its own, no longer under the agent.
+        assert pid_alive(first) and os.getsid(first) == os.getpgid(first) != first_agent
+        assert base.parent_of(first) != first_agent
+
+        mark = len(run.events)
+        crash.touch()
+        exited = run.wait_for("agent.exited", after=mark, where=lambda e: e.get("agent") == "one")
+        assert exited["exit_code"] == 3
+        assert wait_gone([first], 8.0) == [], "the daemon outlived its crashed agent"
+        run.wait_for("agent.ready", timeout=60, after=mark)
+        run.wait_for("agent.output", after=mark, where=lambda e: e.get("agent") == "one"
+                     and (e.get("payload") or {}).get("kind") == "daemon")
+        second = daemons(run.events[mark:], "one")[0]
+        assert second != first and pid_alive(second)
+
+        run.signal(signal.SIGTERM)
+        assert run.wait(timeout=30) == 0
+        assert wait_gone([second], 8.0) == [], "the daemon outlived agentsup's stop"
+        assert base.records(job_name) == []
+        time.sleep(0.2)
+        assert not pid_alive(first) and not pid_alive(second)
