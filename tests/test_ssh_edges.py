@@ -236,3 +236,45 @@ def test_setsid_daemons_of_a_remote_agent_end_when_it_crashes_and_when_agentsup_
         assert base.records(job_name) == []
         time.sleep(0.2)
         assert not pid_alive(first) and not pid_alive(second)
+
+
+# ---------------------------------------------------------------------- a lost host
+
+
+@pytest.mark.timeout(120)
+def test_the_agents_of_a_lost_host_share_one_reconnect_per_attempt(
+    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str
+) -> None:
+    ports = free_ports(3)
+    job = base.write_job(
+        tmp_path, job_name,
+        [
+            base.remote_agent("one", ports[0], ssh_hosts.b, ssh_hosts, workdir),
+            base.remote_agent("two", ports[1], ssh_hosts.b, ssh_hosts, workdir),
+            base.remote_agent("other", ports[2], ssh_hosts.a, ssh_hosts, workdir),
+        ],
+        {"type": "mesh"},
+        ssh={"known_hosts": str(ssh_hosts.known_hosts), "timeout": 2},
+        restart={"policy": "on-failure", "max_restarts": 2, "window": 60,
+                 "backoff": {"initial": 0.2, "factor": 2, "max": 1}},
+    )
+    with supervisor(job) as run:
+        run.wait_for("job.ready", timeout=60)
+        pids = [int(base.started(run, a)["pid"]) for a in ("one", "two")]
+        ssh_hosts.b.kill_all()
+        assert run.wait(timeout=90) == 1
+        host_b = f"root@127.0.0.3:{ssh_hosts.b.port}"
+        reconnecting = [e for e in run.named("ssh.reconnecting") if e["host"] == host_b]
+        # One reconnect series per restart attempt, shared by both agents of the host
+        # (one after another would be two series per attempt).
+        series = [e for e in reconnecting if e["attempt"] == 1]
+        for agent in ("one", "two"):
+            attempts = [e["attempt"] for e in run.named("agent.restarting")
+                        if e.get("agent") == agent]
+            assert attempts == [1, 2]
+        failed = run.wait_for("agent.failed")
+        assert "could not connect to root@127.0.0.3" in failed["reason"]
+        assert len(series) == 2, reconnecting
+        assert len(run.named("ssh.connection_lost")) == 1
+        assert not [e for e in run.named("ssh.reconnecting") if e["host"] != host_b]
+        assert wait_gone(pids, 8.0) == []

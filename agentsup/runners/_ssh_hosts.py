@@ -218,7 +218,7 @@ class Host:
         self.settings: SshSettings = context.job.deployment.ssh
         self._credentials = agent.deployment
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._lock: asyncio.Lock | None = None
+        self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self._closing = False
         self.lost_reason: str | None = None
         self.address: tuple[str, int] = (endpoint.host, endpoint.port or 22)
@@ -269,36 +269,54 @@ class Host:
         """The shared connection, connecting first if there is none.
 
         With `retry_for`, transient failures (refused, timed out, dropped) are retried
-        with back-off for that many seconds, each attempt announced as an event.
+        with back-off for that many seconds, each attempt announced as an event. Every
+        caller that asks while a connection is being made waits for that one attempt
+        and shares its outcome: the agents of a lost host reconnect together, not one
+        after another.
         """
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._conn is not None:
-                return self._conn
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (retry_for or 0.0)
-            delay = RECONNECT_DELAY_FIRST
-            attempt = 0
-            while True:
-                attempt += 1
-                remaining = deadline - loop.time()
-                try:
-                    budget = self.settings.timeout if attempt == 1 else max(remaining, 0.5)
-                    conn = await self._connect_once(min(self.settings.timeout, budget))
-                except _ConnectFailed as exc:
-                    if not exc.transient or retry_for is None or remaining < delay:
-                        raise
-                    self.context.events.emit(
-                        "ssh.reconnecting", "warning",
-                        host=self.label, attempt=attempt, delay=delay, error=str(exc),
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RECONNECT_DELAY_MAX)
-                    continue
-                self._conn = conn
-                self.lost_reason = None
-                return conn
+        if self._conn is not None:
+            return self._conn
+        connecting = self._connecting
+        if connecting is None:
+            connecting = asyncio.get_running_loop().create_task(self._connect(retry_for))
+            connecting.add_done_callback(self._connect_done)
+            self._connecting = connecting
+        return await asyncio.shield(connecting)
+
+    def _connect_done(self, task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+        if self._connecting is task:
+            self._connecting = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an attempt nobody awaits logs nothing
+
+    async def _connect(self, retry_for: float | None) -> asyncssh.SSHClientConnection:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (retry_for or 0.0)
+        delay = RECONNECT_DELAY_FIRST
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - loop.time()
+            try:
+                budget = self.settings.timeout if attempt == 1 else max(remaining, 0.5)
+                conn = await self._connect_once(min(self.settings.timeout, budget))
+            except _ConnectFailed as exc:
+                if not exc.transient or retry_for is None or remaining < delay:
+                    raise
+                self.context.events.emit(
+                    "ssh.reconnecting", "warning",
+                    host=self.label, attempt=attempt, delay=delay, error=str(exc),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_DELAY_MAX)
+                continue
+            if self._closing:
+                conn.abort()
+                raise _ConnectFailed(f"the connection to {self.label} is closing",
+                                     transient=False)
+            self._conn = conn
+            self.lost_reason = None
+            return conn
 
     async def _connect_once(self, timeout: float) -> asyncssh.SSHClientConnection:
         label = self.label
