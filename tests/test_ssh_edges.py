@@ -274,6 +274,17 @@ def test_the_agents_of_a_lost_host_share_one_reconnect_per_attempt(
             assert attempts == [1, 2]
         failed = run.wait_for("agent.failed")
         assert "could not connect to root@127.0.0.3" in failed["reason"]
+        # Each failed attempt says why: both attempts of the agent that failed (the job
+        # was stopping by the time the other's second attempt failed).
+        reasons = {
+            agent: [e["reason"] for e in run.named("agent.restart_failed")
+                    if e.get("agent") == agent]
+            for agent in ("one", "two")
+        }
+        assert len(reasons[failed["agent"]]) == 2
+        assert all(len(texts) >= 1 for texts in reasons.values())
+        assert all("could not connect to root@127.0.0.3" in text
+                   for texts in reasons.values() for text in texts)
         assert len(series) == 2, reconnecting
         assert len(run.named("ssh.connection_lost")) == 1
         assert not [e for e in run.named("ssh.reconnecting") if e["host"] != host_b]

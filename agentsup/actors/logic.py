@@ -308,9 +308,15 @@ class SupervisorLogic:
             budget = self.budgets[message.agent_id]
             if budget.policy.mode is not RestartMode.NO:
                 budget.record_exit(message.reason)
-                return self._restart_within_budget(
-                    message.agent_id, f"failed to start again ({message.reason})"
+                # Each failed attempt says why, not only the final agent.failed.
+                failed = Emit(
+                    "agent.restart_failed",
+                    {"agent": message.agent_id, "run": message.run, "reason": message.reason},
+                    "warning",
                 )
+                return [failed, *self._restart_within_budget(
+                    message.agent_id, f"failed to start again ({message.reason})"
+                )]
         return self._agent_failed(message.agent_id, message.reason)
 
     def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:
