@@ -250,6 +250,9 @@ class SupervisorLogic:
         else:
             fields["exit_code"] = message.exit_code
             description = f"exit code {message.exit_code}"
+            if message.reason:  # what the target knows beyond the code (out of memory)
+                fields["reason"] = message.reason
+                description += f", {message.reason}"
         level = "info" if message.exit_code == 0 and message.signal is None else "warning"
         effects: list[Effect] = [Emit("agent.exited", fields, level)]
         if self.phase in (Phase.STOPPING, Phase.FINISHED) or agent.state in (
