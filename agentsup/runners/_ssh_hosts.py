@@ -531,7 +531,8 @@ class Host:
                 line = await process.stderr.readline()
                 if not line:
                     return
-                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")))
+                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")),
+                               framed=False)
 
 
 _STREAMS: dict[bytes, Stream] = {b"O": "stdout", b"E": "stderr"}
@@ -559,10 +560,16 @@ class Session:
         self._reported = False
         self._parts: dict[Stream, int] = {"stdout": 0, "stderr": 0}
 
-    def output(self, stream: Stream, line: str, *, continued: bool = False) -> None:
-        """One frame: a whole line, or a piece of one (numbered here, in order)."""
+    def output(
+        self, stream: Stream, line: str, *, continued: bool = False, framed: bool = True
+    ) -> None:
+        """One frame: a whole line, or a piece of one (numbered here, in order).
+
+        `framed` is False for the watchdog's own stderr, which is never a piece and
+        must not end a piece sequence of the agent's stderr.
+        """
         part: int | None = None
-        if continued or self._parts[stream]:
+        if framed and (continued or self._parts[stream]):
             part = self._parts[stream] + 1
             self._parts[stream] = part if continued else 0
         try:
