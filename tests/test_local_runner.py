@@ -466,7 +466,7 @@ from pathlib import Path
 from agentsup.runners.base import LaunchSpec
 from agentsup.runners.local import LocalRunner
 
-def relay(stream, line):
+def relay(stream, line, part=None, continued=False):
     print(line, flush=True)
 
 runner = LocalRunner()
