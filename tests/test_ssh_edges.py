@@ -313,3 +313,32 @@ def test_the_agents_of_a_lost_host_share_one_reconnect_per_attempt(
         assert len(run.named("ssh.connection_lost")) == 1
         assert not [e for e in run.named("ssh.reconnecting") if e["host"] != host_b]
         assert wait_gone(pids, 8.0) == []
+
+
+# ---------------------------------------------------------------------- the relay alone
+
+
+def test_the_watchdog_relay_frames_pieces_between_characters(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The watchdog's line relay on its own (it runs remotely as a script; loaded here
+    from its file, its `send` replaced by a list)."""
+    import importlib.util
+
+    path = Path(base.__file__).resolve().parents[1] / "agentsup" / "runners" / "_ssh_watchdog.py"
+    spec = importlib.util.spec_from_file_location("watchdog_under_test", path)
+    assert spec is not None and spec.loader is not None
+    watchdog = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(watchdog)
+    frames: list[tuple[str, bytes]] = []
+    monkeypatch.setattr(watchdog, "send", lambda kind, payload=b"": frames.append((kind, payload)))
+    relay = watchdog.Relay("O")
+    data = ("ü" * 70000).encode() + b"\r\nshort\r\n" + b"tail"
+    for start in range(0, len(data), 4093):  # odd chunk sizes: cuts fall anywhere
+        relay.feed(data[start:start + 4093])
+    relay.flush()
+    kinds = [kind for kind, _ in frames]
+    assert kinds == ["o", "o", "O", "O", "O"]
+    assert all(len(payload) <= watchdog.LINE_LIMIT for _, payload in frames)
+    assert b"".join(payload for _, payload in frames[:3]).decode() == "ü" * 70000
+    assert [payload for _, payload in frames[3:]] == [b"short", b"tail"]
