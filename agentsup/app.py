@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -139,6 +140,17 @@ def _supervise(
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
+    closed: list[bool] = []
+
+    def close_backends() -> None:
+        """Once, before `job.stopped`: what the backends remove still gets its events
+        (`network.removed`) before the event that is documented as the last."""
+        if closed:
+            return
+        closed.append(True)
+        for backend in reversed(list(backends.values())):
+            backend.close()
+
     try:
         with trapped(interrupt):
             problems = [p for backend in backends.values() for p in backend.preflight()]
@@ -153,16 +165,16 @@ def _supervise(
             except RunnerError as exc:
                 events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
                 return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor)
+        return _run_actors(job, plan, backends, events, monitor, close_backends)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
         events.emit("job.stopping", reason="signal", signal=interrupted.signal)
+        close_backends()
         events.emit("job.stopped", exit_code=0)
         return 0
     finally:
-        for backend in reversed(list(backends.values())):
-            backend.close()
+        close_backends()
 
 
 def _run_actors(
@@ -171,6 +183,7 @@ def _run_actors(
     backends: dict[Target, Backend],
     events: EventLog,
     monitor: float | None,
+    before_stopped: Callable[[], None],
 ) -> int:
     timers = TimerService()
     prober = Prober()
@@ -182,7 +195,8 @@ def _run_actors(
         clock=time.monotonic,
     )
     supervisor = JobSupervisor.start(
-        logic, events, finished, timers=timers, monitor_interval=monitor
+        logic, events, finished, timers=timers, monitor_interval=monitor,
+        before_stopped=before_stopped,
     )
     agents: dict[str, pykka.ActorRef[Any]] = {}
     try:
