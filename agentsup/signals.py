@@ -1,7 +1,9 @@
-"""SIGINT and SIGTERM: the main thread's only job once a job runs.
+"""SIGINT, SIGTERM and SIGHUP: the main thread's only job once a job runs.
 
 Handlers are installed on the main thread only, for as long as a `with trapped(...)`
-block lasts, and the previous ones are put back afterwards.
+block lasts, and the previous ones are put back afterwards. SIGHUP (the terminal closed,
+the SSH session dropped) is a graceful stop like the other two; left at its default it
+would kill agentsup on the spot, with no events and no SIGTERM to the agents.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pykka
 from agentsup.messages import KillAll, StopJob
 
 Handler = Callable[[int, FrameType | None], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager

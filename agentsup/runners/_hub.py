@@ -18,10 +18,11 @@ ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub 
 so that overhead never multiplies.
 
 Process-group policy: when an agent's leader exits, whatever is left of its group is
-SIGKILLed before the leader is reaped. Leftovers are orphans of a finished agent that
-nothing could supervise; they would pile up across restarts, and keeping the group's
-registration with the reaper until they happen to go would need polling. Doing it
-before reaping means the group id cannot have been reused yet.
+SIGKILLed before the leader is reaped, and so is every process that escaped the group
+(found by the mark in its environment, see `_reaper`). Leftovers are orphans of a
+finished agent that nothing could supervise; they would pile up across restarts, and
+keeping the group's registration with the reaper until they happen to go would need
+polling. Doing it before reaping means the group id cannot have been reused yet.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import functools
 import logging
 import os
 import queue
+import secrets
 import selectors
 import signal
 import subprocess
@@ -42,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from agentsup.runners import _reaper
 from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import (
     ExitCallback,
@@ -124,8 +127,10 @@ class ProcessHandle:
         on_output: OutputCallback,
         on_exit: ExitCallback,
         hub_thread: threading.Thread,
+        mark: bytes = b"",
     ) -> None:
         self.pid = popen.pid
+        self.mark = mark
         self._popen = popen
         self._pidfd = pidfd
         self._streams = tuple(streams)
@@ -186,11 +191,20 @@ class ProcessHandle:
             if left_group:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(self._pidfd, sig)
+            self._signal_escaped(sig)
+
+    def _signal_escaped(self, sig: int) -> None:
+        """Signal the agent's processes that left its group (setsid daemons, helpers)."""
+        try:
+            _reaper.signal_procs(_reaper.escaped(self.pid, self.mark), sig)
+        except OSError as exc:
+            logger.warning("looking for processes of pid %d failed: %s", self.pid, exc)
 
     def _reap(self) -> ExitStatus:
         with self._lock:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            self._signal_escaped(signal.SIGKILL)
             try:
                 _, raw = os.waitpid(self.pid, 0)
             except ChildProcessError:
@@ -242,7 +256,10 @@ class _Hub:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
-        self._reaper = ReaperLink()
+        # Marks every agent's environment, so escaped descendants can be found.
+        self._id = secrets.token_hex(6)
+        self._launches = 0
+        self._reaper = ReaperLink(self._id)
         self._thread = threading.Thread(target=self._run, name="agentsup-local-hub", daemon=True)
         self._thread.start()
 
@@ -363,6 +380,9 @@ class _Hub:
             raise RunnerError("cannot run an empty command")
         if self._closing:
             raise RunnerError("the local runtime has been shut down")
+        self._launches += 1
+        mark = f"{self._id}.{self._launches}"
+        env = {**request.env, _reaper.MARK_VARIABLE: mark}
         fds: list[int] = []
         try:
             out_read, out_write = os.pipe()
@@ -374,7 +394,7 @@ class _Hub:
                 stdin=subprocess.DEVNULL,
                 stdout=out_write,
                 stderr=err_write,
-                env=dict(request.env),
+                env=env,
                 cwd=request.cwd,
                 close_fds=True,
                 process_group=0,
@@ -397,7 +417,8 @@ class _Hub:
         try:
             pidfd = os.pidfd_open(popen.pid)
             handle = ProcessHandle(
-                popen, pidfd, streams, request.on_output, request.on_exit, self._thread
+                popen, pidfd, streams, request.on_output, request.on_exit, self._thread,
+                mark.encode(),
             )
             self._selector.register(
                 pidfd, selectors.EVENT_READ, functools.partial(self._on_pidfd, handle)
