@@ -30,7 +30,7 @@ from agentsup.plan import DeploymentPlan
 from agentsup.policies import failure_action, restart_policies
 from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
-from agentsup.signals import Interrupted, ToSupervisor, interrupt, trapped
+from agentsup.signals import Interrupted, StopSignals, trapped
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -80,7 +80,16 @@ def run_job(
     summary.pop("job")
     events.emit("plan.resolved", **summary)
 
-    return _supervise(loaded, plan, events, monitor)
+    signals = StopSignals()
+    try:
+        # One handler from here to the exit: no gap in which a signal finds its default
+        # action, and once the job is over the signals stay ignored (see StopSignals).
+        with trapped(signals, ignore_after=True):
+            code = _supervise(loaded, plan, events, monitor, signals)
+            signals.done()
+    finally:
+        events.close()
+    return code
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -135,25 +144,28 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
 
 
 def _supervise(
-    loaded: LoadedJob, plan: DeploymentPlan, events: EventLog, monitor: float | None
+    loaded: LoadedJob,
+    plan: DeploymentPlan,
+    events: EventLog,
+    monitor: float | None,
+    signals: StopSignals,
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
     try:
-        with trapped(interrupt):
-            problems = [p for backend in backends.values() for p in backend.preflight()]
-            if problems:
-                events.emit(
-                    "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
-                )
-                return EXIT_FAILED
-            try:
-                for backend in backends.values():
-                    backend.prepare()
-            except RunnerError as exc:
-                events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
-                return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor)
+        problems = [p for backend in backends.values() for p in backend.preflight()]
+        if problems:
+            events.emit(
+                "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
+            )
+            return EXIT_FAILED
+        try:
+            for backend in backends.values():
+                backend.prepare()
+        except RunnerError as exc:
+            events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
+            return EXIT_FAILED
+        return _run_actors(job, plan, backends, events, monitor, signals)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
@@ -161,6 +173,7 @@ def _supervise(
         events.emit("job.stopped", exit_code=0)
         return 0
     finally:
+        signals.done()  # the outcome is decided; clean-up must not be cut short
         for backend in reversed(list(backends.values())):
             backend.close()
 
@@ -171,6 +184,7 @@ def _run_actors(
     backends: dict[Target, Backend],
     events: EventLog,
     monitor: float | None,
+    signals: StopSignals,
 ) -> int:
     timers = TimerService()
     prober = Prober()
@@ -200,9 +214,10 @@ def _run_actors(
                 timers=timers, prober=prober, events=events,
             )
         supervisor.proxy().attach(agents).get()
-        with trapped(ToSupervisor(supervisor)):
-            supervisor.tell(StartJob())
-            code = _wait(finished)
+        signals.running(supervisor, finished)
+        supervisor.tell(StartJob())
+        code = _wait(finished)
+        signals.done()
     finally:
         for ref in agents.values():
             ref.stop(block=False)

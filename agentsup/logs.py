@@ -1,18 +1,24 @@
 """Events out: structlog set-up, and the only place that writes to stdout.
 
 Every event is one line: a JSON object (`timestamp`, `level`, `event`, `job`, then the
-agent and the event's own fields), or a readable console line. Writes from any thread
-are serialised by one lock so lines never interleave. stdlib logging (pykka logs there)
-is routed through the same renderer as `log` events.
+agent and the event's own fields), or a readable console line. Lines from any thread
+are queued in order under one lock, so they never interleave, and written by one writer
+thread that is the only thing a blocked stdout can stall (`LineWriter`). stdlib logging
+(pykka logs there) is routed through the same renderer as `log` events.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import math
+import os
 import sys
 import threading
-from collections.abc import MutableMapping
+from collections import deque
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -21,24 +27,165 @@ import structlog
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 FIRST_KEYS = ("timestamp", "level", "event", "job", "agent")
+LAST_EVENT = "job.stopped"
+
+
+OUTPUT_BACKLOG_BYTES = 4 * 1024 * 1024
+"""Agent output waiting for stdout beyond this is dropped (and counted), see EventLog."""
+
+EXIT_WRITE_WAIT = 10.0
+"""At exit, how long agentsup waits for stdout to take the events still queued."""
 
 
 class LineWriter:
-    """A structlog logger that writes whole lines to one stream under a lock."""
+    """A structlog logger that writes whole lines to one stream, and never blocks callers.
 
-    def __init__(self, stream: TextIO) -> None:
+    On a stream with a file descriptor (stdout) a writer thread does the writing, so a
+    reader that stops reading (a paused pager, a stuck log shipper) stalls that thread
+    only: actors keep working and signals keep stopping the job. Agent output
+    (`output`) is queued up to `OUTPUT_BACKLOG_BYTES` and dropped beyond that; the
+    number dropped is reported by an `events.dropped` line in the stream, written before
+    the next line that is queued. Every other event (`msg`) is always queued: lifecycle
+    events are never dropped. After `seal` nothing more is accepted, so nothing follows
+    `job.stopped`. Streams without a descriptor (tests' StringIO) are written at once.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        dropped_line: Callable[[int], str] | None = None,
+        backlog_bytes: int = OUTPUT_BACKLOG_BYTES,
+    ) -> None:
         self._stream = stream
-        self._lock = threading.Lock()
+        self._dropped_line = dropped_line
+        self._backlog_limit = backlog_bytes
+        self._cond = threading.Condition()
+        self._queue: deque[bytes] = deque()
+        self._output_bytes: deque[int] = deque()  # per queued line; 0 for lifecycle lines
+        self._backlog = 0
+        self._dropped = 0
+        self._sealed = False
+        self._broken = False
+        self._busy = False
+        self._fd = _descriptor(stream)
+        if self._fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()  # anything printed before goes first
+            threading.Thread(target=self._write_loop, name="agentsup-stdout",
+                             daemon=True).start()
 
     def msg(self, message: str) -> None:
-        with self._lock:
-            try:
-                self._stream.write(message + "\n")
-                self._stream.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the reader went away; supervising goes on
+        last = getattr(_last_event, "seal", False)
+        _last_event.seal = False
+        self._put(message, droppable=False, last=last)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+    def output(self, message: str) -> None:
+        """A line of agent output: may be dropped while stdout is not being read."""
+        self._put(message, droppable=True, last=False)
+
+    def seal(self) -> None:
+        """Accept nothing more: the last event has been written."""
+        with self._cond:
+            self._sealed = True
+
+    def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
+        """Wait up to `timeout` for the queue to reach stdout; False if it did not."""
+        if self._fd is None:
+            return True
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._broken or not (self._queue or self._busy), timeout
+            )
+
+    def _put(self, message: str, *, droppable: bool, last: bool) -> None:
+        data = (message + "\n").encode("utf-8", errors="replace")
+        with self._cond:
+            if self._sealed:
+                return
+            if self._fd is None:
+                self._write_now(data)
+                self._sealed = last
+                return
+            if self._broken:
+                self._sealed = last
+                return
+            size = len(data) if droppable else 0
+            if size and self._backlog + size > self._backlog_limit:
+                self._dropped += 1
+                return
+            if self._dropped and self._dropped_line is not None:
+                notice = (self._dropped_line(self._dropped) + "\n").encode()
+                self._queue.append(notice)
+                self._output_bytes.append(0)
+                self._dropped = 0
+            self._queue.append(data)
+            self._output_bytes.append(size)
+            self._backlog += size
+            self._sealed = last
+            self._cond.notify_all()
+
+    def _write_now(self, data: bytes) -> None:
+        try:
+            self._stream.write(data.decode("utf-8"))
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the reader went away; supervising goes on
+
+    def _write_loop(self) -> None:
+        assert self._fd is not None
+        while True:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: bool(self._queue))
+                chunk: list[bytes] = []
+                while self._queue and len(chunk) < 256:
+                    chunk.append(self._queue.popleft())
+                    self._backlog -= self._output_bytes.popleft()
+                self._busy = True
+            if not _write_all(self._fd, b"".join(chunk)):
+                with self._cond:
+                    # The reader went away; supervising goes on, writing nothing.
+                    self._broken = True
+                    self._queue.clear()
+                    self._output_bytes.clear()
+                    self._backlog = 0
+                    self._busy = False
+                    self._cond.notify_all()
+                return
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return False
+        view = view[written:]
+    return True
+
+
+# Set by the processor chain for `job.stopped`, read by `LineWriter.msg` on the same
+# thread in the same call, so sealing happens together with queueing that line.
+_last_event = threading.local()
+
+
+def _mark_last(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    _last_event.seal = event_dict.get("event") == LAST_EVENT
+    return event_dict
 
 
 def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -53,7 +200,46 @@ def _utc_now() -> str:
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    """Strict JSON: a non-finite float (NaN, Infinity) is written as its text."""
+    try:
+        return _strict_dumps(value)
+    except ValueError:
+        return _strict_dumps(_finite(value))
+
+
+def _strict_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"),
+                      allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_payload(line: str) -> dict[str, Any] | None:
+    """The JSON object a line holds, or None when it cannot be carried as strict JSON.
+
+    `NaN` and `Infinity` are not JSON, and nesting deeper than the parser can follow
+    raises RecursionError; either way the line is kept as text instead.
+    """
+    stripped = line.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        payload = json.loads(stripped, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 class EventLog:
@@ -75,16 +261,16 @@ class EventLog:
             renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
         self.min_level = LEVELS[level]
         self._job = job
-        self._writer = LineWriter(out)
-        # agent.output is by far the most frequent event; in JSON it skips the processor
-        # chain and renders the same fields, in the same order, in one step.
-        self._fast_output = fmt == "json"
+        self._fmt = fmt
+        self._writer = LineWriter(out, dropped_line=self._dropped_line)
+        self._console = _ConsoleLine(out)
         self._logger = structlog.wrap_logger(
             self._writer,
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 _ordered,
+                _mark_last,
                 renderer,
             ],
             wrapper_class=structlog.make_filtering_bound_logger(self.min_level),
@@ -93,24 +279,29 @@ class EventLog:
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         getattr(self._logger, level)(event, **fields)
+        if event == LAST_EVENT:
+            self._writer.seal()  # also when the level filter left it out
+
+    def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
+        """Give stdout up to `timeout` to take what is queued; False if it did not."""
+        return self._writer.close(timeout)
 
     def output(self, agent: str, stream: str, line: str) -> None:
-        """One line an agent wrote; a JSON object goes under `payload` as fields."""
-        stripped = line.strip()
-        if stripped.startswith("{") and stripped.endswith("}"):
+        """One line an agent wrote; a JSON object goes under `payload` as fields.
+
+        A line whose JSON cannot be carried as strict JSON stays under `line`: no agent
+        line is lost and every event line is strict JSON.
+        """
+        payload = parse_payload(line)
+        if payload is not None:
             try:
-                payload = json.loads(stripped)
-            except ValueError:
-                payload = None
-            if isinstance(payload, dict):
                 self._output(agent, stream, "payload", payload)
                 return
+            except (ValueError, RecursionError):
+                pass
         self._output(agent, stream, "line", line)
 
     def _output(self, agent: str, stream: str, key: str, value: Any) -> None:
-        if not self._fast_output:
-            self._logger.info("agent.output", agent=agent, stream=stream, **{key: value})
-            return
         if self.min_level > logging.INFO:
             return
         event = {
@@ -122,7 +313,33 @@ class EventLog:
             "stream": stream,
             key: value,
         }
-        self._writer.msg(_json_dumps(event))
+        if self._fmt == "json":
+            # The most frequent event skips the processor chain and renders the same
+            # fields, in the same order, in one step.
+            self._writer.output(_strict_dumps(event))
+        else:
+            self._writer.output(self._console.render(event))
+
+    def _dropped_line(self, count: int) -> str:
+        event = {
+            "timestamp": _utc_now(),
+            "level": "warning",
+            "event": "events.dropped",
+            "job": self._job,
+            "count": count,
+            "reason": "stdout was not being read",
+        }
+        return _strict_dumps(event) if self._fmt == "json" else self._console.render(event)
+
+
+class _ConsoleLine:
+    """Renders one ready-made event dict the way the console renderer does."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
+
+    def render(self, event: dict[str, Any]) -> str:
+        return str(self._renderer(None, "info", dict(event)))
 
 
 class _BridgeHandler(logging.Handler):

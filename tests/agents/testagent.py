@@ -11,6 +11,7 @@ Behaviour comes from environment variables (all optional):
   GRANDCHILD        "1": start a grandchild (sleep) that ignores SIGTERM; print its pid
   PRINT_ENV         "1": print the agent's environment as one JSON line
   PRINT_LINES       number of plain lines to print to stdout, and as many to stderr
+  ECHO_FILE         print the lines of this file to stdout
   ESCAPE_PIDS_FILE  start a daemon that leaves the process group and session (double fork,
                     setsid, ignores SIGTERM) and a helper with its own session, then append
                     "LEADER DAEMON HELPER" to this file
@@ -94,6 +95,10 @@ def main() -> None:
              "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
         )
         print(json.dumps({"kind": "grandchild", "pid": child.pid}), flush=True)
+    echo = os.environ.get("ECHO_FILE")
+    if echo:
+        with open(echo) as source:
+            sys.stdout.write(source.read())
     lines = int(os.environ.get("PRINT_LINES", "0"))
     for i in range(lines):
         print(f"out line {i}")
