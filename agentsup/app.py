@@ -194,6 +194,7 @@ def _run_actors(
         policies=restart_policies(job),
         on_failure=failure_action(job),
         clock=time.monotonic,
+        shutdown_timeout=job.deployment.shutdown_timeout,
     )
     supervisor = JobSupervisor.start(
         logic, events, finished, timers=timers, monitor_interval=monitor

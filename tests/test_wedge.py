@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from clirun import agent_entry, agentsup_command, free_ports, supervisor, write_job_document
+from clirun import (
+    agent_entry,
+    agentsup_command,
+    free_ports,
+    supervisor,
+    wait_gone,
+    write_job_document,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -131,3 +138,25 @@ def test_odd_json_lines_stay_strict_json_and_none_is_lost(tmp_path: Path) -> Non
     output = [e for e in run.named("agent.output") if e["stream"] == "stdout"]
     assert [e.get("line") for e in output[:3]] == ODD_LINES[:3]
     assert output[3]["payload"] == {"ok": 1.5, "text": "fine"}
+
+
+def test_shutdown_timeout_bounds_an_ordered_stop_that_would_add_up(tmp_path: Path) -> None:
+    ports = free_ports(3)
+    agents = [
+        agent_entry(name, port, IGNORE_TERM=1)
+        for name, port in zip("abc", ports, strict=True)
+    ]
+    job = write_job_document(
+        tmp_path, agents, {"type": "pipeline", "stages": ["a", "b", "c"]},
+        stop_timeout=60, shutdown_timeout=1,
+    )
+    with supervisor(job) as run:
+        run.wait_for("job.ready")
+        pids = [e["pid"] for e in run.named("agent.started")]
+        run.signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 0
+        stopping = [e.get("reason") for e in run.named("job.stopping")]
+        assert stopping == ["signal", "shutdown_timeout"]
+        assert run.events[-1]["event"] == "job.stopped"
+        assert run.events[-1]["killed"] is True
+        assert wait_gone(pids, 10.0) == []

@@ -12,7 +12,7 @@ from typing import Any
 
 import pykka
 
-from agentsup.actors.logic import Emit, Finish, Send, SupervisorLogic
+from agentsup.actors.logic import After, Effect, Emit, Finish, Send, SupervisorLogic
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
@@ -59,8 +59,11 @@ class JobSupervisor(pykka.ThreadingActor):
                     self._apply(effect)
         return None
 
-    def _apply(self, effect: Emit | Send | Finish) -> None:
+    def _apply(self, effect: Effect) -> None:
         match effect:
+            case After(seconds=seconds, message=later):
+                me = self.actor_ref
+                self.timers.call_later(seconds, lambda: tell_quietly(me, later))
             case Send(agent_id=agent_id, command=command):
                 ref = self.agents.get(agent_id)
                 if ref is None:

@@ -389,6 +389,11 @@ class JobDeployment(Model):
     strategy: Strategy = Strategy.STAGED
     timeout: Seconds = Field(default=60.0, description="Seconds for an agent to become ready.")
     stop_timeout: Seconds = Field(default=10.0, description="Seconds from SIGTERM to SIGKILL.")
+    shutdown_timeout: Seconds | None = Field(
+        default=None,
+        description="Seconds the whole ordered stop may take; then every agent left is "
+        "killed at once. Unset: no job-wide limit (stage stop timeouts add up).",
+    )
     health_check: HealthCheck = Field(default_factory=HealthCheck)
     ssh: SshSettings = Field(default_factory=SshSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
