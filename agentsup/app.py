@@ -70,26 +70,36 @@ def run_job(
     fmt = log_format or ("console" if sys.stdout.isatty() else "json")
     events = EventLog(job.job.name, fmt=fmt, level=log_level)
     route_stdlib_logging(events)
-    events.emit(
-        "job.loaded",
-        file=str(loaded.path),
-        agents=len(job.agents),
-        topology=job.topology.type.value,
-    )
-    summary = plan.to_json()
-    summary.pop("job")
-    events.emit("plan.resolved", **summary)
-
     signals = StopSignals()
     try:
         # One handler from here to the exit: no gap in which a signal finds its default
         # action, and once the job is over the signals stay ignored (see StopSignals).
         with trapped(signals, ignore_after=True):
-            code = _supervise(loaded, plan, events, monitor, signals)
+            try:
+                events.emit(
+                    "job.loaded",
+                    file=str(loaded.path),
+                    agents=len(job.agents),
+                    topology=job.topology.type.value,
+                )
+                summary = plan.to_json()
+                summary.pop("job")
+                events.emit("plan.resolved", **summary)
+                code = _supervise(loaded, plan, events, monitor, signals)
+            except Interrupted as interrupted:
+                signals.done()
+                code = _stopped_before_start(events, interrupted)
             signals.done()
     finally:
         events.close()
     return code
+
+
+def _stopped_before_start(events: EventLog, interrupted: Interrupted) -> int:
+    """A signal before any agent ran: stop as cleanly as a running job would."""
+    events.emit("job.stopping", reason="signal", signal=interrupted.signal)
+    events.emit("job.stopped", exit_code=0)
+    return 0
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -140,6 +150,7 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
             failed = True
             events.emit("job.failed", "error", reason=f"{target.value}: {exc}")
     events.emit("job.down", removed=removed)
+    events.close()  # the writer thread must get the last lines out before we exit
     return EXIT_FAILED if failed else 0
 
 
@@ -169,9 +180,8 @@ def _supervise(
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
-        events.emit("job.stopping", reason="signal", signal=interrupted.signal)
-        events.emit("job.stopped", exit_code=0)
-        return 0
+        signals.done()
+        return _stopped_before_start(events, interrupted)
     finally:
         signals.done()  # the outcome is decided; clean-up must not be cut short
         for backend in reversed(list(backends.values())):
