@@ -153,7 +153,8 @@ def _numbers_as_written(data: dict[str, Any], numbers: dict[DocPath, str]) -> di
     """Keep numbers that are really text as the user wrote them.
 
     `version: 1.10` is version "1.10", not 1.1, and `RETRIES: 010` in an environment map
-    is the text "010". Only `job.version` and the environment maps are text by nature.
+    is the text "010". Only `job.version`, the environment maps and argv lists are text
+    by nature.
     """
     if not numbers:
         return data
@@ -162,6 +163,8 @@ def _numbers_as_written(data: dict[str, Any], numbers: dict[DocPath, str]) -> di
     agents = data.get("agents")
     if isinstance(agents, list):
         text_maps.extend(("agents", i, "deployment", "environment") for i in range(len(agents)))
+        # An argv is text too: `[serve, --ratio, 1e3]` passes `1e3`, not `1000.0`.
+        text_maps.extend(("agents", i, "command") for i in range(len(agents)))
     for path, written in numbers.items():
         if path in text_paths or (path[:-1] in text_maps and len(path) >= 1):
             _replace(data, path, written)
