@@ -68,7 +68,7 @@ def run_job(
         return EXIT_INVALID
 
     fmt = log_format or ("console" if sys.stdout.isatty() else "json")
-    events = EventLog(job.job.name, fmt=fmt, level=log_level)
+    events = EventLog(job.job.name, fmt=fmt, level=log_level, hold_last=True)
     route_stdlib_logging(events)
     signals = StopSignals()
     try:
@@ -91,6 +91,8 @@ def run_job(
                 code = _stopped_before_start(events, interrupted)
             signals.done()
     finally:
+        # After every backend's clean-up (and its events): job.stopped goes last.
+        events.release_last()
         events.close()
     return code
 

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import sys
+import threading
 from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -87,7 +88,12 @@ def parse_payload(line: str) -> dict[str, Any] | None:
 
 
 class EventLog:
-    """Emits the job's events; safe to call from any thread."""
+    """Emits the job's events; safe to call from any thread.
+
+    With `hold_last`, `job.stopped` is kept back until `release_last`: clean-up that
+    follows the supervisor's decision (removing containers and networks) still reports
+    its events, and `job.stopped` stays the last line all the same.
+    """
 
     def __init__(
         self,
@@ -96,6 +102,7 @@ class EventLog:
         fmt: str = "json",
         level: str = "info",
         stream: TextIO | None = None,
+        hold_last: bool = False,
     ) -> None:
         out = stream if stream is not None else sys.stdout
         renderer: Any
@@ -106,6 +113,9 @@ class EventLog:
         self.min_level = LEVELS[level]
         self._job = job
         self._fmt = fmt
+        self._hold_lock = threading.Lock()
+        self._holding = hold_last
+        self._held: tuple[str, dict[str, Any]] | None = None
         self._writer = LineWriter(out, dropped_line=self._dropped_line)
         self._console = _ConsoleLine(out)
         self._logger = structlog.wrap_logger(
@@ -122,9 +132,24 @@ class EventLog:
         ).bind(job=job)
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
+        if event == LAST_EVENT:
+            with self._hold_lock:
+                if self._holding:
+                    if self._held is None:  # the first one decides
+                        self._held = (level, fields)
+                    return
         getattr(self._logger, level)(event, **fields)
         if event == LAST_EVENT:
             self._writer.seal()  # also when the level filter left it out
+
+    def release_last(self) -> None:
+        """Write the `job.stopped` held back (if any); nothing is written after it."""
+        with self._hold_lock:
+            self._holding = False
+            held, self._held = self._held, None
+        if held is not None:
+            level, fields = held
+            self.emit(LAST_EVENT, level, **fields)
 
     def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
         """Give stdout up to `timeout` to take what is queued; False if it did not."""
