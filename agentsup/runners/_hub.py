@@ -38,6 +38,7 @@ import selectors
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
+
+_SCANS = _reaper.SharedScan()
 
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
@@ -191,20 +194,32 @@ class ProcessHandle:
             if left_group:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(self._pidfd, sig)
-            self._signal_escaped(sig)
+            if sig != signal.SIGKILL:
+                # A SIGKILLed leader is reaped at once, and reaping SIGKILLs whatever
+                # escaped: one scan per batch of exits instead of one per kill.
+                self._signal_escaped(sig, time.monotonic())
 
-    def _signal_escaped(self, sig: int) -> None:
-        """Signal the agent's processes that left its group (setsid daemons, helpers)."""
+    def _signal_escaped(self, sig: int, since: float) -> None:
+        """Signal the agent's processes that left its group (setsid daemons, helpers).
+
+        They are looked up in a /proc scan taken no earlier than `since`.
+        """
         try:
-            _reaper.signal_procs(_reaper.escaped(self.pid, self.mark), sig)
+            procs = _SCANS.since(since)
+            _reaper.signal_procs(_reaper.escaped(self.pid, self.mark, procs), sig)
         except OSError as exc:
             logger.warning("looking for processes of pid %d failed: %s", self.pid, exc)
 
-    def _reap(self) -> ExitStatus:
+    def _reap(self, seen_at: float) -> ExitStatus:
+        """Reap the leader, which was seen exited at `seen_at` (monotonic).
+
+        Any scan taken after that moment already shows everything the leader left;
+        exits seen together share one scan.
+        """
         with self._lock:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
-            self._signal_escaped(signal.SIGKILL)
+            self._signal_escaped(signal.SIGKILL, seen_at)
             try:
                 _, raw = os.waitpid(self.pid, 0)
             except ChildProcessError:
@@ -256,6 +271,7 @@ class _Hub:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
+        self._selected_at = time.monotonic()
         # Marks every agent's environment, so escaped descendants can be found.
         self._id = secrets.token_hex(6)
         self._launches = 0
@@ -313,7 +329,9 @@ class _Hub:
         _thread_state.hub = self
         try:
             while not (self._closing and not self._procs):
-                for key, _ in self._selector.select():
+                events = self._selector.select()
+                self._selected_at = time.monotonic()
+                for key, _ in events:
                     try:
                         cast("Callable[[], None]", key.data)()
                     except Exception:
@@ -335,6 +353,7 @@ class _Hub:
         for handle in list(self._procs):
             try:
                 handle.signal_group(signal.SIGKILL)
+                self._selected_at = time.monotonic()
                 self._on_pidfd(handle)
             except Exception:
                 logger.exception("local I/O hub: cleaning up pid %d failed", handle.pid)
@@ -494,7 +513,7 @@ class _Hub:
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
             return
-        status = handle._reap()
+        status = handle._reap(self._selected_at)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(handle._pidfd)
         os.close(handle._pidfd)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterable
 
@@ -93,6 +94,29 @@ def scan() -> list[Proc]:
         if stat is not None:
             found.append(Proc(pid, *stat, _mark(pid)))
     return found
+
+
+class SharedScan:
+    """One /proc scan shared by everyone who asked while it was being taken.
+
+    A scan costs a few milliseconds per hundred processes; stopping or reaping hundreds
+    of agents at once must not take hundreds of them. `since(t)` returns a scan that
+    started at or after monotonic time `t`, taking one only if the last is older: the
+    callers that queued up behind one scan all share the next.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started = float("-inf")
+        self._procs: list[Proc] = []
+
+    def since(self, moment: float) -> list[Proc]:
+        with self._lock:
+            if self._started < moment:
+                started = time.monotonic()
+                self._procs = scan()
+                self._started = started
+            return self._procs
 
 
 def escaped(leader: int, mark: bytes, procs: list[Proc] | None = None) -> list[Proc]:
