@@ -1,6 +1,6 @@
 """The `agentsup` command line.
 
-Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM), 1 the job failed, 2 the job
+Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM/SIGHUP), 1 the job failed, 2 the job
 file or the command line is invalid. Bad input never produces a traceback.
 """
 
