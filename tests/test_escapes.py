@@ -109,3 +109,18 @@ def test_failure_of_one_agent_takes_its_daemons_while_the_job_runs_on(tmp_path: 
         run.signal(signal.SIGTERM)
         assert run.wait() == 0
     assert wait_gone(good_pids, 10.0) == []
+
+
+def test_escaped_daemons_end_when_a_second_signal_kills_everything(tmp_path: Path) -> None:
+    pids_file = tmp_path / "pids"
+    job = escaping_job(tmp_path, pids_file, IGNORE_TERM=1)
+    with supervisor(job) as run:
+        run.wait_for("job.ready")
+        runs = reported_pids(pids_file)
+        assert len(runs) == 2 and all_alive(runs)
+        run.signal(signal.SIGTERM)
+        run.wait_for("job.stopping")
+        run.signal(signal.SIGTERM)
+        assert run.wait() == 0
+        assert run.named("job.stopped")[-1]["killed"] is True
+    assert wait_gone([pid for pids in runs for pid in pids], 10.0) == []
