@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -31,7 +30,7 @@ from agentsup.plan import DeploymentPlan
 from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
-from agentsup.signals import Interrupted, ToSupervisor, interrupt, trapped
+from agentsup.signals import Interrupted, StopSignals, trapped
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -69,19 +68,40 @@ def run_job(
         return EXIT_INVALID
 
     fmt = log_format or ("console" if sys.stdout.isatty() else "json")
-    events = EventLog(job.job.name, fmt=fmt, level=log_level)
+    events = EventLog(job.job.name, fmt=fmt, level=log_level, hold_last=True)
     route_stdlib_logging(events)
-    events.emit(
-        "job.loaded",
-        file=str(loaded.path),
-        agents=len(job.agents),
-        topology=job.topology.type.value,
-    )
-    summary = plan.to_json()
-    summary.pop("job")
-    events.emit("plan.resolved", **summary)
+    signals = StopSignals()
+    try:
+        # One handler from here to the exit: no gap in which a signal finds its default
+        # action, and once the job is over the signals stay ignored (see StopSignals).
+        with trapped(signals, ignore_after=True):
+            try:
+                events.emit(
+                    "job.loaded",
+                    file=str(loaded.path),
+                    agents=len(job.agents),
+                    topology=job.topology.type.value,
+                )
+                summary = plan.to_json()
+                summary.pop("job")
+                events.emit("plan.resolved", **summary)
+                code = _supervise(loaded, plan, events, monitor, signals)
+            except Interrupted as interrupted:
+                signals.done()
+                code = _stopped_before_start(events, interrupted)
+            signals.done()
+    finally:
+        # After every backend's clean-up (and its events): job.stopped goes last.
+        events.release_last()
+        events.close()
+    return code
 
-    return _supervise(loaded, plan, events, monitor)
+
+def _stopped_before_start(events: EventLog, interrupted: Interrupted) -> int:
+    """A signal before any agent ran: stop as cleanly as a running job would."""
+    events.emit("job.stopping", reason="signal", signal=interrupted.signal)
+    events.emit("job.stopped", exit_code=0)
+    return 0
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -132,49 +152,42 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
             failed = True
             events.emit("job.failed", "error", reason=f"{target.value}: {exc}")
     events.emit("job.down", removed=removed)
+    events.close()  # the writer thread must get the last lines out before we exit
     return EXIT_FAILED if failed else 0
 
 
 def _supervise(
-    loaded: LoadedJob, plan: DeploymentPlan, events: EventLog, monitor: float | None
+    loaded: LoadedJob,
+    plan: DeploymentPlan,
+    events: EventLog,
+    monitor: float | None,
+    signals: StopSignals,
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
-    closed: list[bool] = []
-
-    def close_backends() -> None:
-        """Once, before `job.stopped`: what the backends remove still gets its events
-        (`network.removed`) before the event that is documented as the last."""
-        if closed:
-            return
-        closed.append(True)
-        for backend in reversed(list(backends.values())):
-            backend.close()
-
     try:
-        with trapped(interrupt):
-            problems = [p for backend in backends.values() for p in backend.preflight()]
-            if problems:
-                events.emit(
-                    "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
-                )
-                return EXIT_FAILED
-            try:
-                for backend in backends.values():
-                    backend.prepare()
-            except RunnerError as exc:
-                events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
-                return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor, close_backends)
+        problems = [p for backend in backends.values() for p in backend.preflight()]
+        if problems:
+            events.emit(
+                "job.failed", "error", reason="; ".join(problems) + "; nothing was started"
+            )
+            return EXIT_FAILED
+        try:
+            for backend in backends.values():
+                backend.prepare()
+        except RunnerError as exc:
+            events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
+            return EXIT_FAILED
+        return _run_actors(job, plan, backends, events, monitor, signals)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
-        events.emit("job.stopping", reason="signal", signal=interrupted.signal)
-        close_backends()
-        events.emit("job.stopped", exit_code=0)
-        return 0
+        signals.done()
+        return _stopped_before_start(events, interrupted)
     finally:
-        close_backends()
+        signals.done()  # the outcome is decided; clean-up must not be cut short
+        for backend in reversed(list(backends.values())):
+            backend.close()
 
 
 def _run_actors(
@@ -183,7 +196,7 @@ def _run_actors(
     backends: dict[Target, Backend],
     events: EventLog,
     monitor: float | None,
-    before_stopped: Callable[[], None],
+    signals: StopSignals,
 ) -> int:
     timers = TimerService()
     prober = Prober()
@@ -193,10 +206,10 @@ def _run_actors(
         policies=restart_policies(job),
         on_failure=failure_action(job),
         clock=time.monotonic,
+        shutdown_timeout=job.deployment.shutdown_timeout,
     )
     supervisor = JobSupervisor.start(
-        logic, events, finished, timers=timers, monitor_interval=monitor,
-        before_stopped=before_stopped,
+        logic, events, finished, timers=timers, monitor_interval=monitor
     )
     agents: dict[str, pykka.ActorRef[Any]] = {}
     try:
@@ -214,9 +227,10 @@ def _run_actors(
                 timers=timers, prober=prober, events=events,
             )
         supervisor.proxy().attach(agents).get()
-        with trapped(ToSupervisor(supervisor)):
-            supervisor.tell(StartJob())
-            code = _wait(finished)
+        signals.running(supervisor, finished)
+        supervisor.tell(StartJob())
+        code = _wait(finished)
+        signals.done()
     finally:
         for ref in agents.values():
             ref.stop(block=False)

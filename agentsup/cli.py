@@ -1,6 +1,6 @@
 """The `agentsup` command line.
 
-Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM), 1 the job failed, 2 the job
+Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM/SIGHUP), 1 the job failed, 2 the job
 file or the command line is invalid. Bad input never produces a traceback.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import socket
 import sys
 from collections.abc import Sequence
@@ -15,8 +16,9 @@ from pathlib import Path
 
 from agentsup import __version__
 from agentsup.job.loader import LoadedJob, load_job
-from agentsup.job.models import JobDefinition
+from agentsup.job.models import MAX_SECONDS
 from agentsup.job.problems import JobFileError
+from agentsup.job.schema import job_schema
 from agentsup.plan import DeploymentPlan, TopologyResolver
 from agentsup.render import RENDERERS
 from agentsup.sshconfig import host_name_resolver
@@ -60,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument(
         "--monitor",
         nargs="?",
-        type=float,
+        type=monitor_interval,
         const=10.0,
         default=None,
         metavar="SECONDS",
@@ -76,6 +78,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of job files")
     return parser
+
+
+def monitor_interval(text: str) -> float:
+    """`--monitor SECONDS`: a finite duration within the job file's bounds."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: must be more than 0 and at most {MAX_SECONDS:g} seconds"
+        )
+    return seconds
 
 
 def _job_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,10 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(RENDERERS[args.format](resolve(loaded)))
                 return EXIT_OK
             case "schema":
-                schema = JobDefinition.model_json_schema(by_alias=True)
-                schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-                schema["title"] = "agentsup job file"
-                print(json.dumps(schema, indent=2))
+                print(json.dumps(job_schema(), indent=2))
                 return EXIT_OK
             case "down":
                 loaded = _load(args)

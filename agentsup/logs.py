@@ -1,15 +1,17 @@
 """Events out: structlog set-up, and the only place that writes to stdout.
 
 Every event is one line: a JSON object (`timestamp`, `level`, `event`, `job`, then the
-agent and the event's own fields), or a readable console line. Writes from any thread
-are serialised by one lock so lines never interleave. stdlib logging (pykka logs there)
-is routed through the same renderer as `log` events.
+agent and the event's own fields), or a readable console line. Lines from any thread
+are queued in order under one lock, so they never interleave, and written by one writer
+thread that is the only thing a blocked stdout can stall (`linewriter.LineWriter`). stdlib logging
+(pykka logs there) is routed through the same renderer as `log` events.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import threading
 from collections.abc import MutableMapping
@@ -18,27 +20,17 @@ from typing import Any, TextIO
 
 import structlog
 
+from agentsup.linewriter import EXIT_WRITE_WAIT, LineWriter, last_event
+
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
 FIRST_KEYS = ("timestamp", "level", "event", "job", "agent")
+LAST_EVENT = "job.stopped"
 
 
-class LineWriter:
-    """A structlog logger that writes whole lines to one stream under a lock."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def msg(self, message: str) -> None:
-        with self._lock:
-            try:
-                self._stream.write(message + "\n")
-                self._stream.flush()
-            except (BrokenPipeError, ValueError):
-                pass  # the reader went away; supervising goes on
-
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+def _mark_last(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    last_event.seal = event_dict.get("event") == LAST_EVENT
+    return event_dict
 
 
 def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -53,11 +45,55 @@ def _utc_now() -> str:
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+    """Strict JSON: a non-finite float (NaN, Infinity) is written as its text."""
+    try:
+        return _strict_dumps(value)
+    except ValueError:
+        return _strict_dumps(_finite(value))
+
+
+def _strict_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"),
+                      allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_payload(line: str) -> dict[str, Any] | None:
+    """The JSON object a line holds, or None when it cannot be carried as strict JSON.
+
+    `NaN` and `Infinity` are not JSON, and nesting deeper than the parser can follow
+    raises RecursionError; either way the line is kept as text instead.
+    """
+    stripped = line.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return None
+    try:
+        payload = json.loads(stripped, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 class EventLog:
-    """Emits the job's events; safe to call from any thread."""
+    """Emits the job's events; safe to call from any thread.
+
+    With `hold_last`, `job.stopped` is kept back until `release_last`: clean-up that
+    follows the supervisor's decision (removing containers and networks) still reports
+    its events, and `job.stopped` stays the last line all the same.
+    """
 
     def __init__(
         self,
@@ -66,6 +102,7 @@ class EventLog:
         fmt: str = "json",
         level: str = "info",
         stream: TextIO | None = None,
+        hold_last: bool = False,
     ) -> None:
         out = stream if stream is not None else sys.stdout
         renderer: Any
@@ -75,16 +112,19 @@ class EventLog:
             renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
         self.min_level = LEVELS[level]
         self._job = job
-        self._writer = LineWriter(out)
-        # agent.output is by far the most frequent event; in JSON it skips the processor
-        # chain and renders the same fields, in the same order, in one step.
-        self._fast_output = fmt == "json"
+        self._fmt = fmt
+        self._hold_lock = threading.Lock()
+        self._holding = hold_last
+        self._held: tuple[str, dict[str, Any]] | None = None
+        self._writer = LineWriter(out, dropped_line=self._dropped_line)
+        self._console = _ConsoleLine(out)
         self._logger = structlog.wrap_logger(
             self._writer,
             processors=[
                 structlog.processors.add_log_level,
                 structlog.processors.TimeStamper(fmt="iso", utc=True),
                 _ordered,
+                _mark_last,
                 renderer,
             ],
             wrapper_class=structlog.make_filtering_bound_logger(self.min_level),
@@ -92,7 +132,28 @@ class EventLog:
         ).bind(job=job)
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
+        if event == LAST_EVENT:
+            with self._hold_lock:
+                if self._holding:
+                    if self._held is None:  # the first one decides
+                        self._held = (level, fields)
+                    return
         getattr(self._logger, level)(event, **fields)
+        if event == LAST_EVENT:
+            self._writer.seal()  # also when the level filter left it out
+
+    def release_last(self) -> None:
+        """Write the `job.stopped` held back (if any); nothing is written after it."""
+        with self._hold_lock:
+            self._holding = False
+            held, self._held = self._held, None
+        if held is not None:
+            level, fields = held
+            self.emit(LAST_EVENT, level, **fields)
+
+    def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
+        """Give stdout up to `timeout` to take what is queued; False if it did not."""
+        return self._writer.close(timeout)
 
     def output(
         self, agent: str, stream: str, line: str, part: int | None = None,
@@ -100,32 +161,27 @@ class EventLog:
     ) -> None:
         """One line an agent wrote; a JSON object goes under `payload` as fields.
 
-        A piece of an over-long line keeps its text under `line` with `part` and
-        `continued`, so a consumer can join the pieces.
+        A line whose JSON cannot be carried as strict JSON stays under `line`: no agent
+        line is lost and every event line is strict JSON. A piece of an over-long line
+        keeps its text under `line` with `part` and `continued`, so a consumer can join
+        the pieces.
         """
         if part is not None:
             self._output(agent, stream, "line", line, {"part": part, "continued": continued})
             return
-        stripped = line.strip()
-        if stripped.startswith("{") and stripped.endswith("}"):
+        payload = parse_payload(line)
+        if payload is not None:
             try:
-                payload = json.loads(stripped)
-            except ValueError:
-                payload = None
-            if isinstance(payload, dict):
                 self._output(agent, stream, "payload", payload)
                 return
+            except (ValueError, RecursionError):
+                pass
         self._output(agent, stream, "line", line)
 
     def _output(
         self, agent: str, stream: str, key: str, value: Any,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        if not self._fast_output:
-            self._logger.info(
-                "agent.output", agent=agent, stream=stream, **{key: value}, **(extra or {})
-            )
-            return
         if self.min_level > logging.INFO:
             return
         event = {
@@ -139,7 +195,33 @@ class EventLog:
         }
         if extra:
             event.update(extra)
-        self._writer.msg(_json_dumps(event))
+        if self._fmt == "json":
+            # The most frequent event skips the processor chain and renders the same
+            # fields, in the same order, in one step.
+            self._writer.output(_strict_dumps(event))
+        else:
+            self._writer.output(self._console.render(event))
+
+    def _dropped_line(self, count: int) -> str:
+        event = {
+            "timestamp": _utc_now(),
+            "level": "warning",
+            "event": "events.dropped",
+            "job": self._job,
+            "count": count,
+            "reason": "stdout was not being read",
+        }
+        return _strict_dumps(event) if self._fmt == "json" else self._console.render(event)
+
+
+class _ConsoleLine:
+    """Renders one ready-made event dict the way the console renderer does."""
+
+    def __init__(self, out: TextIO) -> None:
+        self._renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
+
+    def render(self, event: dict[str, Any]) -> str:
+        return str(self._renderer(None, "info", dict(event)))
 
 
 class _BridgeHandler(logging.Handler):

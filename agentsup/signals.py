@@ -1,7 +1,9 @@
-"""SIGINT and SIGTERM: the main thread's only job once a job runs.
+"""SIGINT, SIGTERM and SIGHUP: the main thread's only job once a job runs.
 
 Handlers are installed on the main thread only, for as long as a `with trapped(...)`
-block lasts, and the previous ones are put back afterwards.
+block lasts, and the previous ones are put back afterwards. SIGHUP (the terminal closed,
+the SSH session dropped) is a graceful stop like the other two; left at its default it
+would kill agentsup on the spot, with no events and no SIGTERM to the agents.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from types import FrameType
 from typing import Any
 
@@ -18,11 +21,17 @@ import pykka
 from agentsup.messages import KillAll, StopJob
 
 Handler = Callable[[int, FrameType | None], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def trapped(handler: Handler) -> Iterator[None]:
+def trapped(handler: Handler, *, ignore_after: bool = False) -> Iterator[None]:
+    """Install `handler` for the stop signals while the block runs.
+
+    With `ignore_after` the signals are ignored afterwards instead of getting their old
+    handlers back: once the job has reported its exit code, a late signal must not turn
+    it into death by signal on the way out.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -31,7 +40,7 @@ def trapped(handler: Handler) -> Iterator[None]:
         yield
     finally:
         for signum, old in previous.items():
-            signal.signal(signum, old)
+            signal.signal(signum, signal.SIG_IGN if ignore_after else old)
 
 
 class Interrupted(Exception):
@@ -42,20 +51,37 @@ class Interrupted(Exception):
         self.signal = signal_name
 
 
-def interrupt(signum: int, _frame: FrameType | None) -> None:
-    """Before agents run, a signal ends the set-up by unwinding it (clean-up included)."""
-    raise Interrupted(signal.Signals(signum).name)
+class StopSignals:
+    """The one handler for the whole of `agentsup start`; what a signal does depends on when.
 
+    Before agents run (`supervisor` unset) it ends the set-up by raising `Interrupted`,
+    which unwinds it, clean-up included. While agents run the first signal becomes
+    `StopJob`, any later one `KillAll`. Once the job has finished (`finished` is done,
+    so `job.stopped` is out with its exit code) signals are ignored.
+    """
 
-class ToSupervisor:
-    """While agents run, the first signal becomes `StopJob`, a second one `KillAll`."""
-
-    def __init__(self, supervisor: pykka.ActorRef[Any]) -> None:
-        self.supervisor = supervisor
+    def __init__(self) -> None:
+        self.supervisor: pykka.ActorRef[Any] | None = None
+        self.finished: Future[int] | None = None
         self.received = 0
 
+    def running(self, supervisor: pykka.ActorRef[Any], finished: Future[int]) -> None:
+        self.supervisor = supervisor
+        self.finished = finished
+
+    def done(self) -> None:
+        """The job is over: from now on signals change nothing."""
+        self.supervisor = None
+        self.finished = Future()
+        self.finished.set_result(0)
+
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
+        if self.finished is not None and self.finished.done():
+            return
+        name = signal.Signals(signum).name
+        if self.supervisor is None:
+            raise Interrupted(name)
         self.received += 1
-        message = StopJob(signal.Signals(signum).name) if self.received == 1 else KillAll()
+        message = StopJob(name) if self.received == 1 else KillAll()
         with contextlib.suppress(pykka.ActorDeadError):
             self.supervisor.tell(message)

@@ -6,6 +6,7 @@ These commands start no agents; they only read job files and print.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,24 +36,30 @@ def run(*args: str | Path, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]
 def run_all(
     commands: list[list[str | Path]], cwd: Path = ROOT
 ) -> list[subprocess.CompletedProcess[str]]:
-    """Run several CLI invocations side by side (no threads: just several processes)."""
-    started = [
-        (
-            args,
-            subprocess.Popen(
-                [*command(), *map(str, args)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=cwd,
-            ),
-        )
-        for args in commands
-    ]
-    results = []
-    for args, process in started:
-        stdout, stderr = process.communicate(timeout=60)
-        results.append(subprocess.CompletedProcess(args, process.returncode, stdout, stderr))
+    """Run several CLI invocations side by side, a few at a time (no threads).
+
+    All thirty at once on a small, busy machine can keep each one waiting for a CPU
+    longer than its timeout.
+    """
+    width = max(2, os.cpu_count() or 2)
+    results: list[subprocess.CompletedProcess[str]] = []
+    for first in range(0, len(commands), width):
+        started = [
+            (
+                args,
+                subprocess.Popen(
+                    [*command(), *map(str, args)],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    cwd=cwd,
+                ),
+            )
+            for args in commands[first : first + width]
+        ]
+        for args, process in started:
+            stdout, stderr = process.communicate(timeout=120)
+            results.append(subprocess.CompletedProcess(args, process.returncode, stdout, stderr))
     return results
 
 

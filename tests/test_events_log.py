@@ -183,3 +183,19 @@ def test_stdlib_logging_goes_through_the_same_renderer(out: io.StringIO) -> None
     assert logged[0]["message"] == "Unhandled exception in SomeActor"
     assert logged[0]["job"] == "j"
     assert "ValueError: boom" in logged[1]["exception"]
+
+
+def test_held_job_stopped_goes_after_clean_up_events_and_nothing_follows(
+    out: io.StringIO,
+) -> None:
+    log = EventLog("demo", stream=out, hold_last=True)
+    log.emit("job.stopped", exit_code=1)
+    log.emit("job.stopped", exit_code=0, killed=True)  # a late second one changes nothing
+    log.emit("network.removed", network="agentsup-demo")
+    log.release_last()
+    log.emit("container.removed", container="late")
+    log.output("a", "stdout", "late line")
+    assert [(r["event"], r.get("exit_code")) for r in records(out)] == [
+        ("network.removed", None),
+        ("job.stopped", 1),
+    ]

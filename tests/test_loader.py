@@ -584,3 +584,39 @@ def test_mapping_as_a_key_is_refused() -> None:
     assert errors(text) == [
         f"{FILE}:11:3: environment: mapping keys must be plain values, not lists or mappings"
     ]
+
+
+def test_exponent_numbers_are_numbers_as_in_yaml_1_2_but_argv_keeps_the_text() -> None:
+    job = load(
+        """
+        job: {name: x}
+        agents:
+          - id: a
+            command: [serve, 1e3, 1.10, 010]
+            config: {port: 8080, ratio: 2e-1}
+            deployment: {environment: {SCALE: 1E3}}
+        topology: {type: mesh}
+        deployment: {timeout: 1e2, restart: {backoff: {initial: 5e-1}}}
+        """
+    ).definition
+    assert job.deployment.timeout == 100.0
+    assert job.deployment.restart.backoff is not None
+    assert job.deployment.restart.backoff.initial == 0.5
+    assert job.agents[0].command == ["serve", "1e3", "1.10", "010"]
+    assert job.agents[0].deployment.environment == {"SCALE": "1E3"}
+    assert job.agents[0].config.scalars()["ratio"] == 0.2
+
+
+def test_quoted_exponent_is_text_and_not_a_duration() -> None:
+    (problem,) = errors(
+        """
+        job: {name: x}
+        agents: [{id: a, command: [x], config: {port: 8080}}]
+        topology: {type: mesh}
+        deployment: {timeout: "1e2"}
+        """
+    )
+    assert problem.endswith(
+        "deployment.timeout: should be a valid number, not the text '1e2' "
+        "(write numbers without quotes)"
+    )

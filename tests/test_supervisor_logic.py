@@ -13,7 +13,16 @@ from typing import Any
 
 import pytest
 
-from agentsup.actors.logic import EXIT_FAILED, EXIT_OK, Effect, Emit, Finish, Send, SupervisorLogic
+from agentsup.actors.logic import (
+    EXIT_FAILED,
+    EXIT_OK,
+    After,
+    Effect,
+    Emit,
+    Finish,
+    Send,
+    SupervisorLogic,
+)
 from agentsup.job.loader import load_text
 from agentsup.job.models import Strategy
 from agentsup.messages import (
@@ -27,6 +36,7 @@ from agentsup.messages import (
     KillAgent,
     KillAll,
     RestartAgent,
+    ShutdownTimedOut,
     StartAgent,
     StartJob,
     StopAgent,
@@ -105,6 +115,7 @@ class History:
         policies: Mapping[str, RestartPolicy] | None = None,
         policy: RestartPolicy | None = None,
         on_failure: FailureAction = FailureAction.SHUTDOWN,
+        shutdown_timeout: float | None = None,
     ) -> None:
         self.now = 1000.0
         every = {a: policy for stage in plan.stages for a in stage} if policy else {}
@@ -114,6 +125,7 @@ class History:
             policies={**every, **(policies or {})},
             on_failure=on_failure,
             clock=lambda: self.now,
+            shutdown_timeout=shutdown_timeout,
         )
         self.effects: list[Effect] = []
         self.runs: dict[str, int] = {}
@@ -401,6 +413,37 @@ def test_kill_all_during_a_stop_kills_what_is_not_stopped_yet() -> None:
     assert sorted(targets(effects, KillAgent)) == ["a1", "a2", "b1", "b2"]
     assert finishes(effects) == [EXIT_OK]
     assert finishes(h.effects) == [EXIT_OK]
+
+
+def test_shutdown_timeout_kills_what_is_left_of_an_ordered_stop() -> None:
+    h = History(make_plan(THREE_STAGES), shutdown_timeout=7.5)
+    h.start_all()
+    stopping = h.feed(StopJob("SIGTERM"))
+    timers = [e for e in stopping if isinstance(e, After)]
+    assert timers == [After(7.5, ShutdownTimedOut())]
+    h.stopped("c1")  # stage 3 went; stage 2 is slow
+    effects = h.feed(ShutdownTimedOut())
+    assert sorted(targets(effects, KillAgent)) == ["a1", "a2", "b1", "b2"]
+    assert dict(events(effects, "job.stopping")[0].fields) == {"reason": "shutdown_timeout"}
+    assert dict(events(effects, "job.stopped")[0].fields) == {"exit_code": EXIT_OK, "killed": True}
+    assert finishes(h.effects) == [EXIT_OK]
+    assert h.feed(ShutdownTimedOut()) == []
+
+
+def test_shutdown_timeout_is_spent_harmlessly_after_a_stop_that_finished() -> None:
+    h = History(make_plan(THREE_STAGES), shutdown_timeout=7.5)
+    h.start_all()
+    h.feed(StopJob("SIGTERM"))
+    h.stopped("c1", "b1", "b2", "a1", "a2")
+    assert h.feed(ShutdownTimedOut()) == []
+    assert finishes(h.effects) == [EXIT_OK]
+
+
+def test_no_shutdown_timeout_means_no_timer() -> None:
+    h = History(make_plan(THREE_STAGES))
+    h.start_all()
+    assert h.feed(ShutdownTimedOut()) == []  # a tick outside a stop changes nothing
+    assert [e for e in h.feed(StopJob("SIGTERM")) if isinstance(e, After)] == []
 
 
 def test_exits_during_shutdown_are_reported_but_never_restarted() -> None:

@@ -24,6 +24,7 @@ from agentsup.messages import (
     KillAgent,
     KillAll,
     RestartAgent,
+    ShutdownTimedOut,
     StartAgent,
     StartJob,
     StopAgent,
@@ -62,7 +63,15 @@ class Finish:
     exit_code: int
 
 
-Effect = Send | Emit | Finish
+@dataclass(frozen=True)
+class After:
+    """Deliver `message` back to the supervisor after `seconds` (a timer)."""
+
+    seconds: float
+    message: object
+
+
+Effect = Send | Emit | Finish | After
 
 
 class AgentState(StrEnum):
@@ -102,8 +111,10 @@ class SupervisorLogic:
         policies: Mapping[str, RestartPolicy],
         on_failure: FailureAction = FailureAction.SHUTDOWN,
         clock: Callable[[], float],
+        shutdown_timeout: float | None = None,
     ) -> None:
         self.plan = plan
+        self.shutdown_timeout = shutdown_timeout
         self.on_failure = on_failure
         self.clock = clock
         self.phase = Phase.IDLE
@@ -144,6 +155,10 @@ class SupervisorLogic:
                 return self._stop_job(signal)
             case KillAll():
                 return self._kill_all()
+            case ShutdownTimedOut():
+                if self.phase is not Phase.STOPPING:
+                    return []
+                return self._kill_all("shutdown_timeout")
         return []
 
     def states(self) -> dict[str, str]:
@@ -407,6 +422,9 @@ class SupervisorLogic:
         if signal:
             fields["signal"] = signal
         effects: list[Effect] = [Emit("job.stopping", fields)]
+        if self.shutdown_timeout is not None:
+            # Stage stop timeouts add up; this bounds the whole stop.
+            effects.append(After(self.shutdown_timeout, ShutdownTimedOut()))
         self._stop_queue = [
             [a for a in stage if self.agents[a].ever_started]
             for stage in reversed(self.plan.stages)
@@ -445,11 +463,13 @@ class SupervisorLogic:
         self.phase = Phase.FINISHED
         return [Emit("job.stopped", {"exit_code": self.exit_code}), Finish(self.exit_code)]
 
-    def _kill_all(self) -> list[Effect]:
+    def _kill_all(self, reason: str = "kill") -> list[Effect]:
+        """Kill every agent still running at once and finish: a second signal, or
+        `shutdown_timeout` running out during an ordered stop."""
         if self.phase is Phase.FINISHED:
             return []
         self.phase = Phase.FINISHED
-        effects: list[Effect] = [Emit("job.stopping", {"reason": "kill"}, "warning")]
+        effects: list[Effect] = [Emit("job.stopping", {"reason": reason}, "warning")]
         for agent_id, agent in self.agents.items():
             if agent.ever_started and agent.state is not AgentState.STOPPED:
                 effects.append(Send(agent_id, KillAgent("killed on request")))

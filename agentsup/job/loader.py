@@ -43,20 +43,41 @@ class LoadedJob:
         return self.path.parent
 
 
+MAX_JOB_FILE_BYTES = 4 * 1024 * 1024
+"""Job files larger than this (4 MiB) are refused before parsing. Real job files are a
+few kilobytes; parsing tens of megabytes of YAML takes minutes and gigabytes."""
+
+
 def load_job(path: Path | str, *, import_check: bool = True) -> LoadedJob:
-    """Load and check a job file, raising `JobFileError` with every problem found."""
+    """Load and check a job file, raising `JobFileError` with every problem found.
+
+    Problems with the file as a whole (missing, a directory, too large, binary, not
+    UTF-8) are reported as `FILE: message`, without a position.
+    """
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Read one byte past the limit rather than trust stat(): pipes and
+            # /dev/stdin report no size.
+            data = handle.read(MAX_JOB_FILE_BYTES + 1)
     except FileNotFoundError:
         raise _single(shown, "no such file") from None
     except IsADirectoryError:
         raise _single(shown, "is a directory, not a job file") from None
-    except UnicodeDecodeError as exc:
-        raise _single(shown, f"is not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise _single(shown, f"cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_JOB_FILE_BYTES:
+        raise _single(
+            shown, f"is larger than {MAX_JOB_FILE_BYTES // (1024 * 1024)} MiB; "
+            "a job file is a small YAML document"
+        )
+    if b"\0" in data:
+        raise _single(shown, "is a binary file (it contains NUL bytes), not YAML text")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _single(shown, f"is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     return load_text(text, shown, base_dir=path.parent, import_check=import_check)
 
 
@@ -138,7 +159,8 @@ def _numbers_as_written(data: dict[str, Any], numbers: dict[DocPath, str]) -> di
     """Keep numbers that are really text as the user wrote them.
 
     `version: 1.10` is version "1.10", not 1.1, and `RETRIES: 010` in an environment map
-    is the text "010". Only `job.version` and the environment maps are text by nature.
+    is the text "010". Only `job.version`, the environment maps and argv lists are text
+    by nature.
     """
     if not numbers:
         return data
@@ -147,6 +169,8 @@ def _numbers_as_written(data: dict[str, Any], numbers: dict[DocPath, str]) -> di
     agents = data.get("agents")
     if isinstance(agents, list):
         text_maps.extend(("agents", i, "deployment", "environment") for i in range(len(agents)))
+        # An argv is text too: `[serve, --ratio, 1e3]` passes `1e3`, not `1000.0`.
+        text_maps.extend(("agents", i, "command") for i in range(len(agents)))
     for path, written in numbers.items():
         if path in text_paths or (path[:-1] in text_maps and len(path) >= 1):
             _replace(data, path, written)
@@ -191,7 +215,11 @@ def _translate(exc: ValidationError, data: Any) -> list[Problem]:
     for error in exc.errors(include_url=False, include_input=False):
         kind = error["type"]
         loc = tuple(error["loc"])
-        if kind == "extra_forbidden":
+        if loc and loc[-1] == "[key]":
+            # A bad key of a map (an environment variable's name): point at the key.
+            path = _data_path(loc, data, keep_last=False)
+            problems.append(Problem(path, _message(error, data, path), on_key=True))
+        elif kind == "extra_forbidden":
             path = _data_path(loc, data, keep_last=True)
             problems.append(Problem(path, _unknown_key_message(path), on_key=True))
         elif kind == "missing":
@@ -227,6 +255,8 @@ def _message(error: Any, data: Any, path: DocPath) -> str:
             message = message[len(subject) :]
             break
     message = message.replace(" after validation", "")
+    if error["type"] == "float_type" and isinstance(_value_at(data, path), str):
+        message += f", not the text {_value_at(data, path)!r} (write numbers without quotes)"
     message = re.sub(r" or instance of \w+", "", message).replace("a valid dictionary", "a mapping")
     if error["type"] == "enum":
         given = _value_at(data, path)

@@ -14,19 +14,55 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
     SecretStr,
+    Strict,
     Tag,
     WithJsonSchema,
     field_validator,
 )
 
 Scalar = str | int | float | bool
-Seconds = Annotated[float, Field(gt=0, description="A duration in seconds; may be fractional.")]
+
+MAX_SECONDS = 86_400.0
+"""The longest duration a job file may give: one day. Longer (or infinite) values would
+overflow timers and waits, or make a start-up, stop or restart never end."""
+
+Seconds = Annotated[
+    float,
+    Strict(),
+    Field(
+        gt=0,
+        le=MAX_SECONDS,
+        allow_inf_nan=False,
+        description="A duration in seconds: more than 0, at most 86400 (one day); "
+        "may be fractional.",
+    ),
+]
+"""Strict: `"10"` and `true` are not durations (the JSON Schema says number, too)."""
+
+Flag = Annotated[bool, Strict()]
+"""A boolean; `1` and `"yes"` are not (the JSON Schema says boolean)."""
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; booleans and text are not counts.
+    if isinstance(value, bool | str):
+        raise ValueError(f"should be a whole number, not {value!r}")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+Count = Annotated[int, Field(ge=0), BeforeValidator(_whole_number)]
+"""A whole number from 0; `"3"` and `true` are not (the JSON Schema says integer)."""
+PositiveCount = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
+"""A whole number from 1."""
 
 
 class Model(BaseModel):
@@ -61,12 +97,28 @@ def _port_number(value: Any) -> Any:
     text = str(value).strip()
     if isinstance(value, float) and value.is_integer():
         text = str(int(value))
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 65535:
         raise ValueError(f"must be a port number from 1 to 65535, not {value!r}")
     return int(text)
 
 
-Port = Annotated[int, Field(ge=1, le=65535), BeforeValidator(_port_number)]
+PORT_TEXT = (
+    "^\\s*0*([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]"
+    "|6553[0-5])\\s*$"
+)
+Port = Annotated[
+    int,
+    Field(ge=1, le=65535),
+    BeforeValidator(_port_number),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 1, "maximum": 65535},
+                {"type": "string", "pattern": PORT_TEXT},
+            ]
+        }
+    ),
+]
 """A TCP port. Checked before pydantic's own int coercion so `true` is not port 1."""
 
 
@@ -74,15 +126,53 @@ def _env_value(value: Any) -> Any:
     if isinstance(value, dict | list | tuple | set):
         kind = "a mapping" if isinstance(value, dict) else "a list"
         raise ValueError(f"must be text, a number or a boolean, not {kind}")
+    if isinstance(value, str) and "\0" in value:
+        raise ValueError("must not contain a NUL character (an environment cannot carry it)")
     return value
 
 
-EnvValue = Annotated[Scalar | None, BeforeValidator(_env_value)]
+EnvValue = Annotated[
+    Scalar | None,
+    BeforeValidator(_env_value),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": "^[^\\u0000]*$"},
+                {"type": ["number", "boolean", "null"]},
+            ]
+        }
+    ),
+]
 """An environment value; numbers and booleans become text when an agent starts."""
 
 
+def _env_name(name: str) -> str:
+    if not name:
+        raise ValueError("an environment variable needs a name")
+    if "=" in name or "\0" in name:
+        bad = "'='" if "=" in name else "a NUL character"
+        raise ValueError(f"environment variable name {name!r} must not contain {bad}")
+    return name
+
+
+ENV_NAME_PATTERN = "^[^=\u0000]+$"
+EnvName = Annotated[
+    str,
+    AfterValidator(_env_name),
+    WithJsonSchema({"type": "string", "pattern": ENV_NAME_PATTERN}),
+]
+"""A variable name: anything but empty, `=` or NUL (the kernel's rules, no more)."""
+
+
+SAFE_NAME = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
+
 class JobInfo(Model):
-    name: str = Field(min_length=1, description="The job's name; used in events and names.")
+    name: str = Field(
+        min_length=1,
+        json_schema_extra={"pattern": SAFE_NAME},  # checked by `_safe_name`, with a hint
+        description="The job's name; used in events and names.",
+    )
     version: Annotated[str, WithJsonSchema({"type": ["string", "number"]})] | None = Field(
         default=None, description="Free text; kept, not acted on."
     )
@@ -125,14 +215,22 @@ class AgentConfig(BaseModel):
 
 
 MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?$")
+MEMORY_SCHEMA_PATTERN = r"^\s*\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?\s*$"
 
 
 class Resources(Model):
-    cpu: float | None = Field(default=None, gt=0, description="CPU cores (e.g. 0.5, 2).")
-    memory: Annotated[str, WithJsonSchema({"type": ["string", "integer"]})] | None = Field(
+    cpu: Annotated[float, Strict()] | None = Field(
+        default=None, gt=0, allow_inf_nan=False, description="CPU cores (e.g. 0.5, 2)."
+    )
+    memory: Annotated[
+        str,
+        WithJsonSchema(
+            {"anyOf": [{"type": "string", "pattern": MEMORY_SCHEMA_PATTERN}, {"type": "integer"}]}
+        ),
+    ] | None = Field(
         default=None, description="Memory like 512M, 1G or 2Gi."
     )
-    gpu: int | None = Field(default=None, ge=0, description="Number of GPUs.")
+    gpu: Count | None = Field(default=None, description="Number of GPUs.")
 
     @field_validator("memory", mode="before")
     @classmethod
@@ -152,10 +250,10 @@ class Resources(Model):
 class HealthCheck(Model):
     """Health-check settings; unset fields inherit from the job, then the defaults."""
 
-    enabled: bool | None = None
+    enabled: Flag | None = None
     interval: Seconds | None = Field(default=None, description="Seconds between checks.")
-    retries: int | None = Field(
-        default=None, ge=1, description="Failures in a row before an agent is unhealthy."
+    retries: PositiveCount | None = Field(
+        default=None, description="Failures in a row before an agent is unhealthy."
     )
     timeout: Seconds | None = Field(default=None, description="Seconds one check may take.")
     path: str | None = Field(default=None, description="HTTP path to GET (default /health).")
@@ -197,14 +295,16 @@ class AgentDeployment(Model):
     host_port: Port | None = Field(
         default=None, description="Port published on the Docker host (default: config.port)."
     )
-    pull: bool | None = Field(
+    pull: Flag | None = Field(
         default=None, description="Pull the image when it is missing (job default: false)."
     )
     # kubernetes (accepted, not supported yet)
     namespace: str | None = None
     service_type: str | None = None
     # every target
-    environment: dict[str, EnvValue] = Field(default_factory=dict)
+    environment: dict[EnvName, EnvValue] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
     stop_timeout: Seconds | None = Field(
         default=None, description="Seconds between SIGTERM and SIGKILL (job default: 10)."
     )
@@ -212,22 +312,29 @@ class AgentDeployment(Model):
 
 class BackoffSettings(Model):
     initial: Seconds | None = Field(default=None, description="First delay (0.5 s).")
-    factor: float | None = Field(default=None, ge=1.0, description="Growth per restart (2).")
+    factor: Annotated[float, Strict()] | None = Field(
+        default=None, ge=1.0, le=100.0, allow_inf_nan=False,
+        description="Growth per restart, 1 to 100 (2).",
+    )
     max: Seconds | None = Field(default=None, description="Longest delay (30 s).")
 
 
 class RestartSettings(Model):
     """Restart policy; unset fields inherit from the job's, then the defaults."""
 
-    policy: Literal["no", "on-failure", "always"] | None = Field(
+    policy: Annotated[
+        Literal["no", "on-failure", "always"],
+        # YAML 1.1 reads a bare `no` as false, which is taken as "no" (below).
+        WithJsonSchema({"enum": ["no", "on-failure", "always", False]}),
+    ] | None = Field(
         default=None, description="When an exit calls for a restart (on-failure)."
     )
-    max_restarts: int | None = Field(
-        default=None, ge=0, description="Restarts allowed within `window` (5)."
+    max_restarts: Count | None = Field(
+        default=None, description="Restarts allowed within `window` (5)."
     )
     window: Seconds | None = Field(default=None, description="Seconds the budget covers (60).")
     backoff: BackoffSettings | None = None
-    restart_dependents: bool | None = Field(
+    restart_dependents: Flag | None = Field(
         default=None,
         description="Once this agent is ready again, restart the agents that connect to it.",
     )
@@ -240,7 +347,7 @@ class RestartSettings(Model):
 
 
 class Agent(Model):
-    id: str = Field(min_length=1)
+    id: str = Field(min_length=1, json_schema_extra={"pattern": SAFE_NAME})
     type: str | None = Field(default=None, description="Class the module defines.")
     module: str | None = Field(default=None, description="Run as `python -m module`.")
     command: Annotated[
@@ -248,7 +355,7 @@ class Agent(Model):
         WithJsonSchema(
             {
                 "anyOf": [
-                    {"type": "string", "minLength": 1},
+                    {"type": "string", "pattern": "\\S"},
                     {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1},
                 ]
             }
@@ -373,7 +480,7 @@ class SshSettings(Model):
 
 
 class NetworkSettings(Model):
-    allow_cross_host: bool = Field(default=True, description="Kept, not acted on yet.")
+    allow_cross_host: Flag = Field(default=True, description="Kept, not acted on yet.")
     firewall_rules: list[Any] = Field(default_factory=list, description="Kept, not acted on.")
     advertise_host: str | None = Field(
         default=None,
@@ -389,10 +496,15 @@ class JobDeployment(Model):
     strategy: Strategy = Strategy.STAGED
     timeout: Seconds = Field(default=60.0, description="Seconds for an agent to become ready.")
     stop_timeout: Seconds = Field(default=10.0, description="Seconds from SIGTERM to SIGKILL.")
+    shutdown_timeout: Seconds | None = Field(
+        default=None,
+        description="Seconds the whole ordered stop may take; then every agent left is "
+        "killed at once. Unset: no job-wide limit (stage stop timeouts add up).",
+    )
     health_check: HealthCheck = Field(default_factory=HealthCheck)
     ssh: SshSettings = Field(default_factory=SshSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
-    pull: bool = Field(default=False, description="Pull missing container images.")
+    pull: Flag = Field(default=False, description="Pull missing container images.")
     restart: RestartSettings = Field(default_factory=lambda: RestartSettings())
     on_agent_failure: Literal["shutdown", "continue"] = Field(
         default="shutdown",
@@ -406,7 +518,9 @@ class JobDefinition(Model):
     topology: Topology
     deployment: JobDeployment = Field(default_factory=JobDeployment)
     execution: dict[str, Any] = Field(default_factory=dict)
-    environment: dict[str, EnvValue] = Field(default_factory=dict)
+    environment: dict[EnvName, EnvValue] = Field(
+        default_factory=dict, json_schema_extra={"additionalProperties": False}
+    )
 
     def agent(self, agent_id: str) -> Agent:
         for agent in self.agents:

@@ -7,6 +7,7 @@ which the stock constructors silently collapse to the last one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,8 @@ def _mark(node: yaml.Node | yaml.Mark) -> Mark:
 
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 NUMBER_TAGS = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float"})
+EXPONENT_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
+"""A YAML 1.2 float with an exponent that YAML 1.1 leaves as text (`1e3`, `2E-1`)."""
 MAX_NODES = 200_000
 """More nodes than any job file needs: stops alias bombs (`&a [*b, *b, ...]`) early."""
 
@@ -134,6 +137,16 @@ class _Builder:
                 f"cannot read {node.tag.rsplit(':', 1)[-1]} value {node.value!r}: {exc}",
                 _mark(node),
             ) from None
+        if (
+            isinstance(value, str)
+            and isinstance(node, yaml.ScalarNode)
+            and node.style is None
+            and EXPONENT_FLOAT.fullmatch(value)
+        ):
+            # YAML 1.1 reads a plain `1e3` as text; YAML 1.2 (editors, the JSON Schema
+            # view of the file) reads it as a number, and so do we.
+            value = float(value)
+            self.numbers[path] = node.value
         if node.tag in NUMBER_TAGS and isinstance(node, yaml.ScalarNode):
             self.numbers[path] = node.value
         return value

@@ -23,6 +23,11 @@ class KillAll:
 
 
 @dataclass(frozen=True)
+class ShutdownTimedOut:
+    """A timer tick: `deployment.shutdown_timeout` has passed since the stop began."""
+
+
+@dataclass(frozen=True)
 class StartAgent:
     """Launch the agent's process and begin checking until it is ready."""
 

@@ -18,10 +18,11 @@ ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub 
 so that overhead never multiplies.
 
 Process-group policy: when an agent's leader exits, whatever is left of its group is
-SIGKILLed before the leader is reaped. Leftovers are orphans of a finished agent that
-nothing could supervise; they would pile up across restarts, and keeping the group's
-registration with the reaper until they happen to go would need polling. Doing it
-before reaping means the group id cannot have been reused yet.
+SIGKILLed before the leader is reaped, and so is every process that escaped the group
+(found by the mark in its environment, see `_reaper`). Leftovers are orphans of a
+finished agent that nothing could supervise; they would pile up across restarts, and
+keeping the group's registration with the reaper until they happen to go would need
+polling. Doing it before reaping means the group id cannot have been reused yet.
 """
 
 from __future__ import annotations
@@ -32,16 +33,19 @@ import functools
 import logging
 import os
 import queue
+import secrets
 import selectors
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
+from agentsup.runners import _reaper
 from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import (
     ExitCallback,
@@ -63,6 +67,8 @@ _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
+
+_SCANS = _reaper.SharedScan()
 
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
@@ -124,8 +130,10 @@ class ProcessHandle:
         on_output: OutputCallback,
         on_exit: ExitCallback,
         hub_thread: threading.Thread,
+        mark: bytes = b"",
     ) -> None:
         self.pid = popen.pid
+        self.mark = mark
         self._popen = popen
         self._pidfd = pidfd
         self._streams = tuple(streams)
@@ -186,11 +194,32 @@ class ProcessHandle:
             if left_group:
                 with contextlib.suppress(ProcessLookupError):
                     signal.pidfd_send_signal(self._pidfd, sig)
+            if sig != signal.SIGKILL:
+                # A SIGKILLed leader is reaped at once, and reaping SIGKILLs whatever
+                # escaped: one scan per batch of exits instead of one per kill.
+                self._signal_escaped(sig, time.monotonic())
 
-    def _reap(self) -> ExitStatus:
+    def _signal_escaped(self, sig: int, since: float) -> None:
+        """Signal the agent's processes that left its group (setsid daemons, helpers).
+
+        They are looked up in a /proc scan taken no earlier than `since`.
+        """
+        try:
+            procs = _SCANS.since(since)
+            _reaper.signal_procs(_reaper.escaped(self.pid, self.mark, procs), sig)
+        except OSError as exc:
+            logger.warning("looking for processes of pid %d failed: %s", self.pid, exc)
+
+    def _reap(self, seen_at: float) -> ExitStatus:
+        """Reap the leader, which was seen exited at `seen_at` (monotonic).
+
+        Any scan taken after that moment already shows everything the leader left;
+        exits seen together share one scan.
+        """
         with self._lock:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.pid, signal.SIGKILL)
+            self._signal_escaped(signal.SIGKILL, seen_at)
             try:
                 _, raw = os.waitpid(self.pid, 0)
             except ChildProcessError:
@@ -242,7 +271,11 @@ class _Hub:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
-        self._reaper = ReaperLink()
+        self._selected_at = time.monotonic()
+        # Marks every agent's environment, so escaped descendants can be found.
+        self._id = secrets.token_hex(6)
+        self._launches = 0
+        self._reaper = ReaperLink(self._id)
         self._thread = threading.Thread(target=self._run, name="agentsup-local-hub", daemon=True)
         self._thread.start()
 
@@ -296,7 +329,9 @@ class _Hub:
         _thread_state.hub = self
         try:
             while not (self._closing and not self._procs):
-                for key, _ in self._selector.select():
+                events = self._selector.select()
+                self._selected_at = time.monotonic()
+                for key, _ in events:
                     try:
                         cast("Callable[[], None]", key.data)()
                     except Exception:
@@ -318,6 +353,7 @@ class _Hub:
         for handle in list(self._procs):
             try:
                 handle.signal_group(signal.SIGKILL)
+                self._selected_at = time.monotonic()
                 self._on_pidfd(handle)
             except Exception:
                 logger.exception("local I/O hub: cleaning up pid %d failed", handle.pid)
@@ -363,6 +399,9 @@ class _Hub:
             raise RunnerError("cannot run an empty command")
         if self._closing:
             raise RunnerError("the local runtime has been shut down")
+        self._launches += 1
+        mark = f"{self._id}.{self._launches}"
+        env = {**request.env, _reaper.MARK_VARIABLE: mark}
         fds: list[int] = []
         try:
             out_read, out_write = os.pipe()
@@ -374,7 +413,7 @@ class _Hub:
                 stdin=subprocess.DEVNULL,
                 stdout=out_write,
                 stderr=err_write,
-                env=dict(request.env),
+                env=env,
                 cwd=request.cwd,
                 close_fds=True,
                 process_group=0,
@@ -397,7 +436,8 @@ class _Hub:
         try:
             pidfd = os.pidfd_open(popen.pid)
             handle = ProcessHandle(
-                popen, pidfd, streams, request.on_output, request.on_exit, self._thread
+                popen, pidfd, streams, request.on_output, request.on_exit, self._thread,
+                mark.encode(),
             )
             self._selector.register(
                 pidfd, selectors.EVENT_READ, functools.partial(self._on_pidfd, handle)
@@ -473,7 +513,7 @@ class _Hub:
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
             return
-        status = handle._reap()
+        status = handle._reap(self._selected_at)
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(handle._pidfd)
         os.close(handle._pidfd)

@@ -2,7 +2,8 @@
 
 The reaper (`_reaper.py`) is a small process in a session of its own that reads `+PGID`
 and `-PGID` lines on its stdin. When that pipe closes because the supervisor died, even by
-SIGKILL, it ends every group still registered. This class owns the pipe; it is used from
+SIGKILL, it ends every group still registered and every process that carries the hub's
+mark in its environment (escaped descendants). This class owns the pipe; it is used from
 the hub thread only, apart from `forget_in_child`, which runs right after a fork.
 """
 
@@ -22,7 +23,8 @@ REAPER_PATH = Path(__file__).with_name("_reaper.py")
 
 
 class ReaperLink:
-    def __init__(self) -> None:
+    def __init__(self, hub_id: str = "") -> None:
+        self._hub_id = hub_id
         self._registered: set[int] = set()
         self._reaper: subprocess.Popen[bytes] | None = None
         self._reaper_fd = -1
@@ -78,6 +80,8 @@ class ReaperLink:
             argv = [sys.executable, "-I", "-S", str(REAPER_PATH)]
         else:
             argv = [sys.executable, "-m", "agentsup.runners._reaper"]
+        if self._hub_id:
+            argv.append(self._hub_id)
         try:
             reaper = subprocess.Popen(
                 argv,

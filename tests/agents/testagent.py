@@ -11,6 +11,10 @@ Behaviour comes from environment variables (all optional):
   GRANDCHILD        "1": start a grandchild (sleep) that ignores SIGTERM; print its pid
   PRINT_ENV         "1": print the agent's environment as one JSON line
   PRINT_LINES       number of plain lines to print to stdout, and as many to stderr
+  ECHO_FILE         print the lines of this file to stdout
+  ESCAPE_PIDS_FILE  start a daemon that leaves the process group and session (double fork,
+                    setsid, ignores SIGTERM) and a helper with its own session, then append
+                    "LEADER DAEMON HELPER" to this file
 """
 
 import json
@@ -53,11 +57,36 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+def escape(path: str) -> None:
+    """Start processes that a process group cannot reach, the way daemons do."""
+    read_end, write_end = os.pipe()
+    middle = os.fork()
+    if middle == 0:
+        os.setsid()
+        if os.fork() > 0:
+            os._exit(0)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        os.write(write_end, f"{os.getpid()}\n".encode())
+        time.sleep(600)
+        os._exit(0)
+    os.waitpid(middle, 0)
+    os.close(write_end)
+    daemon = int(os.read(read_end, 64))
+    helper = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(600)"], start_new_session=True
+    )
+    with open(path, "a") as handle:
+        handle.write(f"{os.getpid()} {daemon} {helper.pid}\n")
+
+
 def main() -> None:
     if os.environ.get("IGNORE_TERM") == "1":
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
         signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
+    escape_file = os.environ.get("ESCAPE_PIDS_FILE")
+    if escape_file:
+        escape(escape_file)
     if os.environ.get("PRINT_ENV") == "1":
         print(json.dumps({"kind": "env", "env": dict(os.environ)}), flush=True)
     if os.environ.get("GRANDCHILD") == "1":
@@ -66,6 +95,10 @@ def main() -> None:
              "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"]
         )
         print(json.dumps({"kind": "grandchild", "pid": child.pid}), flush=True)
+    echo = os.environ.get("ECHO_FILE")
+    if echo:
+        with open(echo) as source:
+            sys.stdout.write(source.read())
     lines = int(os.environ.get("PRINT_LINES", "0"))
     for i in range(lines):
         print(f"out line {i}")

@@ -1,0 +1,167 @@
+"""The one writer of stdout: whole lines, in order, and never blocking the callers.
+
+`EventLog` renders events; this module gets them to the stream. See `LineWriter` for
+what happens while nobody reads stdout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import TextIO
+
+# Set by EventLog's processor chain for `job.stopped`, read by `LineWriter.msg` on the
+# same thread in the same call, so sealing happens together with queueing that line.
+last_event = threading.local()
+
+
+OUTPUT_BACKLOG_BYTES = 4 * 1024 * 1024
+"""Agent output waiting for stdout beyond this is dropped (and counted)."""
+
+EXIT_WRITE_WAIT = 10.0
+"""At exit, how long agentsup waits for stdout to take the events still queued."""
+
+
+class LineWriter:
+    """A structlog logger that writes whole lines to one stream, and never blocks callers.
+
+    On a stream with a file descriptor (stdout) a writer thread does the writing, so a
+    reader that stops reading (a paused pager, a stuck log shipper) stalls that thread
+    only: actors keep working and signals keep stopping the job. Agent output
+    (`output`) is queued up to `OUTPUT_BACKLOG_BYTES` and dropped beyond that; the
+    number dropped is reported by an `events.dropped` line in the stream, written before
+    the next line that is queued. Every other event (`msg`) is always queued: lifecycle
+    events are never dropped. After `seal` nothing more is accepted, so nothing follows
+    `job.stopped`. Streams without a descriptor (tests' StringIO) are written at once.
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        dropped_line: Callable[[int], str] | None = None,
+        backlog_bytes: int = OUTPUT_BACKLOG_BYTES,
+    ) -> None:
+        self._stream = stream
+        self._dropped_line = dropped_line
+        self._backlog_limit = backlog_bytes
+        self._cond = threading.Condition()
+        self._queue: deque[bytes] = deque()
+        self._output_bytes: deque[int] = deque()  # per queued line; 0 for lifecycle lines
+        self._backlog = 0
+        self._dropped = 0
+        self._sealed = False
+        self._broken = False
+        self._busy = False
+        self._fd = _descriptor(stream)
+        if self._fd is not None:
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()  # anything printed before goes first
+            threading.Thread(target=self._write_loop, name="agentsup-stdout",
+                             daemon=True).start()
+
+    def msg(self, message: str) -> None:
+        last = getattr(last_event, "seal", False)
+        last_event.seal = False
+        self._put(message, droppable=False, last=last)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+    def output(self, message: str) -> None:
+        """A line of agent output: may be dropped while stdout is not being read."""
+        self._put(message, droppable=True, last=False)
+
+    def seal(self) -> None:
+        """Accept nothing more: the last event has been written."""
+        with self._cond:
+            self._sealed = True
+
+    def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
+        """Wait up to `timeout` for the queue to reach stdout; False if it did not."""
+        if self._fd is None:
+            return True
+        with self._cond:
+            return self._cond.wait_for(
+                lambda: self._broken or not (self._queue or self._busy), timeout
+            )
+
+    def _put(self, message: str, *, droppable: bool, last: bool) -> None:
+        data = (message + "\n").encode("utf-8", errors="replace")
+        with self._cond:
+            if self._sealed:
+                return
+            if self._fd is None:
+                self._write_now(data)
+                self._sealed = last
+                return
+            if self._broken:
+                self._sealed = last
+                return
+            size = len(data) if droppable else 0
+            if size and self._backlog + size > self._backlog_limit:
+                self._dropped += 1
+                return
+            if self._dropped and self._dropped_line is not None:
+                notice = (self._dropped_line(self._dropped) + "\n").encode()
+                self._queue.append(notice)
+                self._output_bytes.append(0)
+                self._dropped = 0
+            self._queue.append(data)
+            self._output_bytes.append(size)
+            self._backlog += size
+            self._sealed = last
+            self._cond.notify_all()
+
+    def _write_now(self, data: bytes) -> None:
+        try:
+            self._stream.write(data.decode("utf-8"))
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass  # the reader went away; supervising goes on
+
+    def _write_loop(self) -> None:
+        assert self._fd is not None
+        while True:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+                self._cond.wait_for(lambda: bool(self._queue))
+                chunk: list[bytes] = []
+                while self._queue and len(chunk) < 256:
+                    chunk.append(self._queue.popleft())
+                    self._backlog -= self._output_bytes.popleft()
+                self._busy = True
+            if not _write_all(self._fd, b"".join(chunk)):
+                with self._cond:
+                    # The reader went away; supervising goes on, writing nothing.
+                    self._broken = True
+                    self._queue.clear()
+                    self._output_bytes.clear()
+                    self._backlog = 0
+                    self._busy = False
+                    self._cond.notify_all()
+                return
+
+
+def _descriptor(stream: TextIO) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return None
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return False
+        view = view[written:]
+    return True
