@@ -193,7 +193,9 @@ def _run_actors(
                 url=plan.agent_urls[agent.id],
                 health=job.health_for(agent),
                 start_timeout=job.deployment.timeout,
-                spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
+                spec=backend.launch_spec(
+                    agent, agent_environment(job, plan, agent, backend.context.base_dir)
+                ),
             )
             agents[agent.id] = AgentActor.start(
                 settings, backend.runner_for(agent), supervisor,

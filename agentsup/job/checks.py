@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from agentsup.job import imports
+from agentsup.job import envfiles, imports
 from agentsup.job.models import Agent, JobDefinition, LevelGroup, Target, TopologyType
 from agentsup.job.problems import Problem
 from agentsup.topology import build_graph
@@ -49,6 +49,7 @@ def check_job(job: JobDefinition, *, base_dir: Path, import_check: bool) -> list
         *_agent_problems(job),
         *_topology_problems(job),
         *_port_problems(job),
+        *envfiles.env_file_problems(job, base_dir),
     ]
     if import_check:
         problems.extend(_import_problems(job, base_dir))

@@ -39,6 +39,10 @@ class LaunchSpec:
     """Variables added on top of the runner's base environment (the agent contract)."""
     cwd: Path
     stop_timeout: float = 10.0
+    stop_signal: str = "SIGTERM"
+    """The name of the signal that asks the process to stop (`deployment.stop_signal`)."""
+    inherit_environment: bool = True
+    """Whether `env` goes on top of agentsup's own environment (local agents only)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,8 @@ class Backend(abc.ABC):
             env=dict(env),
             cwd=self.working_dir(agent),
             stop_timeout=self.context.job.stop_timeout_for(agent),
+            stop_signal=self.context.job.stop_signal_for(agent),
+            inherit_environment=self.context.job.inherits_environment(agent),
         )
 
     @abc.abstractmethod

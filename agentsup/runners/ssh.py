@@ -189,7 +189,7 @@ class SshBackend(Backend):
         return problems
 
     async def _check_agent(self, host: Host, agent: Agent) -> str | None:
-        env = agent_environment(self.context.job, self.context.plan, agent)
+        env = agent_environment(self.context.job, self.context.plan, agent, self.context.base_dir)
         python = watchdog_python(agent)
         workdir = agent.deployment.workdir
         steps = []
