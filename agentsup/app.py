@@ -70,6 +70,8 @@ def run_job(
     fmt = log_format or ("console" if sys.stdout.isatty() else "json")
     events = EventLog(job.job.name, fmt=fmt, level=log_level)
     route_stdlib_logging(events)
+    for agent in job.agents:
+        events.set_output_levels(agent.id, job.output_levels_for(agent))
     events.emit(
         "job.loaded",
         file=str(loaded.path),

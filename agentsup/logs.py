@@ -12,7 +12,8 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -20,7 +21,12 @@ import structlog
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
-FIRST_KEYS = ("timestamp", "level", "event", "job", "agent")
+FIRST_KEYS = ("timestamp", "level", "event", "job", "agent", "elapsed")
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""Whole seconds: jq's `fromdateiso8601` reads nothing finer; `elapsed` keeps the precision."""
+
+OutputSink = Callable[[str, str, str], None]
+"""Receives every output line (agent, stream, line), whatever the log level."""
 
 
 class LineWriter:
@@ -48,8 +54,8 @@ def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
 
 
 def _utc_now() -> str:
-    """The timestamp format of structlog's `TimeStamper(fmt="iso", utc=True)`."""
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """The same format as the `TimeStamper` of the processor chain."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
@@ -69,13 +75,20 @@ class EventLog:
     ) -> None:
         out = stream if stream is not None else sys.stdout
         renderer: Any
+        writer: Any
         if fmt == "json":
             renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+            writer = LineWriter(out)
         else:
-            renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
+            from agentsup.console import console_output
+
+            renderer, writer = console_output(fmt, out, job)
         self.min_level = LEVELS[level]
         self._job = job
-        self._writer = LineWriter(out)
+        self._writer = writer
+        self.started = time.monotonic()
+        self._stream_levels: dict[tuple[str, str], str] = {}
+        self._sinks: list[OutputSink] = []
         # agent.output is by far the most frequent event; in JSON it skips the processor
         # chain and renders the same fields, in the same order, in one step.
         self._fast_output = fmt == "json"
@@ -83,7 +96,8 @@ class EventLog:
             self._writer,
             processors=[
                 structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.TimeStamper(fmt=TIMESTAMP_FORMAT, utc=True),
+                self._add_elapsed,
                 _ordered,
                 renderer,
             ],
@@ -91,11 +105,39 @@ class EventLog:
             cache_logger_on_first_use=True,
         ).bind(job=job)
 
+    def _add_elapsed(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict["elapsed"] = self.elapsed()
+        return event_dict
+
+    def elapsed(self) -> float:
+        """Seconds since the job started (since this log was made), to 0.1 ms."""
+        return round(time.monotonic() - self.started, 4)
+
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         getattr(self._logger, level)(event, **fields)
 
+    def set_output_levels(self, agent: str, levels: dict[str, str]) -> None:
+        """The event level of each stream of one agent's output (`deployment.output`)."""
+        for stream, level in levels.items():
+            self._stream_levels[(agent, stream)] = level
+
+    def add_output_sink(self, sink: OutputSink) -> None:
+        """Also hand every output line to `sink` (log files); set up before the job runs."""
+        self._sinks.append(sink)
+
+    def close(self) -> None:
+        """Let the writer finish (the live view puts the cursor back); events after this
+        still go out, as plain lines."""
+        close = getattr(self._writer, "close", None)
+        if close is not None:
+            close()
+
     def output(self, agent: str, stream: str, line: str) -> None:
         """One line an agent wrote; a JSON object goes under `payload` as fields."""
+        for sink in self._sinks:
+            sink(agent, stream, line)
         stripped = line.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
             try:
@@ -108,17 +150,20 @@ class EventLog:
         self._output(agent, stream, "line", line)
 
     def _output(self, agent: str, stream: str, key: str, value: Any) -> None:
+        level = self._stream_levels.get((agent, stream), "info")
         if not self._fast_output:
-            self._logger.info("agent.output", agent=agent, stream=stream, **{key: value})
+            getattr(self._logger, level)("agent.output", agent=agent, stream=stream,
+                                         **{key: value})
             return
-        if self.min_level > logging.INFO:
+        if self.min_level > LEVELS[level]:
             return
         event = {
             "timestamp": _utc_now(),
-            "level": "info",
+            "level": level,
             "event": "agent.output",
             "job": self._job,
             "agent": agent,
+            "elapsed": self.elapsed(),
             "stream": stream,
             key: value,
         }

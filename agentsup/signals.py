@@ -56,6 +56,7 @@ class ToSupervisor:
 
     def __call__(self, signum: int, _frame: FrameType | None) -> None:
         self.received += 1
-        message = StopJob(signal.Signals(signum).name) if self.received == 1 else KillAll()
+        name = signal.Signals(signum).name
+        message = StopJob(name) if self.received == 1 else KillAll(name)
         with contextlib.suppress(pykka.ActorDeadError):
             self.supervisor.tell(message)

@@ -236,6 +236,9 @@ def test_second_sigint_kills_at_once(tmp_path: Path) -> None:
         run.wait(timeout=10)
         assert time.monotonic() - started < 5
         assert run.named("job.stopped")[-1].get("killed") is True
+        first, second = run.named("job.stopping")
+        assert (first["reason"], first["signal"]) == ("signal", "SIGINT")
+        assert (second["reason"], second["signal"]) == ("kill", "SIGINT")
         assert wait_gone(pids, 3.0) == []
 
 

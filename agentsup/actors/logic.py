@@ -31,6 +31,7 @@ from agentsup.messages import (
     StopJob,
 )
 from agentsup.plan import DeploymentPlan
+from agentsup.signalnames import signal_name
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -107,6 +108,7 @@ class SupervisorLogic:
         self.on_failure = on_failure
         self.clock = clock
         self.phase = Phase.IDLE
+        self.started_at = 0.0
         self.stage = -1
         self.exit_code = EXIT_OK
         self.agents = {agent_id: _Agent() for stage in plan.stages for agent_id in stage}
@@ -142,8 +144,8 @@ class SupervisorLogic:
                 return self._stopped(message)
             case StopJob(signal=signal):
                 return self._stop_job(signal)
-            case KillAll():
-                return self._kill_all()
+            case KillAll(signal=signal):
+                return self._kill_all(signal)
         return []
 
     def states(self) -> dict[str, str]:
@@ -155,9 +157,10 @@ class SupervisorLogic:
         if self.phase is not Phase.IDLE:
             return []
         self.phase = Phase.STARTING
+        self.started_at = self.clock()
         if not self.plan.stages:
             self.phase = Phase.RUNNING
-            return [Emit("job.ready", {"agents": 0, "stages": 0})]
+            return [Emit("job.ready", {"agents": 0, "stages": 0, "seconds": 0.0})]
         return self._start_stage(0)
 
     def _start_stage(self, index: int) -> list[Effect]:
@@ -231,7 +234,8 @@ class SupervisorLogic:
                 self.phase = Phase.RUNNING
                 effects.append(
                     Emit("job.ready", {"agents": len(self.agents),
-                                       "stages": len(self.plan.stages)})
+                                       "stages": len(self.plan.stages),
+                                       "seconds": round(self.clock() - self.started_at, 4)})
                 )
         return effects
 
@@ -242,8 +246,8 @@ class SupervisorLogic:
         agent = self.agents[agent_id]
         fields: dict[str, Any] = {"agent": agent_id, "run": message.run}
         if message.signal is not None:
-            fields["signal"] = message.signal
-            description = f"signal {message.signal}"
+            fields["signal"] = signal_name(message.signal)
+            description = fields["signal"]
         elif message.exit_code is None and message.reason:
             fields["reason"] = message.reason
             description = message.reason
@@ -424,7 +428,7 @@ class SupervisorLogic:
         self.agents[agent_id].state = AgentState.STOPPED
         fields: dict[str, Any] = {"agent": agent_id}
         if message.signal is not None:
-            fields["signal"] = message.signal
+            fields["signal"] = signal_name(message.signal)
         elif message.exit_code is not None:
             fields["exit_code"] = message.exit_code
         effects: list[Effect] = [Emit("agent.stopped", fields)]
@@ -436,11 +440,14 @@ class SupervisorLogic:
         self.phase = Phase.FINISHED
         return [Emit("job.stopped", {"exit_code": self.exit_code}), Finish(self.exit_code)]
 
-    def _kill_all(self) -> list[Effect]:
+    def _kill_all(self, signal: str | None = None) -> list[Effect]:
         if self.phase is Phase.FINISHED:
             return []
         self.phase = Phase.FINISHED
-        effects: list[Effect] = [Emit("job.stopping", {"reason": "kill"}, "warning")]
+        fields: dict[str, Any] = {"reason": "kill"}
+        if signal:
+            fields["signal"] = signal
+        effects: list[Effect] = [Emit("job.stopping", fields, "warning")]
         for agent_id, agent in self.agents.items():
             if agent.ever_started and agent.state is not AgentState.STOPPED:
                 effects.append(Send(agent_id, KillAgent("killed on request")))

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from agentsup.signalnames import signal_name
+
 if TYPE_CHECKING:
     from agentsup.job.models import Agent, JobDefinition
     from agentsup.logs import EventLog
@@ -70,7 +72,7 @@ class ExitStatus:
         if self.reason is not None and self.exit_code is None and self.signal is None:
             return self.reason
         if self.signal is not None:
-            return f"killed by signal {self.signal}"
+            return f"killed by {signal_name(self.signal)}"
         return f"exit code {self.exit_code}"
 
 
