@@ -19,11 +19,13 @@ from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
+from agentsup.console import choose_format
 from agentsup.environment import agent_environment
 from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
+from agentsup.logfiles import open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
@@ -67,7 +69,7 @@ def run_job(
         print(unsupported.render(), file=sys.stderr)
         return EXIT_INVALID
 
-    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+    fmt = choose_format(log_format, sys.stdout, live=True)
     events = EventLog(job.job.name, fmt=fmt, level=log_level)
     route_stdlib_logging(events)
     for agent in job.agents:
@@ -81,8 +83,21 @@ def run_job(
     summary = plan.to_json()
     summary.pop("job")
     events.emit("plan.resolved", **summary)
-
-    return _supervise(loaded, plan, events, monitor)
+    try:
+        log_files = open_log_files(job, loaded.base_dir)
+    except OSError as exc:
+        events.emit("job.failed", "error", reason=f"cannot open log files: {exc}; nothing was "
+                    "started")
+        events.close()
+        return EXIT_FAILED
+    if log_files is not None:
+        events.add_output_sink(log_files)
+    try:
+        return _supervise(loaded, plan, events, monitor)
+    finally:
+        if log_files is not None:
+            log_files.close()
+        events.close()
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -115,7 +130,7 @@ def _backends(
 def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None) -> int:
     """`agentsup down`: remove what earlier runs of this job left behind."""
     job = loaded.definition
-    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+    fmt = choose_format(log_format, sys.stdout, live=False)
     events = EventLog(job.job.name, fmt=fmt)
     route_stdlib_logging(events)
     context = job_context(loaded, plan, events)

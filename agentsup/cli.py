@@ -47,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     _job_arguments(start)
     start.add_argument(
         "--log-format",
-        choices=["json", "console"],
-        default=None,
-        help="event format (default: console on a terminal, json otherwise)",
+        choices=["auto", "json", "console"],
+        default="auto",
+        help="auto (default): a live view on a terminal, json otherwise; console: "
+        "readable lines",
     )
     start.add_argument(
         "--log-level",
@@ -71,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
         "down", help="remove what earlier runs of a job left behind (containers, remote agents)"
     )
     _job_arguments(down)
-    down.add_argument("--log-format", choices=["json", "console"], default=None,
-                      help="event format (default: console on a terminal, json otherwise)")
+    down.add_argument("--log-format", choices=["auto", "json", "console"], default="auto",
+                      help="event format (auto: console on a terminal, json otherwise)")
 
     commands.add_parser("schema", help="print the JSON Schema of job files")
     return parser

@@ -235,3 +235,13 @@ def console_output(fmt: str, stream: TextIO, job: str) -> tuple[Any, Any]:
         view = LiveView(stream, job)
         return view.render, view
     return ConsoleRenderer(colour=_is_terminal(stream)), _Lines(stream)
+
+
+def choose_format(requested: str | None, stream: TextIO, *, live: bool) -> str:
+    """`auto` (or nothing): the live view (or console lines where a live view makes no
+    sense) on a terminal, JSON for anything else."""
+    if requested is not None and requested != "auto":
+        return requested
+    if not _is_terminal(stream):
+        return "json"
+    return "live" if live else "console"
