@@ -70,7 +70,8 @@ def run_job(
         return EXIT_INVALID
 
     fmt = choose_format(log_format, sys.stdout, live=True)
-    events = EventLog(job.job.name, fmt=fmt, level=log_level)
+    events = EventLog(job.job.name, fmt=fmt, level=log_level,
+                      agents=[agent.id for agent in job.agents])
     route_stdlib_logging(events)
     for agent in job.agents:
         events.set_output_levels(agent.id, job.output_levels_for(agent))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
+
+import structlog
 
 SUPERVISOR = "agentsup"
 AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red",
@@ -26,6 +28,8 @@ ANSI = {
 }
 LEVEL_STYLES = {"warning": "yellow", "error": "red"}
 SKIPPED = ("timestamp", "level", "event", "job", "agent", "elapsed")
+QUIET = frozenset({"agent.starting"})
+"""Events people need not read: the `stage.started` line before them says the same."""
 
 
 @dataclass(frozen=True)
@@ -75,8 +79,6 @@ def describe(event: Mapping[str, Any]) -> str:
             return f"plan: {_plural(len(stages), 'stage')}: " + " | ".join(parts)
         case "stage.started":
             return f"stage {get('stage')}: starting {', '.join(get('agents') or [])}"
-        case "agent.starting":
-            return f"{agent} starting (stage {get('stage')})"
         case "agent.started":
             return f"{agent} started: pid {get('pid')} on {get('host')}"
         case "agent.ready":
@@ -185,10 +187,11 @@ class ConsoleRenderer:
         self.colour = colour
         self.palette = Palette()
 
-    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> str:
+    def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
         self.palette.learn(event_dict)
-        line = to_line(event_dict)
-        return self.render(line)
+        if event_dict.get("event") in QUIET:
+            raise structlog.DropEvent
+        return self.render(to_line(event_dict))
 
     def render(self, line: Line) -> str:
         style = self.palette.colour(line.who)
@@ -227,14 +230,22 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
-def console_output(fmt: str, stream: TextIO, job: str) -> tuple[Any, Any]:
-    """The renderer and writer for `console` or `live`, as `EventLog` plugs them in."""
+def console_output(
+    fmt: str, stream: TextIO, job: str, agents: Sequence[str] = ()
+) -> tuple[Any, Any]:
+    """The renderer and writer for `console` or `live`, as `EventLog` plugs them in;
+    knowing the agents up front keeps the name column one width from the first line."""
     if fmt == "live":
         from agentsup.liveview import LiveView
 
         view = LiveView(stream, job)
+        for agent in agents:
+            view.palette.colour(agent)
         return view.render, view
-    return ConsoleRenderer(colour=_is_terminal(stream)), _Lines(stream)
+    renderer = ConsoleRenderer(colour=_is_terminal(stream))
+    for agent in agents:
+        renderer.palette.colour(agent)
+    return renderer, _Lines(stream)
 
 
 def choose_format(requested: str | None, stream: TextIO, *, live: bool) -> str:

@@ -13,7 +13,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -72,6 +72,7 @@ class EventLog:
         fmt: str = "json",
         level: str = "info",
         stream: TextIO | None = None,
+        agents: Sequence[str] = (),
     ) -> None:
         out = stream if stream is not None else sys.stdout
         renderer: Any
@@ -82,7 +83,7 @@ class EventLog:
         else:
             from agentsup.console import console_output
 
-            renderer, writer = console_output(fmt, out, job)
+            renderer, writer = console_output(fmt, out, job, agents)
         self.min_level = LEVELS[level]
         self._job = job
         self._writer = writer

@@ -1,0 +1,279 @@
+"""The live view: what `agentsup start` shows on a terminal.
+
+A table pinned at the bottom of the terminal holds every agent, grouped by stage (state,
+pid, host, URL, uptime, restarts, last health result), under a progress line while
+stages start ("stage 2/4 starting: 3 of 8 agents ready"). Agents' output and agentsup's
+sentences scroll above it, as the console format writes them.
+
+`JobView` is the state behind the table: a plain class fed one event at a time, with no
+terminal and no threads, so tests can drive it. `LiveView` is the writer `EventLog` uses
+for `--log-format live`: it feeds the view and prints lines through rich's `Live`,
+whose own thread redraws the table a few times a second (uptimes move).
+
+Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
+writer takes the view's lock only to apply an event and lets go before printing, so
+the two never wait on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field, replace
+from typing import Any, TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.spinner import Spinner
+from rich.table import Table
+from rich.text import Text
+
+from agentsup.console import LEVEL_STYLES, QUIET, Palette, to_line
+
+STATE_STYLES = {
+    "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",
+    "exited": "red", "failed": "bold red", "stopping": "yellow", "stopped": "dim",
+    "pending": "dim",
+}
+HEALTH_WIDTH = 40
+
+
+@dataclass
+class AgentRow:
+    agent: str
+    stage: int
+    state: str = "pending"
+    pid: int | None = None
+    host: str = ""
+    url: str = ""
+    since: float | None = None
+    """Monotonic time the current process started; None while none runs."""
+    restarts: int = 0
+    health: str = ""
+
+
+@dataclass
+class Snapshot:
+    job: str
+    phase: str
+    stage: int
+    stages: int
+    rows: list[AgentRow]
+    now: float
+    ready_seconds: float | None = None
+    started: float = 0.0
+
+
+@dataclass
+class JobView:
+    """The job's state as the events tell it."""
+
+    job: str
+    clock: Callable[[], float] = time.monotonic
+    rows: dict[str, AgentRow] = field(default_factory=dict)
+    phase: str = "loading"
+    stage: int = 0
+    stages: int = 0
+    ready_seconds: float | None = None
+    started: float = 0.0
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        name = event.get("event")
+        agent = str(event.get("agent", ""))
+        row = self.rows.get(agent)
+        now = self.clock()
+        match name:
+            case "job.loaded":
+                self.started = now
+            case "plan.resolved":
+                stages = event.get("stages") or []
+                urls = event.get("agent_urls") or {}
+                self.stages = len(stages)
+                for number, members in enumerate(stages, start=1):
+                    for member in members:
+                        self.rows[member] = AgentRow(member, number, url=urls.get(member, ""))
+                self.phase = "starting"
+            case "stage.started":
+                self.stage = int(event.get("stage", 0))
+            case "job.ready":
+                self.phase = "running"
+                seconds = event.get("seconds")
+                self.ready_seconds = float(seconds) if seconds is not None else None
+            case "job.stopping":
+                self.phase = "killing" if event.get("reason") == "kill" else "stopping"
+            case "job.stopped":
+                self.phase = "stopped"
+            case "job.failed":
+                if self.phase == "starting":
+                    self.phase = "failed"
+        if row is None:
+            return
+        match name:
+            case "agent.starting":
+                row.state = "starting"
+            case "agent.started":
+                row.state = "starting"
+                row.pid = event.get("pid")
+                row.host = str(event.get("host", ""))
+                row.since = now
+                row.health = ""
+            case "agent.ready":
+                row.state = "ready"
+                row.url = str(event.get("url", row.url))
+                row.health = "ok"
+            case "agent.unhealthy":
+                row.state = "unhealthy"
+                row.health = str(event.get("error", "failing"))
+            case "agent.exited":
+                row.state = "exited"
+                row.since = None
+                if event.get("signal"):
+                    row.health = f"killed by {event['signal']}"
+                elif event.get("exit_code") is not None:
+                    row.health = f"exit code {event['exit_code']}"
+                else:
+                    row.health = str(event.get("reason", ""))
+            case "agent.restarting":
+                row.state = "restarting"
+                row.restarts += 1
+            case "agent.failed":
+                row.state = "failed"
+                row.since = None
+            case "agent.stopped":
+                row.state = "stopped"
+                row.since = None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.job, self.phase, self.stage, self.stages,
+            [replace(row) for row in self.rows.values()], self.clock(),
+            self.ready_seconds, self.started,
+        )
+
+
+def uptime(seconds: float) -> str:
+    """`42s`, `3m07s`, `2h05m`: short, and stable in width while it counts."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def progress_text(snap: Snapshot) -> str:
+    """The line over the table: where the job is, in a few words."""
+    total = len(snap.rows)
+    ready = sum(1 for row in snap.rows if row.state == "ready")
+    stopped = sum(1 for row in snap.rows if row.state in ("stopped", "failed", "pending"))
+    match snap.phase:
+        case "starting":
+            return (f"{snap.job}: stage {max(snap.stage, 1)}/{snap.stages} starting: "
+                    f"{ready} of {total} agents ready")
+        case "running":
+            took = f", ready in {snap.ready_seconds:.2f} s" if snap.ready_seconds else ""
+            return (f"{snap.job}: running, {ready} of {total} agents ready{took}, "
+                    f"up {uptime(snap.now - snap.started)}; Ctrl-C stops")
+        case "stopping":
+            return (f"{snap.job}: stopping: {stopped} of {total} agents stopped; "
+                    "Ctrl-C again kills")
+        case "killing":
+            return f"{snap.job}: killing every agent"
+        case "stopped":
+            return f"{snap.job}: stopped"
+        case "failed":
+            return f"{snap.job}: failed"
+    return f"{snap.job}: loading"
+
+
+def table(snap: Snapshot, palette: Palette) -> Table:
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for heading in ("stage", "agent", "state", "pid", "host", "url", "uptime", "restarts",
+                    "health"):
+        grid.add_column(heading, no_wrap=True,
+                        justify="right" if heading in ("pid", "restarts", "uptime") else "left")
+    stage = None
+    for row in sorted(snap.rows, key=lambda r: r.stage):
+        if stage is not None and row.stage != stage:
+            grid.add_section()
+        shown_stage = str(row.stage) if row.stage != stage else ""
+        stage = row.stage
+        health = row.health if len(row.health) <= HEALTH_WIDTH else (
+            row.health[: HEALTH_WIDTH - 1] + "…")
+        grid.add_row(
+            shown_stage,
+            Text(row.agent, style=palette.colour(row.agent)),
+            Text(row.state, style=STATE_STYLES.get(row.state, "")),
+            "" if row.pid is None else str(row.pid),
+            row.host,
+            row.url,
+            "" if row.since is None else uptime(snap.now - row.since),
+            str(row.restarts),
+            Text(health, style="green" if health == "ok" else ("red" if health else "")),
+        )
+    return grid
+
+
+class LiveView:
+    """The writer (and last processor) of `--log-format live`."""
+
+    def __init__(self, stream: TextIO, job: str) -> None:
+        self.console = Console(file=stream, force_terminal=True, soft_wrap=True,
+                               highlight=False)
+        self.view = JobView(job)
+        self.palette = Palette()
+        self._state_lock = threading.Lock()
+        self._print_lock = threading.Lock()
+        self._live: Live | None = Live(
+            self, console=self.console, refresh_per_second=4, transient=False,
+            redirect_stdout=False, redirect_stderr=False,
+        )
+        self._live.start()
+
+    # structlog: the last processor hands the event on, whole, as the writer's argument
+    def render(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+        return (dict(event_dict),), {}
+
+    def msg(self, event: dict[str, Any]) -> None:
+        with self._print_lock:
+            with self._state_lock:
+                self.view.apply(event)
+                self.palette.learn(event)
+            if event.get("event") not in QUIET:
+                self._print(event)
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+    def _print(self, event: Mapping[str, Any]) -> None:
+        line = to_line(event)
+        text = Text()
+        text.append(line.time, style="dim")
+        text.append(" ")
+        with self._state_lock:
+            style = self.palette.colour(line.who)
+            width = self.palette.width
+        text.append(line.who.ljust(width), style=style)
+        text.append(" | ")
+        text.append(line.text, style=LEVEL_STYLES.get(line.level, ""))
+        with contextlib.suppress(OSError, ValueError):  # the terminal went away
+            self.console.print(text)
+
+    def __rich__(self) -> RenderableType:
+        with self._state_lock:
+            snap = self.view.snapshot()
+            palette = self.palette
+            grid = table(snap, palette)
+        headline = Text(progress_text(snap), style="bold")
+        if snap.phase in ("starting", "stopping"):
+            return Group(Spinner("dots", text=headline), grid)
+        return Group(headline, grid)
+
+    def close(self) -> None:
+        """Draw the table one last time and leave it on the screen, cursor below it."""
+        with self._print_lock:
+            live, self._live = self._live, None
+            if live is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    live.stop()
