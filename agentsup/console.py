@@ -9,6 +9,7 @@ a terminal, so a console log redirected into a file stays plain text.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -135,11 +136,19 @@ def describe(event: Mapping[str, Any]) -> str:
 def local_time(timestamp: Any) -> str:
     """`HH:MM:SS` in local time from the event's UTC timestamp (now when absent)."""
     if isinstance(timestamp, str):
-        try:
-            return datetime.fromisoformat(timestamp).astimezone().strftime("%H:%M:%S")
-        except ValueError:
-            pass
+        shown = _local_time(timestamp)
+        if shown is not None:
+            return shown
     return datetime.now().strftime("%H:%M:%S")
+
+
+@functools.lru_cache(maxsize=8)
+def _local_time(timestamp: str) -> str | None:
+    """Timestamps have whole seconds, so a burst of lines shares one conversion."""
+    try:
+        return datetime.fromisoformat(timestamp).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return None
 
 
 def to_line(event: Mapping[str, Any]) -> Line:

@@ -212,3 +212,34 @@ def test_jobs_with_long_health_errors_stay_on_one_row() -> None:
                       "error": "x" * 200})
     (row,) = [line for line in shown(view).splitlines() if " maps " in line]
     assert row.endswith("…") and len(row) < 140
+
+
+def test_a_flood_of_output_drops_the_oldest_lines_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentsup import liveview
+    from agentsup.logs import EventLog
+
+    monkeypatch.setattr(liveview, "MAX_PENDING", 100)
+    out = io.StringIO()
+    log = EventLog("flood", fmt="live", stream=out, agents=["a"])
+    view = log._writer
+    assert isinstance(view, liveview.LiveView)
+    with view._print_lock:  # the terminal is slow: nothing gets printed meanwhile
+        for number in range(130):
+            log.output("a", "stdout", f"line {number}")
+    log.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert "30 lines not shown here (too many too fast)" in text
+    assert "a        | line 29\n" not in text
+    assert "a        | line 30\n" in text and "a        | line 129\n" in text
+
+
+def test_control_characters_in_output_cannot_move_the_cursor() -> None:
+    from agentsup.logs import EventLog
+
+    out = io.StringIO()
+    log = EventLog("ctl", fmt="live", stream=out, agents=["a"])
+    log.output("a", "stdout", "progress 50%\r\x1b[2Kdone")
+    log.close()
+    assert "progress 50%\ufffd\ufffd[2Kdone" in out.getvalue()
