@@ -77,6 +77,7 @@ def run_job(
         events.set_output_levels(agent.id, job.output_levels_for(agent))
     events.emit(
         "job.loaded",
+        started=events.started_text(),
         file=str(loaded.path),
         agents=len(job.agents),
         topology=job.topology.type.value,

@@ -88,6 +88,7 @@ class EventLog:
         self._job = job
         self._writer = writer
         self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)
         self._stream_levels: dict[tuple[str, str], str] = {}
         self._sinks: list[OutputSink] = []
         # agent.output is by far the most frequent event; in JSON it skips the processor
@@ -111,6 +112,11 @@ class EventLog:
     ) -> MutableMapping[str, Any]:
         event_dict["elapsed"] = self.elapsed()
         return event_dict
+
+    def started_text(self) -> str:
+        """When the job started, UTC to the microsecond: with an event's `elapsed`, the
+        event's exact time (its `timestamp` has whole seconds)."""
+        return self.started_at.isoformat().replace("+00:00", "Z")
 
     def elapsed(self) -> float:
         """Seconds since the job started (since this log was made), to 0.1 ms."""
