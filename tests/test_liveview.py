@@ -17,7 +17,7 @@ import pytest
 from rich.console import Console
 
 from agentsup.console import Palette
-from agentsup.liveview import JobView, progress_text, table
+from agentsup.jobview import JobView, progress_text, table
 from tests.clirun import agent_entry, agentsup_command, free_ports, write_job_document
 from tests.terminal import Terminal
 
