@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
@@ -240,14 +241,14 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def console_output(
-    fmt: str, stream: TextIO, job: str, agents: Sequence[str] = ()
+    fmt: str, stream: TextIO, job: str, agents: Sequence[str] = (), min_level: int = logging.INFO
 ) -> tuple[Any, Any]:
     """The renderer and writer for `console` or `live`, as `EventLog` plugs them in;
     knowing the agents up front keeps the name column one width from the first line."""
     if fmt == "live":
         from agentsup.liveview import LiveView
 
-        view = LiveView(stream, job)
+        view = LiveView(stream, job, min_level)
         for agent in agents:
             view.palette.colour(agent)
         return view.render, view

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import time
 from collections.abc import Mapping, MutableMapping
@@ -42,6 +43,8 @@ from agentsup.jobview import JobView, progress_text, table
 
 FLUSH_INTERVAL = 0.05
 MAX_PENDING = 5000
+LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                 "error": logging.ERROR}
 
 
 _CONTROLS = {code: "\ufffd" for code in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F]}
@@ -84,7 +87,8 @@ class _Rows:
 class LiveView:
     """The writer (and last processor) of `--log-format live`."""
 
-    def __init__(self, stream: TextIO, job: str) -> None:
+    def __init__(self, stream: TextIO, job: str, min_level: int = logging.INFO) -> None:
+        self.min_level = min_level
         self.console = Console(file=stream, force_terminal=True, soft_wrap=True,
                                highlight=False)
         self.view = JobView(job)
@@ -112,7 +116,9 @@ class LiveView:
         with self._state_lock:
             self.view.apply(event)
             self.palette.learn(event)
-            if event.get("event") in QUIET:
+            if event.get("event") in QUIET or LEVEL_NUMBERS.get(
+                str(event.get("level")), logging.INFO
+            ) < self.min_level:
                 return
             text = self._line(event)
         with self._queued:

@@ -83,7 +83,7 @@ class EventLog:
         else:
             from agentsup.console import console_output
 
-            renderer, writer = console_output(fmt, out, job, agents)
+            renderer, writer = console_output(fmt, out, job, agents, LEVELS[level])
         self.min_level = LEVELS[level]
         self._job = job
         self._writer = writer
@@ -103,7 +103,11 @@ class EventLog:
                 _ordered,
                 renderer,
             ],
-            wrapper_class=structlog.make_filtering_bound_logger(self.min_level),
+            # The live view's table needs every event, whatever is printed; it filters
+            # the lines it prints itself.
+            wrapper_class=structlog.make_filtering_bound_logger(
+                logging.DEBUG if fmt == "live" else self.min_level
+            ),
             cache_logger_on_first_use=True,
         ).bind(job=job)
 

@@ -243,3 +243,24 @@ def test_control_characters_in_output_cannot_move_the_cursor() -> None:
     log.output("a", "stdout", "progress 50%\r\x1b[2Kdone")
     log.close()
     assert "progress 50%\ufffd\ufffd[2Kdone" in out.getvalue()
+
+
+def test_the_table_sees_every_event_whatever_the_log_level() -> None:
+    from agentsup import liveview
+    from agentsup.logs import EventLog
+
+    out = io.StringIO()
+    log = EventLog("quiet", fmt="live", stream=out, level="warning", agents=["a"])
+    view = log._writer
+    assert isinstance(view, liveview.LiveView)
+    log.emit("plan.resolved", stages=[["a"]], agent_urls={"a": "http://localhost:1"})
+    log.emit("agent.started", agent="a", pid=7, host="localhost")
+    log.emit("agent.ready", agent="a", url="http://localhost:1")
+    log.output("a", "stdout", "ordinary")
+    log.emit("agent.unhealthy", "warning", agent="a", failures=3, error="refused")
+    log.close()
+    (row,) = view.view.snapshot().rows
+    assert (row.state, row.pid, row.health) == ("unhealthy", 7, "refused")
+    printed = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert "a unhealthy after 3 failed checks: refused" in printed
+    assert "ordinary" not in printed and "a ready in" not in printed

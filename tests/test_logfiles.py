@@ -122,3 +122,23 @@ def test_a_log_directory_that_cannot_be_made_fails_before_anything_starts(
         assert running.wait() == 1
     assert failed["reason"].startswith("cannot open log files: ")
     assert running.named("agent.started") == []
+
+
+def test_logs_without_a_directory_anywhere_are_an_error() -> None:
+    from agentsup.job.problems import JobFileError
+
+    with pytest.raises(JobFileError) as caught:
+        load_text(
+            "job: {name: j}\ndeployment: {logs: {keep: 2}}\nagents:\n"
+            "  - {id: a, command: x, config: {port: 1}}\n"
+            "  - {id: b, command: x, config: {port: 2}, deployment: {logs: {enabled: false}}}\n"
+            "  - {id: c, command: x, config: {port: 3}, deployment: {logs: {max_size: 2K}}}\n"
+            "topology: {type: dynamic}\n",
+            "job.yaml", base_dir=Path("."), import_check=False,
+        )
+    assert caught.value.render().splitlines() == [
+        "job.yaml:2:20: deployment.logs: log files need 'dir' (here or in the job's "
+        "deployment.logs)",
+        "job.yaml:6:63: agents[2].deployment.logs: log files need 'dir' (here or in the "
+        "job's deployment.logs)",
+    ]

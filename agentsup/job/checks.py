@@ -50,6 +50,7 @@ def check_job(job: JobDefinition, *, base_dir: Path, import_check: bool) -> list
         *_topology_problems(job),
         *_port_problems(job),
         *envfiles.env_file_problems(job, base_dir),
+        *_log_file_problems(job),
     ]
     if import_check:
         problems.extend(_import_problems(job, base_dir))
@@ -166,6 +167,23 @@ def _port_problems(job: JobDefinition) -> Iterator[Problem]:
             )
         else:
             taken[key] = (i, agent, "/".join(path_tail))
+
+
+def _log_file_problems(job: JobDefinition) -> Iterator[Problem]:
+    """`deployment.logs` without a `dir` anywhere would silently write nothing."""
+    job_logs = job.deployment.logs
+    for i, agent in enumerate(job.agents):
+        own = agent.deployment.logs
+        if (job_logs is None and own is None) or job.logs_for(agent) is not None:
+            continue
+        if own is not None and own.enabled is False:
+            continue
+        if job_logs is not None and job_logs.enabled is False and (own is None or
+                                                                    own.enabled is None):
+            continue
+        path = ("agents", i, "deployment", "logs") if own is not None else (
+            "deployment", "logs")
+        yield Problem(path, "log files need 'dir' (here or in the job's deployment.logs)")
 
 
 def _import_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
