@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -215,24 +214,6 @@ class ConsoleRenderer:
         return f"{_ansi(line.time, 'dim')} {_ansi(who, style)} | {text}"
 
 
-class _Lines:
-    """Whole lines to one stream under a lock (the console format's writer)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._lock = threading.Lock()
-
-    def msg(self, message: str) -> None:
-        with self._lock:
-            try:
-                self._stream.write(message + "\n")
-                self._stream.flush()
-            except (BrokenPipeError, ValueError):
-                pass
-
-    debug = info = warning = warn = error = critical = exception = fatal = log = msg
-
-
 def _is_terminal(stream: TextIO) -> bool:
     try:
         return stream.isatty()
@@ -243,8 +224,9 @@ def _is_terminal(stream: TextIO) -> bool:
 def console_output(
     fmt: str, stream: TextIO, job: str, agents: Sequence[str] = (), min_level: int = logging.INFO
 ) -> tuple[Any, Any]:
-    """The renderer and writer for `console` or `live`, as `EventLog` plugs them in;
-    knowing the agents up front keeps the name column one width from the first line."""
+    """The renderer, and the writer where it is not `EventLog`'s own line writer, for
+    `console` or `live`; knowing the agents up front keeps the name column one width
+    from the first line."""
     if fmt == "live":
         from agentsup.liveview import LiveView
 
@@ -255,7 +237,7 @@ def console_output(
     renderer = ConsoleRenderer(colour=_is_terminal(stream))
     for agent in agents:
         renderer.palette.colour(agent)
-    return renderer, _Lines(stream)
+    return renderer, None
 
 
 def choose_format(requested: str | None, stream: TextIO, *, live: bool) -> str:

@@ -84,6 +84,7 @@ class EventLog:
             from agentsup.console import console_output
 
             renderer, writer = console_output(fmt, out, job, agents, LEVELS[level])
+            writer = writer or LineWriter(out)
         self.min_level = LEVELS[level]
         self._job = job
         self._writer = writer
