@@ -80,7 +80,7 @@ def test_environment_contract_agent_wins_over_job(tmp_path: Path) -> None:
         assert env["AGENT_MODEL"] == "small"
         assert env["AGENT_TEMPERATURE"] == "0.5"
         assert env["AGENT_VERBOSE"] == "true"
-        assert "AGENT_NESTED" not in env
+        assert env["AGENT_NESTED"] == '{"x":1}'  # maps and lists as JSON text
         assert env["CONNECTED_AGENTS"] == f"http://localhost:{spoke}"
         assert json.loads(env["AGENTSUP_CONNECTIONS"]) == {"spoke": f"http://localhost:{spoke}"}
         assert env["AGENTSUP_JOB"] == env["JOB_ID"] == "t"
