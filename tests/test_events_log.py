@@ -225,3 +225,30 @@ def test_output_sinks_get_every_line_whatever_the_level(out: io.StringIO) -> Non
     log.output("a", "stderr", '{"k": 1}')
     assert records(out) == []
     assert seen == [("a", "stdout", "one"), ("a", "stderr", '{"k": 1}')]
+
+
+@pytest.mark.parametrize(
+    ("event", "sentence"),
+    [
+        ({"event": "agent.exited", "agent": "maps", "signal": "SIGKILL"},
+         "maps was killed by SIGKILL"),
+        ({"event": "agent.exited", "agent": "maps", "exit_code": 3}, "maps exited with code 3"),
+        ({"event": "agent.exited", "agent": "m", "reason": "connection lost"},
+         "m is gone: connection lost"),
+        ({"event": "agent.restarting", "agent": "maps", "attempt": 2, "delay": 1.0},
+         "maps restarting in 1.00 s (attempt 2)"),
+        ({"event": "job.stopping", "reason": "kill", "signal": "SIGINT"},
+         "killing every agent now (SIGINT)"),
+        ({"event": "job.stopping", "reason": "failure"}, "stopping after a failure"),
+        ({"event": "job.ready", "agents": 1, "stages": 1, "seconds": 12.345},
+         "job ready: 1 agent in 1 stage, 12.3 s"),
+        ({"event": "stage.started", "stage": 2, "agents": ["a", "b"]},
+         "stage 2: starting a, b"),
+        ({"event": "ssh.connected", "host": "root@h:22", "address": "10.0.0.1"},
+         "ssh.connected host=root@h:22 address=10.0.0.1"),
+    ],
+)
+def test_lifecycle_events_read_as_sentences(event: dict[str, Any], sentence: str) -> None:
+    from agentsup.console import describe
+
+    assert describe(event) == sentence
