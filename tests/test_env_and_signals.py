@@ -105,3 +105,23 @@ def test_a_real_agent_receives_its_stop_signal(
         stopped = running.wait_for("agent.stopped")
     assert record.read_text().split() == [expected]
     assert stopped.get("exit_code") == 0
+
+
+def test_validate_names_a_missing_env_file_with_its_place_and_exits_2(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.clirun import agentsup_command
+
+    job = tmp_path / "job.yaml"
+    job.write_text("job: {name: j}\nagents:\n  - id: a\n    command: x\n    config: {port: 1}\n"
+                   "    deployment:\n      env_file: [present.env, secrets.env]\n"
+                   "topology: {type: dynamic}\n")
+    (tmp_path / "present.env").write_text("A=1\n")
+    result = subprocess.run(agentsup_command("validate", str(job)), capture_output=True,
+                            text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"{job}:7:31: agents[0].deployment.env_file[1]: env file "
+        f"{str(tmp_path / 'secrets.env')!r} does not exist\n"
+    )
