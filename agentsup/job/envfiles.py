@@ -1,8 +1,8 @@
 """Env files: `KEY=value` files named by `env_file`, read with python-dotenv.
 
 They are resolved against the job file's directory, checked by `validate` (a missing
-file is a problem with a position, like any other), and read again each time agents'
-environments are built, so an edited file takes effect at the next start.
+file is a problem with a position, like any other), and read when agents' environments
+are built, once per `agentsup start`.
 """
 
 from __future__ import annotations
