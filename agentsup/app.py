@@ -19,11 +19,13 @@ from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
+from agentsup.console import choose_format
 from agentsup.environment import agent_environment
 from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
+from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
@@ -67,10 +69,14 @@ def run_job(
         print(unsupported.render(), file=sys.stderr)
         return EXIT_INVALID
 
-    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
-    events = EventLog(job.job.name, fmt=fmt, level=log_level, hold_last=True)
+    fmt = choose_format(log_format, sys.stdout, live=True)
+    events = EventLog(job.job.name, fmt=fmt, level=log_level, hold_last=True,
+                      agents=[agent.id for agent in job.agents])
     route_stdlib_logging(events)
+    for agent in job.agents:
+        events.set_output_levels(agent.id, job.output_levels_for(agent))
     signals = StopSignals()
+    log_files: LogFiles | None = None
     try:
         # One handler from here to the exit: no gap in which a signal finds its default
         # action, and once the job is over the signals stay ignored (see StopSignals).
@@ -78,6 +84,7 @@ def run_job(
             try:
                 events.emit(
                     "job.loaded",
+                    started=events.started_text(),
                     file=str(loaded.path),
                     agents=len(job.agents),
                     topology=job.topology.type.value,
@@ -85,6 +92,14 @@ def run_job(
                 summary = plan.to_json()
                 summary.pop("job")
                 events.emit("plan.resolved", **summary)
+                try:
+                    log_files = open_log_files(job, loaded.base_dir)
+                except OSError as exc:
+                    events.emit("job.failed", "error",
+                                reason=f"cannot open log files: {exc}; nothing was started")
+                    return EXIT_FAILED
+                if log_files is not None:
+                    events.add_output_sink(log_files)
                 code = _supervise(loaded, plan, events, monitor, signals)
             except Interrupted as interrupted:
                 signals.done()
@@ -93,6 +108,8 @@ def run_job(
     finally:
         # After every backend's clean-up (and its events): job.stopped goes last.
         events.release_last()
+        if log_files is not None:
+            log_files.close()
         events.close()
     return code
 
@@ -134,7 +151,7 @@ def _backends(
 def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None) -> int:
     """`agentsup down`: remove what earlier runs of this job left behind."""
     job = loaded.definition
-    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+    fmt = choose_format(log_format, sys.stdout, live=False)
     events = EventLog(job.job.name, fmt=fmt)
     route_stdlib_logging(events)
     context = job_context(loaded, plan, events)
@@ -220,7 +237,9 @@ def _run_actors(
                 url=plan.agent_urls[agent.id],
                 health=job.health_for(agent),
                 start_timeout=job.deployment.timeout,
-                spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
+                spec=backend.launch_spec(
+                    agent, agent_environment(job, plan, agent, backend.context.base_dir)
+                ),
             )
             agents[agent.id] = AgentActor.start(
                 settings, backend.runner_for(agent), supervisor,

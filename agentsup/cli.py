@@ -49,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     _job_arguments(start)
     start.add_argument(
         "--log-format",
-        choices=["json", "console"],
-        default=None,
-        help="event format (default: console on a terminal, json otherwise)",
+        choices=["auto", "json", "console"],
+        default="auto",
+        help="auto (default): a live view on a terminal, json otherwise; console: "
+        "readable lines",
     )
     start.add_argument(
         "--log-level",
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--monitor",
         nargs="?",
         type=monitor_interval,
-        const=10.0,
+        const=MONITOR_DEFAULT,
         default=None,
         metavar="SECONDS",
         help="emit a job.health summary every SECONDS (10)",
@@ -73,8 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         "down", help="remove what earlier runs of a job left behind (containers, remote agents)"
     )
     _job_arguments(down)
-    down.add_argument("--log-format", choices=["json", "console"], default=None,
-                      help="event format (default: console on a terminal, json otherwise)")
+    down.add_argument("--log-format", choices=["auto", "json", "console"], default="auto",
+                      help="event format (auto: console on a terminal, json otherwise)")
 
     commands.add_parser("schema", help="print the JSON Schema of job files")
     return parser
@@ -115,9 +116,35 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+MONITOR_DEFAULT = 10.0
+
+
+def _monitor_without_value(argv: Sequence[str]) -> list[str]:
+    """`--monitor job.yaml` means the default interval, not an interval of "job.yaml".
+
+    argparse gives an optional value to `--monitor` whenever a word follows it; a word
+    that is not a number is the job file, so the flag is rewritten as `--monitor=10`.
+    """
+    words = list(argv)
+    for index, word in enumerate(words[:-1]):
+        if word == "--":
+            break
+        if word == "--monitor" and not _is_number(words[index + 1]):
+            words[index] = f"--monitor={MONITOR_DEFAULT:g}"
+    return words
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_monitor_without_value(sys.argv[1:] if argv is None else argv))
     try:
         match args.command:
             case "validate":

@@ -1,10 +1,18 @@
-"""The environment contract: what every agent process is told, on every target."""
+"""The environment contract: what every agent process is told, on every target.
+
+The order, later winning: the contract variables (AGENT_*, CONNECTED_AGENTS, ...), the
+job's `env_file`, the job's `environment`, the agent's `env_file`, the agent's
+`environment`. Whether agentsup's own environment sits underneath is the runner's
+business (`inherit_environment`), not this module's.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
+from agentsup.job.envfiles import agent_env_files
 from agentsup.job.models import Agent, JobDefinition, scalar_text
 from agentsup.plan import DeploymentPlan
 
@@ -14,11 +22,26 @@ def config_variable(key: str) -> str:
     return "AGENT_" + re.sub(r"[^A-Za-z0-9_]", "_", key).upper()
 
 
-def agent_environment(job: JobDefinition, plan: DeploymentPlan, agent: Agent) -> dict[str, str]:
-    """Contract variables, then the job's environment, then the agent's (which wins)."""
+def config_text(value: object) -> str | None:
+    """How a `config` value becomes text: scalars as in `environment`, lists and maps as
+    compact JSON; None (an empty value) sets nothing."""
+    if value is None:
+        return None
+    if isinstance(value, str | int | float | bool):
+        return scalar_text(value)
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def agent_environment(
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path
+) -> dict[str, str]:
+    """The variables an agent is given; env files are read from `base_dir` (the job
+    file's directory) now."""
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
-    for key, scalar in agent.config.scalars().items():
-        env[config_variable(key)] = scalar_text(scalar)
+    for key, value in (agent.config.model_extra or {}).items():
+        text = config_text(value)
+        if text is not None:
+            env[config_variable(key)] = text
     env.update(
         {
             "AGENT_ID": agent.id,
@@ -29,8 +52,11 @@ def agent_environment(job: JobDefinition, plan: DeploymentPlan, agent: Agent) ->
             "JOB_ID": job.job.name,
         }
     )
+    job_files, agent_files = agent_env_files(job, agent, base_dir)
+    env.update(job_files)
     for key, value in job.environment.items():
         env[key] = scalar_text(value)
+    env.update(agent_files)
     for key, value in agent.deployment.environment.items():
         env[key] = scalar_text(value)
     return env

@@ -1,10 +1,12 @@
 """Events out: structlog set-up, and the only place that writes to stdout.
 
-Every event is one line: a JSON object (`timestamp`, `level`, `event`, `job`, then the
-agent and the event's own fields), or a readable console line. Lines from any thread
-are queued in order under one lock, so they never interleave, and written by one writer
-thread that is the only thing a blocked stdout can stall (`linewriter.LineWriter`). stdlib logging
-(pykka logs there) is routed through the same renderer as `log` events.
+Every event is one line: a JSON object (`timestamp`, `level`, `event`, `job`, `agent`,
+`elapsed`, then the event's own fields), or a readable console line, or a line above the
+live view's table. JSON and console lines from any thread are queued in order under one
+lock, so they never interleave, and written by one writer thread that is the only thing
+a blocked stdout can stall (`linewriter.LineWriter`); the live view has its own flusher
+(`liveview.LiveView`). stdlib logging (pykka logs there) is routed through the same
+renderer as `log` events.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import logging
 import math
 import sys
 import threading
-from collections.abc import MutableMapping
+import time
+from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -24,8 +27,13 @@ from agentsup.linewriter import EXIT_WRITE_WAIT, LineWriter, last_event
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
-FIRST_KEYS = ("timestamp", "level", "event", "job", "agent")
+FIRST_KEYS = ("timestamp", "level", "event", "job", "agent", "elapsed")
 LAST_EVENT = "job.stopped"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+"""Whole seconds: jq's `fromdateiso8601` reads nothing finer; `elapsed` keeps the precision."""
+
+OutputSink = Callable[[str, str, str], None]
+"""Receives every output line (agent, stream, line), whatever the log level."""
 
 
 def _mark_last(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -40,8 +48,8 @@ def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
 
 
 def _utc_now() -> str:
-    """The timestamp format of structlog's `TimeStamper(fmt="iso", utc=True)`."""
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """The same format as the `TimeStamper` of the processor chain."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
@@ -103,33 +111,65 @@ class EventLog:
         level: str = "info",
         stream: TextIO | None = None,
         hold_last: bool = False,
+        agents: Sequence[str] = (),
     ) -> None:
         out = stream if stream is not None else sys.stdout
-        renderer: Any
-        if fmt == "json":
-            renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
-        else:
-            renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
         self.min_level = LEVELS[level]
         self._job = job
         self._fmt = fmt
+        self.started = time.monotonic()
+        self.started_at = datetime.now(UTC)
+        self._stream_levels: dict[tuple[str, str], str] = {}
+        self._sinks: list[OutputSink] = []
         self._hold_lock = threading.Lock()
         self._holding = hold_last
         self._held: tuple[str, dict[str, Any]] | None = None
-        self._writer = LineWriter(out, dropped_line=self._dropped_line)
-        self._console = _ConsoleLine(out)
+        renderer: Any
+        writer: Any
+        if fmt == "json":
+            renderer = structlog.processors.JSONRenderer(serializer=_json_dumps)
+            writer = LineWriter(out, dropped_line=self._dropped_line)
+        else:
+            from agentsup.console import console_output
+
+            renderer, live = console_output(fmt, out, job, agents, self.min_level)
+            writer = live if live is not None else LineWriter(
+                out, dropped_line=self._dropped_line
+            )
+        self._renderer = renderer
+        self._writer = writer
         self._logger = structlog.wrap_logger(
             self._writer,
             processors=[
                 structlog.processors.add_log_level,
-                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                structlog.processors.TimeStamper(fmt=TIMESTAMP_FORMAT, utc=True),
+                self._add_elapsed,
                 _ordered,
                 _mark_last,
                 renderer,
             ],
-            wrapper_class=structlog.make_filtering_bound_logger(self.min_level),
+            # The live view's table needs every event, whatever is printed; it filters
+            # the lines it prints itself.
+            wrapper_class=structlog.make_filtering_bound_logger(
+                logging.DEBUG if fmt == "live" else self.min_level
+            ),
             cache_logger_on_first_use=True,
         ).bind(job=job)
+
+    def _add_elapsed(
+        self, _: Any, __: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        event_dict["elapsed"] = self.elapsed()
+        return event_dict
+
+    def started_text(self) -> str:
+        """When the job started, UTC to the microsecond: with an event's `elapsed`, the
+        event's exact time (its `timestamp` has whole seconds)."""
+        return self.started_at.isoformat().replace("+00:00", "Z")
+
+    def elapsed(self) -> float:
+        """Seconds since the job started (since this log was made), to 0.1 ms."""
+        return round(time.monotonic() - self.started, 4)
 
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         if event == LAST_EVENT:
@@ -139,7 +179,7 @@ class EventLog:
                         self._held = (level, fields)
                     return
         getattr(self._logger, level)(event, **fields)
-        if event == LAST_EVENT:
+        if event == LAST_EVENT and isinstance(self._writer, LineWriter):
             self._writer.seal()  # also when the level filter left it out
 
     def release_last(self) -> None:
@@ -151,9 +191,23 @@ class EventLog:
             level, fields = held
             self.emit(LAST_EVENT, level, **fields)
 
+    def set_output_levels(self, agent: str, levels: dict[str, str]) -> None:
+        """The event level of each stream of one agent's output (`deployment.output`)."""
+        for stream, level in levels.items():
+            self._stream_levels[(agent, stream)] = level
+
+    def add_output_sink(self, sink: OutputSink) -> None:
+        """Also hand every output line to `sink` (log files); set up before the job runs."""
+        self._sinks.append(sink)
+
     def close(self, timeout: float = EXIT_WRITE_WAIT) -> bool:
-        """Give stdout up to `timeout` to take what is queued; False if it did not."""
-        return self._writer.close(timeout)
+        """Give stdout up to `timeout` to take what is queued; False if it did not.
+
+        The live view draws its table one last time and puts the cursor below it."""
+        if isinstance(self._writer, LineWriter):
+            return self._writer.close(timeout)
+        self._writer.close()
+        return True
 
     def output(
         self, agent: str, stream: str, line: str, part: int | None = None,
@@ -166,6 +220,8 @@ class EventLog:
         keeps its text under `line` with `part` and `continued`, so a consumer can join
         the pieces.
         """
+        for sink in self._sinks:
+            sink(agent, stream, line)
         if part is not None:
             self._output(agent, stream, "line", line, {"part": part, "continued": continued})
             return
@@ -182,25 +238,35 @@ class EventLog:
         self, agent: str, stream: str, key: str, value: Any,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        if self.min_level > logging.INFO:
+        level = self._stream_levels.get((agent, stream), "info")
+        if self._fmt == "live":
+            # The live view queues and drops its own lines; its table needs the event.
+            getattr(self._logger, level)(
+                "agent.output", agent=agent, stream=stream, **{key: value}, **(extra or {})
+            )
+            return
+        if self.min_level > LEVELS[level]:
             return
         event = {
             "timestamp": _utc_now(),
-            "level": "info",
+            "level": level,
             "event": "agent.output",
             "job": self._job,
             "agent": agent,
+            "elapsed": self.elapsed(),
             "stream": stream,
             key: value,
         }
         if extra:
             event.update(extra)
+        # The most frequent event skips the processor chain and renders the same fields,
+        # in the same order, in one step; it may be dropped while stdout is not read.
+        self._writer.output(self._render(event))
+
+    def _render(self, event: dict[str, Any]) -> str:
         if self._fmt == "json":
-            # The most frequent event skips the processor chain and renders the same
-            # fields, in the same order, in one step.
-            self._writer.output(_strict_dumps(event))
-        else:
-            self._writer.output(self._console.render(event))
+            return _strict_dumps(event)
+        return str(self._renderer(None, str(event["level"]), dict(event)))
 
     def _dropped_line(self, count: int) -> str:
         event = {
@@ -208,20 +274,11 @@ class EventLog:
             "level": "warning",
             "event": "events.dropped",
             "job": self._job,
+            "elapsed": self.elapsed(),
             "count": count,
             "reason": "stdout was not being read",
         }
-        return _strict_dumps(event) if self._fmt == "json" else self._console.render(event)
-
-
-class _ConsoleLine:
-    """Renders one ready-made event dict the way the console renderer does."""
-
-    def __init__(self, out: TextIO) -> None:
-        self._renderer = structlog.dev.ConsoleRenderer(colors=out.isatty(), sort_keys=False)
-
-    def render(self, event: dict[str, Any]) -> str:
-        return str(self._renderer(None, "info", dict(event)))
+        return self._render(event)
 
 
 class _BridgeHandler(logging.Handler):

@@ -82,6 +82,6 @@ class StopSignals:
         if self.supervisor is None:
             raise Interrupted(name)
         self.received += 1
-        message = StopJob(name) if self.received == 1 else KillAll()
+        message = StopJob(name) if self.received == 1 else KillAll(name)
         with contextlib.suppress(pykka.ActorDeadError):
             self.supervisor.tell(message)

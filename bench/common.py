@@ -146,8 +146,18 @@ def agent_env(tag: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def event_time(event: Event) -> float:
-    """An event's `timestamp` as seconds since the epoch."""
-    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+    """When an event happened, in seconds since the epoch, to the microsecond.
+
+    `timestamp` has whole seconds only; the run's start (`started` of `job.loaded`) plus
+    the event's `elapsed` is exact. `Agentsup` notes that sum as `_at` on every event.
+    """
+    if "_at" in event:
+        return float(event["_at"])
+    return _epoch(str(event["timestamp"]))
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 # ---------------------------------------------------------------------- job files
@@ -209,6 +219,7 @@ class Agentsup:
     events: list[Event] = field(init=False, default_factory=list)
     output_lines: list[str] = field(init=False, default_factory=list)
     _queue: queue.Queue[Event | None] = field(init=False, default_factory=queue.Queue)
+    _started: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.launched_at = time.time()
@@ -238,6 +249,9 @@ class Agentsup:
                 event: Event = json.loads(line)
             except ValueError:
                 continue
+            if event.get("event") == "job.loaded" and "started" in event:
+                self._started = _epoch(str(event["started"]))
+            self._timed(event)
             self.events.append(event)
             self._queue.put(event)
         self._queue.put(None)
@@ -268,7 +282,14 @@ class Agentsup:
         return [e for e in self.events if e.get("event") == name]
 
     def outputs(self) -> list[Event]:
-        return [json.loads(line) for line in self.output_lines]
+        events = [json.loads(line) for line in self.output_lines]
+        for event in events:
+            self._timed(event)
+        return events
+
+    def _timed(self, event: Event) -> None:
+        if self._started is not None and "elapsed" in event:
+            event["_at"] = self._started + float(event["elapsed"])
 
     def stop(self, timeout: float = 30.0) -> float:
         """SIGTERM; seconds until the supervisor exited."""

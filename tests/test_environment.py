@@ -14,16 +14,16 @@ from agentsup.job.models import JobDefinition
 from agentsup.plan import TopologyResolver
 
 
-def load(text: str) -> JobDefinition:
+def load(text: str, base_dir: Path = Path(".")) -> JobDefinition:
     return load_text(
-        textwrap.dedent(text), "job.yaml", base_dir=Path("."), import_check=False
+        textwrap.dedent(text), "job.yaml", base_dir=base_dir, import_check=False
     ).definition
 
 
-def environments(text: str) -> dict[str, dict[str, str]]:
-    definition = load(text)
+def environments(text: str, base_dir: Path = Path(".")) -> dict[str, dict[str, str]]:
+    definition = load(text, base_dir)
     plan = TopologyResolver().resolve(definition)
-    return {a.id: agent_environment(definition, plan, a) for a in definition.agents}
+    return {a.id: agent_environment(definition, plan, a, base_dir) for a in definition.agents}
 
 
 HUB_SPOKE = """\
@@ -84,10 +84,11 @@ def test_other_config_scalars_become_agent_variables(env: dict[str, dict[str, st
     assert controller["AGENT_MAX_TOKENS"] == "512"
 
 
-def test_nested_config_values_are_skipped(env: dict[str, dict[str, str]]) -> None:
+def test_lists_and_maps_in_config_become_json(env: dict[str, dict[str, str]]) -> None:
     controller = env["controller"]
-    assert "AGENT_NESTED" not in controller
-    assert "AGENT_TOOLS" not in controller
+    assert json.loads(controller["AGENT_NESTED"]) == {"a": 1}
+    assert json.loads(controller["AGENT_TOOLS"]) == ["search", "maps"]
+    assert controller["AGENT_TOOLS"] == '["search","maps"]'
     assert "AGENT_EMPTY" not in controller
     # the weather agent has only a port: no AGENT_ variables beyond the contract
     assert {k for k in env["weather"] if k.startswith("AGENT_")} == {"AGENT_ID", "AGENT_PORT"}
@@ -186,3 +187,150 @@ def test_contract_variables_are_not_overwritten_by_config_keys() -> None:
 )
 def test_config_variable_names(key: str, variable: str) -> None:
     assert config_variable(key) == variable
+
+
+# ---------------------------------------------------------------------- env files
+
+ORDER_JOB = """\
+job: {name: order}
+env_file: [job-a.env, job-b.env]
+environment:
+  FROM_JOB_ENV: job-environment
+  LAYER2: job-environment
+  LAYER4: job-environment
+agents:
+  - id: a
+    command: x
+    config: {port: 9101}
+    deployment:
+      env_file: agent.env
+      environment:
+        LAYER4: agent-environment
+  - {id: b, command: x, config: {port: 9102}}
+topology: {type: dynamic}
+"""
+
+
+def write_env_files(directory: Path) -> None:
+    (directory / "job-a.env").write_text(
+        "# the first job file\nLAYER1=job-a\nLAYER2=job-a\nLAYER3=job-a\nLAYER4=job-a\n"
+        "QUOTED=\"two words\"\nBARE\nAGENT_ID=not-allowed-to-win\n"
+    )
+    (directory / "job-b.env").write_text("LAYER1=job-b\nEXPANDED=${LAYER1}-x\n")
+    (directory / "agent.env").write_text("export LAYER3=agent-file\nLAYER4=agent-file\n")
+
+
+def test_env_files_come_in_the_documented_order(tmp_path: Path) -> None:
+    write_env_files(tmp_path)
+    env = environments(ORDER_JOB, tmp_path)
+    a, b = env["a"], env["b"]
+    assert a["LAYER1"] == "job-b"  # later job files win over earlier ones
+    assert a["LAYER2"] == "job-environment"  # the job's environment wins over its files
+    assert a["LAYER3"] == "agent-file"  # the agent's file wins over the job's
+    assert a["LAYER4"] == "agent-environment"  # the agent's environment wins over all
+    assert b["LAYER3"] == "job-a"
+    assert b["LAYER4"] == "job-environment"
+    assert a["QUOTED"] == "two words"
+    assert a["BARE"] == ""
+    assert a["EXPANDED"] == "job-b-x"
+    # env files come after the contract: the user asked for it, the user gets it
+    assert a["AGENT_ID"] == "not-allowed-to-win"
+
+
+def test_env_files_are_relative_to_the_job_file_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    write_env_files(jobs)
+    monkeypatch.chdir(tmp_path)
+    assert environments(ORDER_JOB, jobs)["a"]["LAYER1"] == "job-b"
+
+
+def test_a_missing_env_file_is_a_validate_error_with_its_position(tmp_path: Path) -> None:
+    from agentsup.job.problems import JobFileError
+
+    (tmp_path / "job-a.env").write_text("A=1\n")
+    text = textwrap.dedent(ORDER_JOB)
+    with pytest.raises(JobFileError) as caught:
+        load_text(text, "job.yaml", base_dir=tmp_path, import_check=False)
+    rendered = caught.value.render().splitlines()
+    missing_b = str(tmp_path / "job-b.env")
+    missing_agent = str(tmp_path / "agent.env")
+    assert rendered == [
+        f"job.yaml:2:23: env_file[1]: env file {missing_b!r} does not exist",
+        f"job.yaml:12:17: agents[0].deployment.env_file[0]: env file {missing_agent!r} "
+        "does not exist",
+    ]
+
+
+def test_an_env_file_that_is_a_directory_is_reported(tmp_path: Path) -> None:
+    from agentsup.job.problems import JobFileError
+
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(JobFileError, match=r"job.yaml:2:11: env_file\[0\]: .* is not a file"):
+        load_text(
+            "job: {name: d}\nenv_file: conf\nagents: [{id: a, command: x, config: {port: 1}}]\n"
+            "topology: {type: dynamic}\n",
+            "job.yaml", base_dir=tmp_path, import_check=False,
+        )
+
+
+# ---------------------------------------------------------------------- stop signal and inheritance
+
+
+@pytest.mark.parametrize(("written", "name"), [("INT", "SIGINT"), ("sigint", "SIGINT"),
+                                               ("SIGHUP", "SIGHUP"), ("usr1", "SIGUSR1")])
+def test_stop_signal_names_are_normalised(written: str, name: str) -> None:
+    job = load(f"""\
+        job: {{name: s}}
+        deployment: {{stop_signal: {written}}}
+        agents:
+          - {{id: a, command: x, config: {{port: 1}}}}
+          - {{id: b, command: x, config: {{port: 2}}, deployment: {{stop_signal: TERM}}}}
+        topology: {{type: dynamic}}
+        """)
+    assert job.stop_signal_for(job.agent("a")) == name
+    assert job.stop_signal_for(job.agent("b")) == "SIGTERM"
+
+
+def test_stop_signal_defaults_to_sigterm() -> None:
+    job = load("""\
+        job: {name: s}
+        agents: [{id: a, command: x, config: {port: 1}}]
+        topology: {type: dynamic}
+        """)
+    assert job.stop_signal_for(job.agent("a")) == "SIGTERM"
+    assert job.inherits_environment(job.agent("a")) is True
+
+
+@pytest.mark.parametrize("written", ["SIGNOPE", "KILL", "9", "[SIGINT]"])
+def test_bad_stop_signals_are_errors_with_a_position(written: str) -> None:
+    from agentsup.job.problems import JobFileError
+
+    with pytest.raises(JobFileError) as caught:
+        load(f"""\
+            job: {{name: s}}
+            agents:
+              - id: a
+                command: x
+                config: {{port: 1}}
+                deployment: {{stop_signal: {written}}}
+            topology: {{type: dynamic}}
+            """)
+    message = caught.value.render()
+    assert message.startswith("job.yaml:6:31: agents[0].deployment.stop_signal: ")
+    assert "signal" in message
+
+
+def test_inherit_environment_is_set_per_job_and_overridden_per_agent() -> None:
+    job = load("""\
+        job: {name: s}
+        deployment: {inherit_environment: false}
+        agents:
+          - {id: a, command: x, config: {port: 1}}
+          - {id: b, command: x, config: {port: 2}, deployment: {inherit_environment: true}}
+        topology: {type: dynamic}
+        """)
+    assert job.inherits_environment(job.agent("a")) is False
+    assert job.inherits_environment(job.agent("b")) is True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -131,15 +132,17 @@ def test_values_that_are_not_json_are_rendered_as_text(out: io.StringIO) -> None
 
 def test_console_format_is_a_readable_non_json_line(out: io.StringIO) -> None:
     log = EventLog("demo", fmt="console", stream=out)
-    log.emit("agent.ready", agent="weather", url="http://localhost:8102")
-    (line,) = lines(out)
+    log.emit("agent.ready", agent="weather", url="http://localhost:8102", seconds=0.0812)
+    log.output("weather", "stdout", "hello")
+    log.output("weather", "stdout", '{"msg": "listening", "port": 8102}')
+    first, second, third = lines(out)
     with pytest.raises(ValueError):
-        json.loads(line)
-    assert "agent.ready" in line
-    assert "weather" in line
-    assert "http://localhost:8102" in line
-    assert "demo" in line
-    assert "\x1b[" not in line  # no colour codes when the stream is not a terminal
+        json.loads(first)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d agentsup \| weather ready in 0.08 s at "
+                        r"http://localhost:8102", first)
+    assert second[8:] == " weather  | hello"
+    assert third[8:] == ' weather  | {"msg":"listening","port":8102}'
+    assert "\x1b[" not in first + second  # no colour codes when the stream is not a terminal
 
 
 def test_console_format_filters_levels_too(out: io.StringIO) -> None:
@@ -148,7 +151,7 @@ def test_console_format_filters_levels_too(out: io.StringIO) -> None:
     log.output("a", "stdout", "hello")
     log.emit("job.failed", "error", reason="boom")
     (line,) = lines(out)
-    assert "job.failed" in line and "boom" in line
+    assert line.endswith("agentsup | job failed: boom")
 
 
 def test_two_logs_do_not_share_job_or_stream() -> None:
@@ -199,3 +202,69 @@ def test_held_job_stopped_goes_after_clean_up_events_and_nothing_follows(
         ("network.removed", None),
         ("job.stopped", 1),
     ]
+
+
+def test_every_event_has_elapsed_seconds_since_the_log_began(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.emit("job.loaded")
+    log.output("a", "stdout", "hello")
+    log.emit("job.ready", seconds=0.5)
+    elapsed = [record["elapsed"] for record in records(out)]
+    assert all(isinstance(value, float) and value >= 0 for value in elapsed)
+    assert elapsed == sorted(elapsed)
+
+
+def test_timestamps_have_whole_seconds_for_jq(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out)
+    log.emit("job.loaded")
+    log.output("a", "stdout", "hello")
+    for record in records(out):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", record["timestamp"])
+
+
+def test_each_stream_has_its_own_level(out: io.StringIO) -> None:
+    log = EventLog("demo", stream=out, level="warning")
+    log.set_output_levels("a", {"stdout": "info", "stderr": "warning"})
+    log.output("a", "stdout", "ordinary")
+    log.output("a", "stderr", "Traceback (most recent call last):")
+    (record,) = records(out)
+    assert (record["level"], record["stream"], record["line"]) == (
+        "warning", "stderr", "Traceback (most recent call last):"
+    )
+
+
+def test_output_sinks_get_every_line_whatever_the_level(out: io.StringIO) -> None:
+    seen: list[tuple[str, str, str]] = []
+    log = EventLog("demo", stream=out, level="error")
+    log.add_output_sink(lambda *line: seen.append(line))
+    log.output("a", "stdout", "one")
+    log.output("a", "stderr", '{"k": 1}')
+    assert records(out) == []
+    assert seen == [("a", "stdout", "one"), ("a", "stderr", '{"k": 1}')]
+
+
+@pytest.mark.parametrize(
+    ("event", "sentence"),
+    [
+        ({"event": "agent.exited", "agent": "maps", "signal": "SIGKILL"},
+         "maps was killed by SIGKILL"),
+        ({"event": "agent.exited", "agent": "maps", "exit_code": 3}, "maps exited with code 3"),
+        ({"event": "agent.exited", "agent": "m", "reason": "connection lost"},
+         "m is gone: connection lost"),
+        ({"event": "agent.restarting", "agent": "maps", "attempt": 2, "delay": 1.0},
+         "maps restarting in 1.00 s (attempt 2)"),
+        ({"event": "job.stopping", "reason": "kill", "signal": "SIGINT"},
+         "killing every agent now (SIGINT)"),
+        ({"event": "job.stopping", "reason": "failure"}, "stopping after a failure"),
+        ({"event": "job.ready", "agents": 1, "stages": 1, "seconds": 12.345},
+         "job ready: 1 agent in 1 stage, 12.3 s"),
+        ({"event": "stage.started", "stage": 2, "agents": ["a", "b"]},
+         "stage 2: starting a, b"),
+        ({"event": "ssh.connected", "host": "root@h:22", "address": "10.0.0.1"},
+         "ssh.connected host=root@h:22 address=10.0.0.1"),
+    ],
+)
+def test_lifecycle_events_read_as_sentences(event: dict[str, Any], sentence: str) -> None:
+    from agentsup.console import describe
+
+    assert describe(event) == sentence

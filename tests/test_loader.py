@@ -372,7 +372,7 @@ def test_unknown_key_with_did_you_mean() -> None:
 def test_unknown_key_without_a_close_match_lists_the_keys() -> None:
     text = MINIMAL + "zzz: 1\n"
     assert errors(text) == [
-        f"{FILE}:10:1: zzz: unknown key 'zzz'; expected one of: agents, deployment, "
+        f"{FILE}:10:1: zzz: unknown key 'zzz'; expected one of: agents, deployment, env_file, "
         "environment, execution, job, topology (or an 'x-' key)"
     ]
 

@@ -80,7 +80,7 @@ def test_environment_contract_agent_wins_over_job(tmp_path: Path) -> None:
         assert env["AGENT_MODEL"] == "small"
         assert env["AGENT_TEMPERATURE"] == "0.5"
         assert env["AGENT_VERBOSE"] == "true"
-        assert "AGENT_NESTED" not in env
+        assert env["AGENT_NESTED"] == '{"x":1}'  # maps and lists as JSON text
         assert env["CONNECTED_AGENTS"] == f"http://localhost:{spoke}"
         assert json.loads(env["AGENTSUP_CONNECTIONS"]) == {"spoke": f"http://localhost:{spoke}"}
         assert env["AGENTSUP_JOB"] == env["JOB_ID"] == "t"
@@ -236,6 +236,9 @@ def test_second_sigint_kills_at_once(tmp_path: Path) -> None:
         run.wait(timeout=10)
         assert time.monotonic() - started < 5
         assert run.named("job.stopped")[-1].get("killed") is True
+        first, second = run.named("job.stopping")
+        assert (first["reason"], first["signal"]) == ("signal", "SIGINT")
+        assert (second["reason"], second["signal"]) == ("kill", "SIGINT")
         assert wait_gone(pids, 3.0) == []
 
 

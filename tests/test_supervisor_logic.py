@@ -280,7 +280,18 @@ def test_start_up_events_come_in_order() -> None:
         {"stage": 2, "agents": ["controller"]},
     ]
     (job_ready,) = events(h.effects, "job.ready")
-    assert dict(job_ready.fields) == {"agents": 3, "stages": 2}
+    assert dict(job_ready.fields) == {"agents": 3, "stages": 2, "seconds": 0.0}
+
+
+def test_job_ready_says_how_long_the_start_took() -> None:
+    h = History(hub_spoke())
+    h.feed(StartJob())
+    h.now += 1.25
+    h.up("weather", "maps")
+    h.now += 0.5
+    h.up("controller")
+    (job_ready,) = events(h.effects, "job.ready")
+    assert job_ready.fields["seconds"] == 1.75
     (ready,) = events(h.effects, "agent.ready")[-1:]
     assert ready.fields["agent"] == "controller"
     assert ready.fields["url"] == "http://localhost:9101"
@@ -409,7 +420,9 @@ def test_kill_all_during_a_stop_kills_what_is_not_stopped_yet() -> None:
     h.start_all()
     h.feed(StopJob("SIGINT"))
     h.stopped("c1")
-    effects = h.feed(KillAll())
+    effects = h.feed(KillAll("SIGINT"))
+    stopping = events(effects, "job.stopping")[0]
+    assert dict(stopping.fields) == {"reason": "kill", "signal": "SIGINT"}
     assert sorted(targets(effects, KillAgent)) == ["a1", "a2", "b1", "b2"]
     assert finishes(effects) == [EXIT_OK]
     assert finishes(h.effects) == [EXIT_OK]
@@ -665,7 +678,7 @@ def test_policy_by_exit(
         assert exited.fields["exit_code"] == code
         assert "signal" not in exited.fields
     else:
-        assert exited.fields["signal"] == signal
+        assert exited.fields["signal"] == {9: "SIGKILL", 15: "SIGTERM"}[signal]  # by name
     assert exited.level == ("info" if code == 0 else "warning")
     assert (targets(effects, RestartAgent) == ["maps"]) is restarts
     if restarts:

@@ -32,6 +32,7 @@ from agentsup.messages import (
 )
 from agentsup.plan import DeploymentPlan
 from agentsup.restart import FailureAction, RestartBudget, RestartMode, RestartPolicy
+from agentsup.signalnames import signal_name
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -118,6 +119,7 @@ class SupervisorLogic:
         self.on_failure = on_failure
         self.clock = clock
         self.phase = Phase.IDLE
+        self.started_at = 0.0
         self.stage = -1
         self.exit_code = EXIT_OK
         self.agents = {agent_id: _Agent() for stage in plan.stages for agent_id in stage}
@@ -153,8 +155,8 @@ class SupervisorLogic:
                 return self._stopped(message)
             case StopJob(signal=signal):
                 return self._stop_job(signal)
-            case KillAll():
-                return self._kill_all()
+            case KillAll(signal=signal):
+                return self._kill_all("kill", signal)
             case ShutdownTimedOut():
                 if self.phase is not Phase.STOPPING:
                     return []
@@ -170,9 +172,10 @@ class SupervisorLogic:
         if self.phase is not Phase.IDLE:
             return []
         self.phase = Phase.STARTING
+        self.started_at = self.clock()
         if not self.plan.stages:
             self.phase = Phase.RUNNING
-            return [Emit("job.ready", {"agents": 0, "stages": 0})]
+            return [Emit("job.ready", {"agents": 0, "stages": 0, "seconds": 0.0})]
         return self._start_stage(0)
 
     def _start_stage(self, index: int) -> list[Effect]:
@@ -246,7 +249,8 @@ class SupervisorLogic:
                 self.phase = Phase.RUNNING
                 effects.append(
                     Emit("job.ready", {"agents": len(self.agents),
-                                       "stages": len(self.plan.stages)})
+                                       "stages": len(self.plan.stages),
+                                       "seconds": round(self.clock() - self.started_at, 4)})
                 )
         return effects
 
@@ -257,8 +261,8 @@ class SupervisorLogic:
         agent = self.agents[agent_id]
         fields: dict[str, Any] = {"agent": agent_id, "run": message.run}
         if message.signal is not None:
-            fields["signal"] = message.signal
-            description = f"signal {message.signal}"
+            fields["signal"] = signal_name(message.signal)
+            description = fields["signal"]
         elif message.exit_code is None and message.reason:
             fields["reason"] = message.reason
             description = message.reason
@@ -451,7 +455,7 @@ class SupervisorLogic:
         self.agents[agent_id].state = AgentState.STOPPED
         fields: dict[str, Any] = {"agent": agent_id}
         if message.signal is not None:
-            fields["signal"] = message.signal
+            fields["signal"] = signal_name(message.signal)
         elif message.exit_code is not None:
             fields["exit_code"] = message.exit_code
         effects: list[Effect] = [Emit("agent.stopped", fields)]
@@ -463,13 +467,16 @@ class SupervisorLogic:
         self.phase = Phase.FINISHED
         return [Emit("job.stopped", {"exit_code": self.exit_code}), Finish(self.exit_code)]
 
-    def _kill_all(self, reason: str = "kill") -> list[Effect]:
-        """Kill every agent still running at once and finish: a second signal, or
-        `shutdown_timeout` running out during an ordered stop."""
+    def _kill_all(self, reason: str = "kill", signal: str | None = None) -> list[Effect]:
+        """Kill every agent still running at once and finish: a second signal (named in
+        `signal`), or `shutdown_timeout` running out during an ordered stop."""
         if self.phase is Phase.FINISHED:
             return []
         self.phase = Phase.FINISHED
-        effects: list[Effect] = [Emit("job.stopping", {"reason": reason}, "warning")]
+        fields: dict[str, Any] = {"reason": reason}
+        if signal:
+            fields["signal"] = signal
+        effects: list[Effect] = [Emit("job.stopping", fields, "warning")]
         for agent_id, agent in self.agents.items():
             if agent.ever_started and agent.state is not AgentState.STOPPED:
                 effects.append(Send(agent_id, KillAgent("killed on request")))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from agentsup.job import imports
+from agentsup.job import envfiles, imports
 from agentsup.job.graph import TopologyGraph
 from agentsup.job.models import Agent, JobDefinition, LevelGroup, Target, TopologyType
 from agentsup.job.problems import Problem
@@ -52,6 +52,8 @@ def check_job(
         *_agent_problems(job),
         *_topology_problems(job, graph),
         *_port_problems(job),
+        *envfiles.env_file_problems(job, base_dir),
+        *_log_file_problems(job),
     ]
     if import_check:
         problems.extend(_import_problems(job, base_dir))
@@ -167,6 +169,23 @@ def _port_problems(job: JobDefinition) -> Iterator[Problem]:
             )
         else:
             taken[key] = (i, agent, "/".join(path_tail))
+
+
+def _log_file_problems(job: JobDefinition) -> Iterator[Problem]:
+    """`deployment.logs` without a `dir` anywhere would silently write nothing."""
+    job_logs = job.deployment.logs
+    for i, agent in enumerate(job.agents):
+        own = agent.deployment.logs
+        if (job_logs is None and own is None) or job.logs_for(agent) is not None:
+            continue
+        if own is not None and own.enabled is False:
+            continue
+        if job_logs is not None and job_logs.enabled is False and (own is None or
+                                                                    own.enabled is None):
+            continue
+        path = ("agents", i, "deployment", "logs") if own is not None else (
+            "deployment", "logs")
+        yield Problem(path, "log files need 'dir' (here or in the job's deployment.logs)")
 
 
 def _import_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:

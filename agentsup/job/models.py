@@ -167,6 +167,97 @@ EnvName = Annotated[
 SAFE_NAME = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
+PATH_OR_PATHS_SCHEMA = {
+    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+}
+EnvFiles = Annotated[list[str], BeforeValidator(_as_list), WithJsonSchema(PATH_OR_PATHS_SCHEMA)]
+"""One env file or a list of them, relative to the job file."""
+
+
+def _signal_name(value: Any) -> Any:
+    """`INT`, `sigint` and `SIGINT` all mean SIGINT; anything else is not a signal."""
+    import signal
+
+    if not isinstance(value, str):
+        raise ValueError(f"must be a signal name like SIGTERM or SIGINT, not {value!r}")
+    name = value.strip().upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name not in signal.Signals.__members__ or name in ("SIGKILL", "SIGSTOP"):
+        raise ValueError(
+            f"{value!r} is not a signal an agent can handle; use a name like SIGTERM, "
+            "SIGINT, SIGHUP, SIGQUIT or SIGUSR1"
+        )
+    return name
+
+
+StopSignal = Annotated[
+    str,
+    BeforeValidator(_signal_name),
+    WithJsonSchema({"type": "string", "description": "A signal name: SIGTERM, SIGINT, INT, ..."}),
+]
+"""A signal name, normalised to `SIGNAME`."""
+
+SIZE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMG]?)I?B?\s*$")
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+
+def _byte_size(value: Any) -> Any:
+    """`10M`, `512K`, `1G` or a plain number of bytes."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a size like 10M, not {value!r}")
+    if isinstance(value, int):
+        size = value
+    else:
+        match = SIZE_PATTERN.match(str(value).upper())
+        if not match:
+            raise ValueError(f"{value!r} is not a size; write it like 512K, 10M or 1G")
+        size = int(float(match.group(1)) * SIZE_UNITS[match.group(2)])
+    if size < 1024:
+        raise ValueError(f"{value!r} is too small; a log file may grow to at least 1K")
+    return size
+
+
+ByteSize = Annotated[
+    int,
+    BeforeValidator(_byte_size),
+    WithJsonSchema({"type": ["string", "integer"], "description": "Bytes, or like 10M."}),
+]
+
+OutputLevel = Literal["debug", "info", "warning", "error"]
+
+
+class OutputLevels(Model):
+    """The event level of each stream of an agent's output; unset fields inherit."""
+
+    stdout: OutputLevel | None = Field(default=None, description="Level of stdout lines (info).")
+    stderr: OutputLevel | None = Field(
+        default=None,
+        description="Level of stderr lines (warning, so that `--log-level warning` still "
+        "shows tracebacks).",
+    )
+
+
+DEFAULT_OUTPUT = {"stdout": "info", "stderr": "warning"}
+
+
+class LogFiles(Model):
+    """Where agents' output is also written, with size-based rotation."""
+
+    dir: str | None = Field(
+        default=None,
+        description="Directory; each agent writes DIR/<job>/<agent>.log. Relative to the "
+        "job file.",
+    )
+    max_size: ByteSize | None = Field(
+        default=None, description="Size at which a log file is rotated (10M)."
+    )
+    keep: int | None = Field(default=None, ge=0, description="Rotated files kept (5).")
+    enabled: bool | None = Field(
+        default=None, description="false turns the job's log files off for one agent."
+    )
+
+
 class JobInfo(Model):
     name: str = Field(
         min_length=1,
@@ -205,7 +296,7 @@ class AgentConfig(BaseModel):
     port: Port = Field(description="The TCP port the agent serves HTTP on.")
 
     def scalars(self) -> dict[str, Scalar]:
-        """The settings that become AGENT_<KEY> variables (nested values are skipped)."""
+        """The scalar settings (the environment gives lists and maps too, as JSON)."""
         extra = self.model_extra or {}
         return {
             key: value
@@ -302,11 +393,31 @@ class AgentDeployment(Model):
     namespace: str | None = None
     service_type: str | None = None
     # every target
+    env_file: EnvFiles | None = Field(
+        default=None,
+        description="Env files (one or a list), relative to the job file; read after the "
+        "job's environment, before this agent's.",
+    )
     environment: dict[EnvName, EnvValue] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False}
     )
     stop_timeout: Seconds | None = Field(
         default=None, description="Seconds between SIGTERM and SIGKILL (job default: 10)."
+    )
+    stop_signal: StopSignal | None = Field(
+        default=None, description="The signal that asks the agent to stop (job default: "
+        "SIGTERM)."
+    )
+    inherit_environment: bool | None = Field(
+        default=None,
+        description="Local agents start with agentsup's own environment (job default: "
+        "true); false gives them only the job file's variables.",
+    )
+    output: OutputLevels | None = Field(
+        default=None, description="Overrides fields of the job's `deployment.output`."
+    )
+    logs: LogFiles | None = Field(
+        default=None, description="Overrides fields of the job's `deployment.logs`."
     )
 
 
@@ -501,6 +612,21 @@ class JobDeployment(Model):
         description="Seconds the whole ordered stop may take; then every agent left is "
         "killed at once. Unset: no job-wide limit (stage stop timeouts add up).",
     )
+    stop_signal: StopSignal = Field(
+        default="SIGTERM", description="The signal that asks agents to stop."
+    )
+    inherit_environment: bool = Field(
+        default=True,
+        description="Local agents start with agentsup's own environment; false gives them "
+        "only the job file's variables.",
+    )
+    output: OutputLevels = Field(
+        default_factory=OutputLevels,
+        description="Event level of agents' stdout and stderr lines.",
+    )
+    logs: LogFiles | None = Field(
+        default=None, description="Also write each agent's output to rotated log files."
+    )
     health_check: HealthCheck = Field(default_factory=HealthCheck)
     ssh: SshSettings = Field(default_factory=SshSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
@@ -518,6 +644,11 @@ class JobDefinition(Model):
     topology: Topology
     deployment: JobDeployment = Field(default_factory=JobDeployment)
     execution: dict[str, Any] = Field(default_factory=dict)
+    env_file: EnvFiles | None = Field(
+        default=None,
+        description="Env files (one or a list), relative to the job file; read first, "
+        "before `environment`.",
+    )
     environment: dict[EnvName, EnvValue] = Field(
         default_factory=dict, json_schema_extra={"additionalProperties": False}
     )
@@ -540,6 +671,41 @@ class JobDefinition(Model):
 
     def stop_timeout_for(self, agent: Agent) -> float:
         return agent.deployment.stop_timeout or self.deployment.stop_timeout
+
+    def stop_signal_for(self, agent: Agent) -> str:
+        return agent.deployment.stop_signal or self.deployment.stop_signal
+
+    def inherits_environment(self, agent: Agent) -> bool:
+        inherit = agent.deployment.inherit_environment
+        return self.deployment.inherit_environment if inherit is None else inherit
+
+    def output_levels_for(self, agent: Agent) -> dict[str, str]:
+        """`{stream: level}` for one agent: its own, then the job's, then the defaults."""
+        levels = dict(DEFAULT_OUTPUT)
+        layers = [self.deployment.output, agent.deployment.output]
+        for layer in layers:
+            if layer is not None:
+                levels.update(layer.model_dump(exclude_none=True))
+        return levels
+
+    def logs_for(self, agent: Agent) -> EffectiveLogFiles | None:
+        """The log-file settings of one agent, or None when it writes none."""
+        merged: dict[str, Any] = {"max_size": 10 * 1024**2, "keep": 5, "enabled": True}
+        for layer in (self.deployment.logs, agent.deployment.logs):
+            if layer is not None:
+                merged.update(layer.model_dump(exclude_none=True))
+        if not merged["enabled"] or merged.get("dir") is None:
+            return None
+        return EffectiveLogFiles(dir=merged["dir"], max_size=merged["max_size"],
+                                 keep=merged["keep"])
+
+
+class EffectiveLogFiles(Model):
+    """The log-file settings in force for one agent."""
+
+    dir: str
+    max_size: int
+    keep: int
 
 
 class EffectiveHealth(Model):

@@ -19,7 +19,9 @@ class StopJob:
 
 @dataclass(frozen=True)
 class KillAll:
-    """Kill every agent at once and finish (a second SIGINT)."""
+    """Kill every agent at once and finish (a second SIGINT); `signal` names it."""
+
+    signal: str | None = None
 
 
 @dataclass(frozen=True)

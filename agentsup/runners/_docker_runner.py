@@ -217,6 +217,7 @@ class DockerRunner(Runner):
             host_config=host_config,
             networking_config=networking,
             stop_timeout=max(math.ceil(spec.stop_timeout), 1),
+            stop_signal=spec.stop_signal,
         )
         container_id: str = created["Id"]
         return container_id
@@ -277,7 +278,7 @@ class DockerRunner(Runner):
     # ------------------------------------------------------------------ stop and kill
 
     def stop(self, timeout: float) -> None:
-        """Docker's stop (SIGTERM, SIGKILL after `timeout`), then remove the container.
+        """Docker's stop (the stop signal, SIGKILL after `timeout`), then remove the container.
 
         Returns once the exit has been reported and the container is gone.
         """

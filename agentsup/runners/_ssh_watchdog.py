@@ -14,7 +14,8 @@ Its first line of stdin is a JSON configuration. In `run` mode it
    `o piece`, `e piece` for the leading pieces of a line longer than 64 KiB), after
    `P pid`, and finally `X exit_code signal` once the agent has exited and the rest
    of its group has been killed;
-4. obeys `TERM` and `KILL` lines on stdin by signalling the whole group;
+4. obeys `TERM`, `KILL` and signal-name (`SIGINT`) lines on stdin by signalling the
+   whole group;
 5. when stdin closes (agentsup died, or the connection dropped) or it is signalled,
    sends SIGTERM to the group, then SIGKILL after a short grace period, so that nothing
    outlives the SSH session by more than a few seconds;
@@ -454,6 +455,11 @@ def run(config: dict[str, Any], pending: bytes) -> int:
             elif word == b"KILL":
                 signal_group(pid, signal.SIGKILL)
                 signal_escaped(pid, signal.SIGKILL)
+            elif word.startswith(b"SIG"):  # a stop signal by name: b"SIGINT"
+                named = getattr(signal, word.decode("ascii", "replace"), None)
+                if isinstance(named, signal.Signals):
+                    signal_group(pid, named)
+                    signal_escaped(pid, named)
 
     while not exited(pid):
         obey()

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from agentsup.signalnames import signal_name
+
 if TYPE_CHECKING:
     from agentsup.job.models import Agent, JobDefinition
     from agentsup.logs import EventLog
@@ -50,6 +52,10 @@ class LaunchSpec:
     """Variables added on top of the runner's base environment (the agent contract)."""
     cwd: Path
     stop_timeout: float = 10.0
+    stop_signal: str = "SIGTERM"
+    """The name of the signal that asks the process to stop (`deployment.stop_signal`)."""
+    inherit_environment: bool = True
+    """Whether `env` goes on top of agentsup's own environment (local agents only)."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class ExitStatus:
         if self.reason is not None and self.exit_code is None and self.signal is None:
             return self.reason
         if self.signal is not None:
-            return f"killed by signal {self.signal}"
+            return f"killed by {signal_name(self.signal)}"
         return f"exit code {self.exit_code}"
 
 
@@ -175,6 +181,8 @@ class Backend(abc.ABC):
             env=dict(env),
             cwd=self.working_dir(agent),
             stop_timeout=self.context.job.stop_timeout_for(agent),
+            stop_signal=self.context.job.stop_signal_for(agent),
+            inherit_environment=self.context.job.inherits_environment(agent),
         )
 
     @abc.abstractmethod

@@ -47,6 +47,7 @@ class LocalRunner(Runner):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._handle: ProcessHandle | None = None
+        self._stop_signal = signal.SIGTERM
 
     @property
     def pid(self) -> int | None:
@@ -61,9 +62,10 @@ class LocalRunner(Runner):
             previous = self._handle
             if previous is not None and previous.running:
                 raise RunnerError(f"agent {spec.agent_id!r} is still running (pid {previous.pid})")
-            env = {**os.environ, **spec.env}
+            env = {**os.environ, **spec.env} if spec.inherit_environment else dict(spec.env)
             handle = _hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
             self._handle = handle
+            self._stop_signal = signal.Signals[spec.stop_signal]
         return StartInfo(pid=handle.pid, host="localhost")
 
     def stop(self, timeout: float) -> None:
@@ -77,7 +79,7 @@ class LocalRunner(Runner):
         if not handle.running:
             handle.wait()  # at most the moment it takes the hub to finish reporting
             return
-        handle.signal_group(signal.SIGTERM)
+        handle.signal_group(self._stop_signal)
         if handle.wait(max(timeout, 0.0)):
             return
         handle.signal_group(signal.SIGKILL)

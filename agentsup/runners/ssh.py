@@ -73,6 +73,7 @@ class SshRunner(Runner):
         self._agent = agent
         self._lock = threading.Lock()
         self._session: Session | None = None
+        self._stop_word = b"TERM"
 
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
@@ -103,16 +104,19 @@ class SshRunner(Runner):
                     f"than {timeout:g} s"
                 ) from None
             self._session = session
+            # `deployment.stop_signal`; the watchdog takes a signal's name as a command
+            self._stop_word = spec.stop_signal.encode("ascii")
         return StartInfo(pid=pid, host=self._host.endpoint.host)
 
     def stop(self, timeout: float) -> None:
-        """SIGTERM to the remote group, SIGKILL after `timeout`; returns once the exit
-        has been reported (or the connection, and with it the watchdog, is gone)."""
+        """The stop signal (SIGTERM unless `stop_signal` says otherwise) to the remote
+        group, SIGKILL after `timeout`; returns once the exit has been reported (or the
+        connection, and with it the watchdog, is gone)."""
         session = self._session
         if session is None or session.finished.is_set():
             return
         loop = self._backend.loop
-        loop.call_soon(session.send, b"TERM")
+        loop.call_soon(session.send, self._stop_word)
         if session.finished.wait(max(timeout, 0.0)):
             return
         loop.call_soon(session.send, b"KILL")
@@ -190,7 +194,7 @@ class SshBackend(Backend):
         return problems
 
     async def _check_agent(self, host: Host, agent: Agent) -> str | None:
-        env = agent_environment(self.context.job, self.context.plan, agent)
+        env = agent_environment(self.context.job, self.context.plan, agent, self.context.base_dir)
         python = watchdog_python(agent)
         workdir = agent.deployment.workdir
         steps = []

@@ -1,0 +1,202 @@
+"""The state of a job as people see it: every agent by stage, and where the job is.
+
+`JobView` is fed the job's events one at a time and keeps a row per agent (state, pid,
+host, URL, since when it runs, restarts, the last health result). It is a plain class
+with no terminal and no threads, so the live view (`liveview`) draws it and tests drive
+it with scripted events and a fake clock.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from agentsup.console import Palette
+
+STATE_STYLES = {
+    "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",
+    "exited": "red", "failed": "bold red", "stopping": "yellow", "stopped": "dim",
+    "pending": "dim",
+}
+HEALTH_WIDTH = 40
+
+
+@dataclass
+class AgentRow:
+    agent: str
+    stage: int
+    state: str = "pending"
+    pid: int | None = None
+    host: str = ""
+    url: str = ""
+    since: float | None = None
+    """Monotonic time the current process started; None while none runs."""
+    restarts: int = 0
+    health: str = ""
+
+
+@dataclass
+class Snapshot:
+    job: str
+    phase: str
+    stage: int
+    stages: int
+    rows: list[AgentRow]
+    now: float
+    ready_seconds: float | None = None
+    started: float = 0.0
+
+
+@dataclass
+class JobView:
+    """The job's state as the events tell it."""
+
+    job: str
+    clock: Callable[[], float] = time.monotonic
+    rows: dict[str, AgentRow] = field(default_factory=dict)
+    phase: str = "loading"
+    stage: int = 0
+    stages: int = 0
+    ready_seconds: float | None = None
+    started: float = 0.0
+
+    def apply(self, event: Mapping[str, Any]) -> None:
+        name = event.get("event")
+        agent = str(event.get("agent", ""))
+        row = self.rows.get(agent)
+        now = self.clock()
+        match name:
+            case "job.loaded":
+                self.started = now
+            case "plan.resolved":
+                stages = event.get("stages") or []
+                urls = event.get("agent_urls") or {}
+                self.stages = len(stages)
+                for number, members in enumerate(stages, start=1):
+                    for member in members:
+                        self.rows[member] = AgentRow(member, number, url=urls.get(member, ""))
+                self.phase = "starting"
+            case "stage.started":
+                self.stage = int(event.get("stage", 0))
+            case "job.ready":
+                self.phase = "running"
+                seconds = event.get("seconds")
+                self.ready_seconds = float(seconds) if seconds is not None else None
+            case "job.stopping":
+                self.phase = "killing" if event.get("reason") == "kill" else "stopping"
+            case "job.stopped":
+                self.phase = "stopped"
+            case "job.failed":
+                if self.phase == "starting":
+                    self.phase = "failed"
+        if row is None:
+            return
+        match name:
+            case "agent.starting":
+                row.state = "starting"
+            case "agent.started":
+                row.state = "starting"
+                row.pid = event.get("pid")
+                row.host = str(event.get("host", ""))
+                row.since = now
+                row.health = ""
+            case "agent.ready":
+                row.state = "ready"
+                row.url = str(event.get("url", row.url))
+                row.health = "ok"
+            case "agent.unhealthy":
+                row.state = "unhealthy"
+                row.health = str(event.get("error", "failing"))
+            case "agent.exited":
+                row.state = "exited"
+                row.since = None
+                if event.get("signal"):
+                    row.health = f"killed by {event['signal']}"
+                elif event.get("exit_code") is not None:
+                    row.health = f"exit code {event['exit_code']}"
+                else:
+                    row.health = str(event.get("reason", ""))
+            case "agent.restarting":
+                row.state = "restarting"
+                row.restarts += 1
+            case "agent.failed":
+                row.state = "failed"
+                row.since = None
+            case "agent.stopped":
+                row.state = "stopped"
+                row.since = None
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            self.job, self.phase, self.stage, self.stages,
+            [replace(row) for row in self.rows.values()], self.clock(),
+            self.ready_seconds, self.started,
+        )
+
+
+def uptime(seconds: float) -> str:
+    """`42s`, `3m07s`, `2h05m`: short, and stable in width while it counts."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def progress_text(snap: Snapshot) -> str:
+    """The line over the table: where the job is, in a few words."""
+    total = len(snap.rows)
+    ready = sum(1 for row in snap.rows if row.state == "ready")
+    stopped = sum(1 for row in snap.rows if row.state in ("stopped", "failed", "pending"))
+    match snap.phase:
+        case "starting":
+            return (f"{snap.job}: stage {max(snap.stage, 1)}/{snap.stages} starting: "
+                    f"{ready} of {total} agents ready")
+        case "running":
+            took = f", ready in {snap.ready_seconds:.2f} s" if snap.ready_seconds else ""
+            return (f"{snap.job}: running, {ready} of {total} agents ready{took}, "
+                    f"up {uptime(snap.now - snap.started)}; Ctrl-C stops")
+        case "stopping":
+            return (f"{snap.job}: stopping: {stopped} of {total} agents stopped; "
+                    "Ctrl-C again kills")
+        case "killing":
+            return f"{snap.job}: killing every agent"
+        case "stopped":
+            return f"{snap.job}: stopped"
+        case "failed":
+            return f"{snap.job}: failed"
+    return f"{snap.job}: loading"
+
+
+def table(snap: Snapshot, palette: Palette) -> Table:
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for heading in ("stage", "agent", "state", "pid", "host", "url", "uptime", "restarts",
+                    "health"):
+        grid.add_column(heading, no_wrap=True,
+                        justify="right" if heading in ("pid", "restarts", "uptime") else "left")
+    stage = None
+    for row in sorted(snap.rows, key=lambda r: r.stage):
+        if stage is not None and row.stage != stage:
+            grid.add_section()
+        shown_stage = str(row.stage) if row.stage != stage else ""
+        stage = row.stage
+        health = row.health if len(row.health) <= HEALTH_WIDTH else (
+            row.health[: HEALTH_WIDTH - 1] + "…")
+        grid.add_row(
+            shown_stage,
+            Text(row.agent, style=palette.colour(row.agent)),
+            Text(row.state, style=STATE_STYLES.get(row.state, "")),
+            "" if row.pid is None else str(row.pid),
+            row.host,
+            row.url,
+            "" if row.since is None else uptime(snap.now - row.since),
+            str(row.restarts),
+            Text(health, style="green" if health == "ok" else ("red" if health else "")),
+        )
+    return grid

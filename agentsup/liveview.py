@@ -1,0 +1,189 @@
+"""The live view: what `agentsup start` shows on a terminal.
+
+A table pinned at the bottom of the terminal holds every agent, grouped by stage (state,
+pid, host, URL, uptime, restarts, last health result), under a progress line while
+stages start ("stage 2/4 starting: 3 of 8 agents ready"). Agents' output and agentsup's
+sentences scroll above it, as the console format writes them.
+
+`jobview.JobView` is the state behind the table. `LiveView` is the writer `EventLog`
+uses for `--log-format live`: it feeds the view and prints lines through rich's `Live`,
+whose own thread redraws the table a few times a second (uptimes move).
+
+Printing above a live table redraws the table, so lines are not printed one by one:
+writers queue them and a flusher thread prints whatever has queued up in one go, at
+most `FLUSH_INTERVAL` later. A flood of output then costs one redraw per batch, not
+per line; past `MAX_PENDING` queued lines the oldest are dropped with a note saying how
+many (the JSON stream and the log files keep every line).
+
+Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
+writer takes the view's lock only to apply an event and lets go before printing, so
+the two never wait on each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import threading
+import time
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.live import Live
+from rich.segment import Segment
+from rich.spinner import Spinner
+from rich.style import Style
+from rich.text import Text
+
+from agentsup.console import LEVEL_STYLES, QUIET, Palette, to_line
+from agentsup.jobview import JobView, progress_text, table
+
+FLUSH_INTERVAL = 0.05
+MAX_PENDING = 5000
+LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+                 "error": logging.ERROR}
+
+
+_CONTROLS = {code: "\ufffd" for code in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F]}
+"""An agent's escape codes or carriage returns would move the cursor under rich's feet."""
+
+
+@functools.lru_cache(maxsize=64)
+def _style(name: str) -> Style:
+    return Style.parse(name) if name else Style.null()
+
+
+@dataclass(frozen=True)
+class _Row:
+    time: str
+    who: str
+    who_style: Style
+    text: str
+    text_style: Style
+
+
+class _Rows:
+    """Lines as rich segments, ready-made: printing Text objects one by one costs five
+    times as much, and a chatty agent would feel it."""
+
+    def __init__(self, rows: list[_Row]) -> None:
+        self.rows = rows
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        dim = _style("dim")
+        newline = Segment.line()
+        for row in self.rows:
+            if row.time:
+                yield Segment(row.time + " ", dim)
+            yield Segment(row.who, row.who_style)
+            yield Segment(" | ")
+            yield Segment(row.text, row.text_style)
+            yield newline
+
+
+class LiveView:
+    """The writer (and last processor) of `--log-format live`."""
+
+    def __init__(self, stream: TextIO, job: str, min_level: int = logging.INFO) -> None:
+        self.min_level = min_level
+        self.console = Console(file=stream, force_terminal=True, soft_wrap=True,
+                               highlight=False)
+        self.view = JobView(job)
+        self.palette = Palette()
+        self._state_lock = threading.Lock()
+        self._print_lock = threading.Lock()
+        self._pending: list[_Row] = []
+        self._dropped = 0
+        self._queued = threading.Condition()
+        self._closing = False
+        self._live: Live | None = Live(
+            self, console=self.console, refresh_per_second=4, transient=False,
+            redirect_stdout=False, redirect_stderr=False,
+        )
+        self._live.start()
+        self._flusher = threading.Thread(target=self._flush_loop, name="live-view",
+                                         daemon=True)
+        self._flusher.start()
+
+    # structlog: the last processor hands the event on, whole, as the writer's argument
+    def render(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
+        return (dict(event_dict),), {}
+
+    def msg(self, event: dict[str, Any]) -> None:
+        with self._state_lock:
+            self.view.apply(event)
+            self.palette.learn(event)
+            if event.get("event") in QUIET or LEVEL_NUMBERS.get(
+                str(event.get("level")), logging.INFO
+            ) < self.min_level:
+                return
+            text = self._line(event)
+        with self._queued:
+            self._pending.append(text)
+            if len(self._pending) > MAX_PENDING:
+                del self._pending[0]
+                self._dropped += 1
+            self._queued.notify()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+    def _line(self, event: Mapping[str, Any]) -> _Row:
+        """One `<time> <who> | <text>` line; called under the state lock."""
+        line = to_line(event)
+        return _Row(line.time, line.who.ljust(self.palette.width),
+                    _style(self.palette.colour(line.who)),
+                    line.text.translate(_CONTROLS),
+                    _style(LEVEL_STYLES.get(line.level, "")))
+
+    def _take(self) -> tuple[list[_Row], int]:
+        with self._queued:
+            lines, self._pending = self._pending, []
+            dropped, self._dropped = self._dropped, 0
+        return lines, dropped
+
+    def _print(self, lines: list[_Row], dropped: int) -> None:
+        if dropped:
+            lines.insert(0, _Row("", "...", _style("yellow"),
+                                 f"{dropped} lines not shown here (too many too fast)",
+                                 _style("yellow")))
+        if lines:
+            with contextlib.suppress(OSError, ValueError):  # the terminal went away
+                self.console.print(_Rows(lines))
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._queued:
+                while not self._pending and not self._closing:
+                    self._queued.wait()
+                if self._closing:
+                    return
+            time.sleep(FLUSH_INTERVAL)  # let a burst gather into one batch
+            with self._print_lock:
+                if self._live is None:
+                    return
+                self._print(*self._take())
+
+    def __rich__(self) -> RenderableType:
+        with self._state_lock:
+            snap = self.view.snapshot()
+            palette = self.palette
+            grid = table(snap, palette)
+        headline = Text(progress_text(snap), style="bold")
+        if snap.phase in ("starting", "stopping"):
+            return Group(Spinner("dots", text=headline), grid)
+        return Group(headline, grid)
+
+    def close(self) -> None:
+        """Draw the table one last time and leave it on the screen, cursor below it."""
+        with self._queued:
+            self._closing = True
+            self._queued.notify()
+        with self._print_lock:
+            live, self._live = self._live, None
+            if live is not None:
+                self._print(*self._take())
+                with contextlib.suppress(OSError, ValueError):
+                    live.stop()

@@ -1,0 +1,135 @@
+"""Agents' output in files, rotated by size: `deployment.logs`.
+
+The event stream is for pipelines and the terminal; a file per agent is what someone
+reads after the job has gone (`less`, `grep`, `tail -f`). Each agent writes
+`DIR/<job>/<agent>.log`; when the next line would take it past `max_size`, the file
+becomes `<agent>.log.1`, older ones move up by one and the one past `keep` is deleted,
+as logrotate does.
+
+Lines are handed in on the runners' I/O threads, so a write must not wait on anything
+but the disk; a file that cannot be written any more is reported once and then left
+alone, and supervising goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from agentsup.job.models import JobDefinition
+
+logger = logging.getLogger(__name__)
+
+
+class RotatingFile:
+    """One append-only file that rotates before it would grow past `max_size` bytes."""
+
+    def __init__(self, path: Path, max_size: int, keep: int) -> None:
+        self.path = path
+        self.max_size = max_size
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._broken = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: BinaryIO | None = path.open("ab")
+        self._size = self._file.tell()
+
+    def write(self, text: str) -> None:
+        data = text.encode("utf-8", errors="replace")
+        with self._lock:
+            if self._broken or self._file is None:
+                return
+            try:
+                if self._size > 0 and self._size + len(data) > self.max_size:
+                    self._rotate()
+                self._file.write(data)
+                self._file.flush()
+                self._size += len(data)
+            except OSError as exc:
+                self._broken = True
+                logger.warning("log file %s cannot be written any more: %s", self.path, exc)
+
+    def _rotate(self) -> None:
+        assert self._file is not None
+        self._file.close()
+        self._file = None
+        for number in range(self.keep, 0, -1):
+            older = self._numbered(number)
+            if number == self.keep:
+                older.unlink(missing_ok=True)
+            else:
+                newer = self._numbered(number + 1)
+                if older.exists():
+                    os.replace(older, newer)
+        if self.keep > 0:
+            os.replace(self.path, self._numbered(1))
+        else:
+            self.path.unlink(missing_ok=True)
+        self._file = self.path.open("ab")
+        self._size = 0
+
+    def _numbered(self, number: int) -> Path:
+        return self.path.with_name(f"{self.path.name}.{number}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+def _stamp() -> str:
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class LogFiles:
+    """An output sink for `EventLog`: each line of an agent into that agent's file.
+
+    A line reads `<UTC time to the millisecond> <stream> <text>`.
+    """
+
+    def __init__(self, files: Mapping[str, RotatingFile]) -> None:
+        self.files = dict(files)
+
+    def __call__(self, agent: str, stream: str, line: str) -> None:
+        file = self.files.get(agent)
+        if file is not None:
+            file.write(f"{_stamp()} {stream} {line}\n")
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
+
+
+def log_file_path(directory: Path, job: str, agent: str) -> Path:
+    return directory / job / f"{agent}.log"
+
+
+def open_log_files(job: JobDefinition, base_dir: Path) -> LogFiles | None:
+    """The files of every agent that has `deployment.logs`; None when none has.
+
+    Raises OSError when a directory cannot be made or a file not opened, before
+    anything has started.
+    """
+    files: dict[str, RotatingFile] = {}
+    try:
+        for agent in job.agents:
+            settings = job.logs_for(agent)
+            if settings is None:
+                continue
+            directory = Path(settings.dir).expanduser()
+            if not directory.is_absolute():
+                directory = base_dir / directory
+            path = log_file_path(directory, job.job.name, agent.id)
+            files[agent.id] = RotatingFile(path, settings.max_size, settings.keep)
+    except OSError:
+        for file in files.values():
+            file.close()
+        raise
+    return LogFiles(files) if files else None

@@ -1,0 +1,266 @@
+"""The live view and console lines, as a person sees them.
+
+The pure part (`JobView`) is driven with scripted events; the real CLI runs in a real
+pseudo-terminal whose screen is rebuilt by a terminal emulator, and Ctrl-C is typed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from agentsup.console import Palette
+from agentsup.jobview import JobView, progress_text, table
+from tests.clirun import agent_entry, agentsup_command, free_ports, write_job_document
+from tests.terminal import Terminal
+
+CLI = ["-c", "import sys; from agentsup.cli import main; sys.exit(main())"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def feed(view: JobView, *events: dict[str, Any]) -> None:
+    for event in events:
+        view.apply(event)
+
+
+def shown(view: JobView) -> str:
+    console = Console(file=io.StringIO(), width=140, color_system=None)
+    with console.capture() as capture:
+        console.print(progress_text(view.snapshot()))
+        console.print(table(view.snapshot(), Palette()))
+    return capture.get()
+
+
+PLAN = {"event": "plan.resolved", "stages": [["weather", "maps"], ["controller"]],
+        "agent_urls": {"weather": "http://localhost:1", "maps": "http://localhost:2",
+                       "controller": "http://localhost:3"}}
+
+
+def test_the_table_follows_the_events() -> None:
+    clock = Clock()
+    view = JobView("demo", clock=clock)
+    feed(view, {"event": "job.loaded"}, PLAN, {"event": "stage.started", "stage": 1},
+         {"event": "agent.started", "agent": "weather", "pid": 41, "host": "localhost"},
+         {"event": "agent.started", "agent": "maps", "pid": 42, "host": "localhost"},
+         {"event": "agent.ready", "agent": "weather", "url": "http://localhost:1"})
+    clock.now += 65
+    text = shown(view)
+    assert text.splitlines()[0] == "demo: stage 1/2 starting: 1 of 3 agents ready"
+    rows = [line.split() for line in text.splitlines()[2:]]
+    assert rows[0] == ["1", "weather", "ready", "41", "localhost", "http://localhost:1",
+                       "1m05s", "0", "ok"]
+    assert rows[1] == ["maps", "starting", "42", "localhost", "http://localhost:2", "1m05s",
+                       "0"]
+    assert rows[-1] == ["2", "controller", "pending", "http://localhost:3", "0"]
+
+    feed(view, {"event": "agent.exited", "agent": "maps", "signal": "SIGKILL"},
+         {"event": "agent.restarting", "agent": "maps", "attempt": 1, "delay": 0.5},
+         {"event": "agent.started", "agent": "maps", "pid": 43, "host": "localhost"},
+         {"event": "agent.ready", "agent": "maps", "url": "http://localhost:2"},
+         {"event": "agent.started", "agent": "controller", "pid": 44, "host": "localhost"},
+         {"event": "agent.ready", "agent": "controller", "url": "http://localhost:3"},
+         {"event": "job.ready", "seconds": 0.41})
+    text = shown(view)
+    assert text.splitlines()[0] == (
+        "demo: running, 3 of 3 agents ready, ready in 0.41 s, up 1m05s; Ctrl-C stops"
+    )
+    maps = next(line.split() for line in text.splitlines() if " maps " in line)
+    assert maps == ["maps", "ready", "43", "localhost", "http://localhost:2", "0s", "1", "ok"]
+
+    feed(view, {"event": "agent.unhealthy", "agent": "weather", "failures": 3,
+                "error": "connection refused"})
+    weather = next(line for line in shown(view).splitlines() if " weather " in line)
+    assert "unhealthy" in weather and weather.endswith("connection refused")
+
+    feed(view, {"event": "job.stopping", "reason": "signal", "signal": "SIGINT"},
+         {"event": "agent.stopped", "agent": "controller", "exit_code": 0})
+    assert shown(view).splitlines()[0] == (
+        "demo: stopping: 1 of 3 agents stopped; Ctrl-C again kills"
+    )
+
+
+def job_file(tmp_path: Path, **deployment: Any) -> Path:
+    ports = free_ports(3)
+    return write_job_document(
+        tmp_path,
+        [agent_entry("controller", ports[0]),
+         agent_entry("weather", ports[1], PRINT_LINES=1),
+         agent_entry("maps", ports[2])],
+        {"type": "hub-spoke", "hub": "controller", "spokes": ["weather", "maps"]},
+        name="demo",
+        **deployment,
+    )
+
+
+ROW = re.compile(r"^\s*(?:\d\s+)?(\w+)\s+(\w+)\s+(\d+)\s+localhost\s+(http://localhost:\d+)"
+                 r"\s+\d+s\s+0\s+ok$")
+
+
+@pytest.mark.integration
+def test_a_person_sees_the_live_table_and_output_and_ctrl_c_stops(tmp_path: Path) -> None:
+    job = job_file(tmp_path)
+    terminal = Terminal([*CLI, "start", str(job)])
+    try:
+        screen = terminal.wait_for(lambda s: "running, 3 of 3 agents ready" in s)
+        lines = screen.splitlines()
+        header = next(i for i, line in enumerate(lines) if line.startswith("stage  agent"))
+        assert lines[header].split() == ["stage", "agent", "state", "pid", "host", "url",
+                                         "uptime", "restarts", "health"]
+        rows = [ROW.match(line) for line in lines[header + 1: header + 4]]
+        assert all(rows), "\n".join(lines[header:])
+        assert [(m.group(1), m.group(2)) for m in rows if m] == [
+            ("weather", "ready"), ("maps", "ready"), ("controller", "ready")]
+        assert lines[header + 1].startswith("1 ") and lines[header + 3].startswith("2 ")
+        # output and sentences scroll above the table, `<time> <who> | <text>`
+        above = "\n".join(lines[:header])
+        assert re.search(r"^\d\d:\d\d:\d\d weather    \| out line 0$", above, re.M)
+        assert re.search(r"^\d\d:\d\d:\d\d maps       \| \{\"kind\":\"listening\",\"port\":\d+\}$",
+                         above, re.M)
+        assert re.search(r"^\d\d:\d\d:\d\d agentsup   \| maps ready in \d+\.\d\d s at "
+                         r"http://localhost:\d+$", above, re.M)
+        assert re.search(r"agentsup   \| job ready: 3 agents in 2 stages, \d+\.\d\d s$",
+                         above, re.M)
+        assert "{" not in above.replace('{"kind"', "")  # no raw JSON events on a terminal
+        assert b"\x1b[3" in terminal.raw  # colours, on a terminal
+        terminal.type(b"\x03")  # Ctrl-C
+        screen = terminal.wait_for(lambda s: "job stopped, exit code 0" in s)
+        assert terminal.wait() == 0
+        screen = terminal.text()
+        assert "stopping (SIGINT); press Ctrl-C again to kill at once" in screen
+        assert "demo: stopped" in screen
+        assert len(re.findall(r"^\s*(?:\d\s+)?\w+\s+stopped\s", screen, re.M)) == 3
+    finally:
+        terminal.close()
+
+
+@pytest.mark.integration
+def test_a_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
+    (port,) = free_ports(1)
+    job = write_job_document(tmp_path, [agent_entry("stubborn", port, IGNORE_TERM=1)],
+                             {"type": "dynamic"}, name="demo", stop_timeout=120)
+    terminal = Terminal([*CLI, "start", str(job)])
+    try:
+        terminal.wait_for(lambda s: "running, 1 of 1 agents ready" in s)
+        terminal.type(b"\x03")
+        terminal.wait_for(lambda s: "Ctrl-C again kills" in s)
+        terminal.type(b"\x03")
+        terminal.wait_for(lambda s: "killing every agent now (SIGINT)" in s)
+        assert terminal.wait() == 0
+        assert "job stopped, exit code 0, agents killed" in terminal.text()
+    finally:
+        terminal.close()
+
+
+@pytest.mark.integration
+def test_console_format_on_a_terminal_has_colour_and_no_cursor_movement(
+    tmp_path: Path,
+) -> None:
+    job = job_file(tmp_path)
+    terminal = Terminal([*CLI, "start", str(job), "--log-format", "console"])
+    try:
+        terminal.wait_for(lambda s: "job ready: 3 agents" in s)
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+    assert b"\x1b[36m" in terminal.raw  # the first agent's colour
+    cursor_moves = re.findall(rb"\x1b\[[0-9;]*[ABCDHJK]|\x1b\[\?25[lh]", terminal.raw)
+    assert cursor_moves == []
+    assert "stage  agent" not in terminal.text()
+
+
+@pytest.mark.integration
+def test_auto_is_json_into_a_pipe_and_console_into_a_file_is_plain(tmp_path: Path) -> None:
+    job = job_file(tmp_path)
+    for extra, check in ((), "json"), (("--log-format", "console"), "plain"):
+        process = subprocess.Popen(
+            agentsup_command("start", str(job), *extra), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+        )
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if "job ready" in line or '"job.ready"' in line:
+                process.send_signal(2)
+        assert process.wait(timeout=30) == 0
+        if check == "json":
+            assert all(isinstance(json.loads(line), dict) for line in lines)
+        else:
+            assert all("\x1b" not in line for line in lines)
+            assert all(re.match(r"\d\d:\d\d:\d\d (agentsup|controller|weather|maps) +\| ", line)
+                       for line in lines), lines
+
+
+def test_jobs_with_long_health_errors_stay_on_one_row() -> None:
+    view = JobView("demo", clock=Clock())
+    feed(view, PLAN, {"event": "agent.unhealthy", "agent": "maps", "failures": 3,
+                      "error": "x" * 200})
+    (row,) = [line for line in shown(view).splitlines() if " maps " in line]
+    assert row.endswith("…") and len(row) < 140
+
+
+def test_a_flood_of_output_drops_the_oldest_lines_with_a_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentsup import liveview
+    from agentsup.logs import EventLog
+
+    monkeypatch.setattr(liveview, "MAX_PENDING", 100)
+    out = io.StringIO()
+    log = EventLog("flood", fmt="live", stream=out, agents=["a"])
+    view = log._writer
+    assert isinstance(view, liveview.LiveView)
+    with view._print_lock:  # the terminal is slow: nothing gets printed meanwhile
+        for number in range(130):
+            log.output("a", "stdout", f"line {number}")
+    log.close()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert "30 lines not shown here (too many too fast)" in text
+    assert "a        | line 29\n" not in text
+    assert "a        | line 30\n" in text and "a        | line 129\n" in text
+
+
+def test_control_characters_in_output_cannot_move_the_cursor() -> None:
+    from agentsup.logs import EventLog
+
+    out = io.StringIO()
+    log = EventLog("ctl", fmt="live", stream=out, agents=["a"])
+    log.output("a", "stdout", "progress 50%\r\x1b[2Kdone")
+    log.close()
+    assert "progress 50%\ufffd\ufffd[2Kdone" in out.getvalue()
+
+
+def test_the_table_sees_every_event_whatever_the_log_level() -> None:
+    from agentsup import liveview
+    from agentsup.logs import EventLog
+
+    out = io.StringIO()
+    log = EventLog("quiet", fmt="live", stream=out, level="warning", agents=["a"])
+    view = log._writer
+    assert isinstance(view, liveview.LiveView)
+    log.emit("plan.resolved", stages=[["a"]], agent_urls={"a": "http://localhost:1"})
+    log.emit("agent.started", agent="a", pid=7, host="localhost")
+    log.emit("agent.ready", agent="a", url="http://localhost:1")
+    log.output("a", "stdout", "ordinary")
+    log.emit("agent.unhealthy", "warning", agent="a", failures=3, error="refused")
+    log.close()
+    (row,) = view.view.snapshot().rows
+    assert (row.state, row.pid, row.health) == ("unhealthy", 7, "refused")
+    printed = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
+    assert "a unhealthy after 3 failed checks: refused" in printed
+    assert "ordinary" not in printed and "a ready in" not in printed
