@@ -19,6 +19,9 @@ from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
+from agentsup.control.logring import LogRing, TappedRunner
+from agentsup.control.rundir import ControlError
+from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
 from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
@@ -67,20 +70,29 @@ def run_job(
         print(unsupported.render(), file=sys.stderr)
         return EXIT_INVALID
 
-    fmt = log_format or ("console" if sys.stdout.isatty() else "json")
-    events = EventLog(job.job.name, fmt=fmt, level=log_level)
-    route_stdlib_logging(events)
-    events.emit(
-        "job.loaded",
-        file=str(loaded.path),
-        agents=len(job.agents),
-        topology=job.topology.type.value,
-    )
-    summary = plan.to_json()
-    summary.pop("job")
-    events.emit("plan.resolved", **summary)
+    try:
+        control = open_control(job.job.name, str(loaded.path.resolve()), LogRing())
+    except ControlError as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        fmt = log_format or ("console" if sys.stdout.isatty() else "json")
+        events = EventLog(job.job.name, fmt=fmt, level=log_level)
+        route_stdlib_logging(events)
+        events.emit(
+            "job.loaded",
+            file=str(loaded.path),
+            agents=len(job.agents),
+            topology=job.topology.type.value,
+            control=control.path,
+        )
+        summary = plan.to_json()
+        summary.pop("job")
+        events.emit("plan.resolved", **summary)
 
-    return _supervise(loaded, plan, events, monitor)
+        return _supervise(loaded, plan, events, monitor, control)
+    finally:
+        control.close()
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -135,7 +147,11 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
 
 
 def _supervise(
-    loaded: LoadedJob, plan: DeploymentPlan, events: EventLog, monitor: float | None
+    loaded: LoadedJob,
+    plan: DeploymentPlan,
+    events: EventLog,
+    monitor: float | None,
+    control: ControlServer,
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
@@ -153,7 +169,7 @@ def _supervise(
             except RunnerError as exc:
                 events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
                 return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor)
+        return _run_actors(job, plan, backends, events, monitor, control)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
@@ -171,6 +187,7 @@ def _run_actors(
     backends: dict[Target, Backend],
     events: EventLog,
     monitor: float | None,
+    control: ControlServer,
 ) -> int:
     timers = TimerService()
     prober = Prober()
@@ -195,11 +212,13 @@ def _run_actors(
                 start_timeout=job.deployment.timeout,
                 spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
             )
+            runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
             agents[agent.id] = AgentActor.start(
-                settings, backend.runner_for(agent), supervisor,
+                settings, runner, supervisor,
                 timers=timers, prober=prober, events=events,
             )
         supervisor.proxy().attach(agents).get()
+        control.attach(supervisor, list(agents))
         with trapped(ToSupervisor(supervisor)):
             supervisor.tell(StartJob())
             code = _wait(finished)

@@ -24,12 +24,16 @@ from agentsup.messages import (
     HealthRecovered,
     KillAgent,
     KillAll,
+    ReportStatus,
     RestartAgent,
+    RestartAgents,
     StartAgent,
     StartJob,
     StopAgent,
+    StopAgents,
     StopJob,
 )
+from agentsup.messages.control import Reply
 from agentsup.plan import DeploymentPlan
 
 EXIT_OK = 0
@@ -62,7 +66,16 @@ class Finish:
     exit_code: int
 
 
-Effect = Send | Emit | Finish
+@dataclass(frozen=True)
+class Respond:
+    """Answer a control request: call `reply` with an HTTP status and a JSON body."""
+
+    reply: Reply
+    status: int
+    body: Mapping[str, Any]
+
+
+Effect = Send | Emit | Finish | Respond
 
 
 class AgentState(StrEnum):
@@ -90,6 +103,27 @@ class _Agent:
     state: AgentState = AgentState.PENDING
     run: int = 0
     ever_started: bool = False
+    pid: int | None = None
+    host: str | None = None
+    started_at: float | None = None
+    restarts: int = 0
+    health: str | None = None
+    """The last health result: "ok" or the error of the check that failed."""
+
+
+@dataclass
+class _Waiting:
+    """A control request answered once each of `agents` has an outcome.
+
+    `after_run[a]` is the run agent `a` had when asked: only a later run's readiness
+    counts, so a report still on its way from the old process cannot answer.
+    """
+
+    reply: Reply
+    agents: tuple[str, ...]
+    success: str
+    after_run: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 class SupervisorLogic:
@@ -119,6 +153,10 @@ class SupervisorLogic:
             for callee in callees:
                 self.dependents[callee].append(caller)
         self._pending_dependents: dict[str, list[str]] = {}
+        # agents stopped on request: they stay stopped and are not failures
+        self.held: set[str] = set()
+        self._restart_waits: list[_Waiting] = []
+        self._stop_waits: list[_Waiting] = []
 
     # ----------------------------------------------------------------- dispatch
 
@@ -144,6 +182,12 @@ class SupervisorLogic:
                 return self._stop_job(signal)
             case KillAll():
                 return self._kill_all()
+            case ReportStatus(reply=reply):
+                return [Respond(reply, 200, self.status())]
+            case RestartAgents():
+                return self._restart_requested(message)
+            case StopAgents():
+                return self._stop_requested(message)
         return []
 
     def states(self) -> dict[str, str]:
@@ -177,6 +221,9 @@ class SupervisorLogic:
     def _started(self, message: AgentStarted) -> list[Effect]:
         agent = self.agents[message.agent_id]
         agent.run = message.run
+        agent.pid, agent.host = message.pid, message.host
+        agent.started_at = self.clock()
+        agent.health = None
         if agent.state is AgentState.RESTARTING:
             agent.state = AgentState.STARTING
         return [
@@ -192,6 +239,7 @@ class SupervisorLogic:
         if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
             return []
         agent.state = AgentState.READY
+        agent.health = "ok"
         effects: list[Effect] = [
             Emit(
                 "agent.ready",
@@ -199,6 +247,8 @@ class SupervisorLogic:
                  "seconds": round(message.seconds, 4), "run": message.run},
             )
         ]
+        effects.extend(self._outcome(self._restart_waits, message.agent_id, "ready",
+                                     run=message.run))
         effects.extend(self._restart_waiting_dependents(message.agent_id))
         if self.phase is Phase.STARTING:
             effects.extend(self._maybe_advance())
@@ -208,6 +258,8 @@ class SupervisorLogic:
         """Ready, or failed under `continue` (which must not hold the stages back)."""
         state = self.agents[agent_id].state
         if state is AgentState.READY:
+            return True
+        if state is AgentState.STOPPED and agent_id in self.held:
             return True
         return self.on_failure is FailureAction.CONTINUE and state in (
             AgentState.FAILED,
@@ -292,6 +344,7 @@ class SupervisorLogic:
             return self._agent_failed(agent_id, reason)
         delay = budget.delay(attempt)
         agent.state = AgentState.RESTARTING
+        agent.restarts += 1
         self.note_restart(agent_id)
         return [
             Emit("agent.restarting", {"agent": agent_id, "attempt": attempt, "delay": delay}),
@@ -315,6 +368,7 @@ class SupervisorLogic:
 
     def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:
         agent = self.agents[message.agent_id]
+        agent.health = message.error
         effects: list[Effect] = [
             Emit(
                 "agent.unhealthy",
@@ -334,6 +388,7 @@ class SupervisorLogic:
 
     def _recovered(self, message: HealthRecovered) -> list[Effect]:
         agent = self.agents[message.agent_id]
+        agent.health = "ok"
         if agent.state is AgentState.UNHEALTHY:
             agent.state = AgentState.READY
         return []
@@ -349,6 +404,7 @@ class SupervisorLogic:
                 "error",
             )
         ]
+        effects.extend(self._outcome(self._restart_waits, agent_id, f"failed: {reason}"))
         if self.phase in (Phase.STOPPING, Phase.FINISHED):
             return effects  # already stopping: report it, do not start the stop over
         if self.on_failure is FailureAction.CONTINUE:
@@ -371,6 +427,7 @@ class SupervisorLogic:
             state = self.agents[dependent].state
             if state in (AgentState.READY, AgentState.UNHEALTHY):
                 self.agents[dependent].state = AgentState.RESTARTING
+                self.agents[dependent].restarts += 1
                 effects.append(
                     Emit("agent.restarting", {"agent": dependent, "attempt": 0, "delay": 0.0,
                                               "because": agent_id})
@@ -392,14 +449,17 @@ class SupervisorLogic:
             return []
         return self._begin_stop(signal)
 
-    def _begin_stop(self, signal: str | None) -> list[Effect]:
+    def _begin_stop(self, signal: str | None, reason: str | None = None) -> list[Effect]:
         self.phase = Phase.STOPPING
-        fields: dict[str, Any] = {"reason": "signal" if signal else "failure"}
+        fields: dict[str, Any] = {"reason": reason or ("signal" if signal else "failure")}
         if signal:
             fields["signal"] = signal
         effects: list[Effect] = [Emit("job.stopping", fields)]
         self._stop_queue = [
-            [a for a in stage if self.agents[a].ever_started]
+            [
+                a for a in stage
+                if self.agents[a].ever_started and self.agents[a].state is not AgentState.STOPPED
+            ]
             for stage in reversed(self.plan.stages)
         ]
         return effects + self._stop_next_stage()
@@ -428,13 +488,21 @@ class SupervisorLogic:
         elif message.exit_code is not None:
             fields["exit_code"] = message.exit_code
         effects: list[Effect] = [Emit("agent.stopped", fields)]
+        effects.extend(self._outcome(self._stop_waits, agent_id, "stopped"))
+        effects.extend(self._outcome(self._restart_waits, agent_id, "stopped"))
         if self.phase is Phase.STOPPING and not self._stopping:
             effects.extend(self._stop_next_stage())
+        elif self.phase is Phase.STARTING:
+            effects.extend(self._maybe_advance())
         return effects
 
     def _finish(self) -> list[Effect]:
         self.phase = Phase.FINISHED
-        return [Emit("job.stopped", {"exit_code": self.exit_code}), Finish(self.exit_code)]
+        return [
+            *self._answer_all_waiting(),
+            Emit("job.stopped", {"exit_code": self.exit_code}),
+            Finish(self.exit_code),
+        ]
 
     def _kill_all(self) -> list[Effect]:
         if self.phase is Phase.FINISHED:
@@ -444,6 +512,130 @@ class SupervisorLogic:
         for agent_id, agent in self.agents.items():
             if agent.ever_started and agent.state is not AgentState.STOPPED:
                 effects.append(Send(agent_id, KillAgent("killed on request")))
+        effects.extend(self._answer_all_waiting())
         effects.append(Emit("job.stopped", {"exit_code": self.exit_code, "killed": True}))
         effects.append(Finish(self.exit_code))
+        return effects
+
+    # ----------------------------------------------------------------- control requests
+
+    def status(self) -> dict[str, Any]:
+        now = self.clock()
+        agents = []
+        for agent_id, agent in self.agents.items():
+            running = agent.state in (AgentState.STARTING, AgentState.READY,
+                                      AgentState.UNHEALTHY, AgentState.STOPPING)
+            uptime = None
+            if running and agent.started_at is not None:
+                uptime = round(now - agent.started_at, 3)
+            agents.append({
+                "id": agent_id,
+                "state": agent.state.value,
+                "pid": agent.pid if running else None,
+                "host": agent.host,
+                "url": self.plan.agent_urls.get(agent_id),
+                "run": agent.run,
+                "restarts": agent.restarts,
+                "uptime": uptime,
+                "health": agent.health,
+                "stage": self.plan.stage_of(agent_id) + 1,
+            })
+        return {"phase": self.phase.value, "agents": agents}
+
+    def _refuse(self, reply: Reply, agents: tuple[str, ...]) -> list[Effect] | None:
+        """An answer for a request that cannot be carried out, or None when it can."""
+        unknown = [a for a in agents if a not in self.agents]
+        if unknown:
+            names = ", ".join(repr(a) for a in unknown)
+            return [Respond(reply, 404, {"error": f"no agent {names} in this job"})]
+        if self.phase not in (Phase.STARTING, Phase.RUNNING):
+            return [Respond(reply, 409, {"error": f"the job is {self.phase.value}"})]
+        for agent_id in agents:
+            state = self.agents[agent_id].state
+            if state is AgentState.PENDING:
+                return [Respond(reply, 409, {
+                    "error": f"agent {agent_id!r} has not been started yet (its stage is "
+                             "still waiting)"})]
+            if state is AgentState.STOPPING:
+                return [Respond(reply, 409, {"error": f"agent {agent_id!r} is stopping"})]
+        return None
+
+    def _restart_requested(self, message: RestartAgents) -> list[Effect]:
+        agents = tuple(dict.fromkeys(message.agents))
+        refused = self._refuse(message.reply, agents)
+        if refused is not None:
+            return refused
+        if not agents:
+            return [Respond(message.reply, 400, {"error": "name at least one agent"})]
+        effects: list[Effect] = []
+        for agent_id in agents:
+            agent = self.agents[agent_id]
+            self.held.discard(agent_id)
+            agent.state = AgentState.RESTARTING
+            agent.restarts += 1
+            self.note_restart(agent_id)
+            effects.append(Emit("agent.restarting", {
+                "agent": agent_id, "attempt": 0, "delay": 0.0, "because": "requested"}))
+            effects.append(Send(agent_id, RestartAgent(0, 0.0, requested=True)))
+        self._restart_waits.append(
+            _Waiting(message.reply, agents, "ready", {a: self.agents[a].run for a in agents})
+        )
+        return effects
+
+    def _stop_requested(self, message: StopAgents) -> list[Effect]:
+        if not message.agents:
+            if self.phase in (Phase.STOPPING, Phase.FINISHED):
+                return [Respond(message.reply, 202, {"stopping": True})]
+            return [*self._begin_stop(None, reason="request"),
+                    Respond(message.reply, 202, {"stopping": True})]
+        agents = tuple(dict.fromkeys(message.agents))
+        refused = self._refuse(message.reply, agents)
+        if refused is not None:
+            return refused
+        effects: list[Effect] = []
+        for agent_id in agents:
+            agent = self.agents[agent_id]
+            self.held.add(agent_id)
+            if agent.state is AgentState.STOPPED:
+                continue
+            agent.state = AgentState.STOPPING
+            self._stopping.add(agent_id)
+            effects.append(Send(agent_id, StopAgent()))
+        waiting = _Waiting(message.reply, agents, "stopped")
+        for agent_id in agents:
+            if self.agents[agent_id].state is AgentState.STOPPED:
+                waiting.outcomes[agent_id] = "stopped"
+        self._stop_waits.append(waiting)
+        effects.extend(self._outcome(self._stop_waits, None, ""))
+        return effects
+
+    def _outcome(
+        self, waits: list[_Waiting], agent_id: str | None, outcome: str, run: int | None = None
+    ) -> list[Effect]:
+        """Record `outcome` for `agent_id` and answer every request now complete."""
+        effects: list[Effect] = []
+        for waiting in list(waits):
+            counts = run is None or run > waiting.after_run.get(agent_id or "", 0)
+            if agent_id in waiting.agents and agent_id not in waiting.outcomes and counts:
+                waiting.outcomes[agent_id] = outcome
+            if len(waiting.outcomes) == len(waiting.agents):
+                waits.remove(waiting)
+                effects.append(Respond(waiting.reply, 200, self._answer(waiting)))
+        return effects
+
+    @staticmethod
+    def _answer(waiting: _Waiting) -> dict[str, Any]:
+        outcomes = {a: waiting.outcomes.get(a, "unknown") for a in waiting.agents}
+        return {"ok": all(o == waiting.success for o in outcomes.values()), "agents": outcomes}
+
+    def _answer_all_waiting(self) -> list[Effect]:
+        """The job is over: whatever is still waiting is answered with what it got."""
+        effects: list[Effect] = []
+        for waits, outcome in ((self._restart_waits, "job stopped"),
+                               (self._stop_waits, "stopped")):
+            for waiting in waits:
+                for agent_id in waiting.agents:
+                    waiting.outcomes.setdefault(agent_id, outcome)
+                effects.append(Respond(waiting.reply, 200, self._answer(waiting)))
+            waits.clear()
         return effects

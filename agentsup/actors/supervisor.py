@@ -12,7 +12,7 @@ from typing import Any
 
 import pykka
 
-from agentsup.actors.logic import Emit, Finish, Send, SupervisorLogic
+from agentsup.actors.logic import Emit, Finish, Respond, Send, SupervisorLogic
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
@@ -59,8 +59,10 @@ class JobSupervisor(pykka.ThreadingActor):
                     self._apply(effect)
         return None
 
-    def _apply(self, effect: Emit | Send | Finish) -> None:
+    def _apply(self, effect: Emit | Send | Finish | Respond) -> None:
         match effect:
+            case Respond(reply=reply, status=status, body=body):
+                reply(status, dict(body))  # hands the answer to the waiting server thread
             case Send(agent_id=agent_id, command=command):
                 ref = self.agents.get(agent_id)
                 if ref is None:

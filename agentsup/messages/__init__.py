@@ -17,6 +17,7 @@ from agentsup.messages.commands import (
     StopAgent,
     StopJob,
 )
+from agentsup.messages.control import ReportStatus, RestartAgents, StopAgents
 from agentsup.messages.events import (
     AgentExited,
     AgentReady,
@@ -45,10 +46,13 @@ __all__ = [
     "LaunchAgent",
     "ProcessExited",
     "PublishHealth",
+    "ReportStatus",
     "RestartAgent",
+    "RestartAgents",
     "StartAgent",
     "StartJob",
     "StopAgent",
+    "StopAgents",
     "StopFinished",
     "StopJob",
 ]
