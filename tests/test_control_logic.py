@@ -1,0 +1,172 @@
+"""SupervisorLogic's answers to control requests, driven by scripted histories.
+
+No threads and no sockets: a reply is a list the test reads, the clock is a number the
+test moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentsup.actors.logic import Effect, Emit, Respond, Send, SupervisorLogic
+from agentsup.actors.policy import FailureAction, RestartPolicy
+from agentsup.messages import (
+    AgentExited,
+    AgentReady,
+    AgentStarted,
+    AgentStopped,
+    ReportStatus,
+    RestartAgent,
+    RestartAgents,
+    StartAgent,
+    StartJob,
+    StopAgent,
+    StopAgents,
+    StopJob,
+)
+from tests.test_supervisor_logic import make_plan
+
+Answers = list[tuple[int, dict[str, Any]]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def running(policy: RestartPolicy | None = None) -> tuple[SupervisorLogic, Clock]:
+    """`hub` calls `w`; both started and ready."""
+    clock = Clock()
+    policies = {"w": policy} if policy else {}
+    logic = SupervisorLogic(make_plan([["w"], ["hub"]], {"hub": ["w"]}), policies=policies,
+                            on_failure=FailureAction.SHUTDOWN, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    logic.handle(AgentReady("w", 1, "http://localhost:9001", 0.1))
+    logic.handle(AgentStarted("hub", 1, 12, "localhost"))
+    logic.handle(AgentReady("hub", 1, "http://localhost:9002", 0.1))
+    return logic, clock
+
+
+def replies(effects: list[Effect]) -> list[Respond]:
+    return [e for e in effects if isinstance(e, Respond)]
+
+
+def collector() -> tuple[Answers, Any]:
+    answers: Answers = []
+    return answers, lambda status, body: answers.append((status, body))
+
+
+def events(effects: list[Effect], name: str) -> list[dict[str, Any]]:
+    return [dict(e.fields) for e in effects if isinstance(e, Emit) and e.event == name]
+
+
+def test_status_reports_pid_run_restarts_and_uptime() -> None:
+    logic, clock = running()
+    clock.now += 42.0
+    answers, reply = collector()
+    [answer] = replies(logic.handle(ReportStatus(reply)))
+    assert answer.status == 200
+    agents = {a["id"]: a for a in answer.body["agents"]}
+    assert agents["w"] == {"id": "w", "state": "ready", "pid": 11, "host": "localhost",
+                           "url": "http://localhost:9001", "run": 1, "restarts": 0,
+                           "uptime": 42.0, "health": "ok", "stage": 1}
+    assert answer.body["phase"] == "running"
+
+
+def test_requested_restart_spends_no_budget_and_answers_when_ready_again() -> None:
+    logic, _ = running(RestartPolicy(max_restarts=1, window=60.0))
+    for run in (2, 3, 4):  # more requested restarts than the budget allows
+        answers, reply = collector()
+        effects = logic.handle(RestartAgents(("w",), reply))
+        assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
+        assert events(effects, "agent.restarting") == [
+            {"agent": "w", "attempt": 0, "delay": 0.0, "because": "requested"}]
+        # a readiness report of the old run cannot answer the request
+        assert replies(logic.handle(AgentReady("w", run - 1, "u", 0.1))) == []
+        logic.handle(AgentStarted("w", run, 20 + run, "localhost"))
+        [answer] = replies(logic.handle(AgentReady("w", run, "u", 0.1)))
+        assert (answer.status, dict(answer.body)) == (200, {"ok": True, "agents": {"w": "ready"}})
+    # the budget is untouched: a crash now is restarted, not the end of the agent
+    effects = logic.handle(AgentExited("w", 4, 1, None))
+    assert [e["attempt"] for e in events(effects, "agent.restarting")] == [1]
+    assert events(effects, "agent.failed") == []
+
+
+def test_stopped_agent_stays_stopped_and_is_not_a_failure() -> None:
+    logic, _ = running(RestartPolicy(max_restarts=0))
+    answers, reply = collector()
+    effects = logic.handle(StopAgents(("w",), reply))
+    assert effects == [Send("w", StopAgent())]
+    [answer] = replies(logic.handle(AgentStopped("w", None, 15)))
+    assert dict(answer.body) == {"ok": True, "agents": {"w": "stopped"}}
+    assert logic.states() == {"w": "stopped", "hub": "ready"}
+    assert logic.phase.value == "running"
+    # a restart starts it again
+    answers, reply = collector()
+    effects = logic.handle(RestartAgents(("w",), reply))
+    assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
+    logic.handle(AgentStarted("w", 2, 30, "localhost"))
+    assert replies(logic.handle(AgentReady("w", 2, "u", 0.1)))[0].body["ok"] is True
+
+
+def test_job_stop_skips_agents_already_stopped() -> None:
+    logic, _ = running()
+    _, reply = collector()
+    logic.handle(StopAgents(("w",), reply))
+    logic.handle(AgentStopped("w", None, 15))
+    effects = logic.handle(StopJob("SIGTERM"))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StopAgent())]
+    effects = logic.handle(AgentStopped("hub", 0, None))
+    assert events(effects, "job.stopped") == [{"exit_code": 0}]
+
+
+def test_stop_of_the_whole_job_by_request() -> None:
+    logic, _ = running()
+    _, reply = collector()
+    effects = logic.handle(StopAgents((), reply))
+    assert events(effects, "job.stopping") == [{"reason": "request"}]
+    assert replies(effects)[0].status == 202
+
+
+def test_requests_that_cannot_be_carried_out_are_refused() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"], ["hub"]], {"hub": ["w"]}), policies={},
+                            clock=clock)
+    logic.handle(StartJob())
+    _, reply = collector()
+    [unknown] = replies(logic.handle(RestartAgents(("nope",), reply)))
+    assert unknown.status == 404
+    [pending] = replies(logic.handle(StopAgents(("hub",), reply)))
+    assert pending.status == 409 and "not been started" in pending.body["error"]
+    logic.handle(StopJob("SIGTERM"))
+    [stopping] = replies(logic.handle(RestartAgents(("w",), reply)))
+    assert stopping.status == 409
+
+
+def test_a_held_agent_does_not_hold_start_up_back() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w", "x"], ["hub"]], {"hub": ["w", "x"]}),
+                            policies={}, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    _, reply = collector()
+    logic.handle(StopAgents(("w",), reply))
+    logic.handle(AgentStopped("w", None, 15))
+    logic.handle(AgentStarted("x", 1, 12, "localhost"))
+    effects = logic.handle(AgentReady("x", 1, "u", 0.1))
+    assert Send("hub", StartAgent()) in effects
+
+
+def test_waiting_requests_are_answered_when_the_job_ends() -> None:
+    logic, _ = running()
+    answers, reply = collector()
+    logic.handle(RestartAgents(("w",), reply))
+    effects = logic.handle(StopJob("SIGTERM"))
+    for agent in ("hub", "w"):
+        effects += logic.handle(AgentStopped(agent, 0, None))
+    [answer] = replies(effects)
+    assert answer.body["ok"] is False
