@@ -26,8 +26,6 @@ from agentsup.messages import (
 )
 from tests.test_supervisor_logic import make_plan
 
-Answers = list[tuple[int, dict[str, Any]]]
-
 
 class Clock:
     def __init__(self) -> None:
@@ -55,8 +53,8 @@ def replies(effects: list[Effect]) -> list[Respond]:
     return [e for e in effects if isinstance(e, Respond)]
 
 
-def collector() -> tuple[Answers, Any]:
-    answers: Answers = []
+def collector() -> tuple[list[tuple[int, dict[str, Any]]], Any]:
+    answers: list[tuple[int, dict[str, Any]]] = []
     return answers, lambda status, body: answers.append((status, body))
 
 
@@ -67,7 +65,7 @@ def events(effects: list[Effect], name: str) -> list[dict[str, Any]]:
 def test_status_reports_pid_run_restarts_and_uptime() -> None:
     logic, clock = running()
     clock.now += 42.0
-    answers, reply = collector()
+    _, reply = collector()
     [answer] = replies(logic.handle(ReportStatus(reply)))
     assert answer.status == 200
     agents = {a["id"]: a for a in answer.body["agents"]}
@@ -80,7 +78,7 @@ def test_status_reports_pid_run_restarts_and_uptime() -> None:
 def test_requested_restart_spends_no_budget_and_answers_when_ready_again() -> None:
     logic, _ = running(RestartPolicy(max_restarts=1, window=60.0))
     for run in (2, 3, 4):  # more requested restarts than the budget allows
-        answers, reply = collector()
+        _, reply = collector()
         effects = logic.handle(RestartAgents(("w",), reply))
         assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
         assert events(effects, "agent.restarting") == [
@@ -98,7 +96,7 @@ def test_requested_restart_spends_no_budget_and_answers_when_ready_again() -> No
 
 def test_stopped_agent_stays_stopped_and_is_not_a_failure() -> None:
     logic, _ = running(RestartPolicy(max_restarts=0))
-    answers, reply = collector()
+    _, reply = collector()
     effects = logic.handle(StopAgents(("w",), reply))
     assert effects == [Send("w", StopAgent())]
     [answer] = replies(logic.handle(AgentStopped("w", None, 15)))
@@ -106,7 +104,7 @@ def test_stopped_agent_stays_stopped_and_is_not_a_failure() -> None:
     assert logic.states() == {"w": "stopped", "hub": "ready"}
     assert logic.phase.value == "running"
     # a restart starts it again
-    answers, reply = collector()
+    _, reply = collector()
     effects = logic.handle(RestartAgents(("w",), reply))
     assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
     logic.handle(AgentStarted("w", 2, 30, "localhost"))
@@ -163,7 +161,7 @@ def test_a_held_agent_does_not_hold_start_up_back() -> None:
 
 def test_waiting_requests_are_answered_when_the_job_ends() -> None:
     logic, _ = running()
-    answers, reply = collector()
+    _, reply = collector()
     logic.handle(RestartAgents(("w",), reply))
     effects = logic.handle(StopJob("SIGTERM"))
     for agent in ("hub", "w"):
