@@ -20,6 +20,7 @@ from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
 from agentsup.control.logring import LogRing, TappedRunner
+from agentsup.control.reload import Reloader, launch_text
 from agentsup.control.rundir import ControlError
 from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
@@ -202,23 +203,32 @@ def _run_actors(
         logic, events, finished, timers=timers, monitor_interval=monitor
     )
     agents: dict[str, pykka.ActorRef[Any]] = {}
+
+    def settings_for(job: JobDefinition, plan: DeploymentPlan, agent: Agent) -> AgentSettings:
+        backend = backends[agent.deployment.target]
+        return AgentSettings(
+            agent_id=agent.id,
+            url=plan.agent_urls[agent.id],
+            health=job.health_for(agent),
+            start_timeout=job.deployment.timeout,
+            spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
+        )
+
+    def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
+        backend = backends[agent.deployment.target]
+        runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
+        return AgentActor.start(
+            settings, runner, supervisor, timers=timers, prober=prober, events=events
+        )
+
     try:
         for agent in job.agents:
-            backend = backends[agent.deployment.target]
-            settings = AgentSettings(
-                agent_id=agent.id,
-                url=plan.agent_urls[agent.id],
-                health=job.health_for(agent),
-                start_timeout=job.deployment.timeout,
-                spec=backend.launch_spec(agent, agent_environment(job, plan, agent)),
-            )
-            runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
-            agents[agent.id] = AgentActor.start(
-                settings, runner, supervisor,
-                timers=timers, prober=prober, events=events,
-            )
+            settings = settings_for(job, plan, agent)
+            logic.launches[agent.id] = launch_text(agent, settings)
+            agents[agent.id] = actor_for(agent, settings)
         supervisor.proxy().attach(agents).get()
-        control.attach(supervisor, list(agents))
+        reloader = Reloader(control, supervisor, set(backends), settings_for, actor_for)
+        control.attach(supervisor, list(agents), reloader)
         with trapped(ToSupervisor(supervisor)):
             supervisor.tell(StartJob())
             code = _wait(finished)

@@ -24,6 +24,7 @@ from agentsup.messages import (
     HealthRecovered,
     KillAgent,
     KillAll,
+    ReloadJob,
     ReportStatus,
     RestartAgent,
     RestartAgents,
@@ -75,7 +76,22 @@ class Respond:
     body: Mapping[str, Any]
 
 
-Effect = Send | Emit | Finish | Respond
+@dataclass(frozen=True)
+class Replace:
+    """Stop the actor of `agent_id`, if any, and put `make(agent_id)` in its place."""
+
+    agent_id: str
+    make: Callable[[str], Any]
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Stop the actor of `agent_id` and forget it: the agent left the job."""
+
+    agent_id: str
+
+
+Effect = Send | Emit | Finish | Respond | Replace | Retire
 
 
 class AgentState(StrEnum):
@@ -109,6 +125,22 @@ class _Agent:
     restarts: int = 0
     health: str | None = None
     """The last health result: "ok" or the error of the check that failed."""
+
+
+@dataclass
+class _Reload:
+    """A reload under way: first its stops (callers first), then its starts (callees first)."""
+
+    message: ReloadJob
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    restarted: list[str]
+    stop_queue: list[list[str]]
+    stopping: set[str] = field(default_factory=set)
+    to_start: list[str] = field(default_factory=list)
+    starting: set[str] = field(default_factory=set)
+    outcomes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,11 +188,17 @@ class SupervisorLogic:
         # agents stopped on request: they stay stopped and are not failures
         self.held: set[str] = set()
         self._restart_waits: list[_Waiting] = []
+        self._reload: _Reload | None = None
+        self.launches: dict[str, str] = {}
+        """Each agent's launch as text (set by the shell); a reload compares against it."""
         self._stop_waits: list[_Waiting] = []
 
     # ----------------------------------------------------------------- dispatch
 
     def handle(self, message: object) -> list[Effect]:
+        agent_id = getattr(message, "agent_id", None)
+        if isinstance(agent_id, str) and agent_id not in self.agents:
+            return []  # from the actor of an agent a reload removed
         match message:
             case StartJob():
                 return self._start_job()
@@ -188,6 +226,8 @@ class SupervisorLogic:
                 return self._restart_requested(message)
             case StopAgents():
                 return self._stop_requested(message)
+            case ReloadJob():
+                return self._reload_requested(message)
         return []
 
     def states(self) -> dict[str, str]:
@@ -249,6 +289,7 @@ class SupervisorLogic:
         ]
         effects.extend(self._outcome(self._restart_waits, message.agent_id, "ready",
                                      run=message.run))
+        effects.extend(self._reload_outcome(message.agent_id, "ready"))
         effects.extend(self._restart_waiting_dependents(message.agent_id))
         if self.phase is Phase.STARTING:
             effects.extend(self._maybe_advance())
@@ -405,6 +446,7 @@ class SupervisorLogic:
             )
         ]
         effects.extend(self._outcome(self._restart_waits, agent_id, f"failed: {reason}"))
+        effects.extend(self._reload_outcome(agent_id, f"failed: {reason}"))
         if self.phase in (Phase.STOPPING, Phase.FINISHED):
             return effects  # already stopping: report it, do not start the stop over
         if self.on_failure is FailureAction.CONTINUE:
@@ -455,10 +497,12 @@ class SupervisorLogic:
         if signal:
             fields["signal"] = signal
         effects: list[Effect] = [Emit("job.stopping", fields)]
+        effects.extend(self._abandon_reload())
         self._stop_queue = [
             [
                 a for a in stage
-                if self.agents[a].ever_started and self.agents[a].state is not AgentState.STOPPED
+                if a in self.agents and self.agents[a].ever_started
+                and self.agents[a].state is not AgentState.STOPPED
             ]
             for stage in reversed(self.plan.stages)
         ]
@@ -494,6 +538,10 @@ class SupervisorLogic:
             effects.extend(self._stop_next_stage())
         elif self.phase is Phase.STARTING:
             effects.extend(self._maybe_advance())
+        reload = self._reload
+        if reload is not None and agent_id in reload.stopping:
+            reload.stopping.discard(agent_id)
+            effects.extend(self._reload_stop_next())
         return effects
 
     def _finish(self) -> list[Effect]:
@@ -513,6 +561,7 @@ class SupervisorLogic:
             if agent.ever_started and agent.state is not AgentState.STOPPED:
                 effects.append(Send(agent_id, KillAgent("killed on request")))
         effects.extend(self._answer_all_waiting())
+        effects.extend(self._abandon_reload())
         effects.append(Emit("job.stopped", {"exit_code": self.exit_code, "killed": True}))
         effects.append(Finish(self.exit_code))
         return effects
@@ -639,3 +688,126 @@ class SupervisorLogic:
                 effects.append(Respond(waiting.reply, 200, self._answer(waiting)))
             waits.clear()
         return effects
+
+    # ----------------------------------------------------------------- reload
+
+    def _reload_requested(self, message: ReloadJob) -> list[Effect]:
+        if self.phase is not Phase.RUNNING:
+            return [Respond(message.reply, 409, {
+                "error": f"the job is {self.phase.value}; reload once it is running"})]
+        if self._reload is not None:
+            return [Respond(message.reply, 409, {"error": "a reload is already under way"})]
+        plan: DeploymentPlan = message.plan
+        new_order = [a for stage in plan.stages for a in stage]
+        old_order = [a for stage in self.plan.stages for a in stage]
+        added = [a for a in new_order if a not in self.agents]
+        removed = [a for a in old_order if a not in plan.agent_urls]
+        changed = [a for a in new_order
+                   if a in self.agents and message.launches[a] != self.launches.get(a)]
+        restarted = [a for a in changed if self._running(a)]
+        stops = {a for a in removed if self._running(a)} | set(restarted)
+        reload = _Reload(
+            message, added, removed, changed, restarted,
+            stop_queue=[[a for a in stage if a in stops]
+                        for stage in reversed(self.plan.stages)],
+            to_start=[a for a in new_order if a in added or a in restarted],
+        )
+        self._reload = reload
+        effects: list[Effect] = [Emit("job.reloading", {
+            "added": added, "removed": removed, "restarted": restarted})]
+        return effects + self._reload_stop_next()
+
+    def _running(self, agent_id: str) -> bool:
+        return self.agents[agent_id].state in (
+            AgentState.STARTING, AgentState.READY, AgentState.UNHEALTHY, AgentState.RESTARTING)
+
+    def _reload_stop_next(self) -> list[Effect]:
+        reload = self._reload
+        if reload is None or self.phase is not Phase.RUNNING:
+            return []
+        while reload.stop_queue and not reload.stopping:
+            members = reload.stop_queue.pop(0)
+            for agent_id in members:
+                self.agents[agent_id].state = AgentState.STOPPING
+                self._stopping.add(agent_id)
+                reload.stopping.add(agent_id)
+            if members:
+                return [Send(a, StopAgent()) for a in members]
+        return self._reload_switch(reload)
+
+    def _reload_switch(self, reload: _Reload) -> list[Effect]:
+        """Every stop is done: take the new plan, replace actors, start what waits."""
+        message = reload.message
+        effects: list[Effect] = []
+        for agent_id in reload.removed:
+            effects.append(Retire(agent_id))
+            del self.agents[agent_id]
+            del self.budgets[agent_id]
+            self.held.discard(agent_id)
+        self.plan = message.plan
+        self.launches = dict(message.launches)
+        for agent_id in reload.added:
+            self.agents[agent_id] = _Agent()
+        for agent_id in reload.added + reload.changed:
+            self.budgets[agent_id] = RestartBudget(
+                message.policies.get(agent_id, RestartPolicy()))
+            effects.append(Replace(agent_id, message.make))
+        for agent_id in reload.restarted:
+            self.agents[agent_id].state = AgentState.PENDING
+            self.agents[agent_id].restarts += 1
+        self.dependents = {a: [] for a in self.agents}
+        for caller, callees in self.plan.peers.items():
+            for callee in callees:
+                self.dependents[callee].append(caller)
+        self._pending_dependents = {}
+        return effects + self._reload_start_ready()
+
+    def _reload_start_ready(self) -> list[Effect]:
+        """Start each waiting agent whose peers are all ready (the ordering rule)."""
+        reload = self._reload
+        if reload is None or reload.stop_queue or reload.stopping:
+            return []
+        effects: list[Effect] = []
+        for agent_id in list(reload.to_start):
+            peers = self.plan.peers[agent_id]
+            blocked = [p for p in peers if self.agents[p].state in (
+                AgentState.FAILED, AgentState.EXITED, AgentState.STOPPED)
+                and not self._settled(p)]
+            if blocked:
+                reload.to_start.remove(agent_id)
+                reload.outcomes[agent_id] = f"not started: {blocked[0]!r} is not running"
+            elif all(self._settled(p) for p in peers):
+                reload.to_start.remove(agent_id)
+                reload.starting.add(agent_id)
+                agent = self.agents[agent_id]
+                agent.state = AgentState.STARTING
+                agent.ever_started = True
+                effects.append(Emit("agent.starting", {
+                    "agent": agent_id, "stage": self.plan.stage_of(agent_id) + 1}))
+                effects.append(Send(agent_id, StartAgent()))
+        if not reload.to_start and len(reload.outcomes) == len(reload.added) + len(
+            reload.restarted
+        ):
+            self._reload = None
+            fields = {"added": reload.added, "removed": reload.removed,
+                      "restarted": reload.restarted}
+            ok = all(o == "ready" for o in reload.outcomes.values())
+            effects.append(Emit("job.reloaded", fields, "info" if ok else "warning"))
+            effects.append(Respond(reload.message.reply, 200,
+                                   {"ok": ok, **fields, "agents": dict(reload.outcomes)}))
+        return effects
+
+    def _reload_outcome(self, agent_id: str, outcome: str) -> list[Effect]:
+        reload = self._reload
+        if reload is None or agent_id not in reload.starting or agent_id in reload.outcomes:
+            return []
+        reload.outcomes[agent_id] = outcome
+        return self._reload_start_ready()
+
+    def _abandon_reload(self) -> list[Effect]:
+        reload, self._reload = self._reload, None
+        if reload is None:
+            return []
+        return [Respond(reload.message.reply, 200, {
+            "ok": False, "added": reload.added, "removed": reload.removed,
+            "restarted": reload.restarted, "error": "the job stopped during the reload"})]

@@ -213,5 +213,11 @@ def _reload(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if status != 200:
         return _failed(status, body)
-    print(json.dumps(body))
-    return EXIT_OK
+    for what in ("added", "removed", "restarted"):
+        print(f"{what}: {', '.join(body.get(what, [])) or '-'}")
+    failed = {a: o for a, o in body.get("agents", {}).items() if o != "ready"}
+    for agent, outcome in failed.items():
+        print(f"{agent}: {outcome}")
+    if body.get("error"):
+        print(f"agentsup: {body['error']}", file=sys.stderr)
+    return EXIT_OK if body.get("ok") else EXIT_FAILED

@@ -17,7 +17,7 @@ from agentsup.messages.commands import (
     StopAgent,
     StopJob,
 )
-from agentsup.messages.control import ReportStatus, RestartAgents, StopAgents
+from agentsup.messages.control import ReloadJob, ReportStatus, RestartAgents, StopAgents
 from agentsup.messages.events import (
     AgentExited,
     AgentReady,
@@ -46,6 +46,7 @@ __all__ = [
     "LaunchAgent",
     "ProcessExited",
     "PublishHealth",
+    "ReloadJob",
     "ReportStatus",
     "RestartAgent",
     "RestartAgents",

@@ -7,7 +7,7 @@ waits for anything, so a request can never block the job.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,4 +40,21 @@ class StopAgents:
     """
 
     agents: tuple[str, ...]
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ReloadJob:
+    """Apply a new plan: stop removed agents, relaunch changed ones, start new ones.
+
+    `launches` describes each agent's launch (command, environment, config, image,
+    host, URLs) as text; an agent whose text differs from the running one's is
+    relaunched. `policies` are the new restart policies, by agent.
+    """
+
+    plan: Any  # DeploymentPlan; Any here keeps messages free of the planner's imports
+    launches: Mapping[str, str]
+    policies: Mapping[str, Any]
+    make: Callable[[str], Any]
+    """Makes the actor (not yet started) of an added or changed agent, by id."""
     reply: Reply
