@@ -261,3 +261,84 @@ def test_supervisor_killed_with_sigkill_then_started_again(tmp_path: Path) -> No
         assert {a["state"] for a in agents_of("t").values()} == {"ready"}
         second.signal(signal.SIGTERM)
         assert second.wait() == 0
+
+
+def write_topology(tmp_path: Path, ports: dict[str, int], spokes: list[str],
+                   **w_env: Any) -> Path:
+    agents = [agent_entry("hub", ports["hub"])]
+    agents += [agent_entry(s, ports[s], **(w_env if s == "w" else {})) for s in spokes]
+    return write_job_document(tmp_path, agents,
+                              {"type": "hub-spoke", "hub": "hub", "spokes": spokes})
+
+
+def test_reload_adds_removes_and_changes_agents(tmp_path: Path) -> None:
+    ports = dict(zip(["hub", "w", "x", "y"], free_ports(4), strict=True))
+    job = write_topology(tmp_path, ports, ["w", "x"])
+    with supervisor(job) as run:
+        run.wait_for("job.ready")
+        pids = {a: p["pid"] for a, p in agents_of("t").items()}
+        # add y, remove x; w unchanged; hub's peers change, so it restarts
+        write_topology(tmp_path, ports, ["w", "y"])
+        mark = len(run.events)
+        result = ctl("reload", str(job))
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["added: y", "removed: x", "restarted: hub"]
+        reloaded = run.wait_for("job.reloaded", after=mark)
+        assert (reloaded["added"], reloaded["removed"], reloaded["restarted"]) == (
+            ["y"], ["x"], ["hub"])
+        after = agents_of("t")
+        assert sorted(after) == ["hub", "w", "y"]
+        assert after["w"]["pid"] == pids["w"]  # unchanged: same process
+        assert after["hub"]["pid"] != pids["hub"]
+        assert wait_gone([pids["x"], pids["hub"]], 5.0) == []
+        assert {a["state"] for a in after.values()} == {"ready"}
+        # removed agents stop callers first, new ones start once their peers are ready
+        stopped = [e["agent"] for e in run.events[mark:] if e.get("event") == "agent.stopped"]
+        assert stopped == ["hub", "x"]
+        ready = [e["agent"] for e in run.events[mark:] if e.get("event") == "agent.ready"]
+        assert ready == ["y", "hub"]
+        hub_env = run.wait_for("agent.started", where=lambda e: e["agent"] == "hub",
+                               after=mark)
+        assert hub_env["pid"] == after["hub"]["pid"]
+        # change w's environment only: w restarts, and so does nothing else but w
+        write_topology(tmp_path, ports, ["w", "y"], MARK="2")
+        mark = len(run.events)
+        result = ctl("reload", "t")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["added: -", "removed: -", "restarted: w"]
+        again = agents_of("t")
+        assert again["w"]["pid"] != after["w"]["pid"]
+        assert (again["hub"]["pid"], again["y"]["pid"]) == (after["hub"]["pid"],
+                                                           after["y"]["pid"])
+        assert [e["event"] for e in run.events[mark:]
+                if e.get("event", "").startswith("job.")] == ["job.reloading", "job.reloaded"]
+        run.signal(signal.SIGTERM)
+        assert run.wait() == 0
+
+
+def test_reload_of_a_broken_file_changes_nothing(tmp_path: Path) -> None:
+    ports = dict(zip(["hub", "w"], free_ports(2), strict=True))
+    job = write_topology(tmp_path, ports, ["w"])
+    with supervisor(job) as run:
+        run.wait_for("job.ready")
+        before = agents_of("t")
+        good = job.read_text()
+        broken = good.replace("spokes:\n  - w", "spokes:\n  - nobody")
+        assert broken != good
+        job.write_text(broken)
+        expected = ctl("validate", str(job))
+        assert expected.returncode == 2
+        count = len(run.events)
+        result = ctl("reload", "t")
+        assert result.returncode == 2
+        assert result.stderr == expected.stderr  # exactly what `validate` says
+        assert f"{job}:" in result.stderr and "nobody" in result.stderr
+        def without_uptime(agents: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+            return {a: {k: v for k, v in fields.items() if k != "uptime"}
+                    for a, fields in agents.items()}
+
+        assert without_uptime(agents_of("t")) == without_uptime(before)
+        assert [e["event"] for e in run.events[count:]
+                if e.get("event") != "agent.output"] == []
+        run.signal(signal.SIGTERM)
+        assert run.wait() == 0

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentsup.actors.logic import Effect, Emit, Respond, Send, SupervisorLogic
+from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
 from agentsup.actors.policy import FailureAction, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
     AgentStarted,
     AgentStopped,
+    ReloadJob,
     ReportStatus,
     RestartAgent,
     RestartAgents,
@@ -168,3 +169,64 @@ def test_waiting_requests_are_answered_when_the_job_ends() -> None:
         effects += logic.handle(AgentStopped(agent, 0, None))
     [answer] = replies(effects)
     assert answer.body["ok"] is False
+
+
+def reloaded(logic: SupervisorLogic, plan: Any, launches: dict[str, str]
+             ) -> tuple[list[Effect], list[tuple[int, dict[str, Any]]]]:
+    answers, reply = collector()
+    effects = logic.handle(ReloadJob(plan, launches, {}, lambda agent_id: agent_id, reply))
+    return effects, answers
+
+
+def test_reload_stops_callers_first_and_starts_callees_first() -> None:
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    # x is added, w removed; hub now calls x (its peers changed, so its launch did)
+    plan = make_plan([["x"], ["hub"]], {"hub": ["x"]})
+    effects, _ = reloaded(logic, plan, {"x": "x1", "hub": "hub2"})
+    assert events(effects, "job.reloading") == [
+        {"added": ["x"], "removed": ["w"], "restarted": ["hub"]}]
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StopAgent())]
+    effects = logic.handle(AgentStopped("hub", 0, None))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("w", StopAgent())]
+    effects = logic.handle(AgentStopped("w", 0, None))
+    assert Retire("w") in effects
+    replaced = [e.agent_id for e in effects if isinstance(e, Replace)]
+    assert replaced == ["x", "hub"]
+    # only x starts: hub waits for it
+    assert [e for e in effects if isinstance(e, Send)] == [Send("x", StartAgent())]
+    logic.handle(AgentStarted("x", 1, 40, "localhost"))
+    effects = logic.handle(AgentReady("x", 1, "u", 0.1))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StartAgent())]
+    logic.handle(AgentStarted("hub", 1, 41, "localhost"))
+    effects = logic.handle(AgentReady("hub", 1, "u", 0.1))
+    assert events(effects, "job.reloaded") == [
+        {"added": ["x"], "removed": ["w"], "restarted": ["hub"]}]
+    [answer] = replies(effects)
+    assert answer.body["ok"] is True
+    assert logic.states() == {"x": "ready", "hub": "ready"}
+    # a late message from the removed agent's actor is ignored
+    assert logic.handle(AgentExited("w", 1, 0, None)) == []
+
+
+def test_reload_with_nothing_changed_keeps_everything() -> None:
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    effects, _ = reloaded(logic, logic.plan, {"w": "w1", "hub": "hub1"})
+    assert [e for e in effects if isinstance(e, Send | Replace | Retire)] == []
+    assert events(effects, "job.reloaded") == [{"added": [], "removed": [], "restarted": []}]
+
+
+def test_reload_is_refused_during_start_up_and_abandoned_by_a_stop() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"]]), policies={}, clock=clock)
+    logic.handle(StartJob())
+    effects, _ = reloaded(logic, logic.plan, {"w": "w2"})
+    assert replies(effects)[0].status == 409
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    reloaded(logic, logic.plan, {"w": "w2", "hub": "hub1"})
+    effects = logic.handle(StopJob("SIGTERM"))
+    [answer] = replies(effects)
+    assert answer.body["ok"] is False
+    assert [e for e in effects if isinstance(e, Replace)] == []  # nothing is replaced
