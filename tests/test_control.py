@@ -342,3 +342,11 @@ def test_reload_of_a_broken_file_changes_nothing(tmp_path: Path) -> None:
                 if e.get("event") != "agent.output"] == []
         run.signal(signal.SIGTERM)
         assert run.wait() == 0
+
+
+def test_a_job_argument_that_is_neither_file_nor_name(tmp_path: Path) -> None:
+    for argument, message in ((str(tmp_path / "missing.yaml"), "no such job file"),
+                              ("..", "is neither a job file nor a job name")):
+        result = ctl("status", argument)
+        assert result.returncode == 2
+        assert message in result.stderr and "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from agentsup.control.client import ControlClient, NotRunning
-from agentsup.control.rundir import ControlError, control_dir, job_paths
+from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -61,7 +61,7 @@ def job_name(argument: str) -> str:
     path = Path(argument)
     if not path.is_file():
         if "/" in argument or argument.endswith((".yaml", ".yml")):
-            raise ControlError(f"{argument}: no such job file")
+            raise BadJobArgument(f"{argument}: no such job file")
         return argument
     try:
         document = yaml.safe_load(path.read_text())
@@ -88,6 +88,9 @@ def run(args: argparse.Namespace) -> int:
                 return _logs(args)
             case "reload":
                 return _reload(args)
+    except BadJobArgument as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_INVALID
     except ControlError as exc:
         print(f"agentsup: {exc}", file=sys.stderr)
         return EXIT_FAILED

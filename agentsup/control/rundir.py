@@ -33,6 +33,10 @@ class AlreadyRunning(ControlError):
     pass
 
 
+class BadJobArgument(ControlError):
+    """The command line names neither a job file nor a possible job name."""
+
+
 def control_dir() -> Path:
     """Where job sockets live, created 0700 when missing and checked when present."""
     runtime = os.environ.get("XDG_RUNTIME_DIR")
@@ -69,7 +73,7 @@ def check_private(directory: Path) -> None:
 
 def check_name(name: str) -> str:
     if not _NAME.match(name):
-        raise ControlError(f"{name!r} is neither a job file nor a job name")
+        raise BadJobArgument(f"{name!r} is neither a job file nor a job name")
     return name
 
 
