@@ -350,3 +350,16 @@ def test_a_job_argument_that_is_neither_file_nor_name(tmp_path: Path) -> None:
         result = ctl("status", argument)
         assert result.returncode == 2
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_socket_path_too_long_is_a_clear_error(tmp_path: Path) -> None:
+    runtime = Path(os.environ["XDG_RUNTIME_DIR"]) / ("d" * 120)
+    runtime.mkdir(mode=0o700)
+    job = two_agents(tmp_path)
+    result = subprocess.run(agentsup_command("start", str(job)), capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "XDG_RUNTIME_DIR": str(runtime)})
+    assert result.returncode == 1
+    assert result.stderr.strip().endswith(
+        "t.sock: cannot listen on the control socket: AF_UNIX path too long")
+    assert result.stdout == ""

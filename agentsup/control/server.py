@@ -30,7 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 import pykka
 
 from agentsup.control.logring import LogRing
-from agentsup.control.rundir import JobLock
+from agentsup.control.rundir import ControlError, JobLock
 from agentsup.messages import ReportStatus, RestartAgents, StopAgents
 from agentsup.messages.control import Reply
 
@@ -63,7 +63,12 @@ class ControlServer:
         path = lock.paths.socket
         with suppress(FileNotFoundError):
             path.unlink()  # left by a supervisor that died; we hold the lock, so it is stale
-        self._server = _UnixServer(str(path), _Handler)
+        try:
+            self._server = _UnixServer(str(path), _Handler)
+        except OSError as exc:
+            raise ControlError(
+                f"{path}: cannot listen on the control socket: {exc.strerror or exc}"
+            ) from None
         os.chmod(path, 0o600)
         self._server.control = self
         self._thread = threading.Thread(
