@@ -12,6 +12,7 @@ import queue
 import threading
 from collections import deque
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass
 
 from agentsup.runners.base import (
@@ -24,6 +25,9 @@ from agentsup.runners.base import (
 )
 
 LINES_KEPT = 1000
+FOLLOW_BACKLOG = 10_000
+"""Lines a follower may fall behind by before the newest are dropped for it: a reader
+that stopped reading must not make the supervisor's memory grow."""
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class Follower:
     def __init__(self, ring: LogRing, agents: frozenset[str]) -> None:
         self._ring = ring
         self.agents = agents
-        self.lines: queue.Queue[Line] = queue.Queue()
+        self.lines: queue.Queue[Line] = queue.Queue(maxsize=FOLLOW_BACKLOG)
 
     def close(self) -> None:
         self._ring._drop(self)
@@ -67,7 +71,8 @@ class LogRing:
             ring.append(entry)
             for follower in self._followers:
                 if agent in follower.agents:
-                    follower.lines.put(entry)
+                    with suppress(queue.Full):
+                        follower.lines.put_nowait(entry)
 
     def tail(self, agents: Iterable[str], count: int) -> list[Line]:
         """The last `count` lines of each agent, merged in the order they arrived."""
