@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
-from agentsup.actors.policy import FailureAction, RestartPolicy
+from agentsup.actors.policy import FailureAction, RestartMode, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -230,3 +230,19 @@ def test_reload_is_refused_during_start_up_and_abandoned_by_a_stop() -> None:
     [answer] = replies(effects)
     assert answer.body["ok"] is False
     assert [e for e in effects if isinstance(e, Replace)] == []  # nothing is replaced
+
+
+def test_a_requested_restart_that_never_gets_ready_answers_failed() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"]]), policies={"w": RestartPolicy(mode=RestartMode.NO)},
+                            on_failure=FailureAction.CONTINUE, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    logic.handle(AgentReady("w", 1, "u", 0.1))
+    _, reply = collector()
+    logic.handle(RestartAgents(("w",), reply))
+    logic.handle(AgentStarted("w", 2, 12, "localhost"))
+    [answer] = replies(logic.handle(AgentExited("w", 2, 3, None)))
+    assert dict(answer.body) == {
+        "ok": False, "agents": {"w": "failed: exited before it was ready (exit code 3)"}}
+    assert logic.phase.value == "running"
