@@ -255,6 +255,9 @@ def test_supervisor_killed_with_sigkill_then_started_again(tmp_path: Path) -> No
         assert control.exists()  # the dead supervisor's socket is left behind
         gone = ctl("status", "t")
         assert gone.returncode == 1 and "is not running" in gone.stderr
+        listing = ctl("status", "--json")
+        assert listing.returncode == 0 and json.loads(listing.stdout) == {"jobs": []}
+        assert ctl("status").stdout.strip() == "no job is running"
     with supervisor(job) as second:
         assert second.wait_for("job.loaded")["control"] == str(control)
         second.wait_for("job.ready")
