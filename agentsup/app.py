@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
@@ -31,9 +32,9 @@ from agentsup.job.problems import JobFileError, Located
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
-from agentsup.policies import failure_action, restart_policies
 from agentsup.runners.base import Backend, JobContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
+from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, ToSupervisor, interrupt, trapped
 
 EXIT_FAILED = 1
@@ -156,6 +157,17 @@ def _supervise(
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
+    closed: list[bool] = []
+
+    def close_backends() -> None:
+        """Once, before `job.stopped`: what the backends remove still gets its events
+        (`network.removed`) before the event that is documented as the last."""
+        if closed:
+            return
+        closed.append(True)
+        for backend in reversed(list(backends.values())):
+            backend.close()
+
     try:
         with trapped(interrupt):
             problems = [p for backend in backends.values() for p in backend.preflight()]
@@ -170,16 +182,16 @@ def _supervise(
             except RunnerError as exc:
                 events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
                 return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor, control)
+        return _run_actors(job, plan, backends, events, monitor, close_backends, control)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
         events.emit("job.stopping", reason="signal", signal=interrupted.signal)
+        close_backends()
         events.emit("job.stopped", exit_code=0)
         return 0
     finally:
-        for backend in reversed(list(backends.values())):
-            backend.close()
+        close_backends()
 
 
 def _run_actors(
@@ -188,6 +200,7 @@ def _run_actors(
     backends: dict[Target, Backend],
     events: EventLog,
     monitor: float | None,
+    before_stopped: Callable[[], None],
     control: ControlServer,
 ) -> int:
     timers = TimerService()
@@ -200,7 +213,8 @@ def _run_actors(
         clock=time.monotonic,
     )
     supervisor = JobSupervisor.start(
-        logic, events, finished, timers=timers, monitor_interval=monitor
+        logic, events, finished, timers=timers, monitor_interval=monitor,
+        before_stopped=before_stopped,
     )
     agents: dict[str, pykka.ActorRef[Any]] = {}
 

@@ -93,8 +93,9 @@ def _load(args: argparse.Namespace) -> LoadedJob:
     return load_job(args.job, import_check=not args.skip_import_check)
 
 
-def resolve(job: JobDefinition) -> DeploymentPlan:
-    return TopologyResolver(host_name_resolver(), local_host=socket.gethostname()).resolve(job)
+def resolve(loaded: LoadedJob) -> DeploymentPlan:
+    resolver = TopologyResolver(host_name_resolver(), local_host=socket.gethostname())
+    return resolver.resolve(loaded.definition, loaded.graph)
 
 
 def _count(number: int, noun: str) -> str:
@@ -108,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "validate":
                 loaded = _load(args)
-                plan = resolve(loaded.definition)
+                plan = resolve(loaded)
                 print(
                     f"{args.job}: valid: job {loaded.definition.job.name!r}, "
                     f"{_count(len(loaded.definition.agents), 'agent')}, "
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return EXIT_OK
             case "plan":
                 loaded = _load(args)
-                print(RENDERERS[args.format](resolve(loaded.definition)))
+                print(RENDERERS[args.format](resolve(loaded)))
                 return EXIT_OK
             case "schema":
                 schema = JobDefinition.model_json_schema(by_alias=True)
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 loaded = _load(args)
                 from agentsup.app import down_job
 
-                return down_job(loaded, resolve(loaded.definition), log_format=args.log_format)
+                return down_job(loaded, resolve(loaded), log_format=args.log_format)
             case command if command in control_commands.COMMANDS:
                 return control_commands.run(args)
             case "start":
@@ -139,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return run_job(
                     loaded,
-                    resolve(loaded.definition),
+                    resolve(loaded),
                     log_format=args.log_format,
                     log_level=args.log_level,
                     monitor=args.monitor,

@@ -94,8 +94,18 @@ class EventLog:
     def emit(self, event: str, level: str = "info", **fields: Any) -> None:
         getattr(self._logger, level)(event, **fields)
 
-    def output(self, agent: str, stream: str, line: str) -> None:
-        """One line an agent wrote; a JSON object goes under `payload` as fields."""
+    def output(
+        self, agent: str, stream: str, line: str, part: int | None = None,
+        continued: bool = False,
+    ) -> None:
+        """One line an agent wrote; a JSON object goes under `payload` as fields.
+
+        A piece of an over-long line keeps its text under `line` with `part` and
+        `continued`, so a consumer can join the pieces.
+        """
+        if part is not None:
+            self._output(agent, stream, "line", line, {"part": part, "continued": continued})
+            return
         stripped = line.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
             try:
@@ -107,9 +117,14 @@ class EventLog:
                 return
         self._output(agent, stream, "line", line)
 
-    def _output(self, agent: str, stream: str, key: str, value: Any) -> None:
+    def _output(
+        self, agent: str, stream: str, key: str, value: Any,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         if not self._fast_output:
-            self._logger.info("agent.output", agent=agent, stream=stream, **{key: value})
+            self._logger.info(
+                "agent.output", agent=agent, stream=stream, **{key: value}, **(extra or {})
+            )
             return
         if self.min_level > logging.INFO:
             return
@@ -122,6 +137,8 @@ class EventLog:
             "stream": stream,
             key: value,
         }
+        if extra:
+            event.update(extra)
         self._writer.msg(_json_dumps(event))
 
 

@@ -8,16 +8,25 @@ is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import networkx as nx
 
+from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import Agent, JobDefinition, Strategy, Target
-from agentsup.topology import build_graph
 
-HostNameLookup = Callable[[str], str]
+
+class HostNameLookup(Protocol):
+    """The address an SSH alias stands for, given the user and port the connection uses."""
+
+    def __call__(self, alias: str, user: str | None = None, port: int | None = None) -> str: ...
+
+
+def _same_name(alias: str, user: str | None = None, port: int | None = None) -> str:
+    return alias
+
 DOCKER_HOST_FROM_CONTAINER = "host.docker.internal"
 
 
@@ -60,7 +69,7 @@ class TopologyResolver:
 
     def __init__(
         self,
-        host_names: HostNameLookup = lambda alias: alias,
+        host_names: HostNameLookup = _same_name,
         local_host: str = "localhost",
     ) -> None:
         self._host_names = host_names
@@ -68,11 +77,13 @@ class TopologyResolver:
         self._advertised: str | None = None
         self._host_ports: dict[str, int] = {}
 
-    def resolve(self, job: JobDefinition) -> DeploymentPlan:
+    def resolve(self, job: JobDefinition, graph: TopologyGraph | None = None) -> DeploymentPlan:
+        """The plan of `job`; pass the graph the loader built to spare building it again."""
         self._advertised = job.deployment.network.advertise_host or self._local_host
         self._host_ports = assign_host_ports(job)
         ids = [agent.id for agent in job.agents]
-        graph = build_graph(job.topology, ids)
+        if graph is None:
+            graph = build_graph(job.topology, ids)
         order = [m for m in graph.members if m in ids] + [i for i in ids if i not in graph.members]
         rank = {agent_id: index for index, agent_id in enumerate(order)}
 
@@ -107,7 +118,8 @@ class TopologyResolver:
     def _supervisor_url(self, agent: Agent) -> str:
         deployment = agent.deployment
         if deployment.target is Target.REMOTE and deployment.host:
-            return f"http://{self._host_names(deployment.host)}:{agent.config.port}"
+            host = self._host_names(deployment.host, deployment.user, deployment.port)
+            return f"http://{host}:{agent.config.port}"
         if deployment.target is Target.CONTAINER:
             return f"http://localhost:{self._host_ports[agent.id]}"
         return f"http://localhost:{agent.config.port}"

@@ -1,72 +1,87 @@
-"""The small part of the OpenSSH client configuration that URLs need: `HostName`.
+"""Which address an SSH host alias stands for, read exactly as the connection reads it.
 
-Only `Host` blocks with patterns and the `HostName` option are read. `Match` blocks and
-`Include` directives are not evaluated; hosts they would rename keep their alias.
+A remote agent's URL names the host the SSH connection goes to. The connection applies
+the whole OpenSSH client configuration (`Host`, `Match`, `Include`, `%` tokens), so the
+URL is taken from asyncssh's own parser of that configuration, with the same files, user
+and port that the connection uses: a second, partial reader would let the URL and the
+connection disagree.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
-import shlex
+import getpass
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-_OPTION = re.compile(r"([A-Za-z]+)(?:\s*=\s*|\s+)(.*)")
-
-
-def parse_host_names(text: str) -> list[tuple[list[str], str]]:
-    """`(patterns, HostName)` pairs in file order."""
-    blocks: list[tuple[list[str], str]] = []
-    # Options before the first Host line apply to every host, as in ssh.
-    patterns: list[str] | None = ["*"]
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        # `Key value`, `Key=value` and `Key = value`, with spaces or tabs.
-        match = _OPTION.match(line)
-        if match is None:
-            continue
-        key = match.group(1).lower()
-        value = match.group(2).strip()
-        try:
-            words = shlex.split(value)
-        except ValueError:
-            words = value.split()
-        if key == "host":
-            patterns = words
-        elif key == "match":
-            patterns = None
-        elif key == "hostname" and patterns is not None and words:
-            blocks.append((patterns, words[0]))
-    return blocks
+if TYPE_CHECKING:
+    from asyncssh.config import SSHClientConfig
 
 
-def resolve_host(alias: str, blocks: list[tuple[list[str], str]]) -> str:
-    """The first matching `HostName` wins, as in ssh; `%h` stands for the alias."""
-    for patterns, host_name in blocks:
-        positive = [p for p in patterns if not p.startswith("!")]
-        negative = [p[1:] for p in patterns if p.startswith("!")]
-        if any(fnmatch.fnmatchcase(alias, p) for p in negative):
-            continue
-        if any(fnmatch.fnmatchcase(alias, p) for p in positive):
-            return host_name.replace("%h", alias)
-    return alias
+def default_config_paths() -> list[Path]:
+    """The files asyncssh reads when a connection names none: `~/.ssh/config` if readable."""
+    path = Path("~", ".ssh", "config").expanduser()
+    return [path] if os.access(path, os.R_OK) else []
 
 
-def host_name_resolver(config: Path | None = None) -> HostNames:
-    """Read `~/.ssh/config` once; a missing or unreadable file renames nothing."""
-    path = config or Path.home() / ".ssh" / "config"
+def _local_user() -> str:
     try:
-        blocks = parse_host_names(path.read_text(encoding="utf-8", errors="replace"))
-    except OSError:
-        blocks = []
-    return HostNames(blocks)
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""
 
 
 class HostNames:
-    def __init__(self, blocks: list[tuple[list[str], str]]) -> None:
-        self._blocks = blocks
+    """Looks up the address behind an alias; an unreadable or broken file renames nothing.
 
-    def __call__(self, alias: str) -> str:
-        return resolve_host(alias, self._blocks)
+    Nothing is read until a remote agent's URL is asked for.
+    """
+
+    def __init__(self, config_paths: Sequence[Path] | None = None) -> None:
+        self._paths = list(default_config_paths() if config_paths is None else config_paths)
+        self._local_user = _local_user()
+
+    def __call__(self, alias: str, user: str | None = None, port: int | None = None) -> str:
+        if not self._paths:
+            return alias
+        try:
+            config = self._load(alias, user, port, final=False)
+            if config.has_match_final():
+                # `Match final` blocks apply on a second pass, as when connecting.
+                config = self._load(alias, user, port, final=True, last=config)
+        except (OSError, ValueError):
+            return alias  # the connection reports the problem with the file itself
+        host = config.get("Hostname", alias)
+        return str(host) if host else alias
+
+    def _load(
+        self,
+        alias: str,
+        user: str | None,
+        port: int | None,
+        *,
+        final: bool,
+        last: SSHClientConfig | None = None,
+    ) -> SSHClientConfig:
+        # asyncssh takes a third of a second to import: only jobs with remote agents pay.
+        from asyncssh.config import SSHClientConfig
+
+        config = SSHClientConfig.load(
+            last,
+            self._paths,
+            last is not None,
+            False,
+            final,
+            self._local_user,
+            user if user is not None else (),
+            alias,
+            port if port is not None else (),
+        )
+        assert isinstance(config, SSHClientConfig)
+        return config
+
+
+def host_name_resolver(config: Path | None = None) -> HostNames:
+    """The lookup for `config` (default: what asyncssh reads for a connection)."""
+    return HostNames(None if config is None else ([config] if config.exists() else []))

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
-from agentsup.actors.policy import FailureAction, RestartMode, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -25,6 +24,7 @@ from agentsup.messages import (
     StopAgents,
     StopJob,
 )
+from agentsup.restart import FailureAction, RestartMode, RestartPolicy
 from tests.test_supervisor_logic import make_plan
 
 

@@ -26,7 +26,7 @@ from dockerenv import docker_client, docker_image, job_name, labelled
 
 from agentsup.runners._docker_engine import memory_bytes, nano_cpus
 from agentsup.runners._docker_runner import pump_output
-from agentsup.runners.lines import LineSplitter
+from agentsup.runners.lines import Line, LineSplitter
 
 __all__ = ["docker_client", "docker_image", "job_name"]  # fixtures used by name below
 
@@ -350,7 +350,12 @@ def test_output_chunks_become_lines_per_stream() -> None:
         (b"\n", None), (None, b"tail without newline"),
     ]
     lines: list[tuple[str, str]] = []
-    pump_output(frames, lambda stream, line: lines.append((stream, line)))
+
+    def record(stream: str, line: str, part: int | None = None, continued: bool = False) -> None:
+        assert part is None and not continued
+        lines.append((stream, line))
+
+    pump_output(frames, record)
     assert lines == [
         ("stdout", "one"), ("stdout", "two"), ("stderr", "err é"), ("stdout", "three"),
         ("stderr", "tail without newline"),
@@ -360,5 +365,18 @@ def test_output_chunks_become_lines_per_stream() -> None:
 def test_a_very_long_line_is_passed_on_in_pieces() -> None:
     splitter = LineSplitter()
     pieces = splitter.feed(b"x" * (64 * 1024 * 2 + 5))
-    assert [len(p) for p in pieces] == [64 * 1024, 64 * 1024]
-    assert splitter.finish() == ["xxxxx"]
+    assert [(len(p.text), p.part, p.continued) for p in pieces] == [
+        (64 * 1024, 1, True), (64 * 1024, 2, True)
+    ]
+    assert splitter.finish() == [Line("xxxxx", 3, False)]
+    assert splitter.feed(b"short\n") == [Line("short")]
+
+
+def test_pieces_of_a_long_line_are_cut_between_characters() -> None:
+    splitter = LineSplitter()
+    text = "é" * 100_000
+    pieces = splitter.feed(text.encode() + b"\r\nnext\n")
+    assert "".join(p.text for p in pieces[:-1]) == text
+    assert [p.part for p in pieces[:-1]] == list(range(1, len(pieces)))
+    assert [p.continued for p in pieces[:-1]] == [True] * (len(pieces) - 2) + [False]
+    assert pieces[-1] == Line("next")

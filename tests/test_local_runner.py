@@ -37,7 +37,9 @@ class Recorder:
         self._lock = threading.Lock()
         self._line_waiters: list[tuple[int, threading.Event]] = []
 
-    def on_output(self, stream: Stream, line: str) -> None:
+    def on_output(
+        self, stream: Stream, line: str, part: int | None = None, continued: bool = False
+    ) -> None:
         with self._lock:
             self.lines.append((stream, line))
             for count, event in self._line_waiters:
@@ -464,7 +466,7 @@ from pathlib import Path
 from agentsup.runners.base import LaunchSpec
 from agentsup.runners.local import LocalRunner
 
-def relay(stream, line):
+def relay(stream, line, part=None, continued=False):
     print(line, flush=True)
 
 runner = LocalRunner()

@@ -14,7 +14,7 @@ from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
 from agentsup.plan import DeploymentPlan, HostNameLookup, TopologyResolver
 from agentsup.render import RENDERERS, as_dot, as_json, as_mermaid, as_text
-from agentsup.sshconfig import HostNames, host_name_resolver, parse_host_names, resolve_host
+from agentsup.sshconfig import HostNames, host_name_resolver
 
 
 def definition(
@@ -283,6 +283,7 @@ def test_strategies_on_unordered_topologies(strategy: str) -> None:
 
 SSH_CONFIG = """\
 # a comment
+Include {include}
 Host gpu gpu-backup
     HostName gpu.example.net
     User me
@@ -290,31 +291,48 @@ Host *.lan !printer.lan
 \tHostName %h.example.org
 Host printer.lan
     HostName=10.0.0.9
-Match host other
-    HostName ignored.example
+Match originalhost other
+    HostName matched.example
 Host direct
     HostName = 192.0.2.7
 """
+INCLUDED = """\
+Host gpu-1
+    HostName 10.20.0.11
+Match user ops host staging
+    HostName staging.ops.example
+"""
 
 
-def test_ssh_config_host_names() -> None:
-    names = HostNames(parse_host_names(SSH_CONFIG))
+def ssh_config(tmp_path: Path) -> Path:
+    """An OpenSSH client configuration with an `Include` of a directory of files."""
+    (tmp_path / "config.d").mkdir()
+    (tmp_path / "config.d" / "gpus").write_text(INCLUDED)
+    config = tmp_path / "config"
+    # Relative Include paths are relative to ~/.ssh, as in OpenSSH: name it absolutely.
+    config.write_text(SSH_CONFIG.replace("{include}", str(tmp_path / "config.d" / "*")))
+    return config
+
+
+def test_ssh_config_host_names(tmp_path: Path) -> None:
+    names = HostNames([ssh_config(tmp_path)])
     assert names("gpu") == "gpu.example.net"
     assert names("gpu-backup") == "gpu.example.net"
     assert names("box.lan") == "box.lan.example.org"
     assert names("printer.lan") == "10.0.0.9"
     assert names("direct") == "192.0.2.7"
-    assert names("other") == "other"  # Match blocks are not evaluated
+    assert names("other") == "matched.example"  # Match blocks are evaluated
+    assert names("gpu-1") == "10.20.0.11"  # and Include directives followed
+    assert names("staging") == "staging"
+    assert names("staging", user="ops") == "staging.ops.example"  # Match user, as connecting
+    assert names("unknown") == "unknown"
 
 
-def test_ssh_config_first_match_wins_and_unknown_hosts_keep_their_name() -> None:
-    blocks = parse_host_names("Host a\n  HostName one\nHost a b\n  HostName two\n")
-    assert resolve_host("a", blocks) == "one"
-    assert resolve_host("b", blocks) == "two"
-    assert resolve_host("c", blocks) == "c"
-    assert resolve_host("c", parse_host_names("HostName global\nHost c\n  HostName late\n")) == (
-        "global"
-    )
+def test_ssh_config_first_match_wins(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("Host a\n  HostName one\nHost a b\n  HostName two\n")
+    names = HostNames([config])
+    assert (names("a"), names("b"), names("c")) == ("one", "two", "c")
 
 
 def test_host_name_resolver_reads_a_given_file(tmp_path: Path) -> None:
@@ -322,6 +340,26 @@ def test_host_name_resolver_reads_a_given_file(tmp_path: Path) -> None:
     config.write_text("Host gpu\n  HostName gpu.example.net\n")
     assert host_name_resolver(config)("gpu") == "gpu.example.net"
     assert host_name_resolver(tmp_path / "missing")("gpu") == "gpu"
+
+
+def test_a_broken_config_renames_nothing(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.write_text("Host gpu\n  HostName\n")  # HostName without a value
+    assert HostNames([config])("gpu") == "gpu"
+
+
+def test_the_url_host_is_the_host_asyncssh_connects_to(tmp_path: Path) -> None:
+    """The same files read by asyncssh's connection options give the same host."""
+    import asyncssh
+
+    config = ssh_config(tmp_path)
+    names = HostNames([config])
+    for alias, user in [("gpu-1", None), ("other", None), ("staging", "ops"), ("x.lan", None)]:
+        options = asyncssh.SSHClientConnectionOptions(
+            host=alias, config=[str(config)], known_hosts=None, client_keys=None,
+            agent_path=None, **({"username": user} if user else {}),
+        )
+        assert names(alias, user=user) == options.host, alias
 
 
 MIXED = """\
@@ -334,8 +372,8 @@ MIXED = """\
 """
 
 
-def test_urls_for_every_target() -> None:
-    names = HostNames(parse_host_names(SSH_CONFIG))
+def test_urls_for_every_target(tmp_path: Path) -> None:
+    names = HostNames([ssh_config(tmp_path)])
     plan = resolve(MIXED, "type: mesh\n", host_names=names)
     assert dict(plan.agent_urls) == {
         "front": "http://localhost:8000",

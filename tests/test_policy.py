@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from agentsup.actors.policy import (
+from agentsup.job.loader import load_text
+from agentsup.job.models import JobDefinition
+from agentsup.restart import (
     Backoff,
     FailureAction,
     RestartBudget,
     RestartMode,
     RestartPolicy,
 )
-from agentsup.job.loader import load_text
-from agentsup.job.models import JobDefinition
-from agentsup.policies import failure_action, restart_policies, restart_policy
+from agentsup.settings import failure_action, restart_policies, restart_policy
 
 # ----------------------------------------------------------------------------- Backoff
 

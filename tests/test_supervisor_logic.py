@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from agentsup.actors.logic import EXIT_FAILED, EXIT_OK, Effect, Emit, Finish, Send, SupervisorLogic
-from agentsup.actors.policy import Backoff, FailureAction, RestartMode, RestartPolicy
 from agentsup.job.loader import load_text
 from agentsup.job.models import Strategy
 from agentsup.messages import (
@@ -34,6 +33,7 @@ from agentsup.messages import (
     StopJob,
 )
 from agentsup.plan import DeploymentPlan, TopologyResolver
+from agentsup.restart import Backoff, FailureAction, RestartMode, RestartPolicy
 
 # ----------------------------------------------------------------------------- plans
 

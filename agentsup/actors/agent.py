@@ -205,8 +205,10 @@ class AgentActor(pykka.ThreadingActor):
         agent_id = self.settings.agent_id
         events = self.events
 
-        def on_output(stream: Stream, line: str) -> None:
-            events.output(agent_id, stream, line)
+        def on_output(
+            stream: Stream, line: str, part: int | None = None, continued: bool = False
+        ) -> None:
+            events.output(agent_id, stream, line, part, continued)
 
         def on_exit(status: ExitStatus) -> None:
             self._tell_self(ProcessExited(run, status.exit_code, status.signal, status.reason))

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from agentsup.actors.policy import FailureAction, RestartBudget, RestartMode, RestartPolicy
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -36,6 +35,7 @@ from agentsup.messages import (
 )
 from agentsup.messages.control import Reply
 from agentsup.plan import DeploymentPlan
+from agentsup.restart import FailureAction, RestartBudget, RestartMode, RestartPolicy
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -343,6 +343,9 @@ class SupervisorLogic:
         else:
             fields["exit_code"] = message.exit_code
             description = f"exit code {message.exit_code}"
+            if message.reason:  # what the target knows beyond the code (out of memory)
+                fields["reason"] = message.reason
+                description += f", {message.reason}"
         level = "info" if message.exit_code == 0 and message.signal is None else "warning"
         effects: list[Effect] = [Emit("agent.exited", fields, level)]
         if self.phase in (Phase.STOPPING, Phase.FINISHED) or agent.state in (
@@ -402,9 +405,15 @@ class SupervisorLogic:
             budget = self.budgets[message.agent_id]
             if budget.policy.mode is not RestartMode.NO:
                 budget.record_exit(message.reason)
-                return self._restart_within_budget(
-                    message.agent_id, f"failed to start again ({message.reason})"
+                # Each failed attempt says why, not only the final agent.failed.
+                failed = Emit(
+                    "agent.restart_failed",
+                    {"agent": message.agent_id, "run": message.run, "reason": message.reason},
+                    "warning",
                 )
+                return [failed, *self._restart_within_budget(
+                    message.agent_id, f"failed to start again ({message.reason})"
+                )]
         return self._agent_failed(message.agent_id, message.reason)
 
     def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:

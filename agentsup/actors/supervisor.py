@@ -7,6 +7,8 @@ log, and the exit code to whoever waits for the job to finish.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
@@ -27,6 +29,8 @@ from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
 from agentsup.messages import AgentStopped, PublishHealth, StopAgent
 
+logger = logging.getLogger(__name__)
+
 
 class JobSupervisor(pykka.ThreadingActor):
     def __init__(
@@ -37,8 +41,12 @@ class JobSupervisor(pykka.ThreadingActor):
         *,
         timers: TimerService,
         monitor_interval: float | None = None,
+        before_stopped: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
+        self.before_stopped = before_stopped
+        """Runs once, just before `job.stopped` is written (the backends' clean-up, whose
+        events must come before the last one)."""
         self.logic = logic
         self.events = events
         self.finished = finished
@@ -93,6 +101,12 @@ class JobSupervisor(pykka.ThreadingActor):
                     if isinstance(command, StopAgent):
                         tell_quietly(self.actor_ref, AgentStopped(agent_id, None, None))
             case Emit(event=event, fields=fields, level=level):
+                if event == "job.stopped" and self.before_stopped is not None:
+                    hook, self.before_stopped = self.before_stopped, None
+                    try:
+                        hook()
+                    except Exception:  # never keep the job from finishing
+                        logger.exception("clean-up before job.stopped failed")
                 self.events.emit(event, level, **fields)
             case Finish(exit_code=code):
                 self.monitor_generation += 1

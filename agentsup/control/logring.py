@@ -114,9 +114,11 @@ class TappedRunner(Runner):
     ) -> StartInfo:
         ring, agent_id = self.ring, self.agent_id
 
-        def tapped(stream: Stream, line: str) -> None:
-            ring.add(agent_id, stream, line)
-            on_output(stream, line)
+        def tapped(
+            stream: Stream, line: str, part: int | None = None, continued: bool = False
+        ) -> None:
+            ring.add(agent_id, stream, line)  # a piece of a long line counts as one line
+            on_output(stream, line, part, continued)
 
         return self.inner.start(spec, tapped, on_exit)
 

@@ -22,8 +22,8 @@ from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
 from agentsup.messages import ReloadJob
 from agentsup.plan import DeploymentPlan
-from agentsup.policies import restart_policies
 from agentsup.runners.base import RunnerError
+from agentsup.settings import restart_policies
 
 SettingsFor = Callable[[JobDefinition, DeploymentPlan, Agent], AgentSettings]
 ActorFor = Callable[[Agent, AgentSettings], pykka.ActorRef[Any]]
@@ -59,7 +59,7 @@ class Reloader:
         path = Path(self.control.job_file)
         try:
             loaded = load_job(path)
-            plan = resolve(loaded.definition)
+            plan = resolve(loaded)
         except JobFileError as exc:
             return 422, {"problems": exc.render().splitlines()}
         problems = unsupported_targets(loaded)

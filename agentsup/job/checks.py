@@ -14,9 +14,9 @@ from pathlib import Path
 import networkx as nx
 
 from agentsup.job import imports
+from agentsup.job.graph import TopologyGraph
 from agentsup.job.models import Agent, JobDefinition, LevelGroup, Target, TopologyType
 from agentsup.job.problems import Problem
-from agentsup.topology import build_graph
 
 REQUIRED_FIELDS: dict[TopologyType, tuple[str, ...]] = {
     TopologyType.HUB_SPOKE: ("hub", "spokes"),
@@ -44,10 +44,13 @@ CYCLE_FIELD: dict[TopologyType, str] = {
 TOPOLOGY_FIELDS = ("hub", "spokes", "stages", "connections", "agents", "root", "levels")
 
 
-def check_job(job: JobDefinition, *, base_dir: Path, import_check: bool) -> list[Problem]:
+def check_job(
+    job: JobDefinition, graph: TopologyGraph, *, base_dir: Path, import_check: bool
+) -> list[Problem]:
+    """Every whole-job problem; `graph` is the job's topology graph, built once per load."""
     problems = [
         *_agent_problems(job),
-        *_topology_problems(job),
+        *_topology_problems(job, graph),
         *_port_problems(job),
     ]
     if import_check:
@@ -82,7 +85,7 @@ def _agent_problems(job: JobDefinition) -> Iterator[Problem]:
             yield Problem((*here, "deployment"), "a container agent needs 'image'")
 
 
-def _topology_problems(job: JobDefinition) -> Iterator[Problem]:
+def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Problem]:
     topology = job.topology
     kind = topology.type
     for name in REQUIRED_FIELDS[kind]:
@@ -106,7 +109,6 @@ def _topology_problems(job: JobDefinition) -> Iterator[Problem]:
 
     ids = [agent.id for agent in job.agents]
     known = set(ids)
-    graph = build_graph(topology, ids)
     for reference in graph.references:
         if reference.agent_id not in known:
             close = difflib.get_close_matches(reference.agent_id, ids, n=1)

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agentsup.job import checks
+from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import JobDefinition
 from agentsup.job.problems import DocPath, JobFileError, Located, Problem
 from agentsup.job.yamlpos import Positions, YamlSyntaxError, parse
@@ -33,6 +34,8 @@ class LoadedJob:
     definition: JobDefinition
     path: Path
     positions: Positions
+    graph: TopologyGraph
+    """Who connects to whom; built once here and used by the checks and the resolver."""
 
     @property
     def base_dir(self) -> Path:
@@ -90,10 +93,13 @@ def load_text(
     except ValidationError as exc:
         problems.extend(_translate(exc, data))
         raise _locate(file, positions, problems) from None
-    problems.extend(checks.check_job(definition, base_dir=base_dir, import_check=import_check))
+    graph = build_graph(definition.topology, [agent.id for agent in definition.agents])
+    problems.extend(
+        checks.check_job(definition, graph, base_dir=base_dir, import_check=import_check)
+    )
     if problems:
         raise _locate(file, positions, problems)
-    return LoadedJob(definition, Path(file), positions)
+    return LoadedJob(definition, Path(file), positions, graph)
 
 
 def _single(file: str, message: str) -> JobFileError:

@@ -41,7 +41,7 @@ from agentsup.runners.base import (
     StartInfo,
     Stream,
 )
-from agentsup.runners.lines import LineSplitter
+from agentsup.runners.lines import Line, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -73,18 +73,24 @@ def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                 on_output: OutputCallback) -> None:
     """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order."""
     splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+
+    def deliver(stream: Stream, lines: list[Line]) -> None:
+        for line in lines:
+            on_output(stream, line.text, line.part, line.continued)
+
     try:
         for out, err in frames:
             if out:
-                for line in splitters["stdout"].feed(out):
-                    on_output("stdout", line)
+                deliver("stdout", splitters["stdout"].feed(out))
             if err:
-                for line in splitters["stderr"].feed(err):
-                    on_output("stderr", line)
+                deliver("stderr", splitters["stderr"].feed(err))
     finally:
         for stream, splitter in splitters.items():
-            for line in splitter.finish():
-                on_output(stream, line)
+            deliver(stream, splitter.finish())
+
+
+OUT_OF_MEMORY = "out of memory"
+"""The exit reason of a container the kernel killed at its memory limit."""
 
 
 @dataclass
@@ -242,6 +248,8 @@ class DockerRunner(Runner):
             code = result.get("StatusCode")
             status = ExitStatus(int(code) if code is not None else None,
                                 reason=None if code is not None else "no exit code")
+            if code is not None and self._oom_killed(launch):
+                status = ExitStatus(int(code), reason=OUT_OF_MEMORY)
         except docker.errors.NotFound:
             status = ExitStatus(None, reason=f"container {launch.name} was removed")
         except Exception as exc:
@@ -255,6 +263,16 @@ class DockerRunner(Runner):
                 remove_container(self._api, launch.id)
             except RunnerError as exc:
                 logger.warning("%s", exc)
+
+    def _oom_killed(self, launch: _Launch) -> bool:
+        """Whether the kernel's OOM killer ended the container; read before it is removed,
+        since the exit code alone (137) looks like any SIGKILL."""
+        try:
+            state = self._api.inspect_container(launch.id).get("State") or {}
+        except Exception as exc:  # removed already, or the Engine went away
+            logger.debug("inspecting container %s after its exit: %s", launch.name, exc)
+            return False
+        return bool(state.get("OOMKilled"))
 
     # ------------------------------------------------------------------ stop and kill
 

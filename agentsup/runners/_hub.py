@@ -50,7 +50,7 @@ from agentsup.runners.base import (
     RunnerError,
     Stream,
 )
-from agentsup.runners.lines import LineSplitter
+from agentsup.runners.lines import Line, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -499,11 +499,11 @@ class _Hub:
         finally:
             handle._exited.set()
 
-    def _deliver(self, handle: ProcessHandle, stream: Stream, lines: list[str]) -> None:
+    def _deliver(self, handle: ProcessHandle, stream: Stream, lines: list[Line]) -> None:
         callback = handle._on_output
         for line in lines:
             try:
-                callback(stream, line)
+                callback(stream, line.text, line.part, line.continued)
             except Exception:
                 handle._output_failures += 1
                 if handle._output_failures == 1:

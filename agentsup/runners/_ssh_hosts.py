@@ -60,13 +60,20 @@ CHECK_SCRIPT = """\
 import sys
 if sys.version_info < (3, 7):
     sys.exit(105)
+import json, os, subprocess
+# The agent's environment comes on stdin, never on a command line (ps shows those).
+env = dict(os.environ)
+env.update(json.loads(sys.stdin.readline() or "{}"))
 if len(sys.argv) > 1:
-    import importlib.util
-    try:
-        found = importlib.util.find_spec(sys.argv[1]) is not None
-    except Exception:
-        found = False
-    sys.exit(0 if found else 103)
+    find = (
+        "import importlib.util, sys\\n"
+        "try:\\n"
+        "    found = importlib.util.find_spec(sys.argv[1]) is not None\\n"
+        "except Exception:\\n"
+        "    found = False\\n"
+        "sys.exit(0 if found else 103)\\n"
+    )
+    sys.exit(subprocess.call([sys.executable, "-c", find, sys.argv[1]], env=env))
 """
 
 
@@ -92,11 +99,15 @@ def remote_path(path: str) -> str:
     return shlex.quote(path)
 
 
-def agent_command_line(spec: LaunchSpec) -> str:
-    """`cd WORKDIR && exec env VAR=value ... ARGV`, every value quoted."""
-    assignments = " ".join(shlex.quote(f"{key}={value}") for key, value in spec.env.items())
-    argv = " ".join(shlex.quote(word) for word in spec.argv)
-    return f"cd {remote_path(str(spec.cwd))} && exec env {assignments} {argv}"
+def agent_launch(spec: LaunchSpec) -> dict[str, Any]:
+    """What the watchdog starts: `cd WORKDIR && exec "$@"` with the agent's argv as the
+    shell's arguments and its environment as the process environment, so that no value
+    (secrets among them) ever appears on a command line that `ps` would show."""
+    return {
+        "command": f'cd {remote_path(str(spec.cwd))} && exec "$@"',
+        "argv": list(spec.argv),
+        "env": dict(spec.env),
+    }
 
 
 def record_dir(job_name: str) -> str:
@@ -207,7 +218,7 @@ class Host:
         self.settings: SshSettings = context.job.deployment.ssh
         self._credentials = agent.deployment
         self._conn: asyncssh.SSHClientConnection | None = None
-        self._lock: asyncio.Lock | None = None
+        self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
         self._closing = False
         self.lost_reason: str | None = None
         self.address: tuple[str, int] = (endpoint.host, endpoint.port or 22)
@@ -258,36 +269,54 @@ class Host:
         """The shared connection, connecting first if there is none.
 
         With `retry_for`, transient failures (refused, timed out, dropped) are retried
-        with back-off for that many seconds, each attempt announced as an event.
+        with back-off for that many seconds, each attempt announced as an event. Every
+        caller that asks while a connection is being made waits for that one attempt
+        and shares its outcome: the agents of a lost host reconnect together, not one
+        after another.
         """
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            if self._conn is not None:
-                return self._conn
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + (retry_for or 0.0)
-            delay = RECONNECT_DELAY_FIRST
-            attempt = 0
-            while True:
-                attempt += 1
-                remaining = deadline - loop.time()
-                try:
-                    budget = self.settings.timeout if attempt == 1 else max(remaining, 0.5)
-                    conn = await self._connect_once(min(self.settings.timeout, budget))
-                except _ConnectFailed as exc:
-                    if not exc.transient or retry_for is None or remaining < delay:
-                        raise
-                    self.context.events.emit(
-                        "ssh.reconnecting", "warning",
-                        host=self.label, attempt=attempt, delay=delay, error=str(exc),
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, RECONNECT_DELAY_MAX)
-                    continue
-                self._conn = conn
-                self.lost_reason = None
-                return conn
+        if self._conn is not None:
+            return self._conn
+        connecting = self._connecting
+        if connecting is None:
+            connecting = asyncio.get_running_loop().create_task(self._connect(retry_for))
+            connecting.add_done_callback(self._connect_done)
+            self._connecting = connecting
+        return await asyncio.shield(connecting)
+
+    def _connect_done(self, task: asyncio.Task[asyncssh.SSHClientConnection]) -> None:
+        if self._connecting is task:
+            self._connecting = None
+        if not task.cancelled():
+            task.exception()  # retrieved here, so an attempt nobody awaits logs nothing
+
+    async def _connect(self, retry_for: float | None) -> asyncssh.SSHClientConnection:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (retry_for or 0.0)
+        delay = RECONNECT_DELAY_FIRST
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = deadline - loop.time()
+            try:
+                budget = self.settings.timeout if attempt == 1 else max(remaining, 0.5)
+                conn = await self._connect_once(min(self.settings.timeout, budget))
+            except _ConnectFailed as exc:
+                if not exc.transient or retry_for is None or remaining < delay:
+                    raise
+                self.context.events.emit(
+                    "ssh.reconnecting", "warning",
+                    host=self.label, attempt=attempt, delay=delay, error=str(exc),
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_DELAY_MAX)
+                continue
+            if self._closing:
+                conn.abort()
+                raise _ConnectFailed(f"the connection to {self.label} is closing",
+                                     transient=False)
+            self._conn = conn
+            self.lost_reason = None
+            return conn
 
     async def _connect_once(self, timeout: float) -> asyncssh.SSHClientConnection:
         label = self.label
@@ -469,10 +498,9 @@ class Host:
                 if not line:
                     break
                 kind, payload = line[:1], line[2:].rstrip(b"\n")
-                if kind == b"O":
-                    session.output("stdout", _decode(payload))
-                elif kind == b"E":
-                    session.output("stderr", _decode(payload))
+                stream = _STREAMS.get(kind.upper())
+                if stream is not None:
+                    session.output(stream, _decode(payload), continued=kind.islower())
                 elif kind == b"X":
                     status = _parse_exit(payload)
         except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
@@ -503,7 +531,12 @@ class Host:
                 line = await process.stderr.readline()
                 if not line:
                     return
-                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")))
+                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")),
+                               framed=False)
+
+
+_STREAMS: dict[bytes, Stream] = {b"O": "stdout", b"E": "stderr"}
+"""The watchdog's output frames; the lower-case kind marks a leading piece of a line."""
 
 
 def _parse_exit(payload: bytes) -> ExitStatus:
@@ -525,10 +558,22 @@ class Session:
         self.process: asyncssh.SSHClientProcess[bytes] | None = None
         self.finished = threading.Event()
         self._reported = False
+        self._parts: dict[Stream, int] = {"stdout": 0, "stderr": 0}
 
-    def output(self, stream: Stream, line: str) -> None:
+    def output(
+        self, stream: Stream, line: str, *, continued: bool = False, framed: bool = True
+    ) -> None:
+        """One frame: a whole line, or a piece of one (numbered here, in order).
+
+        `framed` is False for the watchdog's own stderr, which is never a piece and
+        must not end a piece sequence of the agent's stderr.
+        """
+        part: int | None = None
+        if framed and (continued or self._parts[stream]):
+            part = self._parts[stream] + 1
+            self._parts[stream] = part if continued else 0
         try:
-            self._on_output(stream, line)
+            self._on_output(stream, line, part, continued)
         except Exception:  # a callback must never stop the relay
             logger.exception("output callback failed")
 

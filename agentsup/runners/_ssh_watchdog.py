@@ -10,13 +10,17 @@ Its first line of stdin is a JSON configuration. In `run` mode it
    through the agent's run record), unless that launch belongs to another live agentsup;
 2. starts the agent's shell command as the leader of a new session and process group,
    and writes the run record (pid, process group, start times) to the job's directory;
-3. relays the agent's output as framed lines on its own stdout (`O line`, `E line`),
-   after `P pid`, and finally `X exit_code signal` once the agent has exited and the rest
+3. relays the agent's output as framed lines on its own stdout (`O line`, `E line`;
+   `o piece`, `e piece` for the leading pieces of a line longer than 64 KiB), after
+   `P pid`, and finally `X exit_code signal` once the agent has exited and the rest
    of its group has been killed;
 4. obeys `TERM` and `KILL` lines on stdin by signalling the whole group;
 5. when stdin closes (agentsup died, or the connection dropped) or it is signalled,
    sends SIGTERM to the group, then SIGKILL after a short grace period, so that nothing
-   outlives the SSH session by more than a few seconds.
+   outlives the SSH session by more than a few seconds;
+6. is the agent's child subreaper: daemons that left the agent's group (`setsid` after a
+   double fork) re-parent to it, are signalled with the group, and are killed whenever
+   the agent ends, on every path above.
 
 In `down` mode it kills every group recorded for the job and removes the records, one
 `R agent pid pgid state` line per record.
@@ -42,6 +46,7 @@ DRAIN_TIMEOUT = 2.0
 OTHER_WATCHDOG_TIMEOUT = 8.0
 
 _signalled: list[int] = []
+_children_changed: list[int] = []
 
 
 def machine_directory(config: dict[str, Any]) -> str:
@@ -117,6 +122,76 @@ def group_alive(pgid: int) -> bool:
 def signal_group(pgid: int, signum: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signum)
+
+
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make orphaned descendants re-parent to this watchdog instead of init.
+
+    An agent's daemon that double-forks into a session of its own leaves the agent's
+    process group; as our descendant it can still be found and ended with the agent.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def descendants() -> list[tuple[int, int, str]]:
+    """(pid, process group, state) of every process below this one, from /proc."""
+    children: dict[int, list[tuple[int, int, str]]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[-1].split()
+        except OSError:
+            continue
+        if len(fields) > 2:
+            children.setdefault(int(fields[1]), []).append(
+                (int(name), int(fields[2]), fields[0])
+            )
+    found: list[tuple[int, int, str]] = []
+    stack = [os.getpid()]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.append(child)
+            stack.append(child[0])
+    return found
+
+
+def signal_escaped(pgid: int, signum: int) -> int:
+    """Signal the live descendants outside the agent's group; how many there were."""
+    count = 0
+    for pid, group, state in descendants():
+        if group != pgid and state != "Z":
+            count += 1
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signum)
+    return count
+
+
+def reap_orphans(leader: int) -> None:
+    """Collect the exits of re-parented descendants; the leader is reaped elsewhere."""
+    for pid, _, state in descendants():
+        if pid != leader and state == "Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+
+
+def end_escaped(pgid: int) -> None:
+    """SIGKILL what escaped the agent's group until nothing is left (or CLEAR_TIMEOUT)."""
+    deadline = time.monotonic() + CLEAR_TIMEOUT
+    while signal_escaped(pgid, signal.SIGKILL) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        reap_orphans(pgid)
+    reap_orphans(pgid)
 
 
 def kill_recorded_group(record: dict[str, Any]) -> bool:
@@ -208,8 +283,22 @@ def clear_previous(path: str, run_id: str, agent: str) -> str | None:
     return None
 
 
+def cut_point(data: bytes, limit: int) -> int:
+    """Where to split an over-long line without cutting a UTF-8 sequence in half."""
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:
+        cut -= 1
+    # No lead byte within reach: the bytes are not valid UTF-8, any cut is as good.
+    return cut if data[cut] & 0xC0 != 0x80 else limit
+
+
 class Relay:
-    """Splits one pipe's chunks into lines and sends them framed as `kind line`."""
+    """Splits one pipe's chunks into lines and sends them framed as `kind line`.
+
+    A line longer than LINE_LIMIT goes in pieces cut between UTF-8 characters: every
+    piece but the last is framed with the lower-case kind (`o`, `e`), so the other
+    side knows more of the same line follows.
+    """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -217,15 +306,19 @@ class Relay:
 
     def feed(self, data: bytes) -> None:
         self.partial += data
+        start = 0
         while True:
-            cut = self.partial.find(b"\n")
+            cut = self.partial.find(b"\n", start)
             if cut < 0:
                 break
-            line, self.partial = self.partial[:cut], self.partial[cut + 1 :]
-            self.emit(line)
-        while len(self.partial) > LINE_LIMIT:
-            self.emit(self.partial[:LINE_LIMIT])
-            self.partial = self.partial[LINE_LIMIT:]
+            self.emit(self.partial[start:cut])
+            start = cut + 1
+        self.partial = self.partial[start:]
+        # One spare byte, so a "\r" whose "\n" has not arrived is not cut off alone.
+        while len(self.partial) > LINE_LIMIT + 1:
+            cut = cut_point(self.partial, LINE_LIMIT)
+            send(self.kind.lower(), self.partial[:cut])
+            self.partial = self.partial[cut:]
 
     def flush(self) -> None:
         if self.partial:
@@ -235,6 +328,10 @@ class Relay:
     def emit(self, line: bytes) -> None:
         if line.endswith(b"\r"):
             line = line[:-1]
+        while len(line) > LINE_LIMIT:
+            cut = cut_point(line, LINE_LIMIT)
+            send(self.kind.lower(), line[:cut])
+            line = line[cut:]
         send(self.kind, line)
 
 
@@ -261,6 +358,10 @@ def on_signal(signum: int, _frame: object) -> None:
     _signalled.append(signum)
 
 
+def on_child(_signum: int, _frame: object) -> None:
+    _children_changed.append(1)
+
+
 def run(config: dict[str, Any], pending: bytes) -> int:
     agent = str(config["agent"])
     directory = machine_directory(config)
@@ -271,13 +372,19 @@ def run(config: dict[str, Any], pending: bytes) -> int:
         send("F", (f"cannot create the run-record directory {directory}: {exc}").encode())
         return 0
     path = os.path.join(directory, agent + ".json")
+    become_subreaper()
+    signal.signal(signal.SIGCHLD, on_child)
     problem = clear_previous(path, str(config["run_id"]), agent)
     if problem is not None:
         send("F", problem.encode())
         return 0
     try:
+        env = dict(os.environ)
+        env.update({str(k): str(v) for k, v in (config.get("env") or {}).items()})
         process = subprocess.Popen(
-            ["/bin/sh", "-c", str(config["command"])],
+            ["/bin/sh", "-c", str(config["command"]), "sh"]
+            + [str(word) for word in config.get("argv") or []],
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -343,19 +450,26 @@ def run(config: dict[str, Any], pending: bytes) -> int:
             word = line.strip()
             if word == b"TERM":
                 signal_group(pid, signal.SIGTERM)
+                signal_escaped(pid, signal.SIGTERM)
             elif word == b"KILL":
                 signal_group(pid, signal.SIGKILL)
+                signal_escaped(pid, signal.SIGKILL)
 
     while not exited(pid):
         obey()
+        if _children_changed:
+            del _children_changed[:]
+            reap_orphans(pid)
         if orphaned or _signalled:
             # Nobody is listening any more: end the group, quietly.
             signal_group(pid, signal.SIGTERM)
+            signal_escaped(pid, signal.SIGTERM)
             deadline = time.monotonic() + grace
             while not exited(pid) and time.monotonic() < deadline:
                 read_pipes(0.05)
             signal_group(pid, signal.SIGKILL)
             reap(pid)
+            end_escaped(pid)
             deadline = time.monotonic() + CLEAR_TIMEOUT
             while group_alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.05)
@@ -363,9 +477,11 @@ def run(config: dict[str, Any], pending: bytes) -> int:
             return 0
         read_pipes(0.1)
 
-    # The leader has exited but is not reaped yet: whatever is left of its group goes.
+    # The leader has exited but is not reaped yet: whatever is left of its group goes,
+    # and so does whatever escaped it.
     signal_group(pid, signal.SIGKILL)
     code, signum = reap(pid)
+    end_escaped(pid)
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while len(selector.get_map()) > (0 if orphaned else 1) and time.monotonic() < deadline:
         read_pipes(0.05)

@@ -13,7 +13,7 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:
     from agentsup.job.models import Agent, JobDefinition
@@ -22,8 +22,19 @@ if TYPE_CHECKING:
 
 Stream = Literal["stdout", "stderr"]
 
-OutputCallback = Callable[[Stream, str], None]
-"""Receives one decoded line (without its line ending) from the given stream."""
+
+
+class OutputCallback(Protocol):
+    """Receives one decoded line (without its line ending) from the given stream.
+
+    A line longer than the runners' limit (64 KiB) arrives in pieces numbered by `part`
+    (1, 2, ...), `continued` on all but the last; a whole line has `part` None.
+    """
+
+    def __call__(
+        self, stream: Stream, line: str, part: int | None = None, continued: bool = False
+    ) -> None: ...
+
 
 ExitCallback = Callable[["ExitStatus"], None]
 """Receives the exit of the process, exactly once per successful `start`."""

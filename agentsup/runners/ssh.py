@@ -8,12 +8,13 @@ shared by that host's agents, opened with the OpenSSH client configuration
 file.
 
 Each agent runs under a small remote watchdog (`_ssh_watchdog.py`, sent as
-`python3 -c SOURCE`) in its own SSH session. The watchdog starts the agent's command
-line (`cd WORKDIR && exec env VAR=value ... ARGV`, every word shell-quoted) as the leader
-of a new process group, keeps a run record in `~/.agentsup/<job>/<machine>/<agent>.json` on the
-host, relays the agent's output as framed lines, signals the group when told to, and
-ends the group when its SSH session's stdin closes: a killed supervisor or a dropped
-connection leaves nothing behind for more than a few seconds.
+`python3 -c SOURCE`) in its own SSH session. The watchdog reads the agent's argv and
+environment from its stdin (never a command line: `ps` would show the values) and starts
+it (`cd WORKDIR && exec "$@"`) as the leader of a new process group, keeps a run
+record in `~/.agentsup/<job>/<machine>/<agent>.json` on the host, relays the agent's
+output as framed lines, signals the group when told to, and ends the group when its
+SSH session's stdin closes: a killed supervisor or a dropped connection leaves nothing
+behind for more than a few seconds.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from agentsup.runners._ssh_hosts import (
     Host,
     LoopThread,
     Session,
-    agent_command_line,
+    agent_launch,
     record_dir,
     remote_path,
     tail,
@@ -89,7 +90,7 @@ class SshRunner(Runner):
                 "run_id": context.run_id,
                 "record_dir": record_dir(context.job.job.name),
                 "grace": min(spec.stop_timeout, ORPHAN_GRACE_MAX),
-                "command": agent_command_line(spec),
+                **agent_launch(spec),
             }
             timeout = 2 * self._host.settings.timeout + FIRST_LINE_TIMEOUT + 5.0
             try:
@@ -198,12 +199,11 @@ class SshBackend(Backend):
         steps.append(f"command -v {shlex.quote(python)} >/dev/null 2>&1 || exit 102")
         if agent.command is not None:
             steps.append(f"command -v {shlex.quote(agent.command[0])} >/dev/null 2>&1 || exit 104")
-        assignments = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
-        check = f"exec env {assignments} {shlex.quote(python)} -c {shlex.quote(CHECK_SCRIPT)}"
+        check = f"exec {shlex.quote(python)} -c {shlex.quote(CHECK_SCRIPT)}"
         if agent.module is not None:
             check += " " + shlex.quote(agent.module)
         steps.append(check)
-        status, _, stderr = await host.run("; ".join(steps))
+        status, _, stderr = await host.run("; ".join(steps), json.dumps(env) + "\n")
         where = f"in {workdir}" if workdir else "in the remote home directory"
         match status:
             case 0:

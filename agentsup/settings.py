@@ -1,4 +1,4 @@
-"""From the job file's restart settings to the values the supervisor logic uses.
+"""Effective settings: what is in force for one agent once the job and the agent are merged.
 
 Each field of an agent's `restart:` overrides the same field of the job's
 `deployment.restart:`, which overrides the defaults.
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentsup.actors.policy import Backoff, FailureAction, RestartMode, RestartPolicy
 from agentsup.job.models import Agent, JobDefinition, RestartSettings
+from agentsup.restart import Backoff, FailureAction, RestartMode, RestartPolicy
 
 
 def _layer(settings: RestartSettings | None) -> dict[str, Any]:
