@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import stat
 import subprocess
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -157,13 +159,20 @@ def test_logs_tail_and_follow(tmp_path: Path) -> None:
         assert "hub | out line 4" in lines or "hub | err line 4" in lines
         every = ctl("logs", "t").stdout
         assert "w | " in every and "hub | " in every
-        follower = subprocess.Popen(agentsup_command("logs", "t", "hub", "-n", "0", "-f"),
+        follower = subprocess.Popen(agentsup_command("logs", "t", "hub", "-n", "1", "-f"),
                                     stdout=subprocess.PIPE, text=True, env=dict(os.environ))
+        received: queue.Queue[str] = queue.Queue()
+        assert follower.stdout is not None
+        stream = follower.stdout
+        threading.Thread(target=lambda: [received.put(line) for line in stream],
+                         daemon=True).start()
         try:
+            # the tail's one line: from here on the follower is connected
+            assert received.get(timeout=60).startswith("hub | ")
             assert ctl("restart", "t", "hub").returncode == 0  # prints its lines again
-            assert follower.stdout is not None
-            seen = [follower.stdout.readline() for _ in range(3)]
+            seen = [received.get(timeout=60) for _ in range(3)]
             assert all(line.startswith("hub | ") for line in seen)
+            assert "hub | out line 0\n" in seen or "hub | err line 0\n" in seen
             run.signal(signal.SIGTERM)
             assert run.wait() == 0
             assert follower.wait(timeout=15) == 0  # the job ended, so does following
