@@ -61,11 +61,14 @@ def started_pid(run: Supervisor, agent: str, after: int = 0) -> int:
 
 
 def test_status_during_start_up_and_after(tmp_path: Path) -> None:
-    job = two_agents(tmp_path, w_env={"LISTEN_DELAY": 3})
+    hold = tmp_path / "not-yet"  # while it exists, w answers its health checks with 500
+    hold.touch()
+    job = two_agents(tmp_path, w_env={"UNHEALTHY_FILE": hold})
     with supervisor(job) as run:
         loaded = run.wait_for("job.loaded")
         w_pid = started_pid(run, "w")
         early = status(str(job))
+        hold.unlink()
         assert early["job"] == "t" and early["phase"] == "starting"
         assert early["control"] == loaded["control"]
         states = {a["id"]: a for a in early["agents"]}
