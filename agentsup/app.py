@@ -20,6 +20,10 @@ from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
 from agentsup.console import choose_format
+from agentsup.control.logring import LogRing, TappedRunner
+from agentsup.control.reload import Reloader, launch_text
+from agentsup.control.rundir import ControlError
+from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
 from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
@@ -69,6 +73,11 @@ def run_job(
         print(unsupported.render(), file=sys.stderr)
         return EXIT_INVALID
 
+    try:
+        control = open_control(job.job.name, str(loaded.path.resolve()), LogRing())
+    except ControlError as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     fmt = choose_format(log_format, sys.stdout, live=True)
     events = EventLog(job.job.name, fmt=fmt, level=log_level, hold_last=True,
                       agents=[agent.id for agent in job.agents])
@@ -77,6 +86,7 @@ def run_job(
         events.set_output_levels(agent.id, job.output_levels_for(agent))
     signals = StopSignals()
     log_files: LogFiles | None = None
+    code = EXIT_FAILED
     try:
         # One handler from here to the exit: no gap in which a signal finds its default
         # action, and once the job is over the signals stay ignored (see StopSignals).
@@ -88,6 +98,7 @@ def run_job(
                     file=str(loaded.path),
                     agents=len(job.agents),
                     topology=job.topology.type.value,
+                    control=control.path,
                 )
                 summary = plan.to_json()
                 summary.pop("job")
@@ -100,12 +111,13 @@ def run_job(
                     return EXIT_FAILED
                 if log_files is not None:
                     events.add_output_sink(log_files)
-                code = _supervise(loaded, plan, events, monitor, signals)
+                code = _supervise(loaded, plan, events, monitor, signals, control)
             except Interrupted as interrupted:
                 signals.done()
                 code = _stopped_before_start(events, interrupted)
             signals.done()
     finally:
+        control.close()
         # After every backend's clean-up (and its events): job.stopped goes last.
         events.release_last()
         if log_files is not None:
@@ -179,6 +191,7 @@ def _supervise(
     events: EventLog,
     monitor: float | None,
     signals: StopSignals,
+    control: ControlServer,
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
@@ -195,7 +208,7 @@ def _supervise(
         except RunnerError as exc:
             events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
             return EXIT_FAILED
-        return _run_actors(job, plan, backends, events, monitor, signals)
+        return _run_actors(job, plan, backends, events, monitor, signals, control)
     except Interrupted as interrupted:
         # A signal while checking hosts and images: nothing runs yet; undo what
         # `prepare` made (in `close`) and stop as cleanly as a running job would.
@@ -214,6 +227,7 @@ def _run_actors(
     events: EventLog,
     monitor: float | None,
     signals: StopSignals,
+    control: ControlServer,
 ) -> int:
     timers = TimerService()
     prober = Prober()
@@ -229,23 +243,34 @@ def _run_actors(
         logic, events, finished, timers=timers, monitor_interval=monitor
     )
     agents: dict[str, pykka.ActorRef[Any]] = {}
+
+    def settings_for(job: JobDefinition, plan: DeploymentPlan, agent: Agent) -> AgentSettings:
+        backend = backends[agent.deployment.target]
+        return AgentSettings(
+            agent_id=agent.id,
+            url=plan.agent_urls[agent.id],
+            health=job.health_for(agent),
+            start_timeout=job.deployment.timeout,
+            spec=backend.launch_spec(
+                agent, agent_environment(job, plan, agent, backend.context.base_dir)
+            ),
+        )
+
+    def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
+        backend = backends[agent.deployment.target]
+        runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
+        return AgentActor.start(
+            settings, runner, supervisor, timers=timers, prober=prober, events=events
+        )
+
     try:
         for agent in job.agents:
-            backend = backends[agent.deployment.target]
-            settings = AgentSettings(
-                agent_id=agent.id,
-                url=plan.agent_urls[agent.id],
-                health=job.health_for(agent),
-                start_timeout=job.deployment.timeout,
-                spec=backend.launch_spec(
-                    agent, agent_environment(job, plan, agent, backend.context.base_dir)
-                ),
-            )
-            agents[agent.id] = AgentActor.start(
-                settings, backend.runner_for(agent), supervisor,
-                timers=timers, prober=prober, events=events,
-            )
+            settings = settings_for(job, plan, agent)
+            logic.launches[agent.id] = launch_text(agent, settings)
+            agents[agent.id] = actor_for(agent, settings)
         supervisor.proxy().attach(agents).get()
+        reloader = Reloader(control, supervisor, set(backends), settings_for, actor_for)
+        control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
         supervisor.tell(StartJob())
         code = _wait(finished)

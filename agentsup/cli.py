@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agentsup import __version__
+from agentsup.control import commands as control_commands
 from agentsup.job.loader import LoadedJob, load_job
 from agentsup.job.models import MAX_SECONDS
 from agentsup.job.problems import JobFileError
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="event format (auto: console on a terminal, json otherwise)")
 
     commands.add_parser("schema", help="print the JSON Schema of job files")
+    control_commands.add_parsers(commands)
     return parser
 
 
@@ -169,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 from agentsup.app import down_job
 
                 return down_job(loaded, resolve(loaded), log_format=args.log_format)
+            case command if command in control_commands.COMMANDS:
+                return control_commands.run(args)
             case "start":
                 loaded = _load(args)
                 from agentsup.app import run_job

@@ -8,7 +8,9 @@ green CI run means the real thing was exercised.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import shutil
+import tempfile
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -25,3 +27,14 @@ def pytest_runtest_makereport(
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped, but AGENTSUP_NO_SKIP=1 forbids skips: {reason}"
+
+
+@pytest.fixture(autouse=True)
+def control_dir_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Each test gets its own control directory (`$XDG_RUNTIME_DIR/agentsup`), so jobs of
+    the same name in tests running at once, here or elsewhere, never see each other.
+    Short, under /tmp: a Unix socket's path must fit in 108 bytes."""
+    runtime = tempfile.mkdtemp(prefix="as-", dir="/tmp")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+    yield runtime
+    shutil.rmtree(runtime, ignore_errors=True)

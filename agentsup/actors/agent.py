@@ -168,7 +168,9 @@ class AgentActor(pykka.ThreadingActor):
             case LaunchAgent(generation=generation):
                 if generation == self.generation and self.phase is Phase.WAITING:
                     self._launch()
-            case RestartAgent(delay=delay):
+            case RestartAgent(delay=delay, requested=requested):
+                if requested and self.phase is not Phase.STOPPING:
+                    self.stop_requested = False  # a requested restart ends a requested stop
                 self._restart(delay)
             case CheckHealth(generation=generation):
                 if generation == self.generation:

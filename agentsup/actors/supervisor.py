@@ -12,7 +12,17 @@ from typing import Any
 
 import pykka
 
-from agentsup.actors.logic import After, Effect, Emit, Finish, Send, SupervisorLogic
+from agentsup.actors.logic import (
+    After,
+    Effect,
+    Emit,
+    Finish,
+    Replace,
+    Respond,
+    Retire,
+    Send,
+    SupervisorLogic,
+)
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
@@ -64,6 +74,17 @@ class JobSupervisor(pykka.ThreadingActor):
             case After(seconds=seconds, message=later):
                 me = self.actor_ref
                 self.timers.call_later(seconds, lambda: tell_quietly(me, later))
+            case Replace(agent_id=agent_id, make=make):
+                old = self.agents.pop(agent_id, None)
+                if old is not None:
+                    old.stop(block=False)
+                self.agents[agent_id] = make(agent_id)
+            case Retire(agent_id=agent_id):
+                old = self.agents.pop(agent_id, None)
+                if old is not None:
+                    old.stop(block=False)
+            case Respond(reply=reply, status=status, body=body):
+                reply(status, dict(body))  # hands the answer to the waiting server thread
             case Send(agent_id=agent_id, command=command):
                 ref = self.agents.get(agent_id)
                 if ref is None:
@@ -81,6 +102,11 @@ class JobSupervisor(pykka.ThreadingActor):
                 self.monitor_generation += 1
                 if not self.finished.done():
                     self.finished.set_result(code)
+
+    def on_stop(self) -> None:
+        """Agents a reload added are known only here; none may outlive the job."""
+        for ref in self.agents.values():
+            ref.stop(block=False)
 
     def on_failure(self, exception_type: Any, exception_value: Any, traceback: Any) -> None:
         """A bug in the supervisor must end the job, not leave the main thread waiting."""

@@ -18,6 +18,7 @@ from agentsup.messages.commands import (
     StopAgent,
     StopJob,
 )
+from agentsup.messages.control import ReloadJob, ReportStatus, RestartAgents, StopAgents
 from agentsup.messages.events import (
     AgentExited,
     AgentReady,
@@ -46,11 +47,15 @@ __all__ = [
     "LaunchAgent",
     "ProcessExited",
     "PublishHealth",
+    "ReloadJob",
+    "ReportStatus",
     "RestartAgent",
+    "RestartAgents",
     "ShutdownTimedOut",
     "StartAgent",
     "StartJob",
     "StopAgent",
+    "StopAgents",
     "StopFinished",
     "StopJob",
 ]

@@ -36,10 +36,14 @@ class StartAgent:
 
 @dataclass(frozen=True)
 class RestartAgent:
-    """Launch the agent again after `delay` seconds (its process has already ended)."""
+    """Launch the agent again after `delay` seconds (stopping it first if it still runs).
+
+    `requested`: asked for over the control socket, which also undoes a requested stop.
+    """
 
     attempt: int
     delay: float
+    requested: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,226 @@
+"""`agentsup status|restart|stop|logs|reload`: the commands that talk to a running job.
+
+Exit codes follow the rest of the CLI: 0 done, 1 the job is not running or the request
+failed (an agent did not come back), 2 the command line or the job file is invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentsup.control.client import ControlClient, NotRunning
+from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+COMMANDS = ("status", "restart", "stop", "logs", "reload")
+
+
+def add_parsers(commands: Any) -> None:
+    """Add the subcommands to the CLI's subparsers."""
+    job_help = "the job file as given to `start`, or the job's name"
+    status = commands.add_parser("status", help="show the agents of running jobs")
+    status.add_argument("job", nargs="?", help=job_help + " (default: every running job)")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    restart = commands.add_parser(
+        "restart", help="restart agents of a running job; wait until they are ready"
+    )
+    restart.add_argument("job", help=job_help)
+    restart.add_argument("agents", nargs="+", metavar="AGENT")
+
+    stop = commands.add_parser(
+        "stop", help="stop a running job, or just some of its agents"
+    )
+    stop.add_argument("job", help=job_help)
+    stop.add_argument("agents", nargs="*", metavar="AGENT",
+                      help="stop only these; they stay stopped until `restart`")
+
+    logs = commands.add_parser("logs", help="show the last lines of agents' output")
+    logs.add_argument("job", help=job_help)
+    logs.add_argument("agents", nargs="*", metavar="AGENT", help="default: every agent")
+    logs.add_argument("-n", "--lines", type=int, default=10, metavar="N",
+                      help="lines per agent (10)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+
+    reload = commands.add_parser("reload", help="re-read the job file and apply what changed")
+    reload.add_argument("job", help=job_help)
+
+
+def job_name(argument: str) -> str:
+    """The job's name from a job file, or the argument itself when it is a name."""
+    path = Path(argument)
+    if not path.is_file():
+        if "/" in argument or argument.endswith((".yaml", ".yml")):
+            raise BadJobArgument(f"{argument}: no such job file")
+        return argument
+    try:
+        document = yaml.safe_load(path.read_text())
+        name = document["job"]["name"]
+        if isinstance(name, str) and name:
+            return name
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        pass
+    from agentsup.job.loader import load_job  # reports the file's problems with positions
+
+    return load_job(path, import_check=False).definition.job.name
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        match args.command:
+            case "status":
+                return _status(args)
+            case "restart":
+                return _restart(args)
+            case "stop":
+                return _stop(args)
+            case "logs":
+                return _logs(args)
+            case "reload":
+                return _reload(args)
+    except BadJobArgument as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except ControlError as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    raise AssertionError(args.command)  # pragma: no cover - argparse guards
+
+
+def _client(argument: str, timeout: float | None = 30.0) -> ControlClient:
+    return ControlClient(job_paths(job_name(argument)), timeout=timeout)
+
+
+def _failed(status: int, body: dict[str, Any]) -> int:
+    print(f"agentsup: {body.get('error', f'HTTP {status}')}", file=sys.stderr)
+    return EXIT_INVALID if status in (400, 404) else EXIT_FAILED
+
+
+def _status(args: argparse.Namespace) -> int:
+    if args.job is not None:
+        status, body = _client(args.job).call("GET", "/v1/status")
+        if status != 200:
+            return _failed(status, body)
+        print(json.dumps(body) if args.json else _table(body))
+        return EXIT_OK
+    found = []
+    for socket_path in sorted(control_dir().glob("*.sock")):
+        try:
+            status, body = _client(socket_path.stem).call("GET", "/v1/status")
+        except NotRunning:
+            continue  # left by a supervisor that died; the next start replaces it
+        if status == 200:
+            found.append(body)
+    if args.json:
+        print(json.dumps({"jobs": found}))
+    elif not found:
+        print("no job is running")
+    else:
+        print("\n\n".join(_table(body) for body in found))
+    return EXIT_OK
+
+
+def _table(body: dict[str, Any]) -> str:
+    title = (f"job {body['job']} ({body['phase']}, supervisor pid {body['pid']}, "
+             f"{body['file']})")
+    header = ("AGENT", "STATE", "PID", "HOST", "URL", "RUN", "RESTARTS", "UPTIME", "HEALTH")
+    rows = [header]
+    for agent in body["agents"]:
+        uptime = agent.get("uptime")
+        rows.append((
+            agent["id"], agent["state"], str(agent.get("pid") or "-"),
+            agent.get("host") or "-", agent.get("url") or "-", str(agent["run"]),
+            str(agent["restarts"]), "-" if uptime is None else _duration(uptime),
+            agent.get("health") or "-",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
+             + "  " + row[-1] for row in rows]
+    return "\n".join([title, *lines])
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _outcomes(body: dict[str, Any]) -> None:
+    for agent, outcome in body.get("agents", {}).items():
+        print(f"{agent}: {outcome}")
+
+
+def _restart(args: argparse.Namespace) -> int:
+    status, body = _client(args.job, timeout=None).call(
+        "POST", "/v1/restart", {"agents": args.agents}
+    )
+    if status != 200:
+        return _failed(status, body)
+    _outcomes(body)
+    return EXIT_OK if body.get("ok") else EXIT_FAILED
+
+
+def _stop(args: argparse.Namespace) -> int:
+    client = _client(args.job, timeout=None)
+    status, body = client.call("POST", "/v1/stop", {"agents": args.agents})
+    if status not in (200, 202):
+        return _failed(status, body)
+    if args.agents:
+        _outcomes(body)
+        return EXIT_OK if body.get("ok") else EXIT_FAILED
+    # The whole job: it has begun its graceful stop; return once it is gone.
+    while True:
+        try:
+            client.call("GET", "/v1/status")
+        except NotRunning:
+            print(f"job {client.paths.name!r} stopped")
+            return EXIT_OK
+        time.sleep(0.1)
+
+
+def _logs(args: argparse.Namespace) -> int:
+    if args.lines < 0:
+        print("agentsup: -n must not be negative", file=sys.stderr)
+        return EXIT_INVALID
+    client = _client(args.job, timeout=None)
+    try:
+        for line in client.lines(args.agents, args.lines, args.follow):
+            print(f"{line['agent']} | {line['line']}", flush=args.follow)
+    except ControlError as exc:
+        print(f"agentsup: {exc}", file=sys.stderr)
+        return EXIT_INVALID if str(exc).startswith("no agent") else EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_OK
+    return EXIT_OK
+
+
+def _reload(args: argparse.Namespace) -> int:
+    status, body = _client(args.job, timeout=None).call("POST", "/v1/reload", {})
+    if status == 422:
+        for problem in body.get("problems", []):
+            print(problem, file=sys.stderr)
+        return EXIT_INVALID
+    if status != 200:
+        return _failed(status, body)
+    for what in ("added", "removed", "restarted"):
+        print(f"{what}: {', '.join(body.get(what, [])) or '-'}")
+    failed = {a: o for a, o in body.get("agents", {}).items() if o != "ready"}
+    for agent, outcome in failed.items():
+        print(f"{agent}: {outcome}")
+    if body.get("error"):
+        print(f"agentsup: {body['error']}", file=sys.stderr)
+    return EXIT_OK if body.get("ok") else EXIT_FAILED

@@ -1,0 +1,60 @@
+"""Requests that arrive over the control socket, as messages to the job supervisor.
+
+Each carries `reply`, a callback the supervisor calls once with an HTTP status and a
+JSON body. The control server's thread waits for that answer; the supervisor never
+waits for anything, so a request can never block the job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Reply = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ReportStatus:
+    """Answer with every agent's state, pid, host, URL, run, restarts and uptime."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class RestartAgents:
+    """Restart these agents now, without spending their restart budget.
+
+    Answered once each is ready again or has failed. A stopped agent is started.
+    """
+
+    agents: tuple[str, ...]
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class StopAgents:
+    """Stop these agents and keep them stopped; no agents means stop the whole job.
+
+    Answered once they are stopped (at once, for the whole job).
+    """
+
+    agents: tuple[str, ...]
+    reply: Reply
+
+
+@dataclass(frozen=True)
+class ReloadJob:
+    """Apply a new plan: stop removed agents, relaunch changed ones, start new ones.
+
+    `launches` describes each agent's launch (command, environment, config, image,
+    host, URLs) as text; an agent whose text differs from the running one's is
+    relaunched. `policies` are the new restart policies, by agent.
+    """
+
+    plan: Any  # DeploymentPlan; Any here keeps messages free of the planner's imports
+    launches: Mapping[str, str]
+    policies: Mapping[str, Any]
+    make: Callable[[str], Any]
+    """Makes the actor (not yet started) of an added or changed agent, by id."""
+    reply: Reply

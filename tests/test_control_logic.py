@@ -1,0 +1,248 @@
+"""SupervisorLogic's answers to control requests, driven by scripted histories.
+
+No threads and no sockets: a reply is a list the test reads, the clock is a number the
+test moves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
+from agentsup.messages import (
+    AgentExited,
+    AgentReady,
+    AgentStarted,
+    AgentStopped,
+    ReloadJob,
+    ReportStatus,
+    RestartAgent,
+    RestartAgents,
+    StartAgent,
+    StartJob,
+    StopAgent,
+    StopAgents,
+    StopJob,
+)
+from agentsup.restart import FailureAction, RestartMode, RestartPolicy
+from tests.test_supervisor_logic import make_plan
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def running(policy: RestartPolicy | None = None) -> tuple[SupervisorLogic, Clock]:
+    """`hub` calls `w`; both started and ready."""
+    clock = Clock()
+    policies = {"w": policy} if policy else {}
+    logic = SupervisorLogic(make_plan([["w"], ["hub"]], {"hub": ["w"]}), policies=policies,
+                            on_failure=FailureAction.SHUTDOWN, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    logic.handle(AgentReady("w", 1, "http://localhost:9001", 0.1))
+    logic.handle(AgentStarted("hub", 1, 12, "localhost"))
+    logic.handle(AgentReady("hub", 1, "http://localhost:9002", 0.1))
+    return logic, clock
+
+
+def replies(effects: list[Effect]) -> list[Respond]:
+    return [e for e in effects if isinstance(e, Respond)]
+
+
+def collector() -> tuple[list[tuple[int, dict[str, Any]]], Any]:
+    answers: list[tuple[int, dict[str, Any]]] = []
+    return answers, lambda status, body: answers.append((status, body))
+
+
+def events(effects: list[Effect], name: str) -> list[dict[str, Any]]:
+    return [dict(e.fields) for e in effects if isinstance(e, Emit) and e.event == name]
+
+
+def test_status_reports_pid_run_restarts_and_uptime() -> None:
+    logic, clock = running()
+    clock.now += 42.0
+    _, reply = collector()
+    [answer] = replies(logic.handle(ReportStatus(reply)))
+    assert answer.status == 200
+    agents = {a["id"]: a for a in answer.body["agents"]}
+    assert agents["w"] == {"id": "w", "state": "ready", "pid": 11, "host": "localhost",
+                           "url": "http://localhost:9001", "run": 1, "restarts": 0,
+                           "uptime": 42.0, "health": "ok", "stage": 1}
+    assert answer.body["phase"] == "running"
+
+
+def test_requested_restart_spends_no_budget_and_answers_when_ready_again() -> None:
+    logic, _ = running(RestartPolicy(max_restarts=1, window=60.0))
+    for run in (2, 3, 4):  # more requested restarts than the budget allows
+        _, reply = collector()
+        effects = logic.handle(RestartAgents(("w",), reply))
+        assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
+        assert events(effects, "agent.restarting") == [
+            {"agent": "w", "attempt": 0, "delay": 0.0, "because": "requested"}]
+        # a readiness report of the old run cannot answer the request
+        assert replies(logic.handle(AgentReady("w", run - 1, "u", 0.1))) == []
+        logic.handle(AgentStarted("w", run, 20 + run, "localhost"))
+        [answer] = replies(logic.handle(AgentReady("w", run, "u", 0.1)))
+        assert (answer.status, dict(answer.body)) == (200, {"ok": True, "agents": {"w": "ready"}})
+    # the budget is untouched: a crash now is restarted, not the end of the agent
+    effects = logic.handle(AgentExited("w", 4, 1, None))
+    assert [e["attempt"] for e in events(effects, "agent.restarting")] == [1]
+    assert events(effects, "agent.failed") == []
+
+
+def test_stopped_agent_stays_stopped_and_is_not_a_failure() -> None:
+    logic, _ = running(RestartPolicy(max_restarts=0))
+    _, reply = collector()
+    effects = logic.handle(StopAgents(("w",), reply))
+    assert effects == [Send("w", StopAgent())]
+    [answer] = replies(logic.handle(AgentStopped("w", None, 15)))
+    assert dict(answer.body) == {"ok": True, "agents": {"w": "stopped"}}
+    assert logic.states() == {"w": "stopped", "hub": "ready"}
+    assert logic.phase.value == "running"
+    # a restart starts it again
+    _, reply = collector()
+    effects = logic.handle(RestartAgents(("w",), reply))
+    assert Send("w", RestartAgent(0, 0.0, requested=True)) in effects
+    logic.handle(AgentStarted("w", 2, 30, "localhost"))
+    assert replies(logic.handle(AgentReady("w", 2, "u", 0.1)))[0].body["ok"] is True
+
+
+def test_job_stop_skips_agents_already_stopped() -> None:
+    logic, _ = running()
+    _, reply = collector()
+    logic.handle(StopAgents(("w",), reply))
+    logic.handle(AgentStopped("w", None, 15))
+    effects = logic.handle(StopJob("SIGTERM"))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StopAgent())]
+    effects = logic.handle(AgentStopped("hub", 0, None))
+    assert events(effects, "job.stopped") == [{"exit_code": 0}]
+
+
+def test_stop_of_the_whole_job_by_request() -> None:
+    logic, _ = running()
+    _, reply = collector()
+    effects = logic.handle(StopAgents((), reply))
+    assert events(effects, "job.stopping") == [{"reason": "request"}]
+    assert replies(effects)[0].status == 202
+
+
+def test_requests_that_cannot_be_carried_out_are_refused() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"], ["hub"]], {"hub": ["w"]}), policies={},
+                            clock=clock)
+    logic.handle(StartJob())
+    _, reply = collector()
+    [unknown] = replies(logic.handle(RestartAgents(("nope",), reply)))
+    assert unknown.status == 404
+    [pending] = replies(logic.handle(StopAgents(("hub",), reply)))
+    assert pending.status == 409 and "not been started" in pending.body["error"]
+    logic.handle(StopJob("SIGTERM"))
+    [stopping] = replies(logic.handle(RestartAgents(("w",), reply)))
+    assert stopping.status == 409
+
+
+def test_a_held_agent_does_not_hold_start_up_back() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w", "x"], ["hub"]], {"hub": ["w", "x"]}),
+                            policies={}, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    _, reply = collector()
+    logic.handle(StopAgents(("w",), reply))
+    logic.handle(AgentStopped("w", None, 15))
+    logic.handle(AgentStarted("x", 1, 12, "localhost"))
+    effects = logic.handle(AgentReady("x", 1, "u", 0.1))
+    assert Send("hub", StartAgent()) in effects
+
+
+def test_waiting_requests_are_answered_when_the_job_ends() -> None:
+    logic, _ = running()
+    _, reply = collector()
+    logic.handle(RestartAgents(("w",), reply))
+    effects = logic.handle(StopJob("SIGTERM"))
+    for agent in ("hub", "w"):
+        effects += logic.handle(AgentStopped(agent, 0, None))
+    [answer] = replies(effects)
+    assert answer.body["ok"] is False
+
+
+def reloaded(logic: SupervisorLogic, plan: Any, launches: dict[str, str]
+             ) -> tuple[list[Effect], list[tuple[int, dict[str, Any]]]]:
+    answers, reply = collector()
+    effects = logic.handle(ReloadJob(plan, launches, {}, lambda agent_id: agent_id, reply))
+    return effects, answers
+
+
+def test_reload_stops_callers_first_and_starts_callees_first() -> None:
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    # x is added, w removed; hub now calls x (its peers changed, so its launch did)
+    plan = make_plan([["x"], ["hub"]], {"hub": ["x"]})
+    effects, _ = reloaded(logic, plan, {"x": "x1", "hub": "hub2"})
+    assert events(effects, "job.reloading") == [
+        {"added": ["x"], "removed": ["w"], "restarted": ["hub"]}]
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StopAgent())]
+    effects = logic.handle(AgentStopped("hub", 0, None))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("w", StopAgent())]
+    effects = logic.handle(AgentStopped("w", 0, None))
+    assert Retire("w") in effects
+    replaced = [e.agent_id for e in effects if isinstance(e, Replace)]
+    assert replaced == ["x", "hub"]
+    # only x starts: hub waits for it
+    assert [e for e in effects if isinstance(e, Send)] == [Send("x", StartAgent())]
+    logic.handle(AgentStarted("x", 1, 40, "localhost"))
+    effects = logic.handle(AgentReady("x", 1, "u", 0.1))
+    assert [e for e in effects if isinstance(e, Send)] == [Send("hub", StartAgent())]
+    logic.handle(AgentStarted("hub", 1, 41, "localhost"))
+    effects = logic.handle(AgentReady("hub", 1, "u", 0.1))
+    assert events(effects, "job.reloaded") == [
+        {"added": ["x"], "removed": ["w"], "restarted": ["hub"]}]
+    [answer] = replies(effects)
+    assert answer.body["ok"] is True
+    assert logic.states() == {"x": "ready", "hub": "ready"}
+    # a late message from the removed agent's actor is ignored
+    assert logic.handle(AgentExited("w", 1, 0, None)) == []
+
+
+def test_reload_with_nothing_changed_keeps_everything() -> None:
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    effects, _ = reloaded(logic, logic.plan, {"w": "w1", "hub": "hub1"})
+    assert [e for e in effects if isinstance(e, Send | Replace | Retire)] == []
+    assert events(effects, "job.reloaded") == [{"added": [], "removed": [], "restarted": []}]
+
+
+def test_reload_is_refused_during_start_up_and_abandoned_by_a_stop() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"]]), policies={}, clock=clock)
+    logic.handle(StartJob())
+    effects, _ = reloaded(logic, logic.plan, {"w": "w2"})
+    assert replies(effects)[0].status == 409
+    logic, _ = running()
+    logic.launches = {"w": "w1", "hub": "hub1"}
+    reloaded(logic, logic.plan, {"w": "w2", "hub": "hub1"})
+    effects = logic.handle(StopJob("SIGTERM"))
+    [answer] = replies(effects)
+    assert answer.body["ok"] is False
+    assert [e for e in effects if isinstance(e, Replace)] == []  # nothing is replaced
+
+
+def test_a_requested_restart_that_never_gets_ready_answers_failed() -> None:
+    clock = Clock()
+    logic = SupervisorLogic(make_plan([["w"]]), policies={"w": RestartPolicy(mode=RestartMode.NO)},
+                            on_failure=FailureAction.CONTINUE, clock=clock)
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("w", 1, 11, "localhost"))
+    logic.handle(AgentReady("w", 1, "u", 0.1))
+    _, reply = collector()
+    logic.handle(RestartAgents(("w",), reply))
+    logic.handle(AgentStarted("w", 2, 12, "localhost"))
+    [answer] = replies(logic.handle(AgentExited("w", 2, 3, None)))
+    assert dict(answer.body) == {
+        "ok": False, "agents": {"w": "failed: exited before it was ready (exit code 3)"}}
+    assert logic.phase.value == "running"
