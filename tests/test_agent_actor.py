@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from agentsup.actors.agent import AgentActor, AgentSettings
-from agentsup.health import ProbeResult
+from agentsup.health import ProbeRequest, ProbeResult
 from agentsup.job.models import EffectiveHealth
 from agentsup.logs import EventLog
 from agentsup.messages import (
@@ -97,14 +97,15 @@ class FakeProber:
     """Keeps its due times on the fake timers; a probe that falls due is recorded."""
 
     timers: FakeTimers
-    probes: list[tuple[str, float, Callable[[ProbeResult], None]]] = field(default_factory=list)
+    probes: list[tuple[ProbeRequest, Callable[[ProbeResult], None]]] = field(
+        default_factory=list)
 
-    def schedule(self, delay: float, url: str, timeout: float,
+    def schedule(self, delay: float, request: ProbeRequest,
                  done: Callable[[ProbeResult], None]) -> FakeTimer:
-        return self.timers.call_later(delay, lambda: self.submit(url, timeout, done))
+        return self.timers.call_later(delay, lambda: self.submit(request, done))
 
-    def submit(self, url: str, timeout: float, done: Callable[[ProbeResult], None]) -> None:
-        self.probes.append((url, timeout, done))
+    def submit(self, request: ProbeRequest, done: Callable[[ProbeResult], None]) -> None:
+        self.probes.append((request, done))
 
 
 @dataclass
@@ -164,7 +165,7 @@ class Harness:
 
     def answer(self, ok: bool, error: str = "") -> None:
         """Answer the oldest outstanding probe."""
-        _, _, done = self.prober.probes.pop(0)
+        _, done = self.prober.probes.pop(0)
         done(ProbeResult(ok, error))
         self.drain()
 
@@ -184,7 +185,9 @@ def test_start_probes_quickly_until_ready_then_every_interval() -> None:
     h.send(StartAgent())
     assert h.told(AgentStarted) == [AgentStarted("a", 1, 1001, "localhost")]
     assert h.fire().delay == 0.0
-    assert h.prober.probes[0][:2] == ("http://localhost:9/health", 1.0)
+    request = h.prober.probes[0][0]
+    assert (request.kind, request.host, request.port, request.paths, request.timeout) == (
+        "http", "localhost", 9, ("/health",), 1.0)
     h.answer(False, "refused")
     assert h.fire().delay == pytest.approx(0.01)
     h.now += 0.05

@@ -196,7 +196,8 @@ class SupervisorLogic:
             Emit(
                 "agent.ready",
                 {"agent": message.agent_id, "url": message.url,
-                 "seconds": round(message.seconds, 4), "run": message.run},
+                 "seconds": round(message.seconds, 4), "run": message.run,
+                 **({"name": message.name} if message.name else {})},
             )
         ]
         effects.extend(self._restart_waiting_dependents(message.agent_id))

@@ -25,6 +25,8 @@ import json
 import logging
 import shlex
 import threading
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from agentsup.environment import agent_environment
@@ -49,6 +51,7 @@ from agentsup.runners._ssh_hosts import (
 )
 from agentsup.runners.base import (
     Backend,
+    ExecResult,
     ExitCallback,
     JobContext,
     LaunchSpec,
@@ -72,6 +75,7 @@ class SshRunner(Runner):
         self._agent = agent
         self._lock = threading.Lock()
         self._session: Session | None = None
+        self._spec: LaunchSpec | None = None
 
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
@@ -102,6 +106,7 @@ class SshRunner(Runner):
                     f"than {timeout:g} s"
                 ) from None
             self._session = session
+            self._spec = spec
         return StartInfo(pid=pid, host=self._host.endpoint.host)
 
     def stop(self, timeout: float) -> None:
@@ -129,6 +134,21 @@ class SshRunner(Runner):
 
     def close(self) -> None:
         self.kill()
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """Run a check command on the agent's host, over the agent's SSH connection, in
+        its working directory with its environment."""
+        spec = self._spec
+        if spec is None:
+            raise RunnerError("the agent has not been started")
+        command = agent_command_line(replace(spec, argv=tuple(argv)))
+        future = self._backend.loop.submit(self._host.run(command))
+        try:
+            status, stdout, stderr = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return ExecResult(None, "")
+        return ExecResult(status, (stdout + stderr)[-300:])
 
 
 # --------------------------------------------------------------------------- backend

@@ -1,0 +1,128 @@
+"""Whose listening socket answered a probe (Linux, from /proc).
+
+A probe that connects to `localhost:PORT` reaches whoever listens there. When an agent
+has not bound its port (it crashed, or is still loading) and another process has, the
+answer is not the agent's, and counting it would make a dead agent ready. So a local
+agent's readiness also asks: does the listening socket that takes connections to that
+address belong to a process of the agent's tree (its process group, or a descendant of
+its leader)? The socket's inode, from /proc/net/tcp{,6}, must show up as
+`socket:[INODE]` under /proc/<pid>/fd of one of those processes.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+PROC = Path("/proc")
+LISTEN = "0A"
+
+__all__ = ["listener_inodes", "owned_by_tree", "process_tree", "socket_inodes"]
+
+
+def _address(hex_text: str) -> str:
+    """/proc/net/tcp's address: 32-bit words in host (little-endian) order."""
+    raw = bytes.fromhex(hex_text)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    return str(ipaddress.ip_address(words))
+
+
+def _listeners(table: str, port: int) -> Iterator[tuple[str, int]]:
+    """(address, inode) of each socket listening on `port` in one /proc/net table."""
+    try:
+        lines = (PROC / "net" / table).read_text().splitlines()[1:]
+    except OSError:
+        return
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 10 or fields[3] != LISTEN:
+            continue
+        address, _, port_hex = fields[1].partition(":")
+        if int(port_hex, 16) == port:
+            yield _address(address), int(fields[9])
+
+
+def listener_inodes(family: int, address: str, port: int) -> set[int]:
+    """The inodes of the sockets that take a connect to (address, port).
+
+    A socket bound to the very address wins over one bound to the wildcard, as in the
+    kernel; an IPv6 wildcard socket takes IPv4 connects too (unless it is V6ONLY,
+    which this does not see).
+    """
+    exact: set[int] = set()
+    wildcard: set[int] = set()
+    ip = ipaddress.ip_address(address)
+    if family == socket.AF_INET:
+        mapped = str(ipaddress.IPv6Address(f"::ffff:{ip}"))
+        for bound, inode in _listeners("tcp", port):
+            (exact if bound == str(ip) else wildcard if bound == "0.0.0.0" else set()).add(inode)
+        for bound, inode in _listeners("tcp6", port):
+            (exact if bound == mapped else wildcard if bound == "::" else set()).add(inode)
+    else:
+        for bound, inode in _listeners("tcp6", port):
+            (exact if bound == str(ip) else wildcard if bound == "::" else set()).add(inode)
+    return exact or wildcard
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """The inodes of the sockets `pid` holds open (empty when it is gone or not ours)."""
+    found: set[int] = set()
+    try:
+        names = os.listdir(PROC / str(pid) / "fd")
+    except OSError:
+        return found
+    for name in names:
+        try:
+            target = os.readlink(PROC / str(pid) / "fd" / name)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(int(target[8:-1]))
+    return found
+
+
+def _processes() -> Iterable[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process."""
+    for entry in os.scandir(PROC):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (PROC / entry.name / "stat").read_text()
+        except OSError:
+            continue
+        # The command name may hold spaces and parentheses: split after the last ')'.
+        fields = stat[stat.rfind(")") + 2:].split()
+        yield int(entry.name), int(fields[1]), int(fields[2])
+
+
+def process_tree(leader: int) -> set[int]:
+    """`leader`, the members of its process group, and every descendant of it."""
+    children: dict[int, list[int]] = {}
+    tree = {leader}
+    for pid, parent, group in _processes():
+        children.setdefault(parent, []).append(pid)
+        if group == leader:
+            tree.add(pid)
+    todo = list(tree)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in tree:
+                tree.add(child)
+                todo.append(child)
+    return tree
+
+
+def owned_by_tree(leader: int, family: int, address: str, port: int) -> bool | None:
+    """Whether the listener that takes connects to (address, port) belongs to the tree
+    of `leader`; None when there is no /proc to tell (not Linux)."""
+    if not (PROC / "net" / "tcp").exists():
+        return None
+    inodes = listener_inodes(family, address, port)
+    if not inodes:
+        return False  # the listener is gone already: nothing of the agent's answered
+    if socket_inodes(leader) & inodes:
+        return True  # the usual case, without a walk over every process
+    return any(socket_inodes(pid) & inodes for pid in process_tree(leader) if pid != leader)
