@@ -38,7 +38,7 @@ class Handler(BaseHTTPRequestHandler):
         name = os.environ.get("AGENT_ID", "agent")
         card_body = json.dumps({"name": f"{name}-card", "url": f"http://x/{name}",
                                 "version": "1"}).encode()
-        if card == "new" and self.path == "/.well-known/agent-card.json" or (
+        if (card == "new" and self.path == "/.well-known/agent-card.json") or (
             card == "old" and self.path == "/.well-known/agent.json"
         ):
             self.answer(200, card_body)
