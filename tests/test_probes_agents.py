@@ -283,3 +283,14 @@ def test_an_ipv6_only_agent_is_reached_at_localhost(tmp_path: Path) -> None:
                              HUB_SPOKE, interval=0.2, timeout=20)
     events = run_under_stock_hosts(tmp_path, job)
     assert "job.ready" in [e["event"] for e in events], events[-5:]
+
+
+def test_the_probes_example_comes_up_with_every_kind() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "probes.yaml"
+    with supervisor(example) as run:
+        run.wait_for("job.ready", timeout=60)
+        ready = {e["agent"]: e for e in run.named("agent.ready")}
+        assert set(ready) == {"card", "port-only", "log-line", "by-command", "split"}
+        assert ready["card"]["name"] == "EchoAgent card"
+        run.signal(signal.SIGTERM)
+        assert run.wait() == 0
