@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -283,9 +284,67 @@ def test_a_listener_is_owned_by_the_process_tree_that_holds_it() -> None:
                                  start_new_session=True)
         try:
             assert owned_by_tree(child.pid, socket.AF_INET, "127.0.0.1", port) is False
-            import os
-
             assert owned_by_tree(os.getpid(), socket.AF_INET, "127.0.0.1", port) is True
         finally:
             child.kill()
             child.wait()
+
+
+# ---------------------------------------------------------------------------- DNS
+
+SLOW_DNS_SCRIPT = """
+import sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from queue import Queue
+from agentsup.probeloop import ProbeLoop, probe_request
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+loop = ProbeLoop()
+answers = Queue()
+loop.schedule(0.0, probe_request("http://agent.slow-dns.test:80", 3.0),
+              lambda r: answers.put(("name", r.ok, r.error)))
+loop.schedule(0.05, probe_request(f"http://127.0.0.1:{server.server_address[1]}", 3.0),
+              lambda r: answers.put(("literal", r.ok, r.error)))
+for _ in range(2):
+    print(answers.get(timeout=30), flush=True)
+"""
+
+
+def test_a_slow_name_lookup_does_not_hold_up_other_probes(tmp_path: Path) -> None:
+    """The resolver is a UDP socket that never answers (a private mount namespace binds
+    a resolv.conf naming it): the lookup hangs, the probe of an address does not."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        blackhole.bind(("127.0.0.77", 53))
+    except OSError as exc:
+        blackhole.close()
+        pytest.skip(f"cannot bind a DNS port to stand in for a slow server: {exc}")
+    resolv = tmp_path / "resolv.conf"
+    resolv.write_text("nameserver 127.0.0.77\noptions timeout:6 attempts:1\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    script = tmp_path / "slow_dns.py"
+    script.write_text(SLOW_DNS_SCRIPT)
+    inner = (f"mount --bind {resolv} /etc/resolv.conf && mount --bind {hosts} /etc/hosts "
+             f"&& exec {sys.executable} {script}")
+    try:
+        done = subprocess.run(["unshare", "-m", "sh", "-c", inner], capture_output=True,
+                              text=True, timeout=60, env=dict(os.environ), check=False)
+    finally:
+        blackhole.close()
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()
+    assert first == "('literal', True, '')"
+    assert second == ("('name', False, 'cannot resolve agent.slow-dns.test: "
+                      "no answer within 3 s')")
