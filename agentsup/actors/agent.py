@@ -370,6 +370,9 @@ class AgentActor(pykka.ThreadingActor):
         live = self.settings.health.live_probe()
         if live.enabled:
             self._schedule_probe(live.interval)
+        elif self.timer is not None:  # e.g. the start timeout of a log check
+            self.timer.cancel()
+            self.timer = None
 
     def _start_timed_out(self, error: str) -> None:
         self._new_generation()
