@@ -11,6 +11,7 @@ turn into a lookup every 10 ms.
 from __future__ import annotations
 
 import ipaddress
+import math
 import queue
 import socket
 import threading
@@ -71,14 +72,15 @@ class NameCache:
 
     def get(self, host: str, port: int) -> list[Address] | str | None:
         """The addresses, an error text, or None while the first lookup is under way."""
-        found = literal(host, port)
-        if found is not None:
-            return found
         key = (host, port)
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
+                found = literal(host, port)
+                if found is not None:  # kept for good: an address never changes
+                    self._entries[key] = _Entry(math.inf, found, "", pending=False)
+                    return list(found)
                 self._entries[key] = _Entry(now, [], "", pending=True)
                 self._queue.put(key)
                 return None
