@@ -5,12 +5,24 @@ has not bound its port (it crashed, or is still loading) and another process has
 answer is not the agent's, and counting it would make a dead agent ready. So a local
 agent's readiness also asks: does the listening socket that takes connections to that
 address belong to a process of the agent's tree (its process group, or a descendant of
-its leader)? The socket's inode, from /proc/net/tcp{,6}, must show up as
-`socket:[INODE]` under /proc/<pid>/fd of one of those processes.
+its leader)?
+
+Two ways to tell, the cheap one first:
+
+- look at the sockets the agent's processes hold (`/proc/<pid>/fd`), each borrowed for a
+  moment with `pidfd_getfd` (Linux 5.6; the supervisor is their ancestor, which the
+  kernel's ptrace rules allow) to ask whether it listens and where: well under a
+  millisecond;
+- where that is not possible, find the listening socket's inode in /proc/net/tcp{,6}
+  and look for `socket:[INODE]` under the processes' fds. Those tables list every TCP
+  socket of the machine, TIME_WAIT ones included, and take tens of milliseconds to read
+  on a busy machine.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import ipaddress
 import os
 import socket
@@ -19,6 +31,10 @@ from pathlib import Path
 
 PROC = Path("/proc")
 LISTEN = "0A"
+SYS_PIDFD_GETFD = 438
+"""The same number on every architecture (system calls from 424 on are shared)."""
+
+_libc: ctypes.CDLL | None = None
 
 __all__ = ["listener_inodes", "owned_by_tree", "process_tree", "socket_inodes"]
 
@@ -115,11 +131,92 @@ def process_tree(leader: int) -> set[int]:
     return tree
 
 
+class _CannotBorrow(Exception):
+    """pidfd_getfd is missing or not allowed here."""
+
+
+def _borrow(pid: int, fds: list[int]) -> Iterator[socket.socket]:
+    """Each of `pid`'s descriptors `fds` as a socket of ours (close-on-exec), for a look."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError as exc:
+        if exc.errno == errno.ESRCH:
+            return
+        raise _CannotBorrow from exc
+    try:
+        for fd in fds:
+            copy = _libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+            if copy < 0:
+                code = ctypes.get_errno()
+                if code in (errno.EBADF, errno.ESRCH):
+                    continue  # closed meanwhile, or the process is gone
+                raise _CannotBorrow(os.strerror(code))
+            try:
+                yield socket.socket(fileno=copy)
+            except OSError:
+                os.close(copy)
+    finally:
+        os.close(pidfd)
+
+
+def _takes(sock: socket.socket, family: int, address: str, port: int) -> bool:
+    """Whether `sock` listens where a connect to (address, port) would land."""
+    try:
+        if not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+            return False
+        bound = sock.getsockname()
+    except OSError:
+        return False
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or int(bound[1]) != port:
+        return False
+    host = str(bound[0])
+    if sock.family == socket.AF_INET:
+        return family == socket.AF_INET and host in (address, "0.0.0.0")
+    if family == socket.AF_INET:
+        return host in ("::", f"::ffff:{address}")
+    return host in (address, "::")
+
+
+def _socket_fds(pid: int) -> list[int]:
+    fds: list[int] = []
+    try:
+        names = os.listdir(PROC / str(pid) / "fd")
+    except OSError:
+        return fds
+    for name in names:
+        try:
+            if os.readlink(PROC / str(pid) / "fd" / name).startswith("socket:["):
+                fds.append(int(name))
+        except OSError:
+            continue
+    return fds
+
+
+def _listens(pid: int, family: int, address: str, port: int) -> bool:
+    """Whether `pid` holds a socket listening where (address, port) lands; raises
+    `_CannotBorrow` when its sockets cannot be looked at."""
+    for sock in _borrow(pid, _socket_fds(pid)):
+        with sock:
+            if _takes(sock, family, address, port):
+                return True
+    return False
+
+
 def owned_by_tree(leader: int, family: int, address: str, port: int) -> bool | None:
     """Whether the listener that takes connects to (address, port) belongs to the tree
     of `leader`; None when there is no /proc to tell (not Linux)."""
     if not (PROC / "net" / "tcp").exists():
         return None
+    try:
+        if _listens(leader, family, address, port):
+            return True  # the usual case, without a walk over every process
+        return any(_listens(pid, family, address, port)
+                   for pid in process_tree(leader) if pid != leader)
+    except _CannotBorrow:
+        pass
     inodes = listener_inodes(family, address, port)
     if not inodes:
         return False  # the listener is gone already: nothing of the agent's answered

@@ -15,6 +15,7 @@ from queue import Queue
 
 import pytest
 
+from agentsup import listeners
 from agentsup.listeners import owned_by_tree
 from agentsup.probe_http import host_header
 from agentsup.probeloop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
@@ -275,7 +276,12 @@ def test_https_with_a_ca_file_verifies_the_certificate(loop: ProbeLoop,
 # ---------------------------------------------------------------------------- owners
 
 
-def test_a_listener_is_owned_by_the_process_tree_that_holds_it() -> None:
+@pytest.mark.parametrize("way", ["borrowed sockets", "/proc/net/tcp"])
+def test_a_listener_is_owned_by_the_process_tree_that_holds_it(
+    way: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if way == "/proc/net/tcp":  # as where pidfd_getfd is missing: no such system call
+        monkeypatch.setattr(listeners, "SYS_PIDFD_GETFD", 100000)
     with socket.socket() as mine:
         mine.bind(("127.0.0.1", 0))
         mine.listen()
