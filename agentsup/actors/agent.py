@@ -22,7 +22,14 @@ import pykka
 
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
-from agentsup.health import ProbeHandle, Prober, ProbeResult, network_request, readiness_delay
+from agentsup.health import (
+    ProbeHandle,
+    Prober,
+    ProbeRequest,
+    ProbeResult,
+    network_request,
+    readiness_delay,
+)
 from agentsup.job.models import EffectiveHealth, EffectiveProbe, ProbeType
 from agentsup.listeners import owned_by_tree
 from agentsup.logs import EventLog
@@ -109,6 +116,7 @@ class AgentActor(pykka.ThreadingActor):
         self.relaunch_delay: float | None = None
         self.stop_in_progress = False
         self.stop_returned = False
+        self.requests: dict[Phase, ProbeRequest] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -147,11 +155,14 @@ class AgentActor(pykka.ThreadingActor):
             prober = self.prober
             self.timer = self.timers.call_later(delay, lambda: prober.run_exec(check, done))
             return
-        try:
-            request = network_request(self.settings.url, probe)
-        except ValueError as exc:
-            done(ProbeResult(False, str(exc)))
-            return
+        request = self.requests.get(self.phase)
+        if request is None:
+            try:
+                request = network_request(self.settings.url, probe)
+            except ValueError as exc:
+                done(ProbeResult(False, str(exc)))
+                return
+            self.requests[self.phase] = request  # the same for every check of a phase
         self.timer = self.prober.schedule(delay, request, done)
 
     def _exec_check(self, probe: EffectiveProbe) -> Callable[[], ProbeResult]:
