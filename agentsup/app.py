@@ -249,8 +249,8 @@ def _run_actors(
         return AgentSettings(
             agent_id=agent.id,
             url=plan.agent_urls[agent.id],
-            health=job.health_for(agent),
-            start_timeout=job.deployment.timeout,
+            health=job.health_for(agent, backend.context.base_dir),
+            start_timeout=job.start_timeout_for(agent),
             spec=backend.launch_spec(
                 agent, agent_environment(job, plan, agent, backend.context.base_dir)
             ),

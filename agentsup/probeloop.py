@@ -1,4 +1,4 @@
-"""One thread that runs every HTTP health probe of a job, without blocking on any.
+"""One thread that runs every network health probe of a job, without blocking on any.
 
 A health check is a connect, one small request and one small answer. Doing each on a
 pool thread, woken by a timer thread, costs several thread wake-ups per check, and with
@@ -6,6 +6,12 @@ hundreds of agents checked every few seconds those wake-ups are most of the supe
 idle CPU. Here a single selector loop keeps the due times in a heap and drives every
 probe's socket without blocking, so an idle check costs one wake-up of this thread and
 the message that carries the result to the agent's actor.
+
+A probe tries every address its host name has, in the resolver's order, and moves on to
+the next when a connect is refused or takes more than its share of the timeout (as
+`socket.create_connection` does); the address that answered is tried first next time.
+Names are looked up on a helper thread (`addresses`), never here. TLS is driven through
+its handshake by the same loop; HTTP is parsed by h11 (`probe_http`).
 """
 
 from __future__ import annotations
@@ -19,30 +25,110 @@ import math
 import os
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
+
+from agentsup.addresses import Address, NameCache
+from agentsup.probe_http import Answer, Exchange, HttpError, card_name, judge_status
 
 logger = logging.getLogger(__name__)
 
-MAX_RESPONSE = 64 * 1024
-"""Bytes of a health answer read at most; the status line is all that counts."""
 ALIGN_GRID = 0.05
 """Probes scheduled at least `ALIGN_FROM` seconds ahead start on multiples of this."""
 ALIGN_FROM = 1.0
-RESOLVE_TTL = 60.0
-"""Seconds a host name's addresses are reused before they are looked up again."""
+MIN_ATTEMPT = 0.25
+"""Seconds a connect to one address gets at least before the next address is tried."""
+A2A_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+"""Where an A2A agent publishes its card: the current name first, then the older one."""
+
+Kind = Literal["http", "tcp", "a2a"]
 
 
 @dataclass(frozen=True)
 class ProbeResult:
     ok: bool
     error: str = ""
+    peer: Address | None = field(default=None, compare=False)
+    """The address that answered (for the check that the agent itself listens there)."""
+    name: str | None = field(default=None, compare=False)
+    """An A2A agent card's `name`."""
 
 
 Done = Callable[[ProbeResult], None]
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """What to probe: a connect (tcp), a GET (http), or the agent card (a2a)."""
+
+    kind: Kind
+    host: str
+    port: int
+    timeout: float
+    paths: tuple[str, ...] = ()
+    tls: ssl.SSLContext | None = None
+
+    @property
+    def where(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+_contexts: dict[str | None, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Unverified by default, like Kubernetes (a probe sends no secrets); verified against
+    `ca_file`, host name included, when one is given. Made once per CA file."""
+    with _contexts_lock:
+        context = _contexts.get(ca_file)
+        if context is None:
+            if ca_file is None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                context = ssl.create_default_context(cafile=ca_file)
+            _contexts[ca_file] = context
+        return context
+
+
+def probe_request(
+    url: str,
+    timeout: float,
+    *,
+    kind: Kind = "http",
+    path: str = "",
+    scheme: str | None = None,
+    ca_file: str | None = None,
+) -> ProbeRequest:
+    """The request for an agent at `url` (its `http://host:port`); `scheme` overrides the
+    URL's. Raises ValueError for what cannot be probed."""
+    parts = urlsplit(url)
+    scheme = scheme or parts.scheme
+    if scheme not in ("http", "https"):
+        raise ValueError(f"only http:// and https:// URLs can be probed, not {url!r}")
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if scheme == "https" else 80)
+    full_path = (parts.path.rstrip("/") + path) if path else (parts.path or "/")
+    if parts.query:
+        full_path += "?" + parts.query
+    paths: tuple[str, ...] = ()
+    if kind == "http":
+        paths = (full_path or "/",)
+    elif kind == "a2a":
+        paths = A2A_PATHS
+    try:
+        tls = tls_context(ca_file) if scheme == "https" and kind != "tcp" else None
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot use the CA file {ca_file}: {exc}") from None
+    return ProbeRequest(kind, host, port, timeout, paths, tls)
 
 
 class ProbeHandle:
@@ -57,70 +143,36 @@ class ProbeHandle:
         self.cancelled = True
 
 
-@dataclass
-class _Target:
-    host: str
-    port: int
-    request: bytes
-
-
-@dataclass
+@dataclass(eq=False)
 class _Probe:
-    target: _Target
+    request: ProbeRequest
     deadline: float
-    timeout: float
     done: Done
+    addresses: list[Address] = field(default_factory=list)
+    index: int = 0
+    path_index: int = 0
     sock: socket.socket | None = None
-    sent: int = 0
-    received: bytearray = field(default_factory=bytearray)
-    connected: bool = False
+    state: str = "resolve"
+    wake_at: float = 0.0
+    events: int = 0
+    outgoing: bytes = b""
+    exchange: Exchange | None = None
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def address(self) -> Address:
+        return self.addresses[self.index]
 
 
-def parse_target(url: str) -> _Target:
-    parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"only http:// URLs can be probed, not {url!r}")
-    host = parts.hostname or "localhost"
-    port = parts.port or 80
-    path = parts.path or "/"
-    if parts.query:
-        path += "?" + parts.query
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: agentsup\r\n"
-        "Accept: */*\r\nConnection: close\r\n\r\n"
-    ).encode("ascii", errors="replace")
-    return _Target(host, port, request)
+def _show(address: Address) -> str:
+    _, ip, port = address
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def status_result(received: bytes) -> ProbeResult:
-    """Judge a response by its status line: any 2xx is healthy."""
-    status_line = bytes(received).split(b"\r\n", 1)[0].decode("latin-1")
-    fields = status_line.split(" ", 2)
-    if len(fields) < 2 or not fields[0].startswith("HTTP/") or not fields[1].isdigit():
-        return ProbeResult(False, f"not an HTTP answer: {status_line[:80]!r}")
-    status = int(fields[1])
-    if 200 <= status < 300:
-        return ProbeResult(True)
-    return ProbeResult(False, f"HTTP {status}")
-
-
-def _complete(received: bytearray) -> bool:
-    """Whether a whole response is in: headers, then `Content-Length` bytes of body.
-
-    Without a length the answer ends when the agent closes the connection, as asked by
-    `Connection: close`. Reading the body before closing spares the agent a reset.
-    """
-    end = received.find(b"\r\n\r\n")
-    if end < 0:
-        return False
-    for line in bytes(received[:end]).split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            try:
-                return len(received) - (end + 4) >= int(value.strip())
-            except ValueError:
-                return False
-    return False
+def _tls_reason(exc: ssl.SSLError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"TLS: certificate verify failed: {exc.verify_message}"
+    return f"TLS: {exc.reason or exc}"
 
 
 class ProbeLoop:
@@ -134,24 +186,20 @@ class ProbeLoop:
         os.set_blocking(self._wake_write, False)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
-        self._due: list[tuple[float, int, ProbeHandle, _Target, float, Done]] = []
+        self._due: list[tuple[float, int, ProbeHandle, ProbeRequest, Done]] = []
         self._counter = itertools.count()
-        self._active: dict[int, _Probe] = {}
-        self._addresses: dict[tuple[str, int], tuple[float, list[tuple[int, tuple[str, int]]]]]
-        self._addresses = {}
+        self._active: set[_Probe] = set()
+        self._resolving: list[_Probe] = []
+        self._preferred: dict[tuple[str, int], Address] = {}
+        self._names = NameCache(self._wake, clock)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="agentsup-probes", daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------ any thread
 
-    def schedule(self, delay: float, url: str, timeout: float, done: Done) -> ProbeHandle:
+    def schedule(self, delay: float, request: ProbeRequest, done: Done) -> ProbeHandle:
         handle = ProbeHandle()
-        try:
-            target = parse_target(url)
-        except ValueError as exc:
-            done(ProbeResult(False, str(exc)))
-            return handle
         with self._lock:
             if self._closed:
                 return handle
@@ -160,7 +208,7 @@ class ProbeLoop:
                 # Round up to the grid, so that checks which fall due close together
                 # run in one wake-up of this thread instead of one each.
                 due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
-            heapq.heappush(self._due, (due, next(self._counter), handle, target, timeout, done))
+            heapq.heappush(self._due, (due, next(self._counter), handle, request, done))
             first = self._due[0][2] is handle
         if first:
             self._wake()
@@ -170,6 +218,7 @@ class ProbeLoop:
         with self._lock:
             self._closed = True
         self._wake()
+        self._names.close()
         self._thread.join(timeout=2.0)
 
     def _wake(self) -> None:
@@ -185,17 +234,19 @@ class ProbeLoop:
                     if self._closed:
                         break
                 self._start_due()
-                for key, events in self._selector.select(self._wait_time()):
+                self._retry_resolving()
+                for key, _ in self._selector.select(self._wait_time()):
                     if key.data is None:
                         with contextlib.suppress(BlockingIOError):
                             os.read(self._wake_read, 4096)
                         continue
-                    self._advance(key.data, events)
+                    if key.data in self._active:
+                        self._advance(key.data)
                 self._expire()
         except Exception:  # keep the job informed rather than silently stop probing
             logger.exception("the health probe loop failed")
         finally:
-            for probe in list(self._active.values()):
+            for probe in [*self._active, *self._resolving]:
                 self._finish(probe, ProbeResult(False, "the job is stopping"), report=False)
             self._selector.close()
             os.close(self._wake_read)
@@ -203,7 +254,8 @@ class ProbeLoop:
 
     def _wait_time(self) -> float | None:
         now = self._clock()
-        times = [probe.deadline for probe in self._active.values()]
+        times = [probe.wake_at for probe in self._active]
+        times.extend(probe.deadline for probe in self._resolving)
         with self._lock:
             if self._due:
                 times.append(self._due[0][0])
@@ -217,99 +269,230 @@ class ProbeLoop:
             with self._lock:
                 if not self._due or self._due[0][0] > now:
                     return
-                _, _, handle, target, timeout, done = heapq.heappop(self._due)
+                _, _, handle, request, done = heapq.heappop(self._due)
             if not handle.cancelled:
-                self._open(target, timeout, done)
+                probe = _Probe(request, now + request.timeout, done, wake_at=now + request.timeout)
+                self._resolve(probe)
 
-    def _resolve(self, host: str, port: int) -> list[tuple[int, tuple[str, int]]]:
-        now = self._clock()
-        cached = self._addresses.get((host, port))
-        if cached is not None and now - cached[0] < RESOLVE_TTL:
-            return cached[1]
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        addresses: list[tuple[int, tuple[str, int]]] = [
-            (int(family), (str(address[0]), int(address[1])))
-            for family, _, _, _, address in infos
-        ]
-        self._addresses[(host, port)] = (now, addresses)
-        return addresses
-
-    def _open(self, target: _Target, timeout: float, done: Done) -> None:
-        probe = _Probe(target, self._clock() + timeout, timeout, done)
-        try:
-            family, address = self._resolve(target.host, target.port)[0]
-            sock = socket.socket(family, socket.SOCK_STREAM)
-        except (OSError, IndexError) as exc:
-            reason = getattr(exc, "strerror", None) or exc
-            done(ProbeResult(False, f"cannot resolve {target.host}: {reason}"))
+    def _resolve(self, probe: _Probe) -> None:
+        request = probe.request
+        found = self._names.get(request.host, request.port)
+        if found is None:
+            if probe not in self._resolving:
+                self._resolving.append(probe)
             return
-        sock.setblocking(False)
-        probe.sock = sock
-        self._active[sock.fileno()] = probe
-        code = sock.connect_ex(address)
-        if code not in (0, errno.EINPROGRESS, errno.EAGAIN):  # else: wait for writable
-            self._fail_connect(probe, code)
+        if isinstance(found, str):
+            self._finish(probe, ProbeResult(False, found))
             return
-        self._selector.register(sock, selectors.EVENT_WRITE, probe)
+        preferred = self._preferred.get((request.host, request.port))
+        if preferred in found:
+            found.remove(preferred)
+            found.insert(0, preferred)
+        probe.addresses = found
+        self._active.add(probe)
+        self._connect_next(probe)
 
-    def _fail_connect(self, probe: _Probe, code: int) -> None:
-        target = probe.target
-        self._finish(
-            probe,
-            ProbeResult(False, f"cannot connect to {target.host}:{target.port}: "
-                        f"{os.strerror(code)}"),
-        )
+    def _retry_resolving(self) -> None:
+        waiting, self._resolving = self._resolving, []
+        for probe in waiting:
+            self._resolve(probe)
 
-    def _advance(self, probe: _Probe, events: int) -> None:
+    # ------------------------------------------------------------------ connecting
+
+    def _connect_next(self, probe: _Probe) -> None:
+        """Connect to the current address, or move on until one connect is under way."""
+        while probe.index < len(probe.addresses):
+            family, ip, port = probe.address
+            try:
+                sock = socket.socket(family, socket.SOCK_STREAM)
+            except OSError as exc:
+                probe.errors.append(f"{_show(probe.address)}: {exc.strerror or exc}")
+                probe.index += 1
+                continue
+            sock.setblocking(False)
+            code = sock.connect_ex((ip, port))
+            if code not in (0, errno.EINPROGRESS, errno.EAGAIN):
+                sock.close()
+                probe.errors.append(f"{_show(probe.address)}: {os.strerror(code)}")
+                probe.index += 1
+                continue
+            now = self._clock()
+            left = len(probe.addresses) - probe.index
+            share = max((probe.deadline - now) / left, MIN_ATTEMPT)
+            probe.sock = sock
+            probe.state = "connect"
+            probe.wake_at = min(probe.deadline, now + share)
+            probe.events = selectors.EVENT_WRITE
+            self._selector.register(sock, selectors.EVENT_WRITE, probe)
+            return
+        self._finish(probe, ProbeResult(False, self._connect_error(probe)))
+
+    def _connect_error(self, probe: _Probe) -> str:
+        where = probe.request.where
+        if len(probe.errors) == 1:
+            reason = probe.errors[0].split(": ", 1)[1]
+            return f"cannot connect to {where}: {reason}"
+        return f"cannot connect to {where}: {'; '.join(probe.errors)}"
+
+    def _connect_failed(self, probe: _Probe, reason: str) -> None:
+        probe.errors.append(f"{_show(probe.address)}: {reason}")
+        self._close_socket(probe)
+        probe.index += 1
+        self._connect_next(probe)
+
+    def _connected(self, probe: _Probe) -> None:
+        request = probe.request
+        self._preferred[(request.host, request.port)] = probe.address
+        probe.wake_at = probe.deadline
+        if request.kind == "tcp":
+            self._finish(probe, ProbeResult(True, peer=probe.address))
+            return
+        if request.tls is not None:
+            sock = probe.sock
+            assert sock is not None
+            self._selector.unregister(sock)
+            probe.sock = request.tls.wrap_socket(
+                sock, server_hostname=request.host, do_handshake_on_connect=False
+            )
+            self._selector.register(probe.sock, probe.events, probe)
+            probe.state = "handshake"
+            self._handshake(probe)
+            return
+        self._send_request(probe)
+
+    def _handshake(self, probe: _Probe) -> None:
+        sock = probe.sock
+        assert isinstance(sock, ssl.SSLSocket)
+        sock.do_handshake()  # SSLWant* are handled by the caller
+        self._send_request(probe)
+
+    def _send_request(self, probe: _Probe) -> None:
+        request = probe.request
+        probe.exchange = Exchange(request.host, request.port, request.paths[probe.path_index])
+        probe.outgoing = probe.exchange.request()
+        probe.state = "send"
+        self._send(probe)
+
+    def _send(self, probe: _Probe) -> None:
+        sock = probe.sock
+        assert sock is not None
+        while probe.outgoing:
+            sent = sock.send(probe.outgoing)
+            probe.outgoing = probe.outgoing[sent:]
+        probe.state = "receive"
+        self._want(probe, selectors.EVENT_READ)
+
+    def _receive(self, probe: _Probe) -> None:
+        sock = probe.sock
+        exchange = probe.exchange
+        assert sock is not None and exchange is not None
+        while True:
+            data = sock.recv(65536)
+            answer = exchange.feed(data)
+            if answer is not None:
+                self._answered(probe, answer)
+                return
+            if not data:
+                self._finish(probe, ProbeResult(False, "the connection closed early"))
+                return
+            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+                return  # the selector says when more has come
+
+    def _want(self, probe: _Probe, events: int) -> None:
+        if probe.sock is not None and probe.events != events:
+            probe.events = events
+            self._selector.modify(probe.sock, events, probe)
+
+    # ------------------------------------------------------------------ answers
+
+    def _advance(self, probe: _Probe) -> None:
         sock = probe.sock
         assert sock is not None
         try:
-            if not probe.connected:
+            if probe.state == "connect":
                 code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if code != 0:
-                    self._fail_connect(probe, code)
-                    return
-                probe.connected = True
-            if probe.sent < len(probe.target.request):
-                probe.sent += sock.send(probe.target.request[probe.sent:])
-                if probe.sent < len(probe.target.request):
-                    return
-                self._selector.modify(sock, selectors.EVENT_READ, probe)
-                return
-            if events & selectors.EVENT_READ:
-                chunk = sock.recv(16384)
-                probe.received += chunk
-                if chunk and len(probe.received) < MAX_RESPONSE and not _complete(
-                    probe.received
-                ):
-                    return
-                self._finish(probe, status_result(bytes(probe.received)))
+                    self._connect_failed(probe, os.strerror(code))
+                else:
+                    self._connected(probe)
+            elif probe.state == "handshake":
+                self._handshake(probe)
+            elif probe.state == "send":
+                self._send(probe)
+            else:
+                self._receive(probe)
+        except ssl.SSLWantReadError:
+            self._want(probe, selectors.EVENT_READ)
+        except ssl.SSLWantWriteError:
+            self._want(probe, selectors.EVENT_WRITE)
+        except ssl.SSLError as exc:
+            self._finish(probe, ProbeResult(False, _tls_reason(exc)))
         except BlockingIOError:
             return
+        except HttpError as exc:
+            self._finish(probe, ProbeResult(False, str(exc)))
         except OSError as exc:
-            if b"\r\n" in probe.received:
-                self._finish(probe, status_result(bytes(probe.received)))
+            answer = probe.exchange.partial() if probe.exchange is not None else None
+            if answer is not None:
+                self._answered(probe, answer)
             else:
-                url = f"http://{probe.target.host}:{probe.target.port}"
-                self._finish(probe, ProbeResult(False, f"cannot get {url}: "
-                                                f"{exc.strerror or exc}"))
+                self._finish(probe, ProbeResult(
+                    False, f"cannot get {probe.request.where}: {exc.strerror or exc}"))
+
+    def _answered(self, probe: _Probe, answer: Answer) -> None:
+        request = probe.request
+        if request.kind == "http":
+            reason = judge_status(answer.status)
+            self._finish(probe, ProbeResult(reason is None, reason or "", peer=probe.address))
+            return
+        name, reason = card_name(answer)
+        if name is not None:
+            self._finish(probe, ProbeResult(True, peer=probe.address, name=name))
+            return
+        probe.errors = [*probe.errors, f"{request.paths[probe.path_index]}: {reason}"]
+        if probe.path_index + 1 < len(request.paths) and self._clock() < probe.deadline:
+            # The older card location, on a new connection to the address that answered.
+            probe.path_index += 1
+            self._close_socket(probe)
+            probe.exchange = None
+            self._connect_next(probe)
+            return
+        self._finish(probe, ProbeResult(False, "no agent card: " + "; ".join(probe.errors)))
 
     def _expire(self) -> None:
         now = self._clock()
-        for probe in [p for p in self._active.values() if p.deadline <= now]:
-            if b"\r\n" in probe.received:
-                self._finish(probe, status_result(bytes(probe.received)))
+        for probe in [p for p in self._resolving if p.deadline <= now]:
+            self._resolving.remove(probe)
+            self._finish(probe, ProbeResult(
+                False, f"cannot resolve {probe.request.host}: no answer within "
+                f"{probe.request.timeout:g} s"))
+        for probe in [p for p in self._active if p.wake_at <= now]:
+            if probe not in self._active:
+                continue
+            if probe.state == "connect" and now < probe.deadline:
+                self._connect_failed(probe, "timed out")
+                continue
+            answer = probe.exchange.partial() if probe.exchange is not None else None
+            if answer is not None:
+                self._answered(probe, answer)
+            elif probe.state == "connect" and len(probe.addresses) > 1:
+                self._connect_failed(probe, "timed out")
             else:
-                self._finish(probe, ProbeResult(False, f"no answer within {probe.timeout:g} s"))
+                self._finish(probe, ProbeResult(
+                    False, f"no answer within {probe.request.timeout:g} s"))
 
-    def _finish(self, probe: _Probe, result: ProbeResult, *, report: bool = True) -> None:
+    def _close_socket(self, probe: _Probe) -> None:
         sock = probe.sock
         if sock is not None:
-            self._active.pop(sock.fileno(), None)
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(sock)
             sock.close()
             probe.sock = None
+            probe.events = 0
+
+    def _finish(self, probe: _Probe, result: ProbeResult, *, report: bool = True) -> None:
+        self._close_socket(probe)
+        self._active.discard(probe)
         if not report:
             return
         try:

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from agentsup.actors.agent import AgentActor, AgentSettings
-from agentsup.health import ProbeResult
-from agentsup.job.models import EffectiveHealth
+from agentsup.health import ProbeRequest, ProbeResult
+from agentsup.job.models import EffectiveHealth, EffectiveProbe, ProbeType
 from agentsup.logs import EventLog
 from agentsup.messages import (
     AgentExited,
@@ -97,14 +97,15 @@ class FakeProber:
     """Keeps its due times on the fake timers; a probe that falls due is recorded."""
 
     timers: FakeTimers
-    probes: list[tuple[str, float, Callable[[ProbeResult], None]]] = field(default_factory=list)
+    probes: list[tuple[ProbeRequest, Callable[[ProbeResult], None]]] = field(
+        default_factory=list)
 
-    def schedule(self, delay: float, url: str, timeout: float,
+    def schedule(self, delay: float, request: ProbeRequest,
                  done: Callable[[ProbeResult], None]) -> FakeTimer:
-        return self.timers.call_later(delay, lambda: self.submit(url, timeout, done))
+        return self.timers.call_later(delay, lambda: self.submit(request, done))
 
-    def submit(self, url: str, timeout: float, done: Callable[[ProbeResult], None]) -> None:
-        self.probes.append((url, timeout, done))
+    def submit(self, request: ProbeRequest, done: Callable[[ProbeResult], None]) -> None:
+        self.probes.append((request, done))
 
 
 @dataclass
@@ -116,7 +117,8 @@ class FakeSupervisor:
 
 
 class Harness:
-    def __init__(self, *, retries: int = 2, enabled: bool = True, timeout: float = 5.0) -> None:
+    def __init__(self, *, retries: int = 2, enabled: bool = True, timeout: float = 5.0,
+                 health: EffectiveHealth | None = None) -> None:
         self.now = 100.0
         self.runner = FakeRunner()
         self.timers = FakeTimers()
@@ -125,8 +127,8 @@ class Harness:
         settings = AgentSettings(
             agent_id="a",
             url="http://localhost:9",
-            health=EffectiveHealth(enabled=enabled, interval=10.0, retries=retries,
-                                   timeout=1.0, path="/health"),
+            health=health or EffectiveHealth(enabled=enabled, interval=10.0, retries=retries,
+                                             timeout=1.0, path="/health"),
             start_timeout=timeout,
             spec=LaunchSpec("a", ("x",), {}, Path("."), stop_timeout=3.0),
         )
@@ -162,11 +164,12 @@ class Harness:
         self.drain()
         return timer
 
-    def answer(self, ok: bool, error: str = "") -> None:
-        """Answer the oldest outstanding probe."""
-        _, _, done = self.prober.probes.pop(0)
-        done(ProbeResult(ok, error))
+    def answer(self, ok: bool, error: str = "", name: str | None = None) -> ProbeRequest:
+        """Answer the oldest outstanding probe; return what it asked for."""
+        request, done = self.prober.probes.pop(0)
+        done(ProbeResult(ok, error, name=name))
         self.drain()
+        return request
 
     def exit(self, code: int | None = None, signal: int | None = 9) -> None:
         from agentsup.runners.base import ExitStatus
@@ -184,7 +187,9 @@ def test_start_probes_quickly_until_ready_then_every_interval() -> None:
     h.send(StartAgent())
     assert h.told(AgentStarted) == [AgentStarted("a", 1, 1001, "localhost")]
     assert h.fire().delay == 0.0
-    assert h.prober.probes[0][:2] == ("http://localhost:9/health", 1.0)
+    request = h.prober.probes[0][0]
+    assert (request.kind, request.host, request.port, request.paths, request.timeout) == (
+        "http", "localhost", 9, ("/health",), 1.0)
     h.answer(False, "refused")
     assert h.fire().delay == pytest.approx(0.01)
     h.now += 0.05
@@ -327,3 +332,73 @@ def test_stop_of_an_agent_that_is_not_running_answers_at_once() -> None:
     h.send(StopAgent())
     assert h.told(AgentStopped) == [AgentStopped("a", None, None)]
     assert CheckHealth not in [type(m) for m in h.supervisor.told]
+
+
+def probe(**fields: object) -> EffectiveProbe:
+    values: dict[str, object] = {"enabled": True, "interval": 10.0, "retries": 2,
+                                 "timeout": 1.0, "path": "/health", **fields}
+    return EffectiveProbe(**values)  # type: ignore[arg-type]
+
+
+def health(readiness: EffectiveProbe, liveness: EffectiveProbe) -> EffectiveHealth:
+    return EffectiveHealth(enabled=True, interval=10.0, retries=2, timeout=1.0,
+                           path="/health", readiness=readiness, liveness=liveness)
+
+
+def test_readiness_and_liveness_probe_their_own_paths() -> None:
+    h = Harness(health=health(probe(path="/ready", interval=2.0),
+                              probe(path="/live", interval=30.0)))
+    h.send(StartAgent())
+    h.fire()
+    assert h.answer(False).paths == ("/ready",)
+    h.fire()
+    assert h.answer(True).paths == ("/ready",)
+    assert [t.delay for t in h.timers.pending()] == [30.0]
+    h.fire()
+    assert h.answer(True).paths == ("/live",)
+
+
+def test_liveness_off_means_no_probe_once_ready() -> None:
+    h = Harness(health=health(probe(), probe(enabled=False)))
+    h.send(StartAgent())
+    h.fire()
+    h.answer(True)
+    assert h.told(AgentReady) and not h.timers.pending()
+
+
+def test_an_a2a_card_name_is_carried_by_agent_ready() -> None:
+    h = Harness(health=health(probe(type=ProbeType.A2A), probe(type=ProbeType.A2A)))
+    h.send(StartAgent())
+    h.fire()
+    assert h.answer(True, name="Weather").kind == "a2a"
+    (ready,) = h.told(AgentReady)
+    assert ready.name == "Weather"
+
+
+def test_log_readiness_needs_a_matching_line_and_then_no_probe() -> None:
+    log = probe(type=ProbeType.LOG, pattern=r"model (loaded|ready)")
+    h = Harness(health=health(log, log))
+    h.send(StartAgent())
+    assert [t.delay for t in h.timers.pending()] == [5.0]  # only the start timeout
+    assert h.runner.on_output is not None
+    h.runner.on_output("stdout", "loading weights")
+    h.drain()
+    assert not h.told(AgentReady)
+    h.runner.on_output("stderr", "INFO model loaded in 3 s")
+    h.drain()
+    assert len(h.told(AgentReady)) == 1
+    assert not h.timers.pending() and not h.prober.probes
+    h.runner.on_output("stdout", "model ready again")
+    h.drain()
+    assert len(h.told(AgentReady)) == 1
+
+
+def test_a_log_line_that_never_comes_fails_the_start() -> None:
+    log = probe(type=ProbeType.LOG, pattern="^ready$")
+    h = Harness(health=health(log, log))
+    h.send(StartAgent())
+    h.now += 5.0
+    h.fire()
+    (failed,) = h.told(AgentStartFailed)
+    assert "no output line matched '^ready$'" in failed.reason
+    assert h.runner.kills == 1

@@ -12,7 +12,7 @@ from queue import Queue
 
 import pytest
 
-from agentsup.probeloop import ProbeLoop, ProbeResult
+from agentsup.probeloop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -90,9 +90,13 @@ def loop() -> Iterator[ProbeLoop]:
     probes.close()
 
 
+def get(url: str, timeout: float = 1.0) -> ProbeRequest:
+    return probe_request(url, timeout)
+
+
 def probe(loop: ProbeLoop, url: str, timeout: float = 2.0, delay: float = 0.0) -> ProbeResult:
     results: Queue[ProbeResult] = Queue()
-    loop.schedule(delay, url, timeout, results.put)
+    loop.schedule(delay, get(url, timeout), results.put)
     return results.get(timeout=timeout + delay + 5)
 
 
@@ -127,9 +131,15 @@ def test_silence_times_out(loop: ProbeLoop) -> None:
     assert 0.4 < waited < 3.0
 
 
-def test_a_status_line_without_the_rest_is_judged_at_the_deadline(loop: ProbeLoop) -> None:
-    with raw_server(b"HTTP/1.1 204 No Content\r\n") as port:
+def test_headers_without_the_whole_body_are_judged_at_the_deadline(loop: ProbeLoop) -> None:
+    with raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial") as port:
         assert probe(loop, f"http://127.0.0.1:{port}/", timeout=0.5) == ProbeResult(True)
+
+
+def test_a_status_line_without_its_headers_is_no_answer(loop: ProbeLoop) -> None:
+    with raw_server(b"HTTP/1.1 200 OK\r\n") as port:
+        result = probe(loop, f"http://127.0.0.1:{port}/", timeout=0.5)
+    assert result == ProbeResult(False, "no answer within 0.5 s")
 
 
 def test_not_http_is_unhealthy(loop: ProbeLoop) -> None:
@@ -138,9 +148,9 @@ def test_not_http_is_unhealthy(loop: ProbeLoop) -> None:
     assert not result.ok and result.error.startswith("not an HTTP answer")
 
 
-def test_only_http_urls(loop: ProbeLoop) -> None:
-    result = probe(loop, "https://127.0.0.1:1/")
-    assert not result.ok and "only http://" in result.error
+def test_only_http_and_https_urls() -> None:
+    with pytest.raises(ValueError, match="only http:// and https://"):
+        probe_request("ftp://127.0.0.1:1/", 1.0)
 
 
 def test_unresolvable_host(loop: ProbeLoop) -> None:
@@ -151,9 +161,9 @@ def test_unresolvable_host(loop: ProbeLoop) -> None:
 def test_a_cancelled_probe_never_runs(loop: ProbeLoop) -> None:
     results: Queue[ProbeResult] = Queue()
     with http_server() as port:
-        handle = loop.schedule(0.2, f"http://127.0.0.1:{port}/", 1.0, results.put)
+        handle = loop.schedule(0.2, get(f"http://127.0.0.1:{port}/", 1.0), results.put)
         handle.cancel()
-        loop.schedule(0.3, f"http://127.0.0.1:{port}/", 1.0, results.put)
+        loop.schedule(0.3, get(f"http://127.0.0.1:{port}/", 1.0), results.put)
         assert results.get(timeout=5).ok
         time.sleep(0.2)
         assert results.empty()
@@ -163,9 +173,9 @@ def test_delays_order_the_probes(loop: ProbeLoop) -> None:
     answered: Queue[str] = Queue()
     with http_server() as port:
         url = f"http://127.0.0.1:{port}/"
-        loop.schedule(0.3, url, 1.0, lambda _: answered.put("late"))
-        loop.schedule(0.0, url, 1.0, lambda _: answered.put("now"))
-        loop.schedule(0.1, url, 1.0, lambda _: answered.put("soon"))
+        loop.schedule(0.3, get(url, 1.0), lambda _: answered.put("late"))
+        loop.schedule(0.0, get(url, 1.0), lambda _: answered.put("now"))
+        loop.schedule(0.1, get(url, 1.0), lambda _: answered.put("soon"))
         assert [answered.get(timeout=5) for _ in range(3)] == ["now", "soon", "late"]
 
 
@@ -173,7 +183,7 @@ def test_many_probes_at_once_all_answer(loop: ProbeLoop) -> None:
     results: Queue[ProbeResult] = Queue()
     with http_server() as port:
         for _ in range(150):
-            loop.schedule(0.0, f"http://127.0.0.1:{port}/", 5.0, results.put)
+            loop.schedule(0.0, get(f"http://127.0.0.1:{port}/", 5.0), results.put)
         answers = [results.get(timeout=20) for _ in range(150)]
     assert all(a.ok for a in answers), {a.error for a in answers if not a.ok}
 
@@ -183,5 +193,5 @@ def test_a_failing_callback_does_not_stop_the_loop(loop: ProbeLoop) -> None:
         raise RuntimeError("callback bug")
 
     with http_server() as port:
-        loop.schedule(0.0, f"http://127.0.0.1:{port}/", 1.0, explode)
+        loop.schedule(0.0, get(f"http://127.0.0.1:{port}/", 1.0), explode)
         assert probe(loop, f"http://127.0.0.1:{port}/").ok

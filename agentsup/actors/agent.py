@@ -10,6 +10,7 @@ dropped.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +22,16 @@ import pykka
 
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
-from agentsup.health import ProbeHandle, Prober, ProbeResult, readiness_delay
-from agentsup.job.models import EffectiveHealth
+from agentsup.health import (
+    ProbeHandle,
+    Prober,
+    ProbeRequest,
+    ProbeResult,
+    network_request,
+    readiness_delay,
+)
+from agentsup.job.models import EffectiveHealth, EffectiveProbe, ProbeType
+from agentsup.listeners import owned_by_tree
 from agentsup.logs import EventLog
 from agentsup.messages import (
     AgentExited,
@@ -43,6 +52,9 @@ from agentsup.messages import (
     StopFinished,
 )
 from agentsup.runners.base import ExitStatus, LaunchSpec, Runner, RunnerError, Stream
+
+OUTPUT_TAIL = 200
+"""Characters of a failed exec check's output kept in the event."""
 
 EXIT_REPORT_GRACE = 2.0
 """How long a stop waits for the runner's exit report after the runner's stop returned."""
@@ -104,6 +116,7 @@ class AgentActor(pykka.ThreadingActor):
         self.relaunch_delay: float | None = None
         self.stop_in_progress = False
         self.stop_returned = False
+        self.requests: dict[Phase, ProbeRequest] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -118,6 +131,11 @@ class AgentActor(pykka.ThreadingActor):
             self.timer.cancel()
         self.timer = self.timers.call_later(delay, lambda: self._tell_self(message))
 
+    def _probe(self) -> EffectiveProbe:
+        """The probe in force: readiness while starting, liveness once ready."""
+        health = self.settings.health
+        return health.ready_probe() if self.phase is Phase.STARTING else health.live_probe()
+
     def _schedule_probe(self, delay: float) -> None:
         """Probe after `delay`: the prober keeps the time and runs the probe, and only
         its result comes back here. Liveness checks of hundreds of agents are the
@@ -129,12 +147,47 @@ class AgentActor(pykka.ThreadingActor):
         tell = self._tell_self
 
         def done(result: ProbeResult) -> None:
-            tell(HealthChecked(generation, result.ok, result.error))
+            tell(HealthChecked(generation, result.ok, result.error, result.peer, result.name))
 
-        health = self.settings.health
-        self.timer = self.prober.schedule(
-            delay, self.settings.url + health.path, health.timeout, done
-        )
+        probe = self._probe()
+        if probe.type is ProbeType.EXEC:
+            check = self._exec_check(probe)
+            prober = self.prober
+            self.timer = self.timers.call_later(delay, lambda: prober.run_exec(check, done))
+            return
+        request = self.requests.get(self.phase)
+        if request is None:
+            try:
+                request = network_request(self.settings.url, probe)
+            except ValueError as exc:
+                done(ProbeResult(False, str(exc)))
+                return
+            self.requests[self.phase] = request  # the same for every check of a phase
+        self.timer = self.prober.schedule(delay, request, done)
+
+    def _exec_check(self, probe: EffectiveProbe) -> Callable[[], ProbeResult]:
+        runner = self.runner
+        argv = tuple(probe.command or ())
+        timeout = probe.timeout
+
+        def check() -> ProbeResult:
+            if not argv:
+                return ProbeResult(False, "an exec check needs 'command'")
+            try:
+                result = runner.execute(argv, timeout)
+            except RunnerError as exc:
+                return ProbeResult(False, str(exc))
+            if result.exit_code == 0:
+                return ProbeResult(True)
+            if result.exit_code is None:
+                return ProbeResult(False, f"{argv[0]} did not finish within {timeout:g} s")
+            output = result.output.strip()[-OUTPUT_TAIL:]
+            return ProbeResult(
+                False, f"{argv[0]} exited with {result.exit_code}" + (f": {output}" if output
+                                                                       else "")
+            )
+
+        return check
 
     def _new_generation(self) -> int:
         self.generation += 1
@@ -204,11 +257,22 @@ class AgentActor(pykka.ThreadingActor):
         self.last_exit = None
         agent_id = self.settings.agent_id
         events = self.events
+        ready = self.settings.health.ready_probe()
+        wanted = (
+            re.compile(ready.pattern)
+            if ready.enabled and ready.type is ProbeType.LOG and ready.pattern
+            else None
+        )
+        seen = threading.Event()
+        tell = self._tell_self
 
         def on_output(
             stream: Stream, line: str, part: int | None = None, continued: bool = False
         ) -> None:
             events.output(agent_id, stream, line, part, continued)
+            if wanted is not None and not seen.is_set() and wanted.search(line):
+                seen.set()  # the first matching line makes the agent ready
+                tell(HealthChecked(generation, True, ""))
 
         def on_exit(status: ExitStatus) -> None:
             self._tell_self(ProcessExited(run, status.exit_code, status.signal, status.reason))
@@ -223,10 +287,12 @@ class AgentActor(pykka.ThreadingActor):
         self.phase = Phase.STARTING
         self.started_at = self.clock()
         self._report(AgentStarted(agent_id, run, info.pid, info.host))
-        if self.settings.health.enabled:
-            self._schedule_probe(0.0)
-        else:
+        if not ready.enabled:
             self._schedule(GRACE_PERIOD, CheckHealth(generation))
+        elif ready.type is ProbeType.LOG:
+            self._schedule(self.settings.start_timeout, CheckHealth(generation))
+        else:
+            self._schedule_probe(0.0)
 
     def _restart(self, delay: float) -> None:
         if self.phase is Phase.STOPPING or self.stop_requested:
@@ -247,28 +313,37 @@ class AgentActor(pykka.ThreadingActor):
     def _check(self) -> None:
         if self.phase not in (Phase.STARTING, Phase.READY):
             return
-        if self.settings.health.enabled:
+        probe = self._probe()
+        if not probe.enabled:
+            if self.phase is Phase.STARTING:
+                self._became_ready()  # the grace period passed without an exit
+        elif probe.type is ProbeType.LOG:
+            if self.phase is Phase.STARTING:
+                self._start_timed_out(f"no output line matched {probe.pattern!r}")
+        else:
             self._schedule_probe(0.0)
-        elif self.phase is Phase.STARTING:
-            self._became_ready()  # the grace period passed without an exit
 
     def _checked(self, result: HealthChecked) -> None:
-        health = self.settings.health
         if self.phase is Phase.STARTING:
+            result = self._owned(result)
             if result.ok:
-                self._became_ready()
+                self._became_ready(result.name)
                 return
             elapsed = self.clock() - self.started_at
             if elapsed >= self.settings.start_timeout:
                 self._start_timed_out(result.error)
                 return
-            delay = readiness_delay(self.last_delay, elapsed, health.interval)
+            interval = self.settings.health.ready_probe().interval
+            delay = readiness_delay(self.last_delay, elapsed, interval)
             delay = min(delay, max(self.settings.start_timeout - elapsed, 0.0))
             self.last_delay = delay
             self._schedule_probe(delay)
             return
         if self.phase is not Phase.READY:
             return
+        health = self.settings.health.live_probe()
+        if not health.enabled or health.type is ProbeType.LOG:
+            return  # a log match after readiness: nothing to check
         if result.ok:
             if self.reported_unhealthy:
                 self._report(HealthRecovered(self.settings.agent_id, self.run))
@@ -284,12 +359,35 @@ class AgentActor(pykka.ThreadingActor):
                 )
         self._schedule_probe(health.interval)
 
-    def _became_ready(self) -> None:
+    def _owned(self, result: HealthChecked) -> HealthChecked:
+        """A passed readiness probe of a local agent counts only if the listening socket
+        that answered is held by the agent's own processes: another program on the
+        port must not make a dead or still-loading agent ready."""
+        leader = self.runner.local_leader()
+        if not result.ok or result.peer is None or leader is None:
+            return result
+        if owned_by_tree(leader, *result.peer) is not False:
+            return result
+        _, address, port = result.peer
+        shown = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+        return HealthChecked(
+            result.generation, False,
+            f"{shown} answers, but from a socket that is not held by the agent's processes "
+            f"(pid {leader} and its group); another program has the port",
+        )
+
+    def _became_ready(self, name: str | None = None) -> None:
         self.phase = Phase.READY
         seconds = self.clock() - self.started_at
-        self._report(AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds))
-        if self.settings.health.enabled:
-            self._schedule_probe(self.settings.health.interval)
+        self._report(
+            AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds, name)
+        )
+        live = self.settings.health.live_probe()
+        if live.enabled:
+            self._schedule_probe(live.interval)
+        elif self.timer is not None:  # e.g. the start timeout of a log check
+            self.timer.cancel()
+            self.timer = None
 
     def _start_timed_out(self, error: str) -> None:
         self._new_generation()

@@ -302,7 +302,8 @@ class SupervisorLogic:
             Emit(
                 "agent.ready",
                 {"agent": message.agent_id, "url": message.url,
-                 "seconds": round(message.seconds, 4), "run": message.run},
+                 "seconds": round(message.seconds, 4), "run": message.run,
+                 **({"name": message.name} if message.name else {})},
             )
         ]
         effects.extend(self._outcome(self._restart_waits, message.agent_id, "ready",

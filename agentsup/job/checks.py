@@ -8,6 +8,7 @@ without running them) these are pure functions of the job.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +16,17 @@ import networkx as nx
 
 from agentsup.job import envfiles, imports
 from agentsup.job.graph import TopologyGraph
-from agentsup.job.models import Agent, JobDefinition, LevelGroup, Target, TopologyType
-from agentsup.job.problems import Problem
+from agentsup.job.models import (
+    Agent,
+    HealthCheck,
+    JobDefinition,
+    LevelGroup,
+    ProbeSettings,
+    ProbeType,
+    Target,
+    TopologyType,
+)
+from agentsup.job.problems import DocPath, Problem
 
 REQUIRED_FIELDS: dict[TopologyType, tuple[str, ...]] = {
     TopologyType.HUB_SPOKE: ("hub", "spokes"),
@@ -54,6 +64,7 @@ def check_job(
         *_port_problems(job),
         *envfiles.env_file_problems(job, base_dir),
         *_log_file_problems(job),
+        *_health_problems(job, base_dir),
     ]
     if import_check:
         problems.extend(_import_problems(job, base_dir))
@@ -186,6 +197,69 @@ def _log_file_problems(job: JobDefinition) -> Iterator[Problem]:
         path = ("agents", i, "deployment", "logs") if own is not None else (
             "deployment", "logs")
         yield Problem(path, "log files need 'dir' (here or in the job's deployment.logs)")
+
+
+def _probe_layers(check: HealthCheck | None, path: DocPath) -> list[tuple[ProbeSettings, DocPath]]:
+    """One health check's field sets with their paths: shared, readiness, liveness."""
+    if check is None:
+        return []
+    layers: list[tuple[ProbeSettings, DocPath]] = [(check, path)]
+    for purpose in ("readiness", "liveness"):
+        layer = getattr(check, purpose)
+        if layer is not None:
+            layers.append((layer, (*path, purpose)))
+    return layers
+
+
+def _health_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
+    """Fields that are wrong wherever they stand, then kinds that lack their field once
+    the job's and the agent's checks are merged (reported where the kind was chosen)."""
+    job_path: DocPath = ("deployment", "health_check")
+    layers = _probe_layers(job.deployment.health_check, job_path)
+    for i, agent in enumerate(job.agents):
+        layers.extend(_probe_layers(agent.health_check, ("agents", i, "health_check")))
+    for layer, path in layers:
+        if layer.pattern is not None:
+            try:
+                re.compile(layer.pattern)
+            except re.error as exc:
+                yield Problem((*path, "pattern"), f"not a regular expression: {exc}")
+        if layer.ca_file is not None:
+            ca_file = base_dir / Path(layer.ca_file).expanduser()
+            if not ca_file.is_file():
+                yield Problem((*path, "ca_file"), f"no such file: {ca_file}")
+    reported: set[DocPath] = set()
+    for i, agent in enumerate(job.agents):
+        health = job.health_for(agent)
+        for purpose, probe in (("readiness", health.ready_probe()),
+                               ("liveness", health.live_probe())):
+            if not probe.enabled:
+                continue
+            needs = {ProbeType.EXEC: "command", ProbeType.LOG: "pattern"}.get(probe.type)
+            if needs is None or getattr(probe, needs):
+                continue
+            where = _type_origin(job, agent, i, purpose)
+            if where in reported:
+                continue
+            reported.add(where)
+            yield Problem(where, f"a health check of type {probe.type.value} needs {needs!r}")
+
+
+def _type_origin(job: JobDefinition, agent: Agent, index: int, purpose: str) -> DocPath:
+    """The `type` key that chose a probe's kind, most specific first."""
+    candidates: list[tuple[HealthCheck | None, DocPath]] = [
+        (agent.health_check, ("agents", index, "health_check")),
+        (job.deployment.health_check, ("deployment", "health_check")),
+    ]
+    for check, path in candidates:
+        if check is None:
+            continue
+        layer = getattr(check, purpose)
+        if layer is not None and layer.type is not None:
+            return (*path, purpose, "type")
+        if check.type is not None:
+            return (*path, "type")
+    return ("agents", index, "health_check")
 
 
 def _import_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:

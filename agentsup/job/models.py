@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -338,16 +339,72 @@ class Resources(Model):
         return value
 
 
-class HealthCheck(Model):
-    """Health-check settings; unset fields inherit from the job, then the defaults."""
+class ProbeType(StrEnum):
+    HTTP = "http"
+    TCP = "tcp"
+    EXEC = "exec"
+    LOG = "log"
+    A2A = "a2a"
+
+
+COMMAND_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": "\\S"},
+        {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1},
+    ]
+}
+
+
+def _split_command_line(value: Any) -> Any:
+    """A command as a string (split like a shell) or an argv list (numbers become text)."""
+    import shlex
+
+    if isinstance(value, str):
+        try:
+            parts = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split command line: {exc}") from None
+        if not parts:
+            raise ValueError("must not be empty")
+        return parts
+    if isinstance(value, list):
+        # `[python3, -m, http.server, 8101]`: YAML numbers in an argv are meant as text.
+        return [
+            str(part) if isinstance(part, int | float) and not isinstance(part, bool) else part
+            for part in value
+        ]
+    return value
+
+
+class ProbeSettings(Model):
+    """The fields of one probe; unset fields inherit (see `HealthCheck`)."""
 
     enabled: Flag | None = None
+    type: ProbeType | None = Field(
+        default=None, description="http (default), tcp, exec, log or a2a."
+    )
     interval: Seconds | None = Field(default=None, description="Seconds between checks.")
     retries: PositiveCount | None = Field(
         default=None, description="Failures in a row before an agent is unhealthy."
     )
     timeout: Seconds | None = Field(default=None, description="Seconds one check may take.")
     path: str | None = Field(default=None, description="HTTP path to GET (default /health).")
+    scheme: Literal["http", "https"] | None = Field(
+        default=None, description="http (default) or https (certificate not verified "
+        "unless ca_file is given)."
+    )
+    ca_file: str | None = Field(
+        default=None, description="CA certificate (PEM) that an https agent's certificate "
+        "must verify against; relative to the job file."
+    )
+    command: Annotated[list[str], WithJsonSchema(COMMAND_SCHEMA)] | None = Field(
+        default=None, description="type exec: the command (string or argv list) that must "
+        "exit 0, run where the agent runs."
+    )
+    pattern: str | None = Field(
+        default=None, description="type log: a regular expression; the agent is ready when "
+        "a line of its output matches."
+    )
 
     @field_validator("path")
     @classmethod
@@ -355,6 +412,34 @@ class HealthCheck(Model):
         if value is not None and not value.startswith("/"):
             raise ValueError(f"must start with '/', like '/{value}'")
         return value
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        return _split_command_line(value)
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("must not be empty")
+        return value
+
+
+class HealthCheck(ProbeSettings):
+    """Health-check settings; unset fields inherit from the job, then the defaults.
+
+    `readiness` and `liveness` take the same fields and override the shared ones for
+    that purpose alone (a `/ready` while a model loads, a cheap `/live` afterwards).
+    """
+
+    readiness: ProbeSettings | None = Field(
+        default=None, description="Overrides for the check that decides when the agent is ready."
+    )
+    liveness: ProbeSettings | None = Field(
+        default=None, description="Overrides for the checks once the agent is ready; "
+        "{enabled: false} turns only these off."
+    )
 
 
 class Target(StrEnum):
@@ -419,6 +504,10 @@ class AgentDeployment(Model):
     logs: LogFiles | None = Field(
         default=None, description="Overrides fields of the job's `deployment.logs`."
     )
+    timeout: Seconds | None = Field(
+        default=None,
+        description="Seconds this agent has to become ready (job default: deployment.timeout).",
+    )
 
 
 class BackoffSettings(Model):
@@ -461,17 +550,7 @@ class Agent(Model):
     id: str = Field(min_length=1, json_schema_extra={"pattern": SAFE_NAME})
     type: str | None = Field(default=None, description="Class the module defines.")
     module: str | None = Field(default=None, description="Run as `python -m module`.")
-    command: Annotated[
-        list[str],
-        WithJsonSchema(
-            {
-                "anyOf": [
-                    {"type": "string", "pattern": "\\S"},
-                    {"type": "array", "items": {"type": ["string", "number"]}, "minItems": 1},
-                ]
-            }
-        ),
-    ] | None = Field(
+    command: Annotated[list[str], WithJsonSchema(COMMAND_SCHEMA)] | None = Field(
         default=None, description="A command line (string, split like a shell) or argv list."
     )
     config: AgentConfig
@@ -495,25 +574,7 @@ class Agent(Model):
     @field_validator("command", mode="before")
     @classmethod
     def _split_command(cls, value: Any) -> Any:
-        import shlex
-
-        if isinstance(value, str):
-            try:
-                parts = shlex.split(value)
-            except ValueError as exc:
-                raise ValueError(f"cannot split command line: {exc}") from None
-            if not parts:
-                raise ValueError("must not be empty")
-            return parts
-        if isinstance(value, list):
-            # `[python3, -m, http.server, 8101]`: YAML numbers in an argv are meant as text.
-            return [
-                str(part)
-                if isinstance(part, int | float) and not isinstance(part, bool)
-                else part
-                for part in value
-            ]
-        return value
+        return _split_command_line(value)
 
     @field_validator("command")
     @classmethod
@@ -600,7 +661,10 @@ class NetworkSettings(Model):
     )
 
 
-DEFAULT_HEALTH = HealthCheck(enabled=True, interval=10.0, retries=3, timeout=5.0, path="/health")
+DEFAULT_HEALTH = HealthCheck(
+    enabled=True, type=ProbeType.HTTP, interval=10.0, retries=3, timeout=5.0, path="/health",
+    scheme="http",
+)
 
 
 class JobDeployment(Model):
@@ -659,15 +723,39 @@ class JobDefinition(Model):
                 return agent
         raise KeyError(agent_id)
 
-    def health_for(self, agent: Agent) -> EffectiveHealth:
-        """Merge the agent's health check over the job's over the defaults."""
-        layers = [DEFAULT_HEALTH, self.deployment.health_check]
+    def health_for(self, agent: Agent, base_dir: Path | None = None) -> EffectiveHealth:
+        """Merge the agent's health check over the job's over the defaults.
+
+        The shared fields merge first; `readiness` and `liveness` then each lay their
+        own fields (the job's, then the agent's) over that result.
+        """
+        checks = [DEFAULT_HEALTH, self.deployment.health_check]
         if agent.health_check is not None:
-            layers.append(agent.health_check)
-        merged: dict[str, Any] = {}
-        for layer in layers:
-            merged.update(layer.model_dump(exclude_none=True))
-        return EffectiveHealth(**merged)
+            checks.append(agent.health_check)
+        shared: dict[str, Any] = {}
+        for check in checks:
+            shared.update(check.model_dump(exclude_none=True, exclude={"readiness", "liveness"}))
+
+        def purpose(name: str) -> EffectiveProbe:
+            merged = dict(shared)
+            for check in checks:
+                layer = getattr(check, name)
+                if layer is not None:
+                    merged.update(layer.model_dump(exclude_none=True))
+            if base_dir is not None and merged.get("ca_file"):
+                merged["ca_file"] = str(base_dir / Path(merged["ca_file"]).expanduser())
+            return EffectiveProbe(**merged)
+
+        if base_dir is not None and shared.get("ca_file"):
+            shared["ca_file"] = str(base_dir / Path(shared["ca_file"]).expanduser())
+
+        return EffectiveHealth(
+            **shared, readiness=purpose("readiness"), liveness=purpose("liveness")
+        )
+
+    def start_timeout_for(self, agent: Agent) -> float:
+        """Seconds the agent has to become ready: its own `timeout`, else the job's."""
+        return agent.deployment.timeout or self.deployment.timeout
 
     def stop_timeout_for(self, agent: Agent) -> float:
         return agent.deployment.stop_timeout or self.deployment.stop_timeout
@@ -708,14 +796,43 @@ class EffectiveLogFiles(Model):
     keep: int
 
 
-class EffectiveHealth(Model):
-    """The health settings in force for one agent, with nothing left unset."""
+class EffectiveProbe(Model):
+    """One probe with nothing left unset (`command` and `pattern` only where needed)."""
 
     enabled: bool
     interval: float
     retries: int
     timeout: float
     path: str
+    type: ProbeType = ProbeType.HTTP
+    scheme: Literal["http", "https"] = "http"
+    ca_file: str | None = None
+    command: list[str] | None = None
+    pattern: str | None = None
+
+    @property
+    def uses_network(self) -> bool:
+        """Whether the probe connects to the agent's port (http, tcp, a2a)."""
+        return self.type in (ProbeType.HTTP, ProbeType.TCP, ProbeType.A2A)
+
+
+class EffectiveHealth(EffectiveProbe):
+    """The health settings in force for one agent: the shared fields, and the probe for
+    each purpose. Without explicit purposes (tests build it by hand) both are the
+    shared probe."""
+
+    readiness: EffectiveProbe | None = None
+    liveness: EffectiveProbe | None = None
+
+    def ready_probe(self) -> EffectiveProbe:
+        return self.readiness if self.readiness is not None else self
+
+    def live_probe(self) -> EffectiveProbe:
+        """Liveness; a `log` readiness leaves liveness to the process being alive."""
+        probe: EffectiveProbe = self.liveness if self.liveness is not None else self
+        if probe.type is ProbeType.LOG:
+            return probe.model_copy(update={"enabled": False})
+        return probe
 
 
 def scalar_text(value: Scalar | None) -> str:

@@ -32,6 +32,8 @@ class AgentReady:
     run: int
     url: str
     seconds: float
+    name: str | None = None
+    """The name an A2A agent gives itself in its agent card."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,10 @@ class HealthChecked:
     generation: int
     ok: bool
     error: str
+    peer: tuple[int, str, int] | None = None
+    """(family, address, port) that answered a network probe."""
+    name: str | None = None
+    """The A2A agent card's name."""
 
 
 @dataclass(frozen=True)

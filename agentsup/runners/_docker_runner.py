@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from agentsup.runners._docker_engine import (
     remove_container,
 )
 from agentsup.runners.base import (
+    ExecResult,
     ExitCallback,
     ExitStatus,
     LaunchSpec,
@@ -315,6 +316,36 @@ class DockerRunner(Runner):
             self._api.kill(launch.id)
         except Exception as exc:  # gone, not running any more, or no Engine
             logger.debug("docker kill of %s: %s", launch.name, exc)
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """`docker exec` in the agent's container (its environment, its working
+        directory). The Engine cannot time an exec out, so a check that overruns is
+        given up on and left to end with the container."""
+        launch = self._launch
+        if launch is None or launch.exited.is_set():
+            raise RunnerError("the agent's container is not running")
+        outcome: list[ExecResult | BaseException] = []
+
+        def work() -> None:
+            try:
+                exec_id = self._api.exec_create(
+                    launch.id, list(argv), workdir=self.settings.working_dir
+                )["Id"]
+                output = self._api.exec_start(exec_id) or b""
+                code = self._api.exec_inspect(exec_id).get("ExitCode")
+                outcome.append(ExecResult(code, output.decode(errors="replace")[-300:]))
+            except Exception as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=work, name="docker-exec", daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if not outcome:
+            return ExecResult(None, "")
+        result = outcome[0]
+        if isinstance(result, BaseException):
+            raise RunnerError(f"docker exec failed: {result}")
+        return result
 
     def close(self) -> None:
         launch = self._launch

@@ -16,7 +16,7 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -75,6 +75,22 @@ if len(sys.argv) > 1:
     )
     sys.exit(subprocess.call([sys.executable, "-c", find, sys.argv[1]], env=env))
 """
+
+EXEC_SCRIPT = """\
+import json, os, sys
+# An exec health check: the agent's environment on stdin, as for the agent itself.
+env = dict(os.environ)
+env.update(json.loads(sys.stdin.readline() or "{}"))
+os.chdir(os.path.expanduser(sys.argv[1]))
+os.execvpe(sys.argv[2], sys.argv[2:], env)
+"""
+
+
+def exec_command_line(python: str, cwd: str, argv: Sequence[str]) -> str:
+    """The shell command of an exec check: the check's argv is on it, never the agent's
+    environment, which `EXEC_SCRIPT` reads from stdin."""
+    words = [python, "-c", EXEC_SCRIPT, cwd, *argv]
+    return " ".join(shlex.quote(word) for word in words)
 
 
 # --------------------------------------------------------------------------- helpers

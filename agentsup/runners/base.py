@@ -10,7 +10,7 @@ I/O threads, never from the actor's thread, so they must only hand the informati
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -87,6 +87,16 @@ class ExitStatus:
         return f"exit code {self.exit_code}"
 
 
+@dataclass(frozen=True)
+class ExecResult:
+    """How a command run beside the agent (an exec health check) ended."""
+
+    exit_code: int | None
+    """None when it did not finish within its timeout."""
+    output: str = ""
+    """The end of what it printed, for the event that reports a failed check."""
+
+
 class RunnerError(Exception):
     """A launch that could not happen; the message is shown to the user as it is."""
 
@@ -118,6 +128,17 @@ class Runner(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook with a sensible default
         """Release resources held for this agent once it will not be started again."""
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """Run `argv` where the agent runs, with its environment and working directory,
+        and wait at most `timeout` seconds. Blocks; raises `RunnerError` when it cannot
+        be run at all (no agent process, the host or container is gone)."""
+        raise RunnerError("this target cannot run commands for health checks")
+
+    def local_leader(self) -> int | None:
+        """The pid of the agent's process group leader when it is a process of this
+        machine (so its sockets can be looked up in /proc), else None."""
+        return None
 
 
 @dataclass(frozen=True)

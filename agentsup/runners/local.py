@@ -14,8 +14,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentsup.job.models import Agent
@@ -24,6 +26,7 @@ from agentsup.runners import _hub
 from agentsup.runners._hub import FDS_PER_AGENT, ProcessHandle
 from agentsup.runners.base import (
     Backend,
+    ExecResult,
     ExitCallback,
     LaunchSpec,
     OutputCallback,
@@ -48,6 +51,7 @@ class LocalRunner(Runner):
         self._lock = threading.Lock()
         self._handle: ProcessHandle | None = None
         self._stop_signal = signal.SIGTERM
+        self._spec: LaunchSpec | None = None
 
     @property
     def pid(self) -> int | None:
@@ -66,6 +70,7 @@ class LocalRunner(Runner):
             handle = _hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
             self._handle = handle
             self._stop_signal = signal.Signals[spec.stop_signal]
+            self._spec = spec
         return StartInfo(pid=handle.pid, host="localhost")
 
     def stop(self, timeout: float) -> None:
@@ -97,6 +102,28 @@ class LocalRunner(Runner):
     def close(self) -> None:
         """Make sure nothing is left running; the hub itself is shared and stays."""
         self.kill()
+
+    def local_leader(self) -> int | None:
+        handle = self._handle
+        return None if handle is None or not handle.running else handle.pid
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """Run a check command in the agent's directory and environment, in a session of
+        its own (so it is not part of the agent's group); killed when it overruns."""
+        spec = self._spec
+        if spec is None:
+            raise RunnerError("the agent has not been started")
+        try:
+            done = subprocess.run(
+                list(argv), cwd=spec.cwd, env={**os.environ, **spec.env},
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                timeout=timeout, start_new_session=True, check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return ExecResult(None, "")
+        except OSError as exc:
+            raise RunnerError(f"cannot run {argv[0]!r}: {exc.strerror or exc}") from None
+        return ExecResult(done.returncode, done.stdout.decode(errors="replace")[-300:])
 
 
 def shutdown_local_runtime(timeout: float = 5.0) -> None:

@@ -26,6 +26,7 @@ import json
 import logging
 import shlex
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from agentsup.environment import agent_environment
@@ -43,6 +44,7 @@ from agentsup.runners._ssh_hosts import (
     LoopThread,
     Session,
     agent_launch,
+    exec_command_line,
     record_dir,
     remote_path,
     tail,
@@ -50,6 +52,7 @@ from agentsup.runners._ssh_hosts import (
 )
 from agentsup.runners.base import (
     Backend,
+    ExecResult,
     ExitCallback,
     JobContext,
     LaunchSpec,
@@ -74,6 +77,7 @@ class SshRunner(Runner):
         self._lock = threading.Lock()
         self._session: Session | None = None
         self._stop_word = b"TERM"
+        self._spec: LaunchSpec | None = None
 
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
@@ -106,6 +110,7 @@ class SshRunner(Runner):
             self._session = session
             # `deployment.stop_signal`; the watchdog takes a signal's name as a command
             self._stop_word = spec.stop_signal.encode("ascii")
+            self._spec = spec
         return StartInfo(pid=pid, host=self._host.endpoint.host)
 
     def stop(self, timeout: float) -> None:
@@ -134,6 +139,23 @@ class SshRunner(Runner):
 
     def close(self) -> None:
         self.kill()
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        """Run a check command on the agent's host, over the agent's SSH connection, in
+        its working directory with its environment."""
+        spec = self._spec
+        if spec is None:
+            raise RunnerError("the agent has not been started")
+        command = exec_command_line(watchdog_python(self._agent), str(spec.cwd), argv)
+        future = self._backend.loop.submit(
+            self._host.run(command, json.dumps(dict(spec.env)) + "\n")
+        )
+        try:
+            status, stdout, stderr = future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            return ExecResult(None, "")
+        return ExecResult(status, (stdout + stderr)[-300:])
 
 
 # --------------------------------------------------------------------------- backend

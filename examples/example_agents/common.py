@@ -110,6 +110,7 @@ class Agent:
         self.settings = settings
         self.routes: dict[tuple[str, str], Handler] = {}
         self.route("GET", "/health", self.health)
+        self.route("GET", "/.well-known/agent-card.json", self.agent_card)
 
     @property
     def id(self) -> str:
@@ -120,6 +121,15 @@ class Agent:
 
     def health(self, request: Request) -> JSON:
         return {"status": "ok", "id": self.id, "type": type(self).__name__}
+
+    def agent_card(self, request: Request) -> JSON:
+        """A minimal A2A agent card, so that `health_check.type: a2a` can probe it."""
+        return {
+            "name": f"{type(self).__name__} {self.id}",
+            "url": f"http://localhost:{self.settings.port}/",
+            "version": "1.0",
+            "skills": [],
+        }
 
     def dispatch(self, request: Request) -> tuple[int, JSON]:
         handler = self.routes.get((request.method, request.path))

@@ -1,0 +1,121 @@
+"""Host names to addresses, looked up off the probe thread.
+
+`getaddrinfo` blocks, for seconds when a DNS server is slow, and the probe thread drives
+every probe of the job, so it never calls it: a helper thread does, one name at a time,
+and wakes the probe thread when an answer is in. Answers are kept for `TTL` seconds and
+refreshed in the background after that (the old addresses stay in use meanwhile); a
+failed lookup is kept for `ERROR_TTL` seconds, so that fast readiness polling does not
+turn into a lookup every 10 ms.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import queue
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TTL = 60.0
+ERROR_TTL = 1.0
+
+Address = tuple[int, str, int]
+"""(address family, address, port) of one place to connect to."""
+
+
+@dataclass
+class _Entry:
+    at: float
+    addresses: list[Address]
+    error: str
+    pending: bool
+
+
+def literal(host: str, port: int) -> list[Address] | None:
+    """The address itself when `host` is an IP literal (no lookup needed)."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    return [(int(family), str(ip), port)]
+
+
+def lookup_now(host: str, port: int) -> list[Address]:
+    """Every TCP address of `host`, in the resolver's order (RFC 6724), duplicates
+    dropped. Blocks: only for the helper thread."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    seen: list[Address] = []
+    for family, _, _, _, address in infos:
+        item = (int(family), str(address[0]), int(address[1]))
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+class NameCache:
+    """Addresses per (host, port); `on_ready` runs on the helper thread after a lookup."""
+
+    def __init__(
+        self, on_ready: Callable[[], None], clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._on_ready = on_ready
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, int], _Entry] = {}
+        self._queue: queue.SimpleQueue[tuple[str, int] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="agentsup-resolve", daemon=True)
+        self._thread.start()
+
+    def get(self, host: str, port: int) -> list[Address] | str | None:
+        """The addresses, an error text, or None while the first lookup is under way."""
+        key = (host, port)
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                found = literal(host, port)
+                if found is not None:  # kept for good: an address never changes
+                    self._entries[key] = _Entry(math.inf, found, "", pending=False)
+                    return list(found)
+                self._entries[key] = _Entry(now, [], "", pending=True)
+                self._queue.put(key)
+                return None
+            ttl = TTL if entry.addresses else ERROR_TTL
+            if not entry.pending and now - entry.at >= ttl:
+                entry.pending = True
+                self._queue.put(key)
+                if not entry.addresses:
+                    return None
+            if entry.addresses:
+                return list(entry.addresses)
+            return entry.error or None
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        while True:
+            key = self._queue.get()
+            if key is None:
+                return
+            host, port = key
+            addresses: list[Address] = []
+            error = ""
+            try:
+                addresses = lookup_now(host, port)
+                if not addresses:
+                    error = f"cannot resolve {host}: no addresses"
+            except OSError as exc:
+                error = f"cannot resolve {host}: {exc.strerror or exc}"
+            with self._lock:
+                entry = self._entries[key]
+                entry.at = self._clock()
+                entry.pending = False
+                entry.error = error
+                if addresses or not entry.addresses:
+                    entry.addresses = addresses
+            self._on_ready()
