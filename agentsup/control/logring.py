@@ -11,11 +11,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
 from agentsup.runners.base import (
+    ExecResult,
     ExitCallback,
     LaunchSpec,
     OutputCallback,
@@ -130,3 +132,14 @@ class TappedRunner(Runner):
 
     def close(self) -> None:
         self.inner.close()
+
+    def execute(self, argv: Sequence[str], timeout: float) -> ExecResult:
+        return self.inner.execute(argv, timeout)
+
+    def local_leader(self) -> int | None:
+        return self.inner.local_leader()
+
+    def __getattr__(self, name: str) -> Any:
+        """Anything else a target's runner offers (the container id, ...) is the inner
+        runner's: the tap only copies output."""
+        return getattr(self.inner, name)
