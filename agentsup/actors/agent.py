@@ -19,6 +19,7 @@ from typing import Any
 
 import pykka
 
+from agentsup import liveurls
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
 from agentsup.health import ProbeHandle, Prober, ProbeResult, readiness_delay
@@ -67,6 +68,9 @@ class AgentSettings:
     health: EffectiveHealth
     start_timeout: float
     spec: LaunchSpec
+    spec_at_launch: Callable[[], LaunchSpec] | None = None
+    """Builds the spec anew at each launch, for an agent given URLs that are bound only
+    once their agents run (swarm agents, see `agentsup.liveurls`)."""
 
 
 class AgentActor(pykka.ThreadingActor):
@@ -133,7 +137,7 @@ class AgentActor(pykka.ThreadingActor):
 
         health = self.settings.health
         self.timer = self.prober.schedule(
-            delay, self.settings.url + health.path, health.timeout, done
+            delay, liveurls.live(self.settings.url) + health.path, health.timeout, done
         )
 
     def _new_generation(self) -> int:
@@ -211,8 +215,10 @@ class AgentActor(pykka.ThreadingActor):
         def on_exit(status: ExitStatus) -> None:
             self._tell_self(ProcessExited(run, status.exit_code, status.signal, status.reason))
 
+        build = self.settings.spec_at_launch
         try:
-            info = self.runner.start(self.settings.spec, on_output, on_exit)
+            spec = self.settings.spec if build is None else build()
+            info = self.runner.start(spec, on_output, on_exit)
         except RunnerError as exc:
             self.phase = Phase.DOWN
             self._report(AgentStartFailed(agent_id, run, str(exc)))
@@ -285,7 +291,8 @@ class AgentActor(pykka.ThreadingActor):
     def _became_ready(self) -> None:
         self.phase = Phase.READY
         seconds = self.clock() - self.started_at
-        self._report(AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds))
+        url = liveurls.live(self.settings.url)
+        self._report(AgentReady(self.settings.agent_id, self.run, url, seconds))
         if self.settings.health.enabled:
             self._schedule_probe(self.settings.health.interval)
 
