@@ -257,7 +257,7 @@ def test_agents_on_both_nodes_reach_each_other_restart_and_leave_nothing(
         }
         lines = [e for e in run.named("agent.output") if e["agent"] == "on_worker"]
         assert {"stdout", "stderr"} <= {e["stream"] for e in lines}
-        assert f"stderr line from on_worker" in [e.get("line") for e in lines]
+        assert "stderr line from on_worker" in [e.get("line") for e in lines]
 
         # A task killed on the worker is a failure, and agentsup's policy restarts it.
         first = worker_container(swarm, swarm_job, "on_worker")
