@@ -326,3 +326,47 @@ def test_an_unschedulable_task_is_a_failed_start_with_swarms_reason(
         ), failed
         assert not run.named("agent.ready")
     assert labelled(swarm.manager, swarm_job) == ([], [])
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(SWARM_TIMEOUT)
+def test_an_image_the_node_lacks_is_a_failed_start_with_swarms_reason(
+    tmp_path: Path, swarm: Swarm, swarm_job: str
+) -> None:
+    # A tag only the manager has: the worker cannot pull it (no registry) and rejects it.
+    tag = f"agentsup-test-manager-only:{swarm_job}"
+    swarm.manager.images.get(IMAGE).tag(tag)
+    try:
+        (port,) = free_ports(1)
+        path = write_job(
+            tmp_path, swarm_job,
+            [swarm_agent("lacking", port, "node.role==worker", image=tag)],
+            {"type": "dynamic"}, restart={"policy": "no"},
+        )
+        with supervisor(path) as run:
+            assert run.wait(timeout=120) == 1, run.stderr_text()
+            (failed,) = run.named("agent.failed")
+            assert failed["reason"].startswith(
+                "Swarm cannot run the task of agent 'lacking': "
+            ), failed
+            assert tag in failed["reason"], failed
+    finally:
+        swarm.manager.images.remove(tag)
+    assert labelled(swarm.manager, swarm_job) == ([], [])
+
+
+def test_a_placeholder_is_replaced_once_its_agent_is_bound() -> None:
+    from agentsup import liveurls
+
+    url = placeholder("lu-agent", 9500)
+    assert liveurls.placeholder_agent(url) == "lu-agent"
+    assert liveurls.placeholder_agent("http://lu-agent:9500") is None
+    assert liveurls.live(url) == url  # not bound yet: the plan's text stays
+    liveurls.bind("lu-agent", "http://10.0.0.7:9500")
+    try:
+        assert liveurls.live(url) == "http://10.0.0.7:9500"
+        assert liveurls.live_map({"p": url, "q": "http://x:1"}) == {
+            "p": "http://10.0.0.7:9500", "q": "http://x:1"}
+    finally:
+        liveurls.unbind("lu-agent")
+    assert liveurls.live(url) == url
