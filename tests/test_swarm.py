@@ -230,7 +230,8 @@ def test_agents_on_both_nodes_reach_each_other_restart_and_leave_nothing(
     p_mgr, p_wrk, p_front = free_ports(3)
     path = write_job(
         tmp_path, swarm_job,
-        [swarm_agent("on_manager", p_mgr, "node.role==manager"),
+        [{**swarm_agent("on_manager", p_mgr, "node.role==manager"),
+          "resources": {"cpu": 0.5, "memory": "256M"}},
          swarm_agent("on_worker", p_wrk, "node.role==worker"),
          local_agent("front", p_front)],
         {"type": "pipeline", "stages": ["front", "on_worker", "on_manager"]},
@@ -238,6 +239,21 @@ def test_agents_on_both_nodes_reach_each_other_restart_and_leave_nothing(
     )
     with supervisor(path) as run:
         run.wait_for("job.ready", timeout=120)
+        spec = swarm.manager.services.get(f"agentsup-{swarm_job}-on_manager").attrs["Spec"]
+        task = spec["TaskTemplate"]
+        assert spec["Labels"]["agentsup.job"] == swarm_job
+        assert spec["Labels"]["agentsup.agent"] == "on_manager"
+        assert spec["Mode"] == {"Replicated": {"Replicas": 1}}
+        assert spec["EndpointSpec"]["Mode"] == "dnsrr"
+        assert spec["EndpointSpec"]["Ports"] == [
+            {"Protocol": "tcp", "PublishMode": "host", "PublishedPort": p_mgr,
+             "TargetPort": p_mgr}]
+        assert task["RestartPolicy"]["Condition"] == "none"
+        assert task["ContainerSpec"]["StopGracePeriod"] == 3_000_000_000
+        assert task["Networks"][0]["Aliases"] == ["on_manager"]
+        assert task["Resources"]["Limits"] == {"NanoCPUs": 500_000_000,
+                                               "MemoryBytes": 256 * 1024**2}
+        assert task["Resources"]["Reservations"] == task["Resources"]["Limits"]
         started = {e["agent"]: e["host"] for e in run.named("agent.started")}
         assert started["on_manager"].endswith(f"({MANAGER_ADDRESS})")
         assert started["on_worker"].endswith(f"({WORKER_ADDRESS})")
