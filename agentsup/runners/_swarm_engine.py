@@ -11,6 +11,7 @@ can be tested without a swarm.
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -202,6 +203,48 @@ def task_outcome(task: Mapping[str, Any]) -> Outcome:
 def service_tasks(api: Any, service_id: str) -> list[dict[str, Any]]:
     tasks: list[dict[str, Any]] = api.tasks(filters={"service": service_id})
     return tasks
+
+
+_STREAMS = {1: "stdout", 2: "stderr"}
+
+
+class ServiceLogs:
+    """A followed log stream of one service, both output streams in one connection.
+
+    The SDK's `service_logs` drops which stream a frame came from, and its stream never
+    ends by itself: Swarm keeps a followed stream open after the task ended and even
+    after the service is gone. `close` shuts the connection from another thread, so a
+    launch leaves no reader behind.
+    """
+
+    def __init__(self, api: Any, service_id: str) -> None:
+        response = api._get(
+            api._url("/services/{0}/logs", service_id),
+            params={"follow": 1, "stdout": 1, "stderr": 1, "tail": "all"},
+            stream=True, timeout=None,
+        )
+        api._raise_for_status(response)
+        self._response = response
+        self._cancel = docker.types.CancellableStream(iter(()), response)
+
+    def frames(self) -> Iterator[tuple[str, bytes]]:
+        """(`stdout` or `stderr`, payload) for every frame, until the stream ends."""
+        raw = self._response.raw
+        while True:
+            header = raw.read(8)
+            if len(header) < 8:
+                return
+            kind, length = struct.unpack(">BxxxL", header)
+            data = raw.read(length) if length else b""
+            if length and not data:
+                return
+            yield _STREAMS.get(kind, "stdout"), data
+
+    def close(self) -> None:
+        try:
+            self._cancel.close()
+        except Exception:  # closed already, or a transport that cannot be cancelled
+            self._response.close()
 
 
 def node_address(api: Any, node_id: str) -> tuple[str, str]:

@@ -6,12 +6,13 @@ the supervisor and agents outside the swarm use (bound in `agentsup.liveurls`). 
 Swarm cannot place (no node satisfies the constraints) or a node rejects (the image is
 missing) fails the launch with Swarm's own reason.
 
-Once the task runs, three daemon threads take over:
+Once the task runs, two daemon threads take over:
 
-- two readers follow the service's logs, stdout and stderr apart (the logs API does not
-  say which stream a frame came from unless asked for one), and pass each line on;
+- the reader follows the service's logs, splits each stream into lines (stdout and
+  stderr kept apart) and passes each on;
 - the watcher polls the task until it is over (its container exited, or the service was
-  removed), lets the readers drain, and reports the exit exactly once.
+  removed), gives the reader a moment to drain, closes the log stream (Swarm never ends
+  a followed one), and reports the exit exactly once.
 
 agentsup, not Swarm, decides about restarts: a restart is a new service under the same
 name, so the restart policy, budget and back-off mean the same thing on every target.
@@ -30,6 +31,7 @@ import docker.errors
 from agentsup import liveurls
 from agentsup.runners._docker_engine import LABEL_JOB
 from agentsup.runners._swarm_engine import (
+    ServiceLogs,
     ServiceSettings,
     create_service,
     node_address,
@@ -66,9 +68,10 @@ class _Launch:
     service_id: str
     task_id: str
     node: str
+    logs: ServiceLogs
     exited: threading.Event = field(default_factory=threading.Event)
     """Set once the exit callback has run."""
-    readers: list[threading.Thread] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
 
 class SwarmRunner(Runner):
@@ -122,20 +125,19 @@ class SwarmRunner(Runner):
             try:
                 task = self._wait_running(service_id)
                 name, address = node_address(self._api, task["NodeID"])
+                logs = ServiceLogs(self._api, service_id)
             except BaseException:
                 self._remove(service_id)
                 raise
             pid = int((task["Status"].get("ContainerStatus") or {}).get("PID") or 0)
-            launch = _Launch(service_id, task["ID"], f"{name} ({address})")
+            launch = _Launch(service_id, task["ID"], f"{name} ({address})", logs)
             self._launch = launch
             liveurls.bind(settings.agent_id, f"http://{address}:{settings.published_port}")
-            for stream in ("stdout", "stderr"):
-                reader = threading.Thread(
-                    target=self._read, args=(launch, stream, on_output),
-                    name=f"swarm-{stream}-{spec.agent_id}", daemon=True,
-                )
-                launch.readers.append(reader)
-                reader.start()
+            launch.reader = threading.Thread(
+                target=self._read, args=(launch, on_output),
+                name=f"swarm-out-{spec.agent_id}", daemon=True,
+            )
+            launch.reader.start()
             threading.Thread(
                 target=self._watch, args=(launch, on_exit),
                 name=f"swarm-watch-{spec.agent_id}", daemon=True,
@@ -190,21 +192,20 @@ class SwarmRunner(Runner):
 
     # ------------------------------------------------------------------ I/O threads
 
-    def _read(self, launch: _Launch, stream: Stream, on_output: OutputCallback) -> None:
-        splitter = LineSplitter()
+    def _read(self, launch: _Launch, on_output: OutputCallback) -> None:
+        splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(),
+                                                 "stderr": LineSplitter()}
         try:
-            frames = self._api.service_logs(
-                launch.service_id, follow=True, stdout=stream == "stdout",
-                stderr=stream == "stderr",
-            )
-            for chunk in frames:
-                for line in splitter.feed(chunk):
-                    on_output(stream, line.text, line.part, line.continued)
-        except Exception as exc:  # the service went; the watcher reports the exit
-            logger.debug("%s of service %s ended: %s", stream, launch.service_id, exc)
+            for stream, chunk in launch.logs.frames():
+                name: Stream = "stderr" if stream == "stderr" else "stdout"
+                for line in splitters[name].feed(chunk):
+                    on_output(name, line.text, line.part, line.continued)
+        except Exception as exc:  # closed by the watcher, or the manager went away
+            logger.debug("output of service %s ended: %s", launch.service_id, exc)
         finally:
-            for line in splitter.finish():
-                on_output(stream, line.text, line.part, line.continued)
+            for name, splitter in splitters.items():
+                for line in splitter.finish():
+                    on_output(name, line.text, line.part, line.continued)
 
     def _watch(self, launch: _Launch, on_exit: ExitCallback) -> None:
         status: ExitStatus | None = None
@@ -223,8 +224,11 @@ class SwarmRunner(Runner):
                                     reason=outcome.reason if outcome.exit_code is None else None)
                 break
             time.sleep(POLL_INTERVAL)
-        for reader in launch.readers:
-            reader.join(DRAIN_TIMEOUT)
+        if launch.reader is not None:
+            launch.reader.join(DRAIN_TIMEOUT)
+        launch.logs.close()
+        if launch.reader is not None:
+            launch.reader.join(DRAIN_TIMEOUT)
         try:
             on_exit(status)
         finally:
