@@ -386,3 +386,91 @@ def test_a_placeholder_is_replaced_once_its_agent_is_bound() -> None:
     finally:
         liveurls.unbind("lu-agent")
     assert liveurls.live(url) == url
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(SWARM_TIMEOUT)
+def test_the_runner_reports_lines_and_the_exit_and_leaves_no_reader(
+    swarm: Swarm, swarm_job: str
+) -> None:
+    # In-process, to see the runner's threads: Swarm never ends a followed log stream by
+    # itself, so the runner must close it once the task is over.
+    import threading
+    import time
+
+    from agentsup.runners._swarm_engine import ServiceSettings, connect
+    from agentsup.runners._swarm_runner import SwarmRunner
+    from agentsup.runners.base import ExitStatus, LaunchSpec
+
+    network = swarm.manager.networks.create(
+        f"agentsup-{swarm_job}-swarm", driver="overlay", attachable=True,
+        labels={"agentsup.job": swarm_job},
+    )
+    api = connect("unix:///var/run/docker.sock")
+    (port,) = free_ports(1)
+    settings = ServiceSettings(
+        job=swarm_job, agent_id="lines", name=f"agentsup-{swarm_job}-lines", image=IMAGE,
+        network=network.name, port=port, published_port=port,
+        labels={"agentsup.job": swarm_job, "agentsup.agent": "lines"},
+        constraints=("node.role==worker",),
+    )
+    source = ("import sys, time\nprint('one', flush=True)\nprint('two', file=sys.stderr, "
+              "flush=True)\ntime.sleep(1)\nsys.exit(3)")
+    spec = LaunchSpec(agent_id="lines", argv=("python3", "-c", source), env={},
+                      cwd=Path("/"), stop_timeout=2)
+    lines: list[tuple[str, str]] = []
+    exits: list[ExitStatus] = []
+    exited = threading.Event()
+
+    def on_exit(status: ExitStatus) -> None:
+        exits.append(status)
+        exited.set()
+
+    runner = SwarmRunner(api, settings)
+    try:
+        info = runner.start(spec, lambda stream, line, *_: lines.append((stream, line)),
+                            on_exit)
+        assert info.host.endswith(f"({WORKER_ADDRESS})")
+        assert exited.wait(60)
+        assert exits == [ExitStatus(3)]
+        assert ("stdout", "one") in lines and ("stderr", "two") in lines
+        deadline = time.monotonic() + 10
+        while any(t.name == "swarm-out-lines" for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the log reader is still running"
+            time.sleep(0.1)
+    finally:
+        runner.close()
+        api.close()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(SWARM_TIMEOUT)
+def test_a_container_agent_calls_a_swarm_agent_in_a_mixed_job(
+    tmp_path: Path, swarm: Swarm, swarm_job: str
+) -> None:
+    # The swarm agent comes first: the container target's clean-up before the start
+    # must leave the swarm's fresh overlay network alone.
+    p_sw, p_ct = free_ports(2)
+    container = {
+        "id": "boxed", "command": ["python3", "-c", PEER_SOURCE], "config": {"port": p_ct},
+        "deployment": {"target": "container", "image": IMAGE},
+    }
+    path = write_job(tmp_path, swarm_job,
+                     [swarm_agent("on_worker", p_sw, "node.role==worker"), container],
+                     {"type": "hub-spoke", "hub": "boxed", "spokes": ["on_worker"]})
+    try:
+        with supervisor(path) as run:
+            run.wait_for("job.ready", timeout=120)
+            assert get_json(f"http://localhost:{p_ct}/peers") == {
+                "id": "boxed",
+                "results": {f"http://{WORKER_ADDRESS}:{p_sw}": {"id": "on_worker"}},
+            }
+            run.signal(signal.SIGTERM)
+            assert run.wait(timeout=90) == 0, run.stderr_text()
+        assert labelled(swarm.manager, swarm_job) == ([], [])
+        assert swarm.manager.containers.list(
+            all=True, filters={"label": f"agentsup.job={swarm_job}"}) == []
+    finally:
+        for leftover in swarm.manager.containers.list(
+                all=True, filters={"label": f"agentsup.job={swarm_job}"}):
+            leftover.remove(force=True)

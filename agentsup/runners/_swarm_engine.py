@@ -303,7 +303,7 @@ def clear_job(api: Any, job: str, run_id: str | None = None) -> Iterator[Found]:
     for found in job_services(api, job, run_id):
         if remove_service(api, found.id):
             yield found
-    for found in job_networks(api, job):
+    for found in job_networks(api, job, overlay=True):
         ours = found.name == overlay_name(job) and (run_id is None or found.run == run_id)
         if ours and remove_network_when_free(api, found.id):
             yield found
