@@ -274,7 +274,12 @@ def _live_spec(
     base_dir = backend.context.base_dir
 
     def build() -> LaunchSpec:
-        env = agent_environment(job, plan, agent, base_dir, urls=liveurls.live)
+        try:
+            env = agent_environment(job, plan, agent, base_dir, urls=liveurls.live)
+        except (OSError, ValueError) as exc:  # an env file that went away since the start
+            raise RunnerError(
+                f"cannot build the environment of agent {agent.id!r}: {exc}"
+            ) from exc
         return backend.launch_spec(agent, env)
 
     return build
