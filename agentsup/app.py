@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pykka
 
+from agentsup import liveurls
 from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
@@ -33,7 +35,7 @@ from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
-from agentsup.runners.base import Backend, JobContext, RunnerError
+from agentsup.runners.base import Backend, JobContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
@@ -254,6 +256,7 @@ def _run_actors(
             spec=backend.launch_spec(
                 agent, agent_environment(job, plan, agent, backend.context.base_dir)
             ),
+            spec_at_launch=_live_spec(job, plan, agent, backend),
         )
 
     def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
@@ -284,6 +287,27 @@ def _run_actors(
         prober.close()
         timers.close()
     return code
+
+
+def _live_spec(
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, backend: Backend
+) -> Callable[[], LaunchSpec] | None:
+    """For an agent that connects to swarm agents from outside their overlay: its
+    environment built at each launch, from the addresses their tasks run at."""
+    if not any(liveurls.placeholder_agent(url) for url in plan.connections[agent.id]):
+        return None
+    base_dir = backend.context.base_dir
+
+    def build() -> LaunchSpec:
+        try:
+            env = agent_environment(job, plan, agent, base_dir, urls=liveurls.live)
+        except (OSError, ValueError) as exc:  # an env file that went away since the start
+            raise RunnerError(
+                f"cannot build the environment of agent {agent.id!r}: {exc}"
+            ) from exc
+        return backend.launch_spec(agent, env)
+
+    return build
 
 
 def _stop_actor(ref: pykka.ActorRef[Any]) -> None:
