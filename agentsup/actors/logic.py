@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from agentsup.exitcodes import EXIT_FAILED, EXIT_OK
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -38,9 +39,6 @@ from agentsup.messages.control import Reply
 from agentsup.plan import DeploymentPlan
 from agentsup.restart import FailureAction, RestartBudget, RestartMode, RestartPolicy
 from agentsup.signalnames import signal_name
-
-EXIT_OK = 0
-EXIT_FAILED = 1
 
 Command = StartAgent | StopAgent | KillAgent | RestartAgent
 
