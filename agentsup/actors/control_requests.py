@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from agentsup.actors import shutdown_steps
 from agentsup.actors.job_state import AgentState, Effect, Emit, JobPhase, Respond, Send, Waiting
 from agentsup.messages import RestartAgent, RestartAgents, StopAgent, StopAgents
 from agentsup.messages.control import Reply
@@ -87,7 +88,7 @@ def stop_requested(logic: SupervisorLogic, message: StopAgents) -> list[Effect]:
     if not message.agents:
         if logic.phase in (JobPhase.STOPPING, JobPhase.FINISHED):
             return [Respond(message.reply, 202, {"stopping": True})]
-        return [*logic.begin_stop(None, reason="request"),
+        return [*shutdown_steps.begin_stop(logic, None, reason="request"),
                 Respond(message.reply, 202, {"stopping": True})]
     agents = tuple(dict.fromkeys(message.agents))
     refused = refuse(logic, message.reply, agents)

@@ -4,7 +4,8 @@
 answers with effects: messages to send to agent actors, events to emit, and when to
 finish. The actor is a thin shell that carries the effects out. Tests replay scripted
 message histories against it with a fake clock. Its answers to control requests and
-its reload steps live in `control_requests` and `reload_steps`; its effects and records
+its reload steps and its shutdown order live in `control_requests`, `reload_steps` and
+`shutdown_steps`; its effects and records
 in `job_state`.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentsup.actors import control_requests, reload_steps
+from agentsup.actors import control_requests, reload_steps, shutdown_steps
 from agentsup.actors.job_state import (
     After,
     AgentRecord,
@@ -47,7 +48,6 @@ from agentsup.messages import (
     ShutdownTimedOut,
     StartAgent,
     StartJob,
-    StopAgent,
     StopAgents,
     StopJob,
 )
@@ -81,7 +81,7 @@ class SupervisorLogic:
         self.exit_code = EXIT_OK
         self.agents = {agent_id: AgentRecord() for stage in plan.stages for agent_id in stage}
         self.budgets = {a: RestartBudget(policies.get(a, RestartPolicy())) for a in self.agents}
-        self._stop_queue: list[list[str]] = []
+        self.stop_queue: list[list[str]] = []
         self.stopping: set[str] = set()
         # callers of each agent, for restart_dependents
         self.dependents: dict[str, list[str]] = {a: [] for a in self.agents}
@@ -119,15 +119,15 @@ class SupervisorLogic:
             case HealthRecovered():
                 return self._recovered(message)
             case AgentStopped():
-                return self._stopped(message)
+                return shutdown_steps.stopped(self, message)
             case StopJob(signal=signal):
-                return self._stop_job(signal)
+                return shutdown_steps.stop_job(self, signal)
             case KillAll(signal=signal):
-                return self._kill_all("kill", signal)
+                return shutdown_steps.kill_all(self, "kill", signal)
             case ShutdownTimedOut():
                 if self.phase is not JobPhase.STOPPING:
                     return []
-                return self._kill_all("shutdown_timeout")
+                return shutdown_steps.kill_all(self, "shutdown_timeout")
             case ReportStatus(reply=reply):
                 return [Respond(reply, 200, control_requests.status(self))]
             case RestartAgents():
@@ -378,7 +378,7 @@ class SupervisorLogic:
         effects.append(
             Emit("job.failed", {"reason": f"agent {agent_id!r} failed: {reason}"}, "error")
         )
-        return effects + self.begin_stop(signal=None)
+        return effects + shutdown_steps.begin_stop(self, signal=None)
 
     def _restart_waiting_dependents(self, agent_id: str) -> list[Effect]:
         """Once an agent is ready again, restart the agents that connect to it."""
@@ -404,93 +404,3 @@ class SupervisorLogic:
             started = [d for d in self.dependents[agent_id] if self.agents[d].ever_started]
             if started:
                 self.pending_dependents[agent_id] = started
-
-    # ----------------------------------------------------------------- shutdown
-
-    def _stop_job(self, signal: str | None) -> list[Effect]:
-        if self.phase in (JobPhase.STOPPING, JobPhase.FINISHED):
-            return []
-        return self.begin_stop(signal)
-
-    def begin_stop(self, signal: str | None, reason: str | None = None) -> list[Effect]:
-        self.phase = JobPhase.STOPPING
-        fields: dict[str, Any] = {"reason": reason or ("signal" if signal else "failure")}
-        if signal:
-            fields["signal"] = signal
-        effects: list[Effect] = [Emit("job.stopping", fields)]
-        if self.shutdown_timeout is not None:
-            # Stage stop timeouts add up; this bounds the whole stop.
-            effects.append(After(self.shutdown_timeout, ShutdownTimedOut()))
-        effects.extend(reload_steps.abandon(self))
-        self._stop_queue = [
-            [
-                a for a in stage
-                if a in self.agents and self.agents[a].ever_started
-                and self.agents[a].state is not AgentState.STOPPED
-            ]
-            for stage in reversed(self.plan.stages)
-        ]
-        return effects + self._stop_next_stage()
-
-    def _stop_next_stage(self) -> list[Effect]:
-        while self._stop_queue and not self.stopping:
-            members = self._stop_queue.pop(0)
-            for agent_id in members:
-                self.agents[agent_id].state = AgentState.STOPPING
-                self.stopping.add(agent_id)
-            if members:
-                return [Send(a, StopAgent()) for a in members]
-        if not self.stopping and not self._stop_queue:
-            return self._finish()
-        return []
-
-    def _stopped(self, message: AgentStopped) -> list[Effect]:
-        agent_id = message.agent_id
-        if agent_id not in self.stopping:
-            return []
-        self.stopping.discard(agent_id)
-        self.agents[agent_id].state = AgentState.STOPPED
-        fields: dict[str, Any] = {"agent": agent_id}
-        if message.signal is not None:
-            fields["signal"] = signal_name(message.signal)
-        elif message.exit_code is not None:
-            fields["exit_code"] = message.exit_code
-        effects: list[Effect] = [Emit("agent.stopped", fields)]
-        for waits in (self.stop_waits, self.restart_waits):
-            effects.extend(control_requests.record_outcome(self, waits, agent_id, "stopped"))
-        if self.phase is JobPhase.STOPPING and not self.stopping:
-            effects.extend(self._stop_next_stage())
-        elif self.phase is JobPhase.STARTING:
-            effects.extend(self._maybe_advance())
-        reload = self.reload
-        if reload is not None and agent_id in reload.stopping:
-            reload.stopping.discard(agent_id)
-            effects.extend(reload_steps.stop_next(self))
-        return effects
-
-    def _finish(self) -> list[Effect]:
-        self.phase = JobPhase.FINISHED
-        return [
-            *control_requests.answer_all_waiting(self),
-            Emit("job.stopped", {"exit_code": self.exit_code}),
-            Finish(self.exit_code),
-        ]
-
-    def _kill_all(self, reason: str = "kill", signal: str | None = None) -> list[Effect]:
-        """Kill every agent still running at once and finish: a second signal (named in
-        `signal`), or `shutdown_timeout` running out during an ordered stop."""
-        if self.phase is JobPhase.FINISHED:
-            return []
-        self.phase = JobPhase.FINISHED
-        fields: dict[str, Any] = {"reason": reason}
-        if signal:
-            fields["signal"] = signal
-        effects: list[Effect] = [Emit("job.stopping", fields, "warning")]
-        for agent_id, agent in self.agents.items():
-            if agent.ever_started and agent.state is not AgentState.STOPPED:
-                effects.append(Send(agent_id, KillAgent("killed on request")))
-        effects.extend(control_requests.answer_all_waiting(self))
-        effects.extend(reload_steps.abandon(self))
-        effects.append(Emit("job.stopped", {"exit_code": self.exit_code, "killed": True}))
-        effects.append(Finish(self.exit_code))
-        return effects
