@@ -16,7 +16,7 @@ from typing import Any
 import pykka
 
 from agentsup.actors.agent import AgentActor
-from agentsup.actors.agent_logic import AgentSettings
+from agentsup.actors.agent_effects import AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService

@@ -12,12 +12,8 @@ from typing import Any
 
 import pytest
 
-from agentsup.actors.agent_logic import (
-    EXIT_REPORT_GRACE,
-    GRACE_PERIOD,
+from agentsup.actors.agent_effects import (
     After,
-    AgentLogic,
-    AgentPhase,
     AgentSettings,
     Cancel,
     Effect,
@@ -27,6 +23,7 @@ from agentsup.actors.agent_logic import (
     Report,
     Stop,
 )
+from agentsup.actors.agent_logic import EXIT_REPORT_GRACE, GRACE_PERIOD, AgentLogic, AgentPhase
 from agentsup.job.models import EffectiveHealth, EffectiveProbe, ProbeType
 from agentsup.messages import (
     AgentExited,

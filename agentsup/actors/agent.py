@@ -18,9 +18,8 @@ from typing import Any
 
 import pykka
 
-from agentsup.actors.agent_logic import (
+from agentsup.actors.agent_effects import (
     After,
-    AgentLogic,
     AgentSettings,
     Cancel,
     Effect,
@@ -31,6 +30,7 @@ from agentsup.actors.agent_logic import (
     Slot,
     Stop,
 )
+from agentsup.actors.agent_logic import AgentLogic
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
 from agentsup.health import ProbeHandle, Prober, ProbeRequest, ProbeResult, network_request

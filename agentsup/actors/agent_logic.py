@@ -1,8 +1,8 @@
 """One agent's decisions, free of threads, actors and I/O.
 
 `AgentLogic` takes the messages the agent actor receives, one at a time, and answers
-with effects: launch the process, probe it, set a timer, stop or kill it, report to the
-supervisor. The actor (`AgentActor`) is a thin shell that carries the effects out; tests
+with effects (`agent_effects`): launch the process, probe it, set a timer, stop or kill
+it, report to the supervisor. The actor (`AgentActor`) is a thin shell that carries the effects out; tests
 replay scripted message histories against the logic with a fake clock.
 
 Every launch gets a new `run` number and every change of health loop a new
@@ -13,12 +13,21 @@ recognised and dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
 
+from agentsup.actors.agent_effects import (
+    After,
+    AgentSettings,
+    Cancel,
+    Effect,
+    Kill,
+    Launch,
+    Probe,
+    Report,
+    Stop,
+)
 from agentsup.health import readiness_delay
-from agentsup.job.models import EffectiveHealth, EffectiveProbe, ProbeType
+from agentsup.job.models import EffectiveProbe, ProbeType
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -40,7 +49,7 @@ from agentsup.messages import (
     StopAgent,
     StopFinished,
 )
-from agentsup.runners.base import ExitStatus, LaunchSpec
+from agentsup.runners.base import ExitStatus
 
 EXIT_REPORT_GRACE = 2.0
 """How long a stop waits for the runner's exit report after the runner's stop returned."""
@@ -57,81 +66,6 @@ class AgentPhase(StrEnum):
     WAITING = "waiting"  # for a restart delay
     STOPPING = "stopping"
     DOWN = "down"  # no process
-
-
-@dataclass(frozen=True)
-class AgentSettings:
-    agent_id: str
-    url: str
-    health: EffectiveHealth
-    start_timeout: float
-    spec: LaunchSpec
-
-
-Slot = Literal["health", "deadline"]
-"""The actor keeps at most one timer per slot: the health loop's next step, and the
-start deadline. Setting a slot cancels what it held."""
-
-
-@dataclass(frozen=True)
-class Launch:
-    """Start run `run` of the process off the actor thread; it answers with `Launched`
-    or `LaunchFailed`. An output line matching `log_pattern` counts as a passed check of
-    `generation` (log readiness)."""
-
-    run: int
-    generation: int
-    log_pattern: str | None
-
-
-@dataclass(frozen=True)
-class Probe:
-    """Probe the agent after `delay` (slot "health"); the result comes back as
-    `HealthChecked(generation)`. `readiness` picks the readiness probe, else liveness."""
-
-    delay: float
-    generation: int
-    readiness: bool
-
-
-@dataclass(frozen=True)
-class After:
-    """Deliver `message` back to the actor after `seconds`, in `slot` if given."""
-
-    seconds: float
-    message: object
-    slot: Slot | None = None
-
-
-@dataclass(frozen=True)
-class Cancel:
-    """Call off the timer in `slot`, or in every slot."""
-
-    slot: Slot | None = None
-
-
-@dataclass(frozen=True)
-class Stop:
-    """Stop run `run` on a short-lived thread (SIGTERM, SIGKILL after `timeout`), which
-    answers with `StopFinished(run)`."""
-
-    run: int
-    timeout: float
-
-
-@dataclass(frozen=True)
-class Kill:
-    """Kill the process group at once; its exit comes back as `ProcessExited`."""
-
-
-@dataclass(frozen=True)
-class Report:
-    """Tell the job supervisor `message`."""
-
-    message: object
-
-
-Effect = Launch | Probe | After | Cancel | Stop | Kill | Report
 
 
 class AgentLogic:
