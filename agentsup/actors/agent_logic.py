@@ -2,8 +2,9 @@
 
 `AgentLogic` takes the messages the agent actor receives, one at a time, and answers
 with effects (`agent_effects`): launch the process, probe it, set a timer, stop or kill
-it, report to the supervisor. The actor (`AgentActor`) is a thin shell that carries the effects out; tests
-replay scripted message histories against the logic with a fake clock.
+it, report to the supervisor. The actor (`AgentActor`) is a thin shell that carries
+the effects out; tests replay scripted message histories against the logic with a fake
+clock.
 
 Every launch gets a new `run` number and every change of health loop a new
 `generation`, so a tick, probe result, exit or launch report left over from before is
