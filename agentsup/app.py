@@ -17,7 +17,8 @@ from typing import Any
 import pykka
 
 from agentsup import liveurls
-from agentsup.actors.agent import AgentActor, AgentSettings
+from agentsup.actors.agent import AgentActor
+from agentsup.actors.agent_effects import AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
@@ -27,6 +28,7 @@ from agentsup.control.reload import Reloader, launch_text
 from agentsup.control.rundir import ControlError
 from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
+from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
@@ -39,9 +41,6 @@ from agentsup.runners.base import Backend, JobContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
-
-EXIT_FAILED = 1
-EXIT_INVALID = 2
 
 
 def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
@@ -132,7 +131,7 @@ def _stopped_before_start(events: EventLog, interrupted: Interrupted) -> int:
     """A signal before any agent ran: stop as cleanly as a running job would."""
     events.emit("job.stopping", reason="signal", signal=interrupted.signal)
     events.emit("job.stopped", exit_code=0)
-    return 0
+    return EXIT_OK
 
 
 def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
@@ -184,7 +183,7 @@ def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None)
             events.emit("job.failed", "error", reason=f"{target.value}: {exc}")
     events.emit("job.down", removed=removed)
     events.close()  # the writer thread must get the last lines out before we exit
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _supervise(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from agentsup import __version__
 from agentsup.control import commands as control_commands
+from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
 from agentsup.job.loader import LoadedJob, load_job
 from agentsup.job.models import MAX_SECONDS
 from agentsup.job.problems import JobFileError
@@ -23,10 +24,6 @@ from agentsup.job.schema import job_schema
 from agentsup.plan import DeploymentPlan, TopologyResolver
 from agentsup.render import RENDERERS
 from agentsup.sshconfig import host_name_resolver
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
 
 
 def build_parser() -> argparse.ArgumentParser:

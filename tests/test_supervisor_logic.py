@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 
 from agentsup.actors.logic import (
-    EXIT_FAILED,
-    EXIT_OK,
     After,
     Effect,
     Emit,
@@ -23,6 +21,7 @@ from agentsup.actors.logic import (
     Send,
     SupervisorLogic,
 )
+from agentsup.exitcodes import EXIT_FAILED, EXIT_OK
 from agentsup.job.loader import load_text
 from agentsup.job.models import Strategy
 from agentsup.messages import (

@@ -17,10 +17,7 @@ import yaml
 
 from agentsup.control.client import ControlClient, NotRunning
 from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_INVALID = 2
+from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
 COMMANDS = ("status", "restart", "stop", "logs", "reload")
 

@@ -15,6 +15,7 @@ from agentsup.messages.commands import (
     ShutdownTimedOut,
     StartAgent,
     StartJob,
+    StartTimedOut,
     StopAgent,
     StopJob,
 )
@@ -28,6 +29,8 @@ from agentsup.messages.events import (
     HealthChecked,
     HealthCheckFailed,
     HealthRecovered,
+    Launched,
+    LaunchFailed,
     ProcessExited,
     StopFinished,
 )
@@ -45,6 +48,8 @@ __all__ = [
     "KillAgent",
     "KillAll",
     "LaunchAgent",
+    "LaunchFailed",
+    "Launched",
     "ProcessExited",
     "PublishHealth",
     "ReloadJob",
@@ -54,6 +59,7 @@ __all__ = [
     "ShutdownTimedOut",
     "StartAgent",
     "StartJob",
+    "StartTimedOut",
     "StopAgent",
     "StopAgents",
     "StopFinished",

@@ -53,7 +53,8 @@ class StopAgent:
 
 @dataclass(frozen=True)
 class KillAgent:
-    """Kill the agent's process group at once; `restart` asks for a restart afterwards."""
+    """Kill the agent's process group at once; `reason` says why (for the reader of the
+    history: the agent reports the exit that follows like any other)."""
 
     reason: str = ""
 
@@ -61,6 +62,14 @@ class KillAgent:
 @dataclass(frozen=True)
 class CheckHealth:
     """A timer tick: probe the agent now. Ticks from an older generation are dropped."""
+
+    generation: int
+
+
+@dataclass(frozen=True)
+class StartTimedOut:
+    """A timer tick: the start timeout of generation `generation` has passed. It fails a
+    start that is not ready yet, whether or not a probe is still out."""
 
     generation: int
 

@@ -74,7 +74,8 @@ class AgentStopped:
     signal: int | None
 
 
-# Messages an agent actor receives from its own runner, prober and stopper threads.
+# Messages an agent actor receives from its own runner, launch, prober and stopper
+# threads.
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,23 @@ class ProcessExited:
     exit_code: int | None
     signal: int | None
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Launched:
+    """The launch thread started run `run` of the process."""
+
+    run: int
+    pid: int
+    host: str
+
+
+@dataclass(frozen=True)
+class LaunchFailed:
+    """The launch thread could not start run `run` of the process."""
+
+    run: int
+    reason: str
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,88 @@
+"""What `AgentLogic` answers with, for the agent actor to carry out, and its settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from agentsup.job.models import EffectiveHealth
+from agentsup.runners.base import LaunchSpec
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    agent_id: str
+    url: str
+    health: EffectiveHealth
+    start_timeout: float
+    spec: LaunchSpec
+    spec_at_launch: Callable[[], LaunchSpec] | None = None
+    """Builds the spec anew at each launch, for an agent given URLs that are bound only
+    once their agents run (swarm agents, see `agentsup.liveurls`)."""
+
+
+Slot = Literal["health", "deadline"]
+"""The actor keeps at most one timer per slot: the health loop's next step, and the
+start deadline. Setting a slot cancels what it held."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """Start run `run` of the process off the actor thread; it answers with `Launched`
+    or `LaunchFailed`. An output line matching `log_pattern` counts as a passed check of
+    `generation` (log readiness)."""
+
+    run: int
+    generation: int
+    log_pattern: str | None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Probe the agent after `delay` (slot "health"); the result comes back as
+    `HealthChecked(generation)`. `readiness` picks the readiness probe, else liveness."""
+
+    delay: float
+    generation: int
+    readiness: bool
+
+
+@dataclass(frozen=True)
+class After:
+    """Deliver `message` back to the actor after `seconds`, in `slot` if given."""
+
+    seconds: float
+    message: object
+    slot: Slot | None = None
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Call off the timer in `slot`, or in every slot."""
+
+    slot: Slot | None = None
+
+
+@dataclass(frozen=True)
+class Stop:
+    """Stop run `run` on a short-lived thread (SIGTERM, SIGKILL after `timeout`), which
+    answers with `StopFinished(run)`."""
+
+    run: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class Kill:
+    """Kill the process group at once; its exit comes back as `ProcessExited`."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Tell the job supervisor `message`."""
+
+    message: object
+
+
+Effect = Launch | Probe | After | Cancel | Stop | Kill | Report
