@@ -21,6 +21,7 @@ from collections.abc import Callable, MutableMapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import orjson
 import structlog
 
 from agentsup.linewriter import EXIT_WRITE_WAIT, LineWriter, last_event
@@ -47,9 +48,40 @@ def _ordered(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMa
     return ordered
 
 
+_stamp: tuple[int, str] = (-1, "")
+
+
 def _utc_now() -> str:
-    """The same format as the `TimeStamper` of the processor chain."""
-    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
+    """The same format as the `TimeStamper` of the processor chain.
+
+    The text changes once a second, so it is made once a second: formatting a date for
+    every line of a fast agent cost a tenth of the output path.
+    """
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, time.strftime(TIMESTAMP_FORMAT, time.gmtime(second)))
+    return _stamp[1]
+
+
+def _fast_json(event: dict[str, Any]) -> bytes:
+    """One event as a JSON line's bytes: orjson where it writes what the standard
+    library would, the standard library otherwise.
+
+    orjson renders several times faster, but writes a non-finite float as `null`
+    where strict JSON has no value for it, and refuses integers beyond 64 bits and very
+    deep nesting. An event holding `null` anywhere is therefore rendered again by the
+    standard library, which raises ValueError for a non-finite float as before; the
+    values reaching here come from JSON text or are plain strings and numbers, so
+    orjson's own handling of other types (dates, enums) never applies.
+    """
+    try:
+        data = orjson.dumps(event)
+    except orjson.JSONEncodeError:
+        return _strict_dumps(event).encode("utf-8", errors="replace")
+    if b"null" in data:
+        return _strict_dumps(event).encode("utf-8", errors="replace")
+    return data
 
 
 def _json_dumps(value: Any, **_: Any) -> str:
@@ -263,12 +295,12 @@ class EventLog:
         # in the same order, in one step; it may be dropped while stdout is not read.
         self._writer.output(self._render(event))
 
-    def _render(self, event: dict[str, Any]) -> str:
+    def _render(self, event: dict[str, Any]) -> str | bytes:
         if self._fmt == "json":
-            return _strict_dumps(event)
+            return _fast_json(event)
         return str(self._renderer(None, str(event["level"]), dict(event)))
 
-    def _dropped_line(self, count: int) -> str:
+    def _dropped_line(self, count: int) -> str | bytes:
         event = {
             "timestamp": _utc_now(),
             "level": "warning",
