@@ -11,12 +11,14 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from agentsup.control.client import ControlClient, NotRunning
 from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
+
+if TYPE_CHECKING:
+    from agentsup.control.client import ControlClient
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -98,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _client(argument: str, timeout: float | None = 30.0) -> ControlClient:
+    # http.client (with ssl and email) is imported by the control commands only: every
+    # other command builds this parser too, and would pay for it on each run.
+    from agentsup.control.client import ControlClient
+
     return ControlClient(job_paths(job_name(argument)), timeout=timeout)
 
 
@@ -107,6 +113,8 @@ def _failed(status: int, body: dict[str, Any]) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from agentsup.control.client import NotRunning
+
     if args.job is not None:
         status, body = _client(args.job).call("GET", "/v1/status")
         if status != 200:
@@ -175,6 +183,8 @@ def _restart(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from agentsup.control.client import NotRunning
+
     client = _client(args.job, timeout=None)
     status, body = client.call("POST", "/v1/stop", {"agents": args.agents})
     if status not in (200, 202):
