@@ -1,7 +1,7 @@
 """Run the benchmarks and print one table.
 
     python -m bench            # full: more runs, longer idle windows (about 6 minutes)
-    python -m bench --quick    # fewer runs (under two minutes)
+    python -m bench --quick    # fewer runs (about three minutes)
     python -m bench --only staged,failure --markdown out.md
 
 Every figure is the median of the runs with [min-max, n] after it; ratios compare
@@ -145,7 +145,7 @@ def _load(averages: tuple[float, float, float]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer runs, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="fewer runs, about three minutes")
     parser.add_argument("--only", default=",".join(BENCHES),
                         help=f"comma-separated subset of {', '.join(BENCHES)}")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
