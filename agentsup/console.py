@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TextIO
 
-import structlog
-
 SUPERVISOR = "agentsup"
 AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red",
                  "bright_cyan", "bright_magenta", "bright_green", "bright_blue")
@@ -199,7 +197,10 @@ class ConsoleRenderer:
     def __call__(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
         self.palette.learn(event_dict)
         if event_dict.get("event") in QUIET:
-            raise structlog.DropEvent
+            # structlog (and rich with it) is imported by the console formats only.
+            from structlog import DropEvent
+
+            raise DropEvent
         return self.render(to_line(event_dict))
 
     def render(self, line: Line) -> str:

@@ -22,6 +22,9 @@ last_event = threading.local()
 OUTPUT_BACKLOG_BYTES = 4 * 1024 * 1024
 """Agent output waiting for stdout beyond this is dropped (and counted)."""
 
+WRITE_CHUNK_BYTES = 256 * 1024
+"""The writer thread takes up to this much of the queue into one write."""
+
 EXIT_WRITE_WAIT = 10.0
 """At exit, how long agentsup waits for stdout to take the events still queued."""
 
@@ -43,7 +46,7 @@ class LineWriter:
         self,
         stream: TextIO,
         *,
-        dropped_line: Callable[[int], str] | None = None,
+        dropped_line: Callable[[int], str | bytes] | None = None,
         backlog_bytes: int = OUTPUT_BACKLOG_BYTES,
     ) -> None:
         self._stream = stream
@@ -71,7 +74,7 @@ class LineWriter:
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
-    def output(self, message: str) -> None:
+    def output(self, message: str | bytes) -> None:
         """A line of agent output: may be dropped while stdout is not being read."""
         self._put(message, droppable=True, last=False)
 
@@ -89,8 +92,8 @@ class LineWriter:
                 lambda: self._broken or not (self._queue or self._busy), timeout
             )
 
-    def _put(self, message: str, *, droppable: bool, last: bool) -> None:
-        data = (message + "\n").encode("utf-8", errors="replace")
+    def _put(self, message: str | bytes, *, droppable: bool, last: bool) -> None:
+        data = _line_bytes(message)
         with self._cond:
             if self._sealed:
                 return
@@ -105,8 +108,9 @@ class LineWriter:
             if size and self._backlog + size > self._backlog_limit:
                 self._dropped += 1
                 return
+            idle = not self._queue
             if self._dropped and self._dropped_line is not None:
-                notice = (self._dropped_line(self._dropped) + "\n").encode()
+                notice = _line_bytes(self._dropped_line(self._dropped))
                 self._queue.append(notice)
                 self._output_bytes.append(0)
                 self._dropped = 0
@@ -114,7 +118,10 @@ class LineWriter:
             self._output_bytes.append(size)
             self._backlog += size
             self._sealed = last
-            self._cond.notify_all()
+            if idle:
+                # The writer sleeps only on an empty queue; waking it for every line
+                # of a fast agent cost more than writing the line.
+                self._cond.notify_all()
 
     def _write_now(self, data: bytes) -> None:
         try:
@@ -131,8 +138,11 @@ class LineWriter:
                 self._cond.notify_all()
                 self._cond.wait_for(lambda: bool(self._queue))
                 chunk: list[bytes] = []
-                while self._queue and len(chunk) < 256:
-                    chunk.append(self._queue.popleft())
+                size = 0
+                while self._queue and size < WRITE_CHUNK_BYTES:
+                    data = self._queue.popleft()
+                    chunk.append(data)
+                    size += len(data)
                     self._backlog -= self._output_bytes.popleft()
                 self._busy = True
             if not _write_all(self._fd, b"".join(chunk)):
@@ -145,6 +155,12 @@ class LineWriter:
                     self._busy = False
                     self._cond.notify_all()
                 return
+
+
+def _line_bytes(message: str | bytes) -> bytes:
+    if isinstance(message, bytes):
+        return message + b"\n"
+    return (message + "\n").encode("utf-8", errors="replace")
 
 
 def _descriptor(stream: TextIO) -> int | None:

@@ -8,11 +8,10 @@ is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from typing import Any, Protocol
-
-import networkx as nx
 
 from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import Agent, JobDefinition, Strategy, Target
@@ -66,6 +65,28 @@ class DeploymentPlan:
         raise KeyError(agent_id)
 
 
+def start_generations(
+    nodes: Iterable[str], edges: Iterable[tuple[str, str]]
+) -> list[tuple[str, ...]]:
+    """Groups of agents that can start together: a caller starts after every callee.
+
+    The standard library's `graphlib` sorts in the layers a stage needs, without the
+    0.1 s that importing a general graph library costs every command.
+    """
+    sorter: TopologicalSorter[str] = TopologicalSorter()
+    for node in nodes:
+        sorter.add(node)
+    for caller, callee in edges:
+        sorter.add(caller, callee)
+    sorter.prepare()
+    generations: list[tuple[str, ...]] = []
+    while sorter.is_active():
+        ready = sorter.get_ready()
+        generations.append(ready)
+        sorter.done(*ready)
+    return generations
+
+
 class TopologyResolver:
     """Resolves jobs into plans; holds only the host-name lookup."""
 
@@ -90,12 +111,9 @@ class TopologyResolver:
         rank = {agent_id: index for index, agent_id in enumerate(order)}
 
         if graph.ordering:
-            starts_after = nx.DiGraph()
-            starts_after.add_nodes_from(order)
-            starts_after.add_edges_from((callee, caller) for caller, callee in graph.edges)
             generations = [
                 sorted(generation, key=rank.__getitem__)
-                for generation in nx.topological_generations(starts_after)
+                for generation in start_generations(order, graph.edges)
             ]
         else:
             generations = [order]

@@ -25,6 +25,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = Path(__file__).resolve().parent / "agent.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CLI_MAIN = "import sys; from agentsup.cli import main; sys.exit(main())"
+"""How the benchmarks spawn the CLI: the interpreter, not a shell wrapper around it."""
 RUN_TAG_VAR = "AGENTSUP_BENCH_RUN"
 """Every benchmark agent carries this variable, so leftovers can be found and killed."""
 
@@ -224,8 +226,7 @@ class Agentsup:
     def __post_init__(self) -> None:
         self.launched_at = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from agentsup.cli import main; sys.exit(main())",
-             "start", str(self.job), "--log-format", "json"],
+            [sys.executable, "-c", CLI_MAIN, "start", str(self.job), "--log-format", "json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,

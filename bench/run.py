@@ -1,7 +1,7 @@
 """Run the benchmarks and print one table.
 
     python -m bench            # full: more runs, longer idle windows (about 6 minutes)
-    python -m bench --quick    # fewer runs (under two minutes)
+    python -m bench --quick    # fewer runs (about three minutes)
     python -m bench --only staged,failure --markdown out.md
 
 Every figure is the median of the runs with [min-max, n] after it; ratios compare
@@ -11,6 +11,7 @@ agentsup with a baseline measured in the same run on the same machine.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import statistics
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from bench import cases, others
 from bench.cases import Row
-from bench.common import summarise
+from bench.common import Summary, summarise
 
 
 @dataclass(frozen=True)
@@ -37,15 +38,16 @@ class Settings:
     side_agents: int
     side_runs: int
     scale_topology: str
+    validate_runs: int
 
 
 QUICK = Settings(staged_runs=3, scale_agents=200, scale_runs=1, idle_window=5.0,
                  idle_windows=2, kills=5, lines=200_000, throughput_runs=2,
-                 side_agents=50, side_runs=1, scale_topology="dynamic")
+                 side_agents=50, side_runs=2, scale_topology="dynamic", validate_runs=7)
 FULL = Settings(staged_runs=7, scale_agents=200, scale_runs=3, idle_window=5.0,
                 idle_windows=3, kills=10, lines=200_000, throughput_runs=3,
-                side_agents=200, side_runs=3, scale_topology="mesh")
-BENCHES = ("staged", "scale", "failure", "throughput", "side")
+                side_agents=50, side_runs=3, scale_topology="mesh", validate_runs=15)
+BENCHES = ("staged", "scale", "failure", "throughput", "side", "validate")
 
 
 def _side_rows(results: Sequence[others.ToolResult], agents: int) -> list[Row]:
@@ -73,8 +75,14 @@ def _side_rows(results: Sequence[others.ToolResult], agents: int) -> list[Row]:
             our_cpu = statistics.median(c for r in ours for c in r.idle_cpu)
             cpu_text = f"{our_cpu / base_cpu:.1f}x" if base_cpu > 0.01 else "n/a (tool ~0 %)"
             rows.append(Row("6 side by side", f"agentsup / {tool}: start-up time, idle CPU",
-                            f"{ratio.render()} / {cpu_text}"))
+                            f"{ratio.render()} / {cpu_text}",
+                            "<= 1.0" if tool == "honcho" else "",
+                            _check_at_most(ratio, 1.0) if tool == "honcho" else None))
     return rows
+
+
+def _check_at_most(summary: Summary, limit: float) -> bool | None:
+    return None if summary.count == 0 else summary.median <= limit
 
 
 def run(settings: Settings, only: Sequence[str], workdir: Path,
@@ -104,6 +112,9 @@ def run(settings: Settings, only: Sequence[str], workdir: Path,
                                 settings.idle_window, settings.idle_windows),
             settings.side_agents,
         )
+    if "validate" in only:
+        progress("7 validate")
+        rows += cases.validate_rows(cases.validate_runs(settings.validate_runs))
     return rows
 
 
@@ -127,10 +138,14 @@ def render_text(rows: Sequence[Row]) -> str:
     return "\n".join(out) + "\n"
 
 
+def _load(averages: tuple[float, float, float]) -> str:
+    return "/".join(f"{value:.1f}" for value in averages)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer runs, under two minutes")
+    parser.add_argument("--quick", action="store_true", help="fewer runs, about three minutes")
     parser.add_argument("--only", default=",".join(BENCHES),
                         help=f"comma-separated subset of {', '.join(BENCHES)}")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
@@ -145,12 +160,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - began:6.1f} s] {message}", flush=True)
 
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="agentsup-bench-") as tmp:
         rows = run(settings, only, Path(tmp), progress)
+    load_after = os.getloadavg()
     print()
     print(render_text(rows))
+    # Ratios compare runs made side by side; the load says how far the absolute
+    # figures can be trusted on a machine shared with other work.
     print(f"{'quick' if args.quick else 'full'} mode, {time.monotonic() - began:.0f} s, "
-          f"Python {platform.python_version()}")
+          f"Python {platform.python_version()}, {os.cpu_count()} cores, load average "
+          f"{_load(load_before)} before, {_load(load_after)} after")
     if args.markdown is not None:
         args.markdown.write_text(render_markdown(rows))
     return 0

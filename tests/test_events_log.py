@@ -268,3 +268,45 @@ def test_lifecycle_events_read_as_sentences(event: dict[str, Any], sentence: str
     from agentsup.console import describe
 
     assert describe(event) == sentence
+
+
+def _strict(text: str) -> dict[str, Any]:
+    def refuse(name: str) -> Any:
+        raise AssertionError(f"{name} in an event line: {text}")
+
+    record: dict[str, Any] = json.loads(text, parse_constant=refuse)
+    return record
+
+
+@pytest.mark.parametrize(
+    ("line", "payload"),
+    [
+        # Beyond 64 bits: the fast renderer refuses it, the standard one keeps every digit.
+        ('{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+        # `null` is a value of its own, not a stand-in for a number that is not finite.
+        ('{"left": null, "n": 1.5}', {"left": None, "n": 1.5}),
+        # Deeper than the fast renderer nests.
+        ('{"a":' * 300 + "1" + "}" * 300, None),
+        ('{"text": "ünïcode ✓ \\u00e9"}', {"text": "ünïcode ✓ é"}),
+    ],
+)
+def test_payloads_are_kept_exactly_whichever_renderer_writes_them(
+    out: io.StringIO, line: str, payload: Any
+) -> None:
+    log = EventLog("demo", stream=out)
+    log.output("calc", "stdout", line)
+    (text,) = lines(out)
+    record = _strict(text)
+    expected = json.loads(line) if payload is None else payload
+    assert record["payload"] == expected
+    assert list(record)[:6] == ["timestamp", "level", "event", "job", "agent", "elapsed"]
+
+
+@pytest.mark.parametrize("line", ['{"big": 1e999}', '{"neg": -1e999, "ok": 1}'])
+def test_a_number_json_cannot_carry_keeps_the_line_as_text(out: io.StringIO, line: str) -> None:
+    log = EventLog("demo", stream=out)
+    log.output("calc", "stdout", line)
+    (text,) = lines(out)
+    record = _strict(text)  # no Infinity, and not silently `null`
+    assert record["line"] == line
+    assert "payload" not in record

@@ -11,13 +11,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from agentsup.control.client import ControlClient, NotRunning
 from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+
+if TYPE_CHECKING:
+    from agentsup.control.client import ControlClient
 
 COMMANDS = ("status", "restart", "stop", "logs", "reload")
 
@@ -95,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _client(argument: str, timeout: float | None = 30.0) -> ControlClient:
+    # http.client (with ssl and email) is imported by the control commands only: every
+    # other command builds this parser too, and would pay for it on each run.
+    from agentsup.control.client import ControlClient
+
     return ControlClient(job_paths(job_name(argument)), timeout=timeout)
 
 
@@ -104,6 +110,8 @@ def _failed(status: int, body: dict[str, Any]) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from agentsup.control.client import NotRunning
+
     if args.job is not None:
         status, body = _client(args.job).call("GET", "/v1/status")
         if status != 200:
@@ -179,6 +187,8 @@ def _restart(args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from agentsup.control.client import NotRunning
+
     client = _client(args.job, timeout=None)
     status, body = client.call("POST", "/v1/stop", {"agents": args.agents})
     if status not in (200, 202):

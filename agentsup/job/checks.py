@@ -8,11 +8,10 @@ without running them) these are pure functions of the job.
 from __future__ import annotations
 
 import difflib
+import graphlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
-
-import networkx as nx
 
 from agentsup.job import envfiles, imports
 from agentsup.job.graph import TopologyGraph
@@ -174,17 +173,33 @@ def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Pro
                 f"agent {caller!r} would connect to itself",
             )
     if graph.ordering:
-        digraph = nx.DiGraph()
-        digraph.add_edges_from((a, b) for a, b in graph.edges if a != b)
-        try:
-            cycle = nx.find_cycle(digraph)
-        except nx.NetworkXNoCycle:
+        names = find_cycle([(a, b) for a, b in graph.edges if a != b])
+        if names is None:
             return
-        names = [edge[0] for edge in cycle] + [cycle[0][0]]
         yield Problem(
             ("topology", CYCLE_FIELD.get(kind, "type")),
             f"the topology has a cycle: {' -> '.join(names)}; no start order satisfies it",
         )
+
+
+def find_cycle(edges: list[tuple[str, str]]) -> list[str] | None:
+    """The first cycle a depth-first walk meets, as a closed path, or None.
+
+    `graphlib` walks from each node in the order the edges first name it and follows
+    each node's edges in the order given, so the cycle it names is the one a reader
+    meets first in the file. Its `CycleError` carries the path, first node repeated.
+    """
+    sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+    for caller, callee in edges:
+        sorter.add(caller)
+        sorter.add(callee)
+    for caller, callee in edges:
+        sorter.add(callee, caller)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        return [str(name) for name in exc.args[1]]
+    return None
 
 
 def _port_problems(job: JobDefinition) -> Iterator[Problem]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from dotenv import dotenv_values
-
 from agentsup.job.models import Agent, JobDefinition
 from agentsup.job.problems import DocPath, Problem
 
@@ -27,6 +25,8 @@ def read_env_file(path: Path) -> dict[str, str]:
 
     `${VAR}` expands from earlier lines of the same file, then agentsup's environment.
     """
+    from dotenv import dotenv_values  # only jobs with env files pay for the import
+
     return {key: value or "" for key, value in dotenv_values(path, encoding="utf-8").items()}
 
 
