@@ -29,7 +29,6 @@ from agentsup.control.rundir import ControlError
 from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
-from agentsup.health import Prober
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
@@ -37,6 +36,7 @@ from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
+from agentsup.probes.prober import Prober
 from agentsup.runners.base import Backend, JobContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies

@@ -24,7 +24,6 @@ import pytest
 
 from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.timers import TimerService
-from agentsup.health import ProbeRequest, ProbeResult
 from agentsup.job.models import EffectiveHealth, EffectiveProbe
 from agentsup.logs import EventLog
 from agentsup.messages import (
@@ -35,6 +34,7 @@ from agentsup.messages import (
     StartAgent,
     StopAgent,
 )
+from agentsup.probes.prober import ProbeRequest, ProbeResult
 from agentsup.runners.base import (
     ExitCallback,
     ExitStatus,

@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from agentsup.health import readiness_delay
+from agentsup.probes.prober import readiness_delay
 
 
 def schedule(interval: float, until: float) -> list[tuple[float, float]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import h11
 import pytest
 
-from agentsup.probe_http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
 
 ANSWERS = {
     "plain": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",

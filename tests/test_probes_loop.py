@@ -16,9 +16,9 @@ from queue import Queue
 import pytest
 
 from agentsup import listeners
-from agentsup.listeners import owned_by_tree
-from agentsup.probe_http import host_header
-from agentsup.probeloop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
+from agentsup.probes.http import host_header
+from agentsup.probes.loop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
+from agentsup.probes.owners import owned_by_tree
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -302,7 +302,7 @@ SLOW_DNS_SCRIPT = """
 import sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from queue import Queue
-from agentsup.probeloop import ProbeLoop, probe_request
+from agentsup.probes.loop import ProbeLoop, probe_request
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):

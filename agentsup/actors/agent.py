@@ -35,9 +35,7 @@ from agentsup.actors.agent_effects import (
 from agentsup.actors.agent_logic import AgentLogic
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
-from agentsup.health import ProbeHandle, Prober, ProbeRequest, ProbeResult, network_request
 from agentsup.job.models import EffectiveProbe, ProbeType
-from agentsup.listeners import owned_by_tree
 from agentsup.logs import EventLog
 from agentsup.messages import (
     AgentReady,
@@ -48,6 +46,8 @@ from agentsup.messages import (
     ProcessExited,
     StopFinished,
 )
+from agentsup.probes.owners import owned_by_tree
+from agentsup.probes.prober import ProbeHandle, Prober, ProbeRequest, ProbeResult, network_request
 from agentsup.runners.base import ExitStatus, Runner, RunnerError, Stream
 
 __all__ = ["AgentActor", "AgentSettings"]

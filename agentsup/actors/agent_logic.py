@@ -27,7 +27,6 @@ from agentsup.actors.agent_effects import (
     Report,
     Stop,
 )
-from agentsup.health import readiness_delay
 from agentsup.job.models import EffectiveProbe, ProbeType
 from agentsup.messages import (
     AgentExited,
@@ -50,6 +49,7 @@ from agentsup.messages import (
     StopAgent,
     StopFinished,
 )
+from agentsup.probes.prober import readiness_delay
 from agentsup.runners.base import ExitStatus
 
 EXIT_REPORT_GRACE = 2.0

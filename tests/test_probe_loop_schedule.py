@@ -12,7 +12,7 @@ from queue import Queue
 
 import pytest
 
-from agentsup.probeloop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
+from agentsup.probes.loop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
 
 pytestmark = pytest.mark.timeout(30)
 

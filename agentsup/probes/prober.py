@@ -1,6 +1,6 @@
 """Health probes of every kind, and when they run.
 
-Network probes (`http`, `tcp`, `a2a`) run on one selector thread (`probeloop`), so a slow
+Network probes (`http`, `tcp`, `a2a`) run on one selector thread (`probes.loop`), so a slow
 agent never blocks an actor's thread and an idle check costs one wake-up. There is no
 separate TCP check while an agent starts: a refused connect already fails the probe at
 once, and cheaply, until the agent listens. `exec` probes start a process (locally, over
@@ -16,7 +16,8 @@ import contextlib
 from collections.abc import Callable
 
 from agentsup.job.models import EffectiveProbe, ProbeType
-from agentsup.probeloop import ProbeHandle, ProbeLoop, ProbeRequest, ProbeResult, probe_request
+from agentsup.probes.loop import ProbeHandle, ProbeLoop
+from agentsup.probes.request import ProbeRequest, ProbeResult, probe_request
 
 __all__ = ["FAST_PERIOD", "FAST_POLL", "ProbeHandle", "ProbeRequest", "ProbeResult", "Prober",
            "network_request", "readiness_delay"]

@@ -1,0 +1,103 @@
+"""What one health probe asks and what it answers: plain values, made once per agent.
+
+A request is built from the agent's URL and its probe settings; the loop (`loop`) only
+carries it out. TLS contexts are made once per CA file and shared.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlsplit
+
+from agentsup.probes.addresses import Address
+
+A2A_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
+"""Where an A2A agent publishes its card: the current name first, then the older one."""
+
+Kind = Literal["http", "tcp", "a2a"]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    error: str = ""
+    peer: Address | None = field(default=None, compare=False)
+    """The address that answered (for the check that the agent itself listens there)."""
+    name: str | None = field(default=None, compare=False)
+    """An A2A agent card's `name`."""
+
+
+Done = Callable[[ProbeResult], None]
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    """What to probe: a connect (tcp), a GET (http), or the agent card (a2a)."""
+
+    kind: Kind
+    host: str
+    port: int
+    timeout: float
+    paths: tuple[str, ...] = ()
+    tls: ssl.SSLContext | None = None
+
+    @property
+    def where(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+_contexts: dict[str | None, ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
+def tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Unverified by default, like Kubernetes (a probe sends no secrets); verified against
+    `ca_file`, host name included, when one is given. Made once per CA file."""
+    with _contexts_lock:
+        context = _contexts.get(ca_file)
+        if context is None:
+            if ca_file is None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                context = ssl.create_default_context(cafile=ca_file)
+            _contexts[ca_file] = context
+        return context
+
+
+def probe_request(
+    url: str,
+    timeout: float,
+    *,
+    kind: Kind = "http",
+    path: str = "",
+    scheme: str | None = None,
+    ca_file: str | None = None,
+) -> ProbeRequest:
+    """The request for an agent at `url` (its `http://host:port`); `scheme` overrides the
+    URL's. Raises ValueError for what cannot be probed."""
+    parts = urlsplit(url)
+    scheme = scheme or parts.scheme
+    if scheme not in ("http", "https"):
+        raise ValueError(f"only http:// and https:// URLs can be probed, not {url!r}")
+    host = parts.hostname or "localhost"
+    port = parts.port or (443 if scheme == "https" else 80)
+    full_path = (parts.path.rstrip("/") + path) if path else (parts.path or "/")
+    if parts.query:
+        full_path += "?" + parts.query
+    paths: tuple[str, ...] = ()
+    if kind == "http":
+        paths = (full_path or "/",)
+    elif kind == "a2a":
+        paths = A2A_PATHS
+    try:
+        tls = tls_context(ca_file) if scheme == "https" and kind != "tcp" else None
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot use the CA file {ca_file}: {exc}") from None
+    return ProbeRequest(kind, host, port, timeout, paths, tls)
