@@ -15,7 +15,7 @@ from queue import Queue
 
 import pytest
 
-from agentsup import listeners
+from agentsup.probes import owners as listeners
 from agentsup.probes.http import host_header
 from agentsup.probes.loop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
 from agentsup.probes.owners import owned_by_tree
