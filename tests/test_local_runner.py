@@ -533,7 +533,7 @@ def reaper_pids() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"_reaper" in cmdline and alive(int(entry.name)):
+        if parent == os.getpid() and b"programs/reaper.py" in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 

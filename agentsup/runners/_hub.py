@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from agentsup.runners import _reaper
+from agentsup.programs import reaper as _reaper
 from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import (
     ExitCallback,
@@ -61,7 +61,6 @@ logger = logging.getLogger(__name__)
 FDS_PER_AGENT = 3
 """Descriptors the supervisor holds for each live local agent."""
 
-"""Longer lines are delivered in pieces so one runaway writer cannot exhaust memory."""
 
 _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the

@@ -7,7 +7,7 @@ shared by that host's agents, opened with the OpenSSH client configuration
 (`~/.ssh/config`), keepalives on, and host keys verified against the job's known_hosts
 file.
 
-Each agent runs under a small remote watchdog (`_ssh_watchdog.py`, sent as
+Each agent runs under a small remote watchdog (`agentsup/programs/ssh_watchdog.py`, sent as
 `python3 -c SOURCE`) in its own SSH session. The watchdog reads the agent's argv and
 environment from its stdin (never a command line: `ps` would show the values) and starts
 it (`cd WORKDIR && exec "$@"`) as the leader of a new process group, keeps a run
@@ -32,23 +32,27 @@ from pathlib import Path
 from agentsup.environment import agent_environment
 from agentsup.job.models import Agent
 from agentsup.runners._ssh_hosts import (
-    CHECK_SCRIPT,
     COMMAND_TIMEOUT,
-    FIRST_LINE_TIMEOUT,
-    ORPHAN_GRACE_MAX,
-    RECORD_ROOT,
     STUCK_WARNING_INTERVAL,
-    WATCHDOG_SOURCE,
     Endpoint,
     Host,
     LoopThread,
-    Session,
+)
+from agentsup.runners._ssh_scripts import (
+    CHECK_SCRIPT,
+    RECORD_ROOT,
     agent_launch,
     exec_command_line,
     record_dir,
     remote_path,
     tail,
     watchdog_python,
+)
+from agentsup.runners._ssh_wire import (
+    FIRST_LINE_TIMEOUT,
+    ORPHAN_GRACE_MAX,
+    WATCHDOG_SOURCE,
+    Session,
 )
 from agentsup.runners.base import (
     Backend,
