@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 
+from agentsup import settings as effective
 from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
@@ -33,7 +34,7 @@ from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
-from agentsup.runners.base import Backend, JobContext, RunnerError
+from agentsup.runners.base import Backend, BackendContext, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
@@ -83,7 +84,7 @@ def run_job(
                       agents=[agent.id for agent in job.agents])
     route_stdlib_logging(events)
     for agent in job.agents:
-        events.set_output_levels(agent.id, job.output_levels_for(agent))
+        events.set_output_levels(agent.id, effective.output_levels(job, agent))
     signals = StopSignals()
     log_files: LogFiles | None = None
     code = EXIT_FAILED
@@ -133,13 +134,18 @@ def _stopped_before_start(events: EventLog, interrupted: Interrupted) -> int:
     return 0
 
 
-def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
-    return JobContext(
-        job=loaded.definition,
-        plan=plan,
-        base_dir=loaded.base_dir,
-        events=events,
+def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> BackendContext:
+    """The narrow view of the job its backends get; `events.emit` is their event sink."""
+    job, base_dir = loaded.definition, loaded.base_dir
+    return BackendContext(
+        job_name=job.job.name,
         run_id=uuid.uuid4().hex[:12],
+        base_dir=base_dir,
+        emit=events.emit,
+        host_ports=dict(plan.host_ports),
+        ssh=job.deployment.ssh,
+        pull=job.deployment.pull,
+        environment=lambda agent: agent_environment(job, plan, agent, base_dir),
     )
 
 
@@ -249,10 +255,12 @@ def _run_actors(
         return AgentSettings(
             agent_id=agent.id,
             url=plan.agent_urls[agent.id],
-            health=job.health_for(agent, backend.context.base_dir),
-            start_timeout=job.start_timeout_for(agent),
+            health=effective.health(job, agent, backend.context.base_dir),
+            start_timeout=effective.start_timeout(job, agent),
             spec=backend.launch_spec(
-                agent, agent_environment(job, plan, agent, backend.context.base_dir)
+                agent,
+                agent_environment(job, plan, agent, backend.context.base_dir),
+                effective.process_settings(job, agent),
             ),
         )
 

@@ -33,7 +33,7 @@ from agentsup.runners._ssh_wire import (
     watchdog_failed,
 )
 from agentsup.runners.base import (
-    JobContext,
+    BackendContext,
     RunnerError,
 )
 
@@ -143,11 +143,11 @@ class _Client(asyncssh.SSHClient):
 class Host:
     """One (host, port, user): its shared connection, (re)made on demand."""
 
-    def __init__(self, endpoint: Endpoint, agent: Agent, context: JobContext) -> None:
+    def __init__(self, endpoint: Endpoint, agent: Agent, context: BackendContext) -> None:
         self.endpoint = endpoint
         self.label = endpoint.label
         self.context = context
-        self.settings: SshSettings = context.job.deployment.ssh
+        self.settings: SshSettings = context.ssh
         self._credentials = agent.deployment
         self._conn: asyncssh.SSHClientConnection | None = None
         self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
@@ -239,7 +239,7 @@ class Host:
             except _ConnectFailed as exc:
                 if not exc.transient or retry_for is None or remaining < delay:
                     raise
-                self.context.events.emit(
+                self.context.emit(
                     "ssh.reconnecting", "warning",
                     host=self.label, attempt=attempt, delay=delay, error=str(exc),
                 )
@@ -266,7 +266,7 @@ class Host:
         self.address = (host, port)
         known_hosts = self._known_hosts_file
         if known_hosts is None:
-            self.context.events.emit(
+            self.context.emit(
                 "ssh.host_key_unverified", "warning", host=label, address=f"{host}:{port}",
                 message="deployment.ssh.known_hosts is 'ignore': the host key is not verified",
             )
@@ -299,7 +299,7 @@ class Host:
                 f"SSH connection to {label} ({host} port {port}) failed: {exc.reason}",
                 transient=True,
             ) from None
-        self.context.events.emit(
+        self.context.emit(
             "ssh.connected", host=label, address=f"{host}:{port}", user=options.username
         )
         return conn
@@ -336,7 +336,7 @@ class Host:
         reason = (str(exc) if exc is not None else "") or "the connection was closed"
         self.lost_reason = reason
         if not self._closing:
-            self.context.events.emit(
+            self.context.emit(
                 "ssh.connection_lost", "warning", host=self.label, reason=reason
             )
 

@@ -28,9 +28,9 @@ from agentsup.runners._hub import FDS_PER_AGENT, LocalHub
 from agentsup.runners._process import ProcessHandle
 from agentsup.runners.base import (
     Backend,
+    BackendContext,
     ExecResult,
     ExitCallback,
-    JobContext,
     LaunchSpec,
     OutputCallback,
     Runner,
@@ -137,7 +137,7 @@ class LocalBackend(Backend):
     first launch, and `close` ends them, SIGKILLing any local agent still running.
     """
 
-    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
         self.hub = LocalHub()
 
