@@ -53,8 +53,7 @@ from agentsup.runners._process import (
     ProcessHandle,
     SpawnRequest,
     StreamReader,
-    child_setup,
-    describe_launch_error,
+    fork_agent,
 )
 from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import ExitCallback, OutputCallback, RunnerError, Stream
@@ -218,34 +217,7 @@ class _HubLoop:
         self._launches += 1
         mark = f"{self._id}.{self._launches}"
         env = {**request.env, MARK_VARIABLE: mark}
-        fds: list[int] = []
-        try:
-            out_read, out_write = os.pipe()
-            fds += (out_read, out_write)
-            err_read, err_write = os.pipe()
-            fds += (err_read, err_write)
-            popen = subprocess.Popen(
-                request.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_write,
-                stderr=err_write,
-                env=env,
-                cwd=request.cwd,
-                close_fds=True,
-                process_group=0,
-                preexec_fn=functools.partial(child_setup, os.getpid()),
-            )
-        except OSError as exc:
-            for fd in fds:
-                os.close(fd)
-            raise RunnerError(describe_launch_error(request, exc)) from exc
-        except subprocess.SubprocessError as exc:
-            for fd in fds:
-                os.close(fd)
-            raise RunnerError(f"cannot run {request.argv[0]!r}: {exc}") from exc
-        os.close(out_write)
-        os.close(err_write)
-
+        popen, out_read, err_read = fork_agent(request, env)
         streams = [StreamReader(out_read, "stdout"), StreamReader(err_read, "stderr")]
         registered: list[int] = []
         pidfd = -1

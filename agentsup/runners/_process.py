@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import cast
 
 from agentsup.programs import reaper as _reaper
-from agentsup.runners.base import ExitCallback, ExitStatus, OutputCallback, Stream
+from agentsup.runners.base import ExitCallback, ExitStatus, OutputCallback, RunnerError, Stream
 from agentsup.runners.lines import LineSplitter
 
 logger = logging.getLogger(__name__)
@@ -218,3 +219,42 @@ def describe_launch_error(request: SpawnRequest, exc: OSError) -> str:
     if exc.filename is not None and str(exc.filename) == str(request.cwd):
         return f"cannot run {program!r} in '{request.cwd}': {reason}"
     return f"cannot run {program!r}: {reason}"
+
+
+def fork_agent(
+    request: SpawnRequest, env: Mapping[str, str]
+) -> tuple[subprocess.Popen[bytes], int, int]:
+    """Fork and exec one agent as the leader of a new process group, with the parent-death
+    signal set; returns it with the read ends of its stdout and stderr pipes.
+
+    Must run on the hub thread: the parent-death signal fires when the forking thread
+    ends, and the hub thread lives as long as the agents it watches.
+    """
+    fds: list[int] = []
+    try:
+        out_read, out_write = os.pipe()
+        fds += (out_read, out_write)
+        err_read, err_write = os.pipe()
+        fds += (err_read, err_write)
+        popen = subprocess.Popen(
+            request.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out_write,
+            stderr=err_write,
+            env=env,
+            cwd=request.cwd,
+            close_fds=True,
+            process_group=0,
+            preexec_fn=functools.partial(child_setup, os.getpid()),
+        )
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise RunnerError(describe_launch_error(request, exc)) from exc
+    except subprocess.SubprocessError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise RunnerError(f"cannot run {request.argv[0]!r}: {exc}") from exc
+    os.close(out_write)
+    os.close(err_write)
+    return popen, out_read, err_read
