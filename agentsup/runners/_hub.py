@@ -69,6 +69,7 @@ _READ_SIZE = 64 * 1024
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
 
+
 class _HubLoop:
     """The selector loop on its thread; lives from the first spawn until `close`."""
 
@@ -96,7 +97,6 @@ class _HubLoop:
     @property
     def closing(self) -> bool:
         return self._closing
-
 
     # -- called from any thread ------------------------------------------------------
 
