@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 import pykka
 
+from agentsup import liveurls
 from agentsup import settings as effective
 from agentsup.actors.agent import AgentActor, AgentSettings
 from agentsup.actors.logic import SupervisorLogic
@@ -34,7 +36,7 @@ from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
-from agentsup.runners.base import Backend, BackendContext, RunnerError
+from agentsup.runners.base import Backend, BackendContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
@@ -145,6 +147,8 @@ def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> Ba
         host_ports=dict(plan.host_ports),
         ssh=job.deployment.ssh,
         pull=job.deployment.pull,
+        swarm=job.deployment.swarm,
+        start_timeout=job.deployment.timeout,
         environment=lambda agent: agent_environment(job, plan, agent, base_dir),
     )
 
@@ -262,6 +266,7 @@ def _run_actors(
                 agent_environment(job, plan, agent, backend.context.base_dir),
                 effective.process_settings(job, agent),
             ),
+            spec_at_launch=_live_spec(job, plan, agent, backend),
         )
 
     def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
@@ -292,6 +297,27 @@ def _run_actors(
         prober.close()
         timers.close()
     return code
+
+
+def _live_spec(
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, backend: Backend
+) -> Callable[[], LaunchSpec] | None:
+    """For an agent that connects to swarm agents from outside their overlay: its
+    environment built at each launch, from the addresses their tasks run at."""
+    if not any(liveurls.placeholder_agent(url) for url in plan.connections[agent.id]):
+        return None
+    base_dir = backend.context.base_dir
+
+    def build() -> LaunchSpec:
+        try:
+            env = agent_environment(job, plan, agent, base_dir, urls=liveurls.live)
+        except (OSError, ValueError) as exc:  # an env file that went away since the start
+            raise RunnerError(
+                f"cannot build the environment of agent {agent.id!r}: {exc}"
+            ) from exc
+        return backend.launch_spec(agent, env, effective.process_settings(job, agent))
+
+    return build
 
 
 def _stop_actor(ref: pykka.ActorRef[Any]) -> None:

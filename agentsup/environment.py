@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from agentsup.job.envfiles import agent_env_files
@@ -32,11 +33,17 @@ def config_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _same(url: str) -> str:
+    return url
+
+
 def agent_environment(
-    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path,
+    *, urls: Callable[[str], str] = _same,
 ) -> dict[str, str]:
     """The variables an agent is given; env files are read from `base_dir` (the job
-    file's directory) now."""
+    file's directory) now. `urls` maps each peer URL of the plan to the one to give
+    (`liveurls.live` binds swarm agents' addresses at launch time)."""
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
     for key, value in (agent.config.model_extra or {}).items():
         text = config_text(value)
@@ -46,8 +53,10 @@ def agent_environment(
         {
             "AGENT_ID": agent.id,
             "AGENT_PORT": str(agent.config.port),
-            "CONNECTED_AGENTS": ",".join(plan.connections[agent.id]),
-            "AGENTSUP_CONNECTIONS": json.dumps(plan.connection_map(agent.id)),
+            "CONNECTED_AGENTS": ",".join(urls(u) for u in plan.connections[agent.id]),
+            "AGENTSUP_CONNECTIONS": json.dumps(
+                {peer: urls(u) for peer, u in plan.connection_map(agent.id).items()}
+            ),
             "AGENTSUP_JOB": job.job.name,
             "JOB_ID": job.job.name,
         }

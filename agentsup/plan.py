@@ -16,6 +16,7 @@ import networkx as nx
 
 from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import Agent, JobDefinition, Strategy, Target
+from agentsup.liveurls import placeholder
 
 
 class HostNameLookup(Protocol):
@@ -42,7 +43,8 @@ class DeploymentPlan:
     peers: Mapping[str, tuple[str, ...]]
     """The ids each agent connects to, in the same order as `connections`."""
     host_ports: Mapping[str, int] = field(default_factory=dict)
-    """For container agents: the port published on the Docker host."""
+    """For container agents: the port published on the Docker host; for swarm agents:
+    the port published in host mode on the node that runs the task."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +124,9 @@ class TopologyResolver:
             return f"http://{host}:{agent.config.port}"
         if deployment.target is Target.CONTAINER:
             return f"http://localhost:{self._host_ports[agent.id]}"
+        if deployment.target is Target.SWARM:
+            # The node is chosen by Swarm at launch; the runner binds the real URL.
+            return placeholder(agent.id, self._host_ports[agent.id])
         return f"http://localhost:{agent.config.port}"
 
     def _peer_url(self, caller: Agent, callee: Agent) -> str:
@@ -133,6 +138,12 @@ class TopologyResolver:
                 return f"http://{callee.id}:{callee.config.port}"
             if callee_target is Target.LOCALHOST:
                 return f"http://{DOCKER_HOST_FROM_CONTAINER}:{callee.config.port}"
+        if caller_target is Target.SWARM:
+            if callee_target is Target.SWARM:
+                return f"http://{callee.id}:{callee.config.port}"  # on the job's overlay
+            if callee_target in (Target.LOCALHOST, Target.CONTAINER):
+                return f"http://{self._advertised or self._local_host}:" \
+                    f"{self._host_ports.get(callee.id, callee.config.port)}"
         if caller_target is Target.REMOTE and callee_target in (Target.LOCALHOST,
                                                                Target.CONTAINER):
             # "localhost" on the remote host is the remote host: name this machine.
@@ -158,6 +169,10 @@ def assign_host_ports(job: JobDefinition) -> dict[str, int]:
         if agent.deployment.host_port is not None:
             chosen[agent.id] = agent.deployment.host_port
             used.add(agent.deployment.host_port)
+    for agent in job.agents:
+        if agent.deployment.target is Target.SWARM:
+            # Published in host mode on whichever node runs the task, not on this machine.
+            chosen[agent.id] = agent.deployment.host_port or agent.config.port
     for agent in containers:
         if agent.id in chosen:
             continue

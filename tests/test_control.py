@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import signal
 import stat
 import subprocess
@@ -86,7 +87,9 @@ def test_status_during_start_up_and_after(tmp_path: Path) -> None:
             assert after[agent]["health"] == "ok"
         table = ctl("status", "t")
         assert table.returncode == 0
-        assert f"w      ready  {w_pid}" in table.stdout
+        # the live view's table: stage, agent, state, pid, host, url, uptime, ...
+        assert re.search(rf"(?m)^\s*\d*\s+w\s+ready\s+{w_pid}\s+localhost\s+http://", table.stdout)
+        assert "restarts" in table.stdout and "health" in table.stdout
         every = json.loads(ctl("status", "--json").stdout)
         assert [j["job"] for j in every["jobs"]] == ["t"]
         run.signal(signal.SIGTERM)

@@ -502,7 +502,7 @@ def test_target_typo() -> None:
     )
     assert errors(text) == [
         f"{FILE}:9:15: agents[0].deployment.target: should be 'localhost', 'remote', "
-        "'container' or 'kubernetes'; did you mean 'container'?"
+        "'container', 'swarm' or 'kubernetes'; did you mean 'container'?"
     ]
 
 

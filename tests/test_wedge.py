@@ -22,7 +22,7 @@ from clirun import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-LINES = 100_000  # per stream: far more events than the output backlog holds
+LINES = 40_000  # per stream: 80,000 events of ~150 bytes, far more than the 4 MiB backlog
 
 
 def listening(port: int) -> bool:
@@ -52,11 +52,11 @@ def test_signal_stops_the_job_while_nobody_reads_stdout(tmp_path: Path) -> None:
     try:
         # The agent listens only after writing all its lines, which fill the pipe
         # that this test does not read.
-        wait_until(lambda: listening(port), 60)
+        wait_until(lambda: listening(port), 180)
         process.send_signal(signal.SIGTERM)
         # The job stops (its agent is gone) while stdout is still not being read.
-        wait_until(lambda: not listening(port), 60)
-        out, _ = process.communicate(timeout=60)
+        wait_until(lambda: not listening(port), 180)
+        out, _ = process.communicate(timeout=180)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)

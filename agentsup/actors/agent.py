@@ -20,6 +20,7 @@ from typing import Any
 
 import pykka
 
+from agentsup import liveurls
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerHandle, TimerService
 from agentsup.health import (
@@ -79,6 +80,9 @@ class AgentSettings:
     health: EffectiveHealth
     start_timeout: float
     spec: LaunchSpec
+    spec_at_launch: Callable[[], LaunchSpec] | None = None
+    """Builds the spec anew at each launch, for an agent given URLs that are bound only
+    once their agents run (swarm agents, see `agentsup.liveurls`)."""
 
 
 class AgentActor(pykka.ThreadingActor):
@@ -116,7 +120,7 @@ class AgentActor(pykka.ThreadingActor):
         self.relaunch_delay: float | None = None
         self.stop_in_progress = False
         self.stop_returned = False
-        self.requests: dict[Phase, ProbeRequest] = {}
+        self.requests: dict[tuple[Phase, str], ProbeRequest] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -155,14 +159,15 @@ class AgentActor(pykka.ThreadingActor):
             prober = self.prober
             self.timer = self.timers.call_later(delay, lambda: prober.run_exec(check, done))
             return
-        request = self.requests.get(self.phase)
+        url = liveurls.live(self.settings.url)  # a swarm task's address once it runs
+        request = self.requests.get((self.phase, url))
         if request is None:
             try:
-                request = network_request(self.settings.url, probe)
+                request = network_request(url, probe)
             except ValueError as exc:
                 done(ProbeResult(False, str(exc)))
                 return
-            self.requests[self.phase] = request  # the same for every check of a phase
+            self.requests[(self.phase, url)] = request  # the same for every check of a phase
         self.timer = self.prober.schedule(delay, request, done)
 
     def _exec_check(self, probe: EffectiveProbe) -> Callable[[], ProbeResult]:
@@ -277,8 +282,10 @@ class AgentActor(pykka.ThreadingActor):
         def on_exit(status: ExitStatus) -> None:
             self._tell_self(ProcessExited(run, status.exit_code, status.signal, status.reason))
 
+        build = self.settings.spec_at_launch
         try:
-            info = self.runner.start(self.settings.spec, on_output, on_exit)
+            spec = self.settings.spec if build is None else build()
+            info = self.runner.start(spec, on_output, on_exit)
         except RunnerError as exc:
             self.phase = Phase.DOWN
             self._report(AgentStartFailed(agent_id, run, str(exc)))
@@ -379,9 +386,8 @@ class AgentActor(pykka.ThreadingActor):
     def _became_ready(self, name: str | None = None) -> None:
         self.phase = Phase.READY
         seconds = self.clock() - self.started_at
-        self._report(
-            AgentReady(self.settings.agent_id, self.run, self.settings.url, seconds, name)
-        )
+        url = liveurls.live(self.settings.url)
+        self._report(AgentReady(self.settings.agent_id, self.run, url, seconds, name))
         live = self.settings.health.live_probe()
         if live.enabled:
             self._schedule_probe(live.interval)

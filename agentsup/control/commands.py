@@ -131,32 +131,39 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _table(body: dict[str, Any]) -> str:
-    title = (f"job {body['job']} ({body['phase']}, supervisor pid {body['pid']}, "
-             f"{body['file']})")
-    header = ("AGENT", "STATE", "PID", "HOST", "URL", "RUN", "RESTARTS", "UPTIME", "HEALTH")
-    rows = [header]
-    for agent in body["agents"]:
-        uptime = agent.get("uptime")
-        rows.append((
-            agent["id"], agent["state"], str(agent.get("pid") or "-"),
-            agent.get("host") or "-", agent.get("url") or "-", str(agent["run"]),
-            str(agent["restarts"]), "-" if uptime is None else _duration(uptime),
-            agent.get("health") or "-",
-        ))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False))
-             + "  " + row[-1] for row in rows]
-    return "\n".join([title, *lines])
+    """The live view's table (`jobview.table`), under a line that names the job: the
+    same rows a person watching `agentsup start` sees. Colour only on a terminal."""
+    import io
 
+    from rich.console import Console
 
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    minutes, secs = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
+    from agentsup.console import Palette
+    from agentsup.jobview import AgentRow, Snapshot, table
+
+    rows = [
+        AgentRow(
+            agent=str(agent["id"]),
+            stage=int(agent.get("stage") or 0),
+            state=str(agent["state"]),
+            pid=agent.get("pid"),
+            host=str(agent.get("host") or ""),
+            url=str(agent.get("url") or ""),
+            # `since` is kept relative to a clock reading of 0: uptime = 0 - since
+            since=None if agent.get("uptime") is None else -float(agent["uptime"]),
+            restarts=int(agent.get("restarts") or 0),
+            health=str(agent.get("health") or ""),
+        )
+        for agent in body["agents"]
+    ]
+    snapshot = Snapshot(job=str(body["job"]), phase=str(body["phase"]), stage=0,
+                        stages=0, rows=rows, now=0.0)
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=sys.stdout.isatty(), width=200,
+                      highlight=False, soft_wrap=True)
+    console.print(f"job {body['job']} ({body['phase']}, supervisor pid {body['pid']}, "
+                  f"{body['file']})")
+    console.print(table(snapshot, Palette()))
+    return out.getvalue().rstrip("\n")
 
 
 def _outcomes(body: dict[str, Any]) -> None:

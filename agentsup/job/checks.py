@@ -27,6 +27,7 @@ from agentsup.job.models import (
     Target,
     TopologyType,
 )
+from agentsup.job.placement import constraint_problem, preference_problem
 from agentsup.job.problems import DocPath, Problem
 
 REQUIRED_FIELDS: dict[TopologyType, tuple[str, ...]] = {
@@ -97,6 +98,37 @@ def _agent_problems(job: JobDefinition) -> Iterator[Problem]:
             )
         if target is Target.CONTAINER and not agent.deployment.image:
             yield Problem((*here, "deployment"), "a container agent needs 'image'")
+        if target is Target.SWARM:
+            yield from _swarm_problems(agent, here)
+        elif agent.deployment.placement is not None:
+            yield Problem((*here, "deployment", "placement"),
+                          "'placement' applies to swarm agents only", on_key=True)
+
+
+def _swarm_problems(agent: Agent, here: DocPath) -> Iterator[Problem]:
+    deployment = agent.deployment
+    if not deployment.image:
+        yield Problem((*here, "deployment"), "a swarm agent needs 'image'")
+    if agent.resources is not None and agent.resources.gpu:
+        yield Problem((*here, "resources", "gpu"),
+                      "GPUs are not supported for swarm agents; use a placement constraint "
+                      "on a node label instead")
+    for name in ("network", "container_name"):
+        if getattr(deployment, name) is not None:
+            yield Problem((*here, "deployment", name),
+                          f"{name!r} applies to container agents, not swarm agents",
+                          on_key=True)
+    placement = deployment.placement
+    if placement is None:
+        return
+    for j, text in enumerate(placement.constraints):
+        message = constraint_problem(text)
+        if message is not None:
+            yield Problem((*here, "deployment", "placement", "constraints", j), message)
+    for j, text in enumerate(placement.preferences):
+        message = preference_problem(text)
+        if message is not None:
+            yield Problem((*here, "deployment", "placement", "preferences", j), message)
 
 
 def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Problem]:

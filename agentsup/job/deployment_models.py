@@ -104,7 +104,28 @@ class Target(StrEnum):
     LOCALHOST = "localhost"
     REMOTE = "remote"
     CONTAINER = "container"
+    SWARM = "swarm"
     KUBERNETES = "kubernetes"
+
+
+class Placement(Model):
+    """Swarm's placement, in Swarm's own syntax (checked by the loader)."""
+
+    constraints: list[str] = Field(
+        default_factory=list,
+        description="Like `node.role==worker` or `node.labels.gpu==true` (== or !=).",
+    )
+    preferences: list[str] = Field(
+        default_factory=list, description="Like `spread=node.labels.zone`."
+    )
+
+
+class SwarmSettings(Model):
+    engine: str | None = Field(
+        default=None,
+        description="A swarm manager's Engine API (unix://, tcp:// or ssh://); default: "
+        "DOCKER_HOST, else the local socket.",
+    )
 
 
 class AgentDeployment(Model):
@@ -131,6 +152,10 @@ class AgentDeployment(Model):
     )
     pull: Flag | None = Field(
         default=None, description="Pull the image when it is missing (job default: false)."
+    )
+    # swarm
+    placement: Placement | None = Field(
+        default=None, description="Where Swarm may schedule the agent's task (swarm only)."
     )
     # kubernetes (accepted, not supported yet)
     namespace: str | None = None
@@ -258,6 +283,7 @@ class JobDeployment(Model):
     health_check: HealthCheck = Field(default_factory=HealthCheck)
     ssh: SshSettings = Field(default_factory=SshSettings)
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    swarm: SwarmSettings = Field(default_factory=SwarmSettings)
     pull: Flag = Field(default=False, description="Pull missing container images.")
     restart: RestartSettings = Field(default_factory=lambda: RestartSettings())
     on_agent_failure: Literal["shutdown", "continue"] = Field(

@@ -40,10 +40,12 @@ from agentsup.job.deployment_models import (
     LogFiles,
     NetworkSettings,
     OutputLevels,
+    Placement,
     Resources,
     RestartSettings,
     SshSettings,
     Strategy,
+    SwarmSettings,
     Target,
 )
 from agentsup.job.fields import (
@@ -122,6 +124,7 @@ __all__ = [
     "NetworkSettings",
     "OutputLevel",
     "OutputLevels",
+    "Placement",
     "Port",
     "PositiveCount",
     "ProbeSettings",
@@ -133,6 +136,7 @@ __all__ = [
     "SshSettings",
     "StopSignal",
     "Strategy",
+    "SwarmSettings",
     "Target",
     "Topology",
     "TopologyType",

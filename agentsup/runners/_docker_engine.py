@@ -169,9 +169,13 @@ def job_containers(api: Any, job: str, run_id: str | None = None) -> list[Found]
     return found
 
 
-def job_networks(api: Any, job: str) -> list[Found]:
+def job_networks(api: Any, job: str, *, overlay: bool = False) -> list[Found]:
+    """The job's bridge networks; with `overlay`, its swarm overlay networks instead
+    (which the container target must leave to the swarm target in a mixed job)."""
     found = []
     for attrs in api.networks(filters={"label": [f"{LABEL_JOB}={job}"]}):
+        if (attrs.get("Driver") == "overlay") != overlay:
+            continue
         marks = attrs.get("Labels") or {}
         found.append(
             Found(kind="network", id=attrs["Id"], name=attrs["Name"], agent=None,

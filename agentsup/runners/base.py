@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from agentsup.signalnames import signal_name
 
 if TYPE_CHECKING:
-    from agentsup.job.models import Agent, SshSettings
+    from agentsup.job.models import Agent, SshSettings, SwarmSettings
     from agentsup.settings import ProcessSettings
 
 Stream = Literal["stdout", "stderr"]
@@ -179,6 +179,10 @@ class BackendContext:
     """The job's `deployment.ssh` (connect timeout, key file, known_hosts)."""
     pull: bool
     """The job's `deployment.pull`; an agent's own `pull` overrides it."""
+    swarm: SwarmSettings
+    """The job's `deployment.swarm` (which manager's Engine API)."""
+    start_timeout: float
+    """The job's `deployment.timeout`, which bounds how long Swarm may take to schedule."""
     environment: Callable[[Agent], Mapping[str, str]]
     """The environment an agent is started with (the agent contract), for checks made
     before anything starts."""

@@ -17,6 +17,7 @@ _BACKENDS: dict[Target, tuple[str, str]] = {
     Target.LOCALHOST: ("agentsup.runners.local", "LocalBackend"),
     Target.REMOTE: ("agentsup.runners.ssh", "SshBackend"),
     Target.CONTAINER: ("agentsup.runners.docker", "DockerBackend"),
+    Target.SWARM: ("agentsup.runners.swarm", "SwarmBackend"),
 }
 
 

@@ -1,0 +1,266 @@
+"""One agent as one Swarm service at a time.
+
+A launch creates the service (one replica, Swarm's restarts off) and waits, polling the
+manager, until its task runs: then the node that runs it is known, and with it the URL
+the supervisor and agents outside the swarm use (bound in `agentsup.liveurls`). A task
+Swarm cannot place (no node satisfies the constraints) or a node rejects (the image is
+missing) fails the launch with Swarm's own reason.
+
+Once the task runs, two daemon threads take over:
+
+- the reader follows the service's logs, splits each stream into lines (stdout and
+  stderr kept apart) and passes each on;
+- the watcher polls the task until it is over (its container exited, or the service was
+  removed), gives the reader a moment to drain, closes the log stream (Swarm never ends
+  a followed one), and reports the exit exactly once.
+
+agentsup, not Swarm, decides about restarts: a restart is a new service under the same
+name, so the restart policy, budget and back-off mean the same thing on every target.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker.errors
+
+from agentsup import liveurls
+from agentsup.runners._docker_engine import LABEL_JOB
+from agentsup.runners._swarm_engine import (
+    ServiceLogs,
+    ServiceSettings,
+    create_service,
+    node_address,
+    remove_service,
+    service_tasks,
+    task_outcome,
+)
+from agentsup.runners.base import (
+    ExitCallback,
+    ExitStatus,
+    LaunchSpec,
+    OutputCallback,
+    Runner,
+    RunnerError,
+    StartInfo,
+    Stream,
+)
+from agentsup.runners.lines import LineSplitter
+
+logger = logging.getLogger(__name__)
+
+POLL_INTERVAL = 0.25
+"""Seconds between looks at a task: Swarm's events carry no exit codes, tasks do."""
+DRAIN_TIMEOUT = 1.0
+"""Seconds the watcher gives the readers to pass on the last lines before reporting."""
+STOP_MARGIN = 15.0
+"""Seconds beyond the grace period a stop waits for Swarm to take the task down."""
+
+
+@dataclass
+class _Launch:
+    """One service: the state of one `start`."""
+
+    service_id: str
+    task_id: str
+    node: str
+    logs: ServiceLogs
+    exited: threading.Event = field(default_factory=threading.Event)
+    """Set once the exit callback has run."""
+    reader: threading.Thread | None = None
+
+
+class SwarmRunner(Runner):
+    """Runs one agent as a service; a restart creates a new service."""
+
+    def __init__(self, api: Any, settings: ServiceSettings) -> None:
+        self._api = api
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._launch: _Launch | None = None
+
+    @property
+    def node(self) -> str | None:
+        """The node the current task runs on (host name and address)."""
+        launch = self._launch
+        return None if launch is None else launch.node
+
+    # ------------------------------------------------------------------ start
+
+    def start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        try:
+            return self._start(spec, on_output, on_exit)
+        except RunnerError:
+            raise
+        except Exception as exc:  # the manager went away, or answered nonsense
+            raise RunnerError(
+                f"cannot start service {self.settings.name} of agent {spec.agent_id!r}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _start(
+        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
+    ) -> StartInfo:
+        settings = self.settings
+        with self._lock:
+            previous = self._launch
+            if previous is not None and not previous.exited.is_set():
+                raise RunnerError(
+                    f"agent {spec.agent_id!r} is still running (service {settings.name})"
+                )
+            self._clear_name()
+            try:
+                service_id = create_service(self._api, settings, spec)
+            except docker.errors.APIError as exc:
+                raise RunnerError(
+                    f"cannot create service {settings.name} of agent {spec.agent_id!r}: "
+                    f"{exc.explanation or exc}"
+                ) from exc
+            try:
+                task = self._wait_running(service_id)
+                name, address = node_address(self._api, task["NodeID"])
+                logs = ServiceLogs(self._api, service_id)
+            except BaseException:
+                self._remove(service_id)
+                raise
+            pid = int((task["Status"].get("ContainerStatus") or {}).get("PID") or 0)
+            launch = _Launch(service_id, task["ID"], f"{name} ({address})", logs)
+            self._launch = launch
+            liveurls.bind(settings.agent_id, f"http://{address}:{settings.published_port}")
+            launch.reader = threading.Thread(
+                target=self._read, args=(launch, on_output),
+                name=f"swarm-out-{spec.agent_id}", daemon=True,
+            )
+            launch.reader.start()
+            threading.Thread(
+                target=self._watch, args=(launch, on_exit),
+                name=f"swarm-watch-{spec.agent_id}", daemon=True,
+            ).start()
+        return StartInfo(pid=pid, host=launch.node)
+
+    def _clear_name(self) -> None:
+        """Remove the service an earlier launch of this agent left under our name."""
+        settings = self.settings
+        try:
+            existing = self._api.inspect_service(settings.name)
+        except docker.errors.NotFound:
+            return
+        marks = (existing.get("Spec") or {}).get("Labels") or {}
+        if marks.get(LABEL_JOB) != settings.job:
+            raise RunnerError(
+                f"service name {settings.name!r} of agent {settings.agent_id!r} is taken by "
+                f"a service agentsup did not create for job {settings.job!r}"
+            )
+        self._remove(existing["ID"])
+
+    def _wait_running(self, service_id: str) -> dict[str, Any]:
+        """The service's task once it runs (or has already ended: its exit is then
+        reported by the watcher); a task Swarm cannot place fails the launch."""
+        settings = self.settings
+        deadline = time.monotonic() + settings.schedule_timeout
+        last = "no task yet"
+        while True:
+            tasks = service_tasks(self._api, service_id)
+            for task in tasks:
+                outcome = task_outcome(task)
+                if outcome.kind == "unschedulable":
+                    raise RunnerError(
+                        f"Swarm cannot run the task of agent {settings.agent_id!r}: "
+                        f"{outcome.reason}"
+                    )
+                if outcome.kind in ("running", "ended") and task.get("NodeID"):
+                    return task
+                last = (task.get("Status") or {}).get("State", last)
+            if time.monotonic() >= deadline:
+                raise RunnerError(
+                    f"the task of agent {settings.agent_id!r} did not start within "
+                    f"{settings.schedule_timeout:g} s (last state: {last})"
+                )
+            time.sleep(POLL_INTERVAL)
+
+    def _remove(self, service_id: str) -> None:
+        try:
+            remove_service(self._api, service_id)
+        except RunnerError as exc:
+            logger.warning("%s", exc)
+
+    # ------------------------------------------------------------------ I/O threads
+
+    def _read(self, launch: _Launch, on_output: OutputCallback) -> None:
+        splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(),
+                                                 "stderr": LineSplitter()}
+        try:
+            for stream, chunk in launch.logs.frames():
+                name: Stream = "stderr" if stream == "stderr" else "stdout"
+                for line in splitters[name].feed(chunk):
+                    on_output(name, line.text, line.part, line.continued)
+        except Exception as exc:  # closed by the watcher, or the manager went away
+            logger.debug("output of service %s ended: %s", launch.service_id, exc)
+        finally:
+            for name, splitter in splitters.items():
+                for line in splitter.finish():
+                    on_output(name, line.text, line.part, line.continued)
+
+    def _watch(self, launch: _Launch, on_exit: ExitCallback) -> None:
+        status: ExitStatus | None = None
+        while status is None:
+            try:
+                task = self._api.inspect_task(launch.task_id)
+            except docker.errors.NotFound:
+                status = ExitStatus(None, reason=f"service {self.settings.name} was removed")
+                break
+            except Exception as exc:
+                status = ExitStatus(None, reason=f"lost the swarm manager while waiting: {exc}")
+                break
+            outcome = task_outcome(task)
+            if outcome.kind == "ended":
+                status = ExitStatus(outcome.exit_code,
+                                    reason=outcome.reason if outcome.exit_code is None else None)
+                break
+            time.sleep(POLL_INTERVAL)
+        if launch.reader is not None:
+            launch.reader.join(DRAIN_TIMEOUT)
+        launch.logs.close()
+        if launch.reader is not None:
+            launch.reader.join(DRAIN_TIMEOUT)
+        try:
+            on_exit(status)
+        finally:
+            launch.exited.set()
+
+    # ------------------------------------------------------------------ stop and kill
+
+    def stop(self, timeout: float) -> None:
+        """Remove the service: Swarm sends the stop signal and, after the grace period
+        (the agent's stop_timeout, set when the service was created), SIGKILL. Returns
+        once the exit has been reported."""
+        launch = self._launch
+        if launch is None:
+            return
+        self._remove(launch.service_id)
+        if not launch.exited.wait(timeout + STOP_MARGIN):
+            logger.warning("the task of service %s has not ended after its removal",
+                           self.settings.name)
+
+    def kill(self) -> None:
+        """Remove the service without waiting. Swarm has no kill for a task on another
+        node: the grace period still applies there."""
+        launch = self._launch
+        if launch is None or launch.exited.is_set():
+            return
+        threading.Thread(
+            target=self._remove, args=(launch.service_id,),
+            name=f"swarm-kill-{self.settings.agent_id}", daemon=True,
+        ).start()
+
+    def close(self) -> None:
+        launch = self._launch
+        if launch is not None:
+            self._remove(launch.service_id)
+        liveurls.unbind(self.settings.agent_id)
