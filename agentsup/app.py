@@ -17,6 +17,7 @@ from typing import Any
 import pykka
 
 from agentsup import liveurls
+from agentsup import settings as effective
 from agentsup.actors.agent import AgentActor
 from agentsup.actors.agent_effects import AgentSettings
 from agentsup.actors.logic import SupervisorLogic
@@ -37,7 +38,7 @@ from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
 from agentsup.probes.prober import Prober
-from agentsup.runners.base import Backend, JobContext, LaunchSpec, RunnerError
+from agentsup.runners.base import Backend, BackendContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
@@ -84,7 +85,7 @@ def run_job(
                       agents=[agent.id for agent in job.agents])
     route_stdlib_logging(events)
     for agent in job.agents:
-        events.set_output_levels(agent.id, job.output_levels_for(agent))
+        events.set_output_levels(agent.id, effective.output_levels(job, agent))
     signals = StopSignals()
     log_files: LogFiles | None = None
     code = EXIT_FAILED
@@ -134,13 +135,20 @@ def _stopped_before_start(events: EventLog, interrupted: Interrupted) -> int:
     return EXIT_OK
 
 
-def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> JobContext:
-    return JobContext(
-        job=loaded.definition,
-        plan=plan,
-        base_dir=loaded.base_dir,
-        events=events,
+def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> BackendContext:
+    """The narrow view of the job its backends get; `events.emit` is their event sink."""
+    job, base_dir = loaded.definition, loaded.base_dir
+    return BackendContext(
+        job_name=job.job.name,
         run_id=uuid.uuid4().hex[:12],
+        base_dir=base_dir,
+        emit=events.emit,
+        host_ports=dict(plan.host_ports),
+        ssh=job.deployment.ssh,
+        pull=job.deployment.pull,
+        swarm=job.deployment.swarm,
+        start_timeout=job.deployment.timeout,
+        environment=lambda agent: agent_environment(job, plan, agent, base_dir),
     )
 
 
@@ -250,10 +258,12 @@ def _run_actors(
         return AgentSettings(
             agent_id=agent.id,
             url=plan.agent_urls[agent.id],
-            health=job.health_for(agent, backend.context.base_dir),
-            start_timeout=job.start_timeout_for(agent),
+            health=effective.health(job, agent, backend.context.base_dir),
+            start_timeout=effective.start_timeout(job, agent),
             spec=backend.launch_spec(
-                agent, agent_environment(job, plan, agent, backend.context.base_dir)
+                agent,
+                agent_environment(job, plan, agent, backend.context.base_dir),
+                effective.process_settings(job, agent),
             ),
             spec_at_launch=_live_spec(job, plan, agent, backend),
         )
@@ -304,7 +314,7 @@ def _live_spec(
             raise RunnerError(
                 f"cannot build the environment of agent {agent.id!r}: {exc}"
             ) from exc
-        return backend.launch_spec(agent, env)
+        return backend.launch_spec(agent, env, effective.process_settings(job, agent))
 
     return build
 

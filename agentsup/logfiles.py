@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from agentsup.job.models import JobDefinition
+from agentsup.settings import log_files
 
 logger = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def open_log_files(job: JobDefinition, base_dir: Path) -> LogFiles | None:
     files: dict[str, RotatingFile] = {}
     try:
         for agent in job.agents:
-            settings = job.logs_for(agent)
+            settings = log_files(job, agent)
             if settings is None:
                 continue
             directory = Path(settings.dir).expanduser()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsup import settings
 from agentsup.environment import agent_environment, config_variable
 from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
@@ -290,8 +291,8 @@ def test_stop_signal_names_are_normalised(written: str, name: str) -> None:
           - {{id: b, command: x, config: {{port: 2}}, deployment: {{stop_signal: TERM}}}}
         topology: {{type: dynamic}}
         """)
-    assert job.stop_signal_for(job.agent("a")) == name
-    assert job.stop_signal_for(job.agent("b")) == "SIGTERM"
+    assert settings.stop_signal(job, job.agent("a")) == name
+    assert settings.stop_signal(job, job.agent("b")) == "SIGTERM"
 
 
 def test_stop_signal_defaults_to_sigterm() -> None:
@@ -300,8 +301,8 @@ def test_stop_signal_defaults_to_sigterm() -> None:
         agents: [{id: a, command: x, config: {port: 1}}]
         topology: {type: dynamic}
         """)
-    assert job.stop_signal_for(job.agent("a")) == "SIGTERM"
-    assert job.inherits_environment(job.agent("a")) is True
+    assert settings.stop_signal(job, job.agent("a")) == "SIGTERM"
+    assert settings.inherits_environment(job, job.agent("a")) is True
 
 
 @pytest.mark.parametrize("written", ["SIGNOPE", "KILL", "9", "[SIGINT]"])
@@ -332,5 +333,5 @@ def test_inherit_environment_is_set_per_job_and_overridden_per_agent() -> None:
           - {id: b, command: x, config: {port: 2}, deployment: {inherit_environment: true}}
         topology: {type: dynamic}
         """)
-    assert job.inherits_environment(job.agent("a")) is False
-    assert job.inherits_environment(job.agent("b")) is True
+    assert settings.inherits_environment(job, job.agent("a")) is False
+    assert settings.inherits_environment(job, job.agent("b")) is True

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from jobtext import at
 
+from agentsup import settings
 from agentsup.job.loader import LoadedJob, load_job, load_text
 from agentsup.job.models import (
     JobDefinition,
@@ -67,7 +68,7 @@ def test_minimal_job_gets_the_documented_defaults() -> None:
     assert job.deployment.network.allow_cross_host is True
     assert job.deployment.network.firewall_rules == []
     assert job.execution == {} and job.environment == {}
-    health = job.health_for(agent)
+    health = settings.health(job, agent)
     assert (health.enabled, health.interval, health.retries, health.timeout, health.path) == (
         True,
         10.0,
@@ -75,7 +76,7 @@ def test_minimal_job_gets_the_documented_defaults() -> None:
         5.0,
         "/health",
     )
-    assert job.stop_timeout_for(agent) == 10.0
+    assert settings.stop_timeout(job, agent) == 10.0
 
 
 FULL = """\
@@ -156,8 +157,8 @@ def test_every_documented_field_parses_and_is_kept() -> None:
         "EMPTY": "",
         "NAME": "x",
     }
-    assert job.stop_timeout_for(local) == 2.5
-    health = job.health_for(local)
+    assert settings.stop_timeout(job, local) == 2.5
+    health = settings.health(job, local)
     assert (health.enabled, health.interval, health.retries, health.timeout, health.path) == (
         False,
         0.25,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentsup.runners.base import ExitStatus, LaunchSpec, RunnerError, Stream
-from agentsup.runners.local import FDS_PER_AGENT, LocalRunner, shutdown_local_runtime
+from agentsup.runners.local import FDS_PER_AGENT, LocalHub, LocalRunner
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -99,6 +99,14 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
+@pytest.fixture(scope="module")
+def hub() -> Iterator[LocalHub]:
+    """One hub for the module's runners, as the local backend holds one for a job."""
+    owned = LocalHub()
+    yield owned
+    owned.close()
+
+
 @pytest.fixture
 def runners() -> Iterator[list[LocalRunner]]:
     """Runners a test creates; anything still running afterwards is killed and reaped."""
@@ -109,8 +117,8 @@ def runners() -> Iterator[list[LocalRunner]]:
 
 
 @pytest.fixture
-def runner(runners: list[LocalRunner]) -> LocalRunner:
-    created = LocalRunner()
+def runner(runners: list[LocalRunner], hub: LocalHub) -> LocalRunner:
+    created = LocalRunner(hub)
     runners.append(created)
     return created
 
@@ -414,9 +422,9 @@ def test_failing_callbacks_do_not_stop_the_hub(runner: LocalRunner) -> None:
 
 
 def test_hundreds_of_agents_share_one_thread_and_three_fds_each(
-    runners: list[LocalRunner],
+    runners: list[LocalRunner], hub: LocalHub
 ) -> None:
-    warmup = LocalRunner()
+    warmup = LocalRunner(hub)
     runners.append(warmup)
     rec = Recorder()
     warmup.start(spec("true"), rec.on_output, rec.on_exit)
@@ -426,7 +434,7 @@ def test_hundreds_of_agents_share_one_thread_and_three_fds_each(
     count = 250
     recorders = [Recorder() for _ in range(count)]
     for index, agent_rec in enumerate(recorders):
-        agent = LocalRunner()
+        agent = LocalRunner(hub)
         runners.append(agent)
         agent.start(
             spec("sh", "-c", 'echo "up $0"; exec sleep 60', str(index)),
@@ -464,12 +472,12 @@ DRIVER = """
 import sys, time
 from pathlib import Path
 from agentsup.runners.base import LaunchSpec
-from agentsup.runners.local import LocalRunner
+from agentsup.runners.local import LocalHub, LocalRunner
 
 def relay(stream, line, part=None, continued=False):
     print(line, flush=True)
 
-runner = LocalRunner()
+runner = LocalRunner(LocalHub())
 info = runner.start(
     LaunchSpec("a", (sys.executable, "-c", sys.argv[1], sys.argv[2]), {}, Path.cwd()),
     relay,
@@ -533,17 +541,19 @@ def reaper_pids() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"_reaper" in cmdline and alive(int(entry.name)):
+        if parent == os.getpid() and b"programs/reaper.py" in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 
 
-def test_shutdown_kills_leftovers_and_ends_the_reaper(runner: LocalRunner) -> None:
+def test_closing_the_hub_kills_leftovers_and_ends_the_reaper(
+    runner: LocalRunner, hub: LocalHub
+) -> None:
     rec = Recorder()
     info = runner.start(spec("sleep", "1000"), rec.on_output, rec.on_exit)
     assert len(reaper_pids()) == 1
 
-    shutdown_local_runtime(timeout=10)
+    hub.close(timeout=10)
 
     assert rec.exits == [ExitStatus(exit_code=None, signal=signal.SIGKILL)]
     assert not alive(info.pid)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsup import settings
 from agentsup.job.loader import load_text
 from agentsup.logfiles import RotatingFile
 from tests.clirun import agent_entry, free_ports, supervisor, write_job_document
@@ -52,7 +53,7 @@ def test_logs_settings_merge_job_and_agent() -> None:
             """),
         "job.yaml", base_dir=Path("."), import_check=False,
     ).definition
-    a, b, c = (job.logs_for(job.agent(x)) for x in "abc")
+    a, b, c = (settings.log_files(job, job.agent(x)) for x in "abc")
     assert a is not None and (a.dir, a.max_size, a.keep) == ("logs", 1024**2, 5)
     assert b is not None and (b.dir, b.max_size, b.keep) == ("logs", 1024**2, 1)
     assert c is None

@@ -10,6 +10,7 @@ import pytest
 from clirun import agentsup_command
 from jobtext import at
 
+from agentsup import settings
 from agentsup.job.loader import load_text
 from agentsup.job.models import ProbeType
 from agentsup.job.problems import JobFileError
@@ -57,7 +58,7 @@ def test_a_command_inherited_from_the_job_is_enough() -> None:
     text = job_text("{type: exec}", job_health="{command: 'true'}")
     loaded = load_text(text, FILE, base_dir=Path("."), import_check=False)
     agent = loaded.definition.agents[0]
-    probe = loaded.definition.health_for(agent).ready_probe()
+    probe = settings.health(loaded.definition, agent).ready_probe()
     assert (probe.type, probe.command) == (ProbeType.EXEC, ["true"])
 
 
@@ -136,12 +137,12 @@ def test_merging_purposes_and_the_per_agent_timeout() -> None:
     )
     job = load_text(text, FILE, base_dir=Path("."), import_check=False).definition
     a, b = job.agents
-    health_a, health_b = job.health_for(a), job.health_for(b)
+    health_a, health_b = settings.health(job, a), settings.health(job, b)
     assert health_a.ready_probe().path == "/ready"
     assert not health_a.live_probe().enabled
     assert health_b.ready_probe().path == "/health"
     assert (health_b.live_probe().path, health_b.live_probe().interval) == ("/live", 30)
-    assert (job.start_timeout_for(a), job.start_timeout_for(b)) == (300, 60)
+    assert (settings.start_timeout(job, a), settings.start_timeout(job, b)) == (300, 60)
 
 
 def test_the_schema_names_the_new_fields() -> None:

@@ -325,7 +325,7 @@ def test_the_watchdog_relay_frames_pieces_between_characters(
     from its file, its `send` replaced by a list)."""
     import importlib.util
 
-    path = Path(base.__file__).resolve().parents[1] / "agentsup" / "runners" / "_ssh_watchdog.py"
+    path = Path(base.__file__).resolve().parents[1] / "agentsup" / "programs" / "ssh_watchdog.py"
     spec = importlib.util.spec_from_file_location("watchdog_under_test", path)
     assert spec is not None and spec.loader is not None
     watchdog = importlib.util.module_from_spec(spec)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from agentsup import settings
 from agentsup.job import envfiles, imports
 from agentsup.job.graph import TopologyGraph
 from agentsup.job.models import (
@@ -234,7 +235,7 @@ def _log_file_problems(job: JobDefinition) -> Iterator[Problem]:
     job_logs = job.deployment.logs
     for i, agent in enumerate(job.agents):
         own = agent.deployment.logs
-        if (job_logs is None and own is None) or job.logs_for(agent) is not None:
+        if (job_logs is None and own is None) or settings.log_files(job, agent) is not None:
             continue
         if own is not None and own.enabled is False:
             continue
@@ -277,7 +278,7 @@ def _health_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
                 yield Problem((*path, "ca_file"), f"no such file: {ca_file}")
     reported: set[DocPath] = set()
     for i, agent in enumerate(job.agents):
-        health = job.health_for(agent)
+        health = settings.health(job, agent)
         for purpose, probe in (("readiness", health.ready_probe()),
                                ("liveness", health.live_probe())):
             if not probe.enabled:

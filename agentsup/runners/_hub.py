@@ -17,18 +17,22 @@ stdin, and the reaper process. A spawn briefly holds up to 5 more fds (the pipes
 ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub thread,
 so that overhead never multiplies.
 
+Ownership: a `LocalHub` belongs to the local backend of one job (`runners/local.py`),
+which closes it once every agent has stopped. The loop thread and the reaper start with
+the first spawn and stop with `close`; a spawn after `close` starts them afresh.
+
 Process-group policy: when an agent's leader exits, whatever is left of its group is
 SIGKILLed before the leader is reaped, and so is every process that escaped the group
-(found by the mark in its environment, see `_reaper`). Leftovers are orphans of a
-finished agent that nothing could supervise; they would pile up across restarts, and
-keeping the group's registration with the reaper until they happen to go would need
-polling. Doing it before reaping means the group id cannot have been reused yet.
+(found by the mark in its environment, see `_process` and `programs/reaper.py`).
+Leftovers are orphans of a finished agent that nothing could supervise; they would pile
+up across restarts, and keeping the group's registration with the reaper until they
+happen to go would need polling. Doing it before reaping means the group id cannot have
+been reused yet.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import logging
 import os
@@ -39,225 +43,36 @@ import signal
 import subprocess
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
-from agentsup.runners import _reaper
-from agentsup.runners._reaper_link import ReaperLink
-from agentsup.runners.base import (
-    ExitCallback,
-    ExitStatus,
-    OutputCallback,
-    RunnerError,
-    Stream,
+from agentsup.runners._process import (
+    MARK_VARIABLE,
+    ProcessHandle,
+    SpawnRequest,
+    StreamReader,
+    fork_agent,
 )
-from agentsup.runners.lines import Line, LineSplitter
+from agentsup.runners._reaper_link import ReaperLink
+from agentsup.runners.base import ExitCallback, OutputCallback, RunnerError, Stream
+from agentsup.runners.lines import Line
 
 logger = logging.getLogger(__name__)
 
 FDS_PER_AGENT = 3
 """Descriptors the supervisor holds for each live local agent."""
 
-"""Longer lines are delivered in pieces so one runaway writer cannot exhaust memory."""
-
 _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
 
-_SCANS = _reaper.SharedScan()
 
-_PR_SET_PDEATHSIG = 1
-_SIGKILL = int(signal.SIGKILL)
+class _HubLoop:
+    """The selector loop on its thread; lives from the first spawn until `close`."""
 
-
-
-def _resolve_prctl() -> Callable[..., int] | None:
-    """Look prctl up now, in the parent: symbol lookup after fork is not safe."""
-    try:
-        function = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-    ]
-    function.restype = ctypes.c_int
-    return cast("Callable[..., int]", function)
-
-
-_PRCTL = _resolve_prctl()
-
-
-def _child_setup(parent_pid: int) -> None:
-    """Runs in the forked child before exec, so it must not take locks."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
-    # The supervisor may have died between fork and prctl; the signal would never come.
-    if os.getppid() != parent_pid:
-        os._exit(127)
-
-
-class _StreamReader:
-    __slots__ = ("closed", "fd", "name", "splitter")
-
-    def __init__(self, fd: int, name: Stream) -> None:
-        self.fd = fd
-        self.name: Stream = name
-        self.splitter = LineSplitter()
-        self.closed = False
-
-
-class ProcessHandle:
-    """What callers keep of a spawned process: its pid, its group, its exit.
-
-    Signals and reaping share one lock. Until the leader is reaped its pid, and so its
-    group id, cannot be reused, so holding the lock while signalling guarantees the
-    signal reaches this agent and never a stranger that inherited the number.
-    """
-
-    def __init__(
-        self,
-        popen: subprocess.Popen[bytes],
-        pidfd: int,
-        streams: Sequence[_StreamReader],
-        on_output: OutputCallback,
-        on_exit: ExitCallback,
-        hub_thread: threading.Thread,
-        mark: bytes = b"",
-    ) -> None:
-        self.pid = popen.pid
-        self.mark = mark
-        self._popen = popen
-        self._pidfd = pidfd
-        self._streams = tuple(streams)
-        self._on_output = on_output
-        self._on_exit = on_exit
-        self._hub_thread = hub_thread
-        self._lock = threading.Lock()
-        self._reaped = False
-        self._exited = threading.Event()
-        self._status: ExitStatus | None = None
-        self._output_failures = 0
-
-    @property
-    def exited(self) -> bool:
-        """True once the exit has been reported to the exit callback."""
-        return self._exited.is_set()
-
-    @property
-    def running(self) -> bool:
-        """False from the moment the process is reaped, even before its exit is reported.
-
-        This is what lets an exit callback start the agent again.
-        """
-        return not self._reaped
-
-    @property
-    def exit_status(self) -> ExitStatus | None:
-        return self._status
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the exit has been reported; False if `timeout` ran out first.
-
-        On the hub thread (inside a callback) it cannot wait, only answer whether the
-        process is gone.
-        """
-        if not self._exited.is_set() and threading.current_thread() is self._hub_thread:
-            if self._reaped:
-                return True
-            raise RuntimeError(
-                "cannot wait for a local process from an output or exit callback: "
-                "the exit is delivered by the very thread that would be waiting"
-            )
-        return self._exited.wait(timeout)
-
-    def signal_group(self, sig: int) -> None:
-        """Send `sig` to the process's group; a no-op once the process is gone."""
-        with self._lock:
-            if self._reaped:
-                return
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, sig)
-            # The leader may have moved itself to another group (setsid, setpgid);
-            # it must still get the signal.
-            try:
-                left_group = os.getpgid(self.pid) != self.pid
-            except ProcessLookupError:
-                left_group = False
-            if left_group:
-                with contextlib.suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(self._pidfd, sig)
-            if sig != signal.SIGKILL:
-                # A SIGKILLed leader is reaped at once, and reaping SIGKILLs whatever
-                # escaped: one scan per batch of exits instead of one per kill.
-                self._signal_escaped(sig, time.monotonic())
-
-    def _signal_escaped(self, sig: int, since: float) -> None:
-        """Signal the agent's processes that left its group (setsid daemons, helpers).
-
-        They are looked up in a /proc scan taken no earlier than `since`.
-        """
-        try:
-            procs = _SCANS.since(since)
-            _reaper.signal_procs(_reaper.escaped(self.pid, self.mark, procs), sig)
-        except OSError as exc:
-            logger.warning("looking for processes of pid %d failed: %s", self.pid, exc)
-
-    def _reap(self, seen_at: float) -> ExitStatus:
-        """Reap the leader, which was seen exited at `seen_at` (monotonic).
-
-        Any scan taken after that moment already shows everything the leader left;
-        exits seen together share one scan.
-        """
-        with self._lock:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, signal.SIGKILL)
-            self._signal_escaped(signal.SIGKILL, seen_at)
-            try:
-                _, raw = os.waitpid(self.pid, 0)
-            except ChildProcessError:
-                # Someone else reaped it (waitpid(-1) elsewhere, or SIGCHLD ignored).
-                logger.warning("exit status of local process %d was lost", self.pid)
-                status = ExitStatus(exit_code=None)
-                self._popen.returncode = -1
-            else:
-                code = os.waitstatus_to_exitcode(raw)
-                if code < 0:
-                    status = ExitStatus(exit_code=None, signal=-code)
-                else:
-                    status = ExitStatus(exit_code=code)
-                # Keeps Popen from ever polling this pid again, possibly reused by then.
-                self._popen.returncode = code
-            self._reaped = True
-            return status
-
-
-@dataclass
-class _SpawnRequest:
-    argv: tuple[str, ...]
-    env: Mapping[str, str]
-    cwd: Path
-    on_output: OutputCallback
-    on_exit: ExitCallback
-    future: Future[ProcessHandle] = field(default_factory=Future)
-
-
-def _describe_launch_error(request: _SpawnRequest, exc: OSError) -> str:
-    program = request.argv[0]
-    reason = exc.strerror or str(exc)
-    if exc.filename is not None and str(exc.filename) == str(request.cwd):
-        return f"cannot run {program!r} in '{request.cwd}': {reason}"
-    return f"cannot run {program!r}: {reason}"
-
-
-class _Hub:
     def __init__(self) -> None:
         self._selector = selectors.EpollSelector()
         try:
@@ -266,7 +81,7 @@ class _Hub:
             self._selector.close()
             raise
         self._selector.register(self._wake_fd, selectors.EVENT_READ, self._on_wake)
-        self._requests: queue.SimpleQueue[_SpawnRequest] = queue.SimpleQueue()
+        self._requests: queue.SimpleQueue[SpawnRequest] = queue.SimpleQueue()
         # Guards `_closing` and the wake fd against being closed under a writer.
         self._state_lock = threading.Lock()
         self._closing = False
@@ -293,7 +108,7 @@ class _Hub:
         on_output: OutputCallback,
         on_exit: ExitCallback,
     ) -> ProcessHandle:
-        request = _SpawnRequest(argv, env, cwd, on_output, on_exit)
+        request = SpawnRequest(argv, env, cwd, on_output, on_exit)
         if threading.current_thread() is self._thread:
             # A callback restarting its agent: queueing would wait on ourselves.
             return self._spawn(request)
@@ -326,7 +141,7 @@ class _Hub:
     # -- hub thread --------------------------------------------------------------------
 
     def _run(self) -> None:
-        _thread_state.hub = self
+        _thread_state.loop = self
         try:
             while not (self._closing and not self._procs):
                 events = self._selector.select()
@@ -394,43 +209,16 @@ class _Hub:
             else:
                 request.future.set_result(handle)
 
-    def _spawn(self, request: _SpawnRequest) -> ProcessHandle:
+    def _spawn(self, request: SpawnRequest) -> ProcessHandle:
         if not request.argv:
             raise RunnerError("cannot run an empty command")
         if self._closing:
             raise RunnerError("the local runtime has been shut down")
         self._launches += 1
         mark = f"{self._id}.{self._launches}"
-        env = {**request.env, _reaper.MARK_VARIABLE: mark}
-        fds: list[int] = []
-        try:
-            out_read, out_write = os.pipe()
-            fds += (out_read, out_write)
-            err_read, err_write = os.pipe()
-            fds += (err_read, err_write)
-            popen = subprocess.Popen(
-                request.argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out_write,
-                stderr=err_write,
-                env=env,
-                cwd=request.cwd,
-                close_fds=True,
-                process_group=0,
-                preexec_fn=functools.partial(_child_setup, os.getpid()),
-            )
-        except OSError as exc:
-            for fd in fds:
-                os.close(fd)
-            raise RunnerError(_describe_launch_error(request, exc)) from exc
-        except subprocess.SubprocessError as exc:
-            for fd in fds:
-                os.close(fd)
-            raise RunnerError(f"cannot run {request.argv[0]!r}: {exc}") from exc
-        os.close(out_write)
-        os.close(err_write)
-
-        streams = [_StreamReader(out_read, "stdout"), _StreamReader(err_read, "stderr")]
+        env = {**request.env, MARK_VARIABLE: mark}
+        popen, out_read, err_read = fork_agent(request, env)
+        streams = [StreamReader(out_read, "stdout"), StreamReader(err_read, "stderr")]
         registered: list[int] = []
         pidfd = -1
         try:
@@ -463,7 +251,7 @@ class _Hub:
         self,
         popen: subprocess.Popen[bytes],
         pidfd: int,
-        streams: Sequence[_StreamReader],
+        streams: Sequence[StreamReader],
         registered: Sequence[int],
     ) -> None:
         """Undo a spawn that cannot be watched; an unwatched agent must not run."""
@@ -477,7 +265,7 @@ class _Hub:
         for reader in streams:
             os.close(reader.fd)
 
-    def _on_stream(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+    def _on_stream(self, handle: ProcessHandle, reader: StreamReader) -> None:
         if reader.closed:
             return
         try:
@@ -492,7 +280,7 @@ class _Hub:
         else:
             self._close_stream(handle, reader)
 
-    def _drain(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+    def _drain(self, handle: ProcessHandle, reader: StreamReader) -> None:
         for _ in range(_DRAIN_MAX_READS):
             try:
                 data = os.read(reader.fd, _READ_SIZE)
@@ -502,7 +290,7 @@ class _Hub:
                 return
             self._deliver(handle, reader.name, reader.splitter.feed(data))
 
-    def _close_stream(self, handle: ProcessHandle, reader: _StreamReader) -> None:
+    def _close_stream(self, handle: ProcessHandle, reader: StreamReader) -> None:
         if reader.closed:
             return
         reader.closed = True
@@ -553,62 +341,70 @@ class _Hub:
                     )
 
 
-_hub_lock = threading.Lock()
-_hub: _Hub | None = None
-# Tells a hub thread which hub it runs, so a callback that starts an agent uses that
-# hub and, during shutdown, cannot quietly bring a fresh one up.
+class LocalHub:
+    """The local backend's hub: starts the loop on the first spawn, stops it on `close`.
+
+    Safe to use from any thread. A forked copy of the supervisor lets go of the reaper's
+    pipe (see `_forget_in_children`), so the reaper still notices the real one's death.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: _HubLoop | None = None
+        _LIVE.add(self)
+
+    def spawn(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> ProcessHandle:
+        """Launch `argv` from the hub thread and watch it; raise `RunnerError` on failure.
+
+        `env` is the complete environment. Callbacks run on the hub thread and must not
+        block; `on_exit` is called exactly once, after the last output line.
+        """
+        running: _HubLoop | None = getattr(_thread_state, "loop", None)
+        if running is not None and running.closing:
+            # A callback during shutdown must not quietly bring a fresh loop up.
+            raise RunnerError("the local runtime is shutting down")
+        with self._lock:
+            loop = self._loop
+            if loop is None or loop.closing:
+                loop = self._loop = _HubLoop()
+        return loop.spawn(tuple(argv), env, cwd, on_output, on_exit)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """SIGKILL every local agent still running, then stop the hub thread and the reaper.
+
+        For a graceful end, stop the runners first. A later `spawn` starts afresh.
+        """
+        with self._lock:
+            loop, self._loop = self._loop, None
+        if loop is not None and not loop.close(timeout):
+            logger.warning("local I/O hub did not stop within %.1f s", timeout)
+
+    def _forget_in_child(self) -> None:
+        # Right after fork: the lock may have been held by another thread at that moment.
+        self._lock = threading.Lock()
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.forget_in_child()
+
+
+_LIVE: weakref.WeakSet[LocalHub] = weakref.WeakSet()
+# Tells a loop thread which loop it runs, so a callback cannot start a fresh one while
+# its own is shutting down.
 _thread_state = threading.local()
 
 
-def _current_hub() -> _Hub:
-    global _hub
-    own: _Hub | None = getattr(_thread_state, "hub", None)
-    if own is not None:
-        if own.closing:
-            raise RunnerError("the local runtime is shutting down")
-        return own
-    with _hub_lock:
-        if _hub is None or _hub.closing:
-            _hub = _Hub()
-        return _hub
-
-
-def spawn(
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    cwd: Path,
-    on_output: OutputCallback,
-    on_exit: ExitCallback,
-) -> ProcessHandle:
-    """Launch `argv` from the hub thread and watch it; raise `RunnerError` on failure.
-
-    `env` is the complete environment. Callbacks run on the hub thread and must not
-    block; `on_exit` is called exactly once, after the last output line.
-    """
-    return _current_hub().spawn(tuple(argv), env, cwd, on_output, on_exit)
-
-
-def shutdown(timeout: float = 5.0) -> None:
-    """SIGKILL every local agent still running, then stop the hub thread and the reaper.
-
-    For a graceful end, stop the runners first; this is the last line at exit. A later
-    `spawn` starts a fresh hub.
-    """
-    global _hub
-    with _hub_lock:
-        hub, _hub = _hub, None
-    if hub is not None and not hub.close(timeout):
-        logger.warning("local I/O hub did not stop within %.1f s", timeout)
-
-
-def _after_fork_in_child() -> None:
+def _forget_in_children() -> None:
     # A forked copy has no hub thread; it must not queue requests to it, nor hold
-    # the reaper's pipe. The lock may have been held by another thread at fork time.
-    global _hub, _hub_lock
-    hub, _hub = _hub, None
-    _hub_lock = threading.Lock()
-    if hub is not None:
-        hub.forget_in_child()
+    # the reaper's pipe open (the reaper would then miss the supervisor's death).
+    for hub in list(_LIVE):
+        hub._forget_in_child()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+os.register_at_fork(after_in_child=_forget_in_children)

@@ -1,6 +1,6 @@
 """The supervisor's end of the reaper: which process groups it must end if we die.
 
-The reaper (`_reaper.py`) is a small process in a session of its own that reads `+PGID`
+The reaper (`programs/reaper.py`) is a small process in a session of its own that reads `+PGID`
 and `-PGID` lines on its stdin. When that pipe closes because the supervisor died, even by
 SIGKILL, it ends every group still registered and every process that carries the hub's
 mark in its environment (escaped descendants). This class owns the pipe; it is used from
@@ -19,7 +19,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 REAPER_EXIT_WAIT = 5.0
-REAPER_PATH = Path(__file__).with_name("_reaper.py")
+REAPER_PATH = Path(__file__).resolve().parents[1] / "programs" / "reaper.py"
 
 
 class ReaperLink:
@@ -79,7 +79,7 @@ class ReaperLink:
         if REAPER_PATH.is_file():
             argv = [sys.executable, "-I", "-S", str(REAPER_PATH)]
         else:
-            argv = [sys.executable, "-m", "agentsup.runners._reaper"]
+            argv = [sys.executable, "-m", "agentsup.programs.reaper"]
         if self._hub_id:
             argv.append(self._hub_id)
         try:

@@ -16,7 +16,7 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,117 +24,33 @@ from typing import Any, TypeVar
 import asyncssh
 
 from agentsup.job.models import Agent, SshSettings
+from agentsup.runners._ssh_scripts import decode
+from agentsup.runners._ssh_wire import (
+    FIRST_LINE_TIMEOUT,
+    WATCHDOG_SOURCE,
+    Session,
+    relay,
+    watchdog_failed,
+)
 from agentsup.runners.base import (
-    ExitCallback,
-    ExitStatus,
-    JobContext,
-    LaunchSpec,
-    OutputCallback,
+    BackendContext,
     RunnerError,
-    Stream,
 )
 
 logger = logging.getLogger(__name__)
 # asyncssh logs every channel at INFO; the job's events say what matters.
 logging.getLogger("asyncssh").setLevel(logging.WARNING)
 
-WATCHDOG_SOURCE = Path(__file__).with_name("_ssh_watchdog.py").read_text(encoding="utf-8")
-RECORD_ROOT = "~/.agentsup"
-"""Run records live in `RECORD_ROOT/<job>/<machine id>/<agent>.json` on each remote host."""
 
 IGNORE_KNOWN_HOSTS = "ignore"
 KEEPALIVE_INTERVAL = 5.0
 KEEPALIVE_COUNT_MAX = 3
-ORPHAN_GRACE_MAX = 3.0
-"""Seconds between SIGTERM and SIGKILL when the watchdog loses its session."""
-FIRST_LINE_TIMEOUT = 30.0
-"""How long the watchdog may take to report the pid (it may first end an old group)."""
 COMMAND_TIMEOUT = 30.0
 RECONNECT_DELAY_FIRST = 0.25
 RECONNECT_DELAY_MAX = 2.0
 STUCK_WARNING_INTERVAL = 10.0
 
 T = TypeVar("T")
-
-CHECK_SCRIPT = """\
-import sys
-if sys.version_info < (3, 7):
-    sys.exit(105)
-import json, os, subprocess
-# The agent's environment comes on stdin, never on a command line (ps shows those).
-env = dict(os.environ)
-env.update(json.loads(sys.stdin.readline() or "{}"))
-if len(sys.argv) > 1:
-    find = (
-        "import importlib.util, sys\\n"
-        "try:\\n"
-        "    found = importlib.util.find_spec(sys.argv[1]) is not None\\n"
-        "except Exception:\\n"
-        "    found = False\\n"
-        "sys.exit(0 if found else 103)\\n"
-    )
-    sys.exit(subprocess.call([sys.executable, "-c", find, sys.argv[1]], env=env))
-"""
-
-EXEC_SCRIPT = """\
-import json, os, sys
-# An exec health check: the agent's environment on stdin, as for the agent itself.
-env = dict(os.environ)
-env.update(json.loads(sys.stdin.readline() or "{}"))
-os.chdir(os.path.expanduser(sys.argv[1]))
-os.execvpe(sys.argv[2], sys.argv[2:], env)
-"""
-
-
-def exec_command_line(python: str, cwd: str, argv: Sequence[str]) -> str:
-    """The shell command of an exec check: the check's argv is on it, never the agent's
-    environment, which `EXEC_SCRIPT` reads from stdin."""
-    words = [python, "-c", EXEC_SCRIPT, cwd, *argv]
-    return " ".join(shlex.quote(word) for word in words)
-
-
-# --------------------------------------------------------------------------- helpers
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-def tail(text: str, lines: int = 3) -> str:
-    kept = [line.strip() for line in text.strip().splitlines() if line.strip()][-lines:]
-    return " / ".join(kept) if kept else "no error output"
-
-
-def remote_path(path: str) -> str:
-    """A remote path as a shell word: quoted, except a leading `~/` (the remote home)."""
-    if path == "~":
-        return "~"
-    if path.startswith("~/"):
-        rest = path[2:]
-        return "~/" + shlex.quote(rest) if rest else "~"
-    return shlex.quote(path)
-
-
-def agent_launch(spec: LaunchSpec) -> dict[str, Any]:
-    """What the watchdog starts: `cd WORKDIR && exec "$@"` with the agent's argv as the
-    shell's arguments and its environment as the process environment, so that no value
-    (secrets among them) ever appears on a command line that `ps` would show."""
-    return {
-        "command": f'cd {remote_path(str(spec.cwd))} && exec "$@"',
-        "argv": list(spec.argv),
-        "env": dict(spec.env),
-    }
-
-
-def record_dir(job_name: str) -> str:
-    return f"{RECORD_ROOT}/{job_name}"
-
-
-def watchdog_python(agent: Agent) -> str:
-    """The interpreter for the watchdog (and for module agents): deployment.python or
-    python3."""
-    return agent.deployment.python or "python3"
-
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -227,11 +143,11 @@ class _Client(asyncssh.SSHClient):
 class Host:
     """One (host, port, user): its shared connection, (re)made on demand."""
 
-    def __init__(self, endpoint: Endpoint, agent: Agent, context: JobContext) -> None:
+    def __init__(self, endpoint: Endpoint, agent: Agent, context: BackendContext) -> None:
         self.endpoint = endpoint
         self.label = endpoint.label
         self.context = context
-        self.settings: SshSettings = context.job.deployment.ssh
+        self.settings: SshSettings = context.ssh
         self._credentials = agent.deployment
         self._conn: asyncssh.SSHClientConnection | None = None
         self._connecting: asyncio.Task[asyncssh.SSHClientConnection] | None = None
@@ -239,6 +155,10 @@ class Host:
         self.lost_reason: str | None = None
         self.address: tuple[str, int] = (endpoint.host, endpoint.port or 22)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn is not None
 
     # ----------------------------------------------------------- connecting
 
@@ -319,7 +239,7 @@ class Host:
             except _ConnectFailed as exc:
                 if not exc.transient or retry_for is None or remaining < delay:
                     raise
-                self.context.events.emit(
+                self.context.emit(
                     "ssh.reconnecting", "warning",
                     host=self.label, attempt=attempt, delay=delay, error=str(exc),
                 )
@@ -346,7 +266,7 @@ class Host:
         self.address = (host, port)
         known_hosts = self._known_hosts_file
         if known_hosts is None:
-            self.context.events.emit(
+            self.context.emit(
                 "ssh.host_key_unverified", "warning", host=label, address=f"{host}:{port}",
                 message="deployment.ssh.known_hosts is 'ignore': the host key is not verified",
             )
@@ -379,7 +299,7 @@ class Host:
                 f"SSH connection to {label} ({host} port {port}) failed: {exc.reason}",
                 transient=True,
             ) from None
-        self.context.events.emit(
+        self.context.emit(
             "ssh.connected", host=label, address=f"{host}:{port}", user=options.username
         )
         return conn
@@ -416,7 +336,7 @@ class Host:
         reason = (str(exc) if exc is not None else "") or "the connection was closed"
         self.lost_reason = reason
         if not self._closing:
-            self.context.events.emit(
+            self.context.emit(
                 "ssh.connection_lost", "warning", host=self.label, reason=reason
             )
 
@@ -476,138 +396,11 @@ class Host:
             pid = int(line[2:].strip())
         elif line.startswith(b"F "):
             process.close()
-            raise RunnerError(f"cannot start on {self.label}: {_decode(line[2:]).strip()}")
+            raise RunnerError(f"cannot start on {self.label}: {decode(line[2:]).strip()}")
         else:
-            raise RunnerError(await self._watchdog_failed(process, python))
+            raise RunnerError(await watchdog_failed(self, process, python))
         session.process = process
-        task = asyncio.get_running_loop().create_task(self._pump(session, process))
+        task = asyncio.get_running_loop().create_task(relay(self, session, process))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return pid
-
-    async def _watchdog_failed(
-        self, process: asyncssh.SSHClientProcess[bytes], python: str
-    ) -> str:
-        stderr = b""
-        with contextlib.suppress(Exception):
-            stderr = await asyncio.wait_for(process.stderr.read(), 2.0)
-            await asyncio.wait_for(process.wait_closed(), 2.0)
-        process.close()
-        status = process.exit_status
-        if status == 127:
-            return f"{python} was not found on {self.label} (set deployment.python)"
-        if status is None and self._conn is None:
-            return f"connection to {self.label} lost: {self.lost_reason or 'closed'}"
-        return (
-            f"the remote watchdog on {self.label} failed (exit status {status}): "
-            f"{tail(_decode(stderr))}"
-        )
-
-    async def _pump(self, session: Session, process: asyncssh.SSHClientProcess[bytes]) -> None:
-        """Relay one agent's output and report its exit exactly once."""
-        status: ExitStatus | None = None
-        detail = ""
-        stderr_task = asyncio.get_running_loop().create_task(self._pump_stderr(session, process))
-        try:
-            while True:
-                line = await process.stdout.readline()
-                if not line:
-                    break
-                kind, payload = line[:1], line[2:].rstrip(b"\n")
-                stream = _STREAMS.get(kind.upper())
-                if stream is not None:
-                    session.output(stream, _decode(payload), continued=kind.islower())
-                elif kind == b"X":
-                    status = _parse_exit(payload)
-        except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
-            detail = str(exc)
-        if status is None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(process.wait_closed(), 2.0)
-            if process.exit_status is None and process.exit_signal is None:
-                reason = self.lost_reason or detail or "the SSH session closed"
-                status = ExitStatus(None, None, reason=f"connection to {self.label} lost: {reason}")
-            else:
-                status = ExitStatus(
-                    None, None,
-                    reason=f"the remote watchdog on {self.label} ended without reporting "
-                    f"the agent's exit (exit status {process.returncode})",
-                )
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(stderr_task, 1.0)
-        process.close()
-        session.report(status)
-
-    async def _pump_stderr(
-        self, session: Session, process: asyncssh.SSHClientProcess[bytes]
-    ) -> None:
-        """The watchdog's own stderr (a traceback, should it ever crash)."""
-        with contextlib.suppress(asyncssh.Error, OSError, asyncio.IncompleteReadError):
-            while True:
-                line = await process.stderr.readline()
-                if not line:
-                    return
-                session.output("stderr", "[agentsup watchdog] " + _decode(line.rstrip(b"\n")),
-                               framed=False)
-
-
-_STREAMS: dict[bytes, Stream] = {b"O": "stdout", b"E": "stderr"}
-"""The watchdog's output frames; the lower-case kind marks a leading piece of a line."""
-
-
-def _parse_exit(payload: bytes) -> ExitStatus:
-    words = _decode(payload).split()
-    code = int(words[0]) if words and words[0] != "-" else None
-    signum = int(words[1]) if len(words) > 1 and words[1] != "-" else None
-    return ExitStatus(code, signum)
-
-
-# --------------------------------------------------------------------------- runner
-
-
-class Session:
-    """One launch of one agent: its SSH process and the once-only exit report."""
-
-    def __init__(self, on_output: OutputCallback, on_exit: ExitCallback) -> None:
-        self._on_output = on_output
-        self._on_exit = on_exit
-        self.process: asyncssh.SSHClientProcess[bytes] | None = None
-        self.finished = threading.Event()
-        self._reported = False
-        self._parts: dict[Stream, int] = {"stdout": 0, "stderr": 0}
-
-    def output(
-        self, stream: Stream, line: str, *, continued: bool = False, framed: bool = True
-    ) -> None:
-        """One frame: a whole line, or a piece of one (numbered here, in order).
-
-        `framed` is False for the watchdog's own stderr, which is never a piece and
-        must not end a piece sequence of the agent's stderr.
-        """
-        part: int | None = None
-        if framed and (continued or self._parts[stream]):
-            part = self._parts[stream] + 1
-            self._parts[stream] = part if continued else 0
-        try:
-            self._on_output(stream, line, part, continued)
-        except Exception:  # a callback must never stop the relay
-            logger.exception("output callback failed")
-
-    def report(self, status: ExitStatus) -> None:
-        if self._reported:
-            return
-        self._reported = True
-        try:
-            self._on_exit(status)
-        except Exception:
-            logger.exception("exit callback failed")
-        finally:
-            self.finished.set()
-
-    def send(self, word: bytes) -> None:
-        """Tell the watchdog `TERM` or `KILL`; runs on the loop."""
-        process = self.process
-        if process is None or self.finished.is_set():
-            return
-        with contextlib.suppress(Exception):
-            process.stdin.write(word + b"\n")

@@ -21,7 +21,7 @@ import docker
 import docker.errors
 import docker.types
 
-from agentsup.job.models import Agent, JobDefinition
+from agentsup.job.models import Agent, SwarmSettings
 from agentsup.job.placement import spread_of
 from agentsup.runners._docker_engine import (
     API_TIMEOUT,
@@ -45,9 +45,9 @@ NETWORK_RELEASE_TIMEOUT = 20.0
 """Seconds a network may stay in use by tasks that are still being torn down."""
 
 
-def swarm_engine(job: JobDefinition) -> str:
+def swarm_engine(swarm: SwarmSettings) -> str:
     """The manager agentsup talks to: `deployment.swarm.engine`, else as for containers."""
-    return job.deployment.swarm.engine or engine_address()
+    return swarm.engine or engine_address()
 
 
 def connect(address: str, max_pool_size: int = 10) -> Any:
@@ -110,15 +110,16 @@ class ServiceSettings:
     schedule_timeout: float = 60.0
 
 
-def service_settings(job: JobDefinition, agent: Agent, network: str, published: int,
-                     marks: Mapping[str, str]) -> ServiceSettings:
+def service_settings(job: str, schedule_timeout: float, agent: Agent, network: str,
+                     published: int, marks: Mapping[str, str]) -> ServiceSettings:
+    """`job` is the job's name; `schedule_timeout` the job's `deployment.timeout`."""
     resources = agent.resources
     placement = agent.deployment.placement
     assert agent.deployment.image is not None  # the loader guarantees it
     return ServiceSettings(
-        job=job.job.name,
+        job=job,
         agent_id=agent.id,
-        name=service_name(job.job.name, agent.id),
+        name=service_name(job, agent.id),
         image=agent.deployment.image,
         network=network,
         port=agent.config.port,
@@ -129,7 +130,7 @@ def service_settings(job: JobDefinition, agent: Agent, network: str, published: 
         spreads=tuple(spread_of(p) for p in placement.preferences) if placement else (),
         nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,
         memory=memory_bytes(resources.memory) if resources and resources.memory else None,
-        schedule_timeout=job.deployment.timeout,
+        schedule_timeout=schedule_timeout,
     )
 
 

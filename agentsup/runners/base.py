@@ -2,9 +2,16 @@
 
 A runner is deliberately thin: it launches one agent, streams its output lines, reports
 its exit exactly once, and stops it. It knows nothing about health, stages or restart
-policy; the agent actor decides all of that. Callbacks are invoked from the runner's own
-I/O threads, never from the actor's thread, so they must only hand the information on
-(the agent actor passes them to `ActorRef.tell`).
+policy; the agent actor decides all of that.
+
+One rule for threads. A runner's I/O happens on threads of its own (the local hub, the
+asyncssh loop, Docker's reader and waiter threads), never on an actor's thread. Such a
+thread has exactly two ways out: an agent's output and exit go to the callbacks `start`
+was given (the agent actor hands them on with `ActorRef.tell`, and wraps the output
+callback with the log files and the `agentsup logs` ring), and anything the backend
+itself reports (a connection lost, an image pulled, a network removed) goes to the
+`EventSink` in its `BackendContext`. Neither blocks, and nothing else is shared: a
+backend never sees the event log, the plan or the job.
 """
 
 from __future__ import annotations
@@ -13,14 +20,13 @@ import abc
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from agentsup.signalnames import signal_name
 
 if TYPE_CHECKING:
-    from agentsup.job.models import Agent, JobDefinition
-    from agentsup.logs import EventLog
-    from agentsup.plan import DeploymentPlan
+    from agentsup.job.models import Agent, SshSettings, SwarmSettings
+    from agentsup.settings import ProcessSettings
 
 Stream = Literal["stdout", "stderr"]
 
@@ -141,16 +147,45 @@ class Runner(abc.ABC):
         return None
 
 
-@dataclass(frozen=True)
-class JobContext:
-    """What a backend may know about the job it serves."""
+class EventSink(Protocol):
+    """The one way a backend reports what it does itself: `sink("ssh.connected",
+    host=...)`, or with a level, `sink("ssh.connection_lost", "warning", ...)`.
 
-    job: JobDefinition
-    plan: DeploymentPlan
-    base_dir: Path
-    events: EventLog
+    Callable from any thread (the asyncssh loop, a Docker thread, the main thread): it
+    only queues a line for the event writer, and never blocks on it.
+    """
+
+    def __call__(self, event: str, level: str = "info", **fields: Any) -> None: ...
+
+
+@dataclass(frozen=True)
+class BackendContext:
+    """What a backend knows about the job it serves, and all it may reach of the rest.
+
+    Per-agent settings (stop timeout and signal, inherited environment) are not here:
+    they come with each `launch_spec` call, merged from the job that is in force then
+    (a reload may have changed them).
+    """
+
+    job_name: str
     run_id: str
     """Unique per `agentsup start`; marks what this run created (labels, records)."""
+    base_dir: Path
+    """The job file's directory, which relative paths in it are relative to."""
+    emit: EventSink
+    host_ports: Mapping[str, int]
+    """The plan's host port of each agent (the port its URL names on this machine)."""
+    ssh: SshSettings
+    """The job's `deployment.ssh` (connect timeout, key file, known_hosts)."""
+    pull: bool
+    """The job's `deployment.pull`; an agent's own `pull` overrides it."""
+    swarm: SwarmSettings
+    """The job's `deployment.swarm` (which manager's Engine API)."""
+    start_timeout: float
+    """The job's `deployment.timeout`, which bounds how long Swarm may take to schedule."""
+    environment: Callable[[Agent], Mapping[str, str]]
+    """The environment an agent is started with (the agent contract), for checks made
+    before anything starts."""
 
 
 class Backend(abc.ABC):
@@ -162,7 +197,7 @@ class Backend(abc.ABC):
     stopped.
     """
 
-    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         self.context = context
         self.agents = agents
 
@@ -178,7 +213,7 @@ class Backend(abc.ABC):
         backend's preflight passed. Raise `RunnerError` to fail the job before it starts."""
 
     @classmethod
-    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
+    def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:
         """Remove what an earlier run of this job left behind (`agentsup down`).
 
         Returns one sentence per thing removed. Raise `RunnerError` when the target
@@ -194,16 +229,19 @@ class Backend(abc.ABC):
     def working_dir(self, agent: Agent) -> Path:
         """Where the agent runs, as this target names directories."""
 
-    def launch_spec(self, agent: Agent, env: Mapping[str, str]) -> LaunchSpec:
-        """How this target runs the agent: argv, environment, working directory."""
+    def launch_spec(
+        self, agent: Agent, env: Mapping[str, str], process: ProcessSettings
+    ) -> LaunchSpec:
+        """How this target runs the agent: argv, environment, working directory, and
+        the stop and environment settings in force for it (`settings.process_settings`)."""
         return LaunchSpec(
             agent_id=agent.id,
             argv=agent_argv(agent, self.interpreter(agent)),
             env=dict(env),
             cwd=self.working_dir(agent),
-            stop_timeout=self.context.job.stop_timeout_for(agent),
-            stop_signal=self.context.job.stop_signal_for(agent),
-            inherit_environment=self.context.job.inherits_environment(agent),
+            stop_timeout=process.stop_timeout,
+            stop_signal=process.stop_signal,
+            inherit_environment=process.inherit_environment,
         )
 
     @abc.abstractmethod

@@ -45,7 +45,7 @@ from agentsup.runners._docker_engine import (
     remove_network,
 )
 from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
-from agentsup.runners.base import Backend, JobContext, Runner, RunnerError
+from agentsup.runners.base import Backend, BackendContext, Runner, RunnerError
 
 __all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
@@ -56,12 +56,12 @@ DEFAULT_PYTHON = "python3"
 class DockerBackend(Backend):
     """The container agents of one job on one Docker Engine."""
 
-    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
         self._api: Any = None
         self._lock = threading.Lock()
         self._created_networks: list[str] = []
-        self.job_name = context.job.job.name
+        self.job_name = context.job_name
 
     # ------------------------------------------------------------------ the Engine
 
@@ -74,7 +74,7 @@ class DockerBackend(Backend):
 
     def _pull_wanted(self, agent: Agent) -> bool:
         pull = agent.deployment.pull
-        return self.context.job.deployment.pull if pull is None else pull
+        return self.context.pull if pull is None else pull
 
     def _images(self) -> dict[str, list[Agent]]:
         images: dict[str, list[Agent]] = {}
@@ -113,7 +113,7 @@ class DockerBackend(Backend):
                     f"container name {name!r} of agent {agent.id!r} is taken by a container "
                     f"agentsup did not create for job {job!r}"
                 )
-            port = self.context.plan.host_ports[agent.id]
+            port = self.context.host_ports[agent.id]
             if engine_is_local() and port not in leftover_ports and port_in_use(port):
                 problems.append(
                     f"host port {port} of agent {agent.id!r} is already in use on this "
@@ -123,10 +123,10 @@ class DockerBackend(Backend):
 
     def prepare(self) -> None:
         api = self._client()
-        events = self.context.events
+        emit = self.context.emit
         try:
             for found in clear_job(api, self.job_name):
-                events.emit(
+                emit(
                     f"{found.kind}.removed",
                     **({"agent": found.agent} if found.agent else {}),
                     **{found.kind: found.name},
@@ -134,13 +134,13 @@ class DockerBackend(Backend):
                     run=found.run,
                 )
         except RunnerError as exc:
-            events.emit("docker.cleanup_failed", "warning", reason=str(exc))
+            emit("docker.cleanup_failed", "warning", reason=str(exc))
 
         for image, users in self._images().items():
             if not image_present(api, image) and any(self._pull_wanted(a) for a in users):
-                events.emit("image.pulling", image=image)
+                emit("image.pulling", image=image)
                 pull_image(api, image)
-                events.emit("image.pulled", image=image)
+                emit("image.pulled", image=image)
 
         for network in sorted({network_of(self.job_name, a) for a in self.agents}):
             if network_exists(api, network):
@@ -153,7 +153,7 @@ class DockerBackend(Backend):
             except Exception as exc:
                 raise RunnerError(f"cannot create Docker network {network!r}: {exc}") from exc
             self._created_networks.append(network)
-            events.emit("network.created", network=network)
+            emit("network.created", network=network)
 
     # ------------------------------------------------------------------ agents
 
@@ -175,7 +175,7 @@ class DockerBackend(Backend):
             image=agent.deployment.image,
             network=network_of(job, agent),
             port=agent.config.port,
-            host_port=self.context.plan.host_ports[agent.id],
+            host_port=self.context.host_ports[agent.id],
             labels=labels(job, self.context.run_id, agent.id),
             working_dir=agent.deployment.workdir,
             nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,
@@ -193,28 +193,28 @@ class DockerBackend(Backend):
             api = self._api
         if api is None:
             return
-        events = self.context.events
+        emit = self.context.emit
         try:
             for found in job_containers(api, self.job_name, self.context.run_id):
                 if remove_container(api, found.id):
-                    events.emit("container.removed", agent=found.agent, container=found.name,
+                    emit("container.removed", agent=found.agent, container=found.name,
                                 reason="still there when the job stopped")
             for network in self._created_networks:
                 if remove_network(api, network):
-                    events.emit("network.removed", network=network)
+                    emit("network.removed", network=network)
         except RunnerError as exc:
-            events.emit("docker.cleanup_failed", "warning", reason=str(exc))
+            emit("docker.cleanup_failed", "warning", reason=str(exc))
         except Exception as exc:  # the Engine went away; `agentsup down` can finish
-            events.emit("docker.cleanup_failed", "warning",
+            emit("docker.cleanup_failed", "warning",
                         reason=f"cannot reach the Docker Engine at {engine_address()}: {exc}")
         finally:
             self._created_networks.clear()
             api.close()
 
     @classmethod
-    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
+    def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:
         api = connect()
         try:
-            return [found.describe() for found in clear_job(api, context.job.job.name)]
+            return [found.describe() for found in clear_job(api, context.job_name)]
         finally:
             api.close()

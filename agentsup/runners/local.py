@@ -1,7 +1,9 @@
 """Agents as child processes of the supervisor on this machine.
 
-All the machinery lives in `_hub` (one I/O thread for every local agent) and `_reaper`
-(the watchdog that outlives a killed supervisor); this module adapts it to `Runner`.
+All the machinery lives in `_hub` (one I/O thread for every local agent), `_process` (one
+agent's process) and `programs/reaper.py` (the watchdog that outlives a killed
+supervisor); this module adapts it to `Runner`. The `LocalBackend` owns the job's hub and
+closes it once every agent has stopped.
 
 Each agent leads its own process group, so signals reach everything it forked, and is
 protected against outliving the supervisor twice over: `PR_SET_PDEATHSIG` for the
@@ -22,10 +24,11 @@ from pathlib import Path
 
 from agentsup.job.models import Agent
 from agentsup.ports import ports_in_use
-from agentsup.runners import _hub
-from agentsup.runners._hub import FDS_PER_AGENT, ProcessHandle
+from agentsup.runners._hub import FDS_PER_AGENT, LocalHub
+from agentsup.runners._process import ProcessHandle
 from agentsup.runners.base import (
     Backend,
+    BackendContext,
     ExecResult,
     ExitCallback,
     LaunchSpec,
@@ -35,7 +38,7 @@ from agentsup.runners.base import (
     StartInfo,
 )
 
-__all__ = ["FDS_PER_AGENT", "LocalBackend", "LocalRunner", "shutdown_local_runtime"]
+__all__ = ["FDS_PER_AGENT", "LocalBackend", "LocalHub", "LocalRunner"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +48,10 @@ _STUCK_WARNING_INTERVAL = 10.0
 
 
 class LocalRunner(Runner):
-    """Runs one agent at a time as a process group on this machine."""
+    """Runs one agent at a time as a process group on this machine, through `hub`."""
 
-    def __init__(self) -> None:
+    def __init__(self, hub: LocalHub) -> None:
+        self._hub = hub
         self._lock = threading.Lock()
         self._handle: ProcessHandle | None = None
         self._stop_signal = signal.SIGTERM
@@ -67,7 +71,7 @@ class LocalRunner(Runner):
             if previous is not None and previous.running:
                 raise RunnerError(f"agent {spec.agent_id!r} is still running (pid {previous.pid})")
             env = {**os.environ, **spec.env} if spec.inherit_environment else dict(spec.env)
-            handle = _hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
+            handle = self._hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
             self._handle = handle
             self._stop_signal = signal.Signals[spec.stop_signal]
             self._spec = spec
@@ -100,7 +104,7 @@ class LocalRunner(Runner):
             handle.signal_group(signal.SIGKILL)
 
     def close(self) -> None:
-        """Make sure nothing is left running; the hub itself is shared and stays."""
+        """Make sure nothing is left running; the hub is the backend's and stays."""
         self.kill()
 
     def local_leader(self) -> int | None:
@@ -126,18 +130,16 @@ class LocalRunner(Runner):
         return ExecResult(done.returncode, done.stdout.decode(errors="replace")[-300:])
 
 
-def shutdown_local_runtime(timeout: float = 5.0) -> None:
-    """Release the process-wide local machinery; the CLI calls this at exit.
-
-    Any local agent still running is SIGKILLed and its exit reported; then the hub
-    thread ends and the reaper's stdin is closed with no group registered, so it exits
-    without touching anything. Stop runners first for a graceful end.
-    """
-    _hub.shutdown(timeout)
-
-
 class LocalBackend(Backend):
-    """Agents on this machine: child processes of the supervisor."""
+    """Agents on this machine: child processes of the supervisor.
+
+    The backend owns the job's `LocalHub`: its thread and the reaper start with the
+    first launch, and `close` ends them, SIGKILLing any local agent still running.
+    """
+
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
+        super().__init__(context, agents)
+        self.hub = LocalHub()
 
     def preflight(self) -> list[str]:
         busy = ports_in_use([(a.id, a.config.port) for a in self.agents])
@@ -156,7 +158,7 @@ class LocalBackend(Backend):
         return ((base_dir / workdir) if workdir else base_dir).resolve()
 
     def runner_for(self, agent: Agent) -> Runner:
-        return LocalRunner()
+        return LocalRunner(self.hub)
 
     def close(self) -> None:
-        shutdown_local_runtime()
+        self.hub.close()

@@ -7,7 +7,7 @@ shared by that host's agents, opened with the OpenSSH client configuration
 (`~/.ssh/config`), keepalives on, and host keys verified against the job's known_hosts
 file.
 
-Each agent runs under a small remote watchdog (`_ssh_watchdog.py`, sent as
+Each agent runs under a small remote watchdog (`agentsup/programs/ssh_watchdog.py`, sent as
 `python3 -c SOURCE`) in its own SSH session. The watchdog reads the agent's argv and
 environment from its stdin (never a command line: `ps` would show the values) and starts
 it (`cd WORKDIR && exec "$@"`) as the leader of a new process group, keeps a run
@@ -29,20 +29,17 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from agentsup.environment import agent_environment
 from agentsup.job.models import Agent
 from agentsup.runners._ssh_hosts import (
-    CHECK_SCRIPT,
     COMMAND_TIMEOUT,
-    FIRST_LINE_TIMEOUT,
-    ORPHAN_GRACE_MAX,
-    RECORD_ROOT,
     STUCK_WARNING_INTERVAL,
-    WATCHDOG_SOURCE,
     Endpoint,
     Host,
     LoopThread,
-    Session,
+)
+from agentsup.runners._ssh_scripts import (
+    CHECK_SCRIPT,
+    RECORD_ROOT,
     agent_launch,
     exec_command_line,
     record_dir,
@@ -50,11 +47,17 @@ from agentsup.runners._ssh_hosts import (
     tail,
     watchdog_python,
 )
+from agentsup.runners._ssh_wire import (
+    FIRST_LINE_TIMEOUT,
+    ORPHAN_GRACE_MAX,
+    WATCHDOG_SOURCE,
+    Session,
+)
 from agentsup.runners.base import (
     Backend,
+    BackendContext,
     ExecResult,
     ExitCallback,
-    JobContext,
     LaunchSpec,
     OutputCallback,
     Runner,
@@ -93,7 +96,7 @@ class SshRunner(Runner):
                 "mode": "run",
                 "agent": spec.agent_id,
                 "run_id": context.run_id,
-                "record_dir": record_dir(context.job.job.name),
+                "record_dir": record_dir(context.job_name),
                 "grace": min(spec.stop_timeout, ORPHAN_GRACE_MAX),
                 **agent_launch(spec),
             }
@@ -164,7 +167,7 @@ class SshRunner(Runner):
 class SshBackend(Backend):
     """Agents on other hosts, reached over SSH."""
 
-    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
         self._hosts: dict[Endpoint, Host] = {}
         self._agents_of: dict[Endpoint, list[Agent]] = {}
@@ -179,13 +182,13 @@ class SshBackend(Backend):
     def loop(self) -> LoopThread:
         with self._loop_lock:
             if self._loop is None:
-                self._loop = LoopThread(f"ssh-{self.context.job.job.name}")
+                self._loop = LoopThread(f"ssh-{self.context.job_name}")
             return self._loop
 
     # ----------------------------------------------------------- preflight
 
     def preflight(self) -> list[str]:
-        timeout = 2 * self.context.job.deployment.ssh.timeout + 2 * COMMAND_TIMEOUT
+        timeout = 2 * self.context.ssh.timeout + 2 * COMMAND_TIMEOUT
         try:
             return self.loop.run(self._preflight(), timeout)
         except concurrent.futures.TimeoutError:
@@ -216,7 +219,7 @@ class SshBackend(Backend):
         return problems
 
     async def _check_agent(self, host: Host, agent: Agent) -> str | None:
-        env = agent_environment(self.context.job, self.context.plan, agent, self.context.base_dir)
+        env = self.context.environment(agent)
         python = watchdog_python(agent)
         workdir = agent.deployment.workdir
         steps = []
@@ -280,11 +283,11 @@ class SshBackend(Backend):
     # ----------------------------------------------------------- down
 
     @classmethod
-    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
+    def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:
         backend = cls(context, agents)
         try:
             removed, problems = backend.loop.run(
-                backend._down_all(), 2 * context.job.deployment.ssh.timeout + COMMAND_TIMEOUT
+                backend._down_all(), 2 * context.ssh.timeout + COMMAND_TIMEOUT
             )
         except concurrent.futures.TimeoutError:
             raise RunnerError("cleaning up the remote hosts took too long") from None
@@ -307,7 +310,7 @@ class SshBackend(Backend):
         python = watchdog_python(self._agents_of[endpoint][0])
         config = {
             "mode": "down",
-            "record_dir": record_dir(self.context.job.job.name),
+            "record_dir": record_dir(self.context.job_name),
             "agents": [agent.id for agent in self._agents_of[endpoint]],
         }
         command = f"exec {shlex.quote(python)} -c {shlex.quote(WATCHDOG_SOURCE)}"

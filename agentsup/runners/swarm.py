@@ -34,7 +34,7 @@ from agentsup.runners._swarm_engine import (
     swarm_engine,
 )
 from agentsup.runners._swarm_runner import SwarmRunner
-from agentsup.runners.base import Backend, JobContext, Runner, RunnerError
+from agentsup.runners.base import Backend, BackendContext, Runner, RunnerError
 
 __all__ = ["SwarmBackend", "SwarmRunner"]
 
@@ -45,13 +45,13 @@ DEFAULT_PYTHON = "python3"
 class SwarmBackend(Backend):
     """The swarm agents of one job on one swarm."""
 
-    def __init__(self, context: JobContext, agents: list[Agent]) -> None:
+    def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
         self._api: Any = None
         self._lock = threading.Lock()
         self._network_created = False
-        self.job_name = context.job.job.name
-        self.engine = swarm_engine(context.job)
+        self.job_name = context.job_name
+        self.engine = swarm_engine(context.swarm)
         self.network = overlay_name(self.job_name)
 
     def _client(self) -> Any:
@@ -75,10 +75,10 @@ class SwarmBackend(Backend):
 
     def prepare(self) -> None:
         api = self._client()
-        events = self.context.events
+        emit = self.context.emit
         try:
             for found in clear_job(api, self.job_name):
-                events.emit(
+                emit(
                     f"{found.kind}.removed",
                     **({"agent": found.agent} if found.agent else {}),
                     **{found.kind: found.name},
@@ -86,7 +86,7 @@ class SwarmBackend(Backend):
                     run=found.run,
                 )
         except RunnerError as exc:
-            events.emit("swarm.cleanup_failed", "warning", reason=str(exc))
+            emit("swarm.cleanup_failed", "warning", reason=str(exc))
         try:
             api.create_network(
                 self.network, driver="overlay", attachable=True, check_duplicate=True,
@@ -97,7 +97,7 @@ class SwarmBackend(Backend):
                 f"cannot create overlay network {self.network!r} on {self.engine}: {exc}"
             ) from exc
         self._network_created = True
-        events.emit("network.created", network=self.network, driver="overlay")
+        emit("network.created", network=self.network, driver="overlay")
 
     # ------------------------------------------------------------------ agents
 
@@ -111,7 +111,8 @@ class SwarmBackend(Backend):
     def runner_for(self, agent: Agent) -> Runner:
         context = self.context
         settings = service_settings(
-            context.job, agent, self.network, context.plan.host_ports[agent.id],
+            context.job_name, context.start_timeout, agent, self.network,
+            context.host_ports[agent.id],
             labels(self.job_name, context.run_id, agent.id),
         )
         return SwarmRunner(self._client(), settings)
@@ -123,26 +124,26 @@ class SwarmBackend(Backend):
             api = self._api
         if api is None:
             return
-        events = self.context.events
+        emit = self.context.emit
         try:
             for found in clear_job(api, self.job_name, self.context.run_id):
                 if found.kind == "network":
-                    events.emit("network.removed", network=found.name)
+                    emit("network.removed", network=found.name)
                 else:
-                    events.emit("service.removed", agent=found.agent, service=found.name,
+                    emit("service.removed", agent=found.agent, service=found.name,
                                 reason="still there when the job stopped")
         except RunnerError as exc:
-            events.emit("swarm.cleanup_failed", "warning", reason=str(exc))
+            emit("swarm.cleanup_failed", "warning", reason=str(exc))
         except Exception as exc:  # the manager went away; `agentsup down` can finish
-            events.emit("swarm.cleanup_failed", "warning",
+            emit("swarm.cleanup_failed", "warning",
                         reason=f"cannot reach the Docker Engine at {self.engine}: {exc}")
         finally:
             api.close()
 
     @classmethod
-    def down(cls, context: JobContext, agents: list[Agent]) -> list[str]:
-        api = connect(swarm_engine(context.job))
+    def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:
+        api = connect(swarm_engine(context.swarm))
         try:
-            return [found.describe() for found in clear_job(api, context.job.job.name)]
+            return [found.describe() for found in clear_job(api, context.job_name)]
         finally:
             api.close()
