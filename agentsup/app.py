@@ -32,33 +32,16 @@ from agentsup.environment import agent_environment
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
-from agentsup.job.problems import JobFileError, Located
 from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
 from agentsup.plan import DeploymentPlan
 from agentsup.probes.prober import Prober
+from agentsup.resolving import unsupported_targets
 from agentsup.runners.base import Backend, BackendContext, LaunchSpec, RunnerError
 from agentsup.runners.registry import backend_class, supported_targets
 from agentsup.settings import failure_action, restart_policies
 from agentsup.signals import Interrupted, StopSignals, trapped
-
-
-def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
-    problems = []
-    for index, agent in enumerate(loaded.definition.agents):
-        target = agent.deployment.target
-        if target not in supported_targets():
-            path = ("agents", index, "deployment", "target")
-            mark = loaded.positions.find(path)
-            problems.append(
-                Located(
-                    str(loaded.path), mark.line, mark.column, path,
-                    f"target {target.value!r} is not supported by `agentsup start` yet; "
-                    "supported: " + ", ".join(sorted(t.value for t in supported_targets())),
-                )
-            )
-    return JobFileError(problems) if problems else None
 
 
 def run_job(

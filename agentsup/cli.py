@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,9 +20,8 @@ from agentsup.job.loader import LoadedJob, load_job
 from agentsup.job.models import MAX_SECONDS
 from agentsup.job.problems import JobFileError
 from agentsup.job.schema import job_schema
-from agentsup.plan import DeploymentPlan, TopologyResolver
 from agentsup.render import RENDERERS
-from agentsup.sshconfig import host_name_resolver
+from agentsup.resolving import resolve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -104,11 +102,6 @@ def _job_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace) -> LoadedJob:
     return load_job(args.job, import_check=not args.skip_import_check)
-
-
-def resolve(loaded: LoadedJob) -> DeploymentPlan:
-    resolver = TopologyResolver(host_name_resolver(), local_host=socket.gethostname())
-    return resolver.resolve(loaded.definition, loaded.graph)
 
 
 def _count(number: int, noun: str) -> str:

@@ -53,8 +53,7 @@ class Reloader:
         self.actor_for = actor_for
 
     def __call__(self) -> tuple[int, dict[str, Any]]:
-        from agentsup.app import unsupported_targets
-        from agentsup.cli import resolve
+        from agentsup.resolving import resolve, unsupported_targets
 
         path = Path(self.control.job_file)
         try:
