@@ -63,16 +63,22 @@ def _root_cause(exc: BaseException) -> str:
     return text.removeprefix("Error while fetching server API version: ")
 
 
-def connect(max_pool_size: int = 10) -> Any:
-    """A low-level client for the Engine, checked with a ping.
+def connect(max_pool_size: int = 10, address: str | None = None) -> Any:
+    """A low-level client for the Engine at `address` (default: DOCKER_HOST or the local
+    socket), checked with a ping.
 
     `max_pool_size` should allow two long-lived connections (output and wait) per
-    container, plus a few for ordinary requests.
+    container, plus a few for ordinary requests. The TLS settings of the environment
+    apply to the Engine the environment names; an `ssh://` Engine is reached through the
+    ssh client.
     """
-    address = engine_address()
+    default = engine_address()
+    address = address or default
     try:
-        kwargs = docker.utils.kwargs_from_env()
-        kwargs.setdefault("base_url", address)
+        kwargs: dict[str, Any] = docker.utils.kwargs_from_env() if address == default else {}
+        kwargs["base_url"] = address
+        if address.startswith("ssh://"):
+            kwargs["use_ssh_client"] = True
         api = docker.APIClient(
             version="auto", timeout=API_TIMEOUT, max_pool_size=max_pool_size, **kwargs
         )

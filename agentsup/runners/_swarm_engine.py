@@ -24,17 +24,18 @@ import docker.types
 from agentsup.job.models import Agent, SwarmSettings
 from agentsup.job.placement import spread_of
 from agentsup.runners._docker_engine import (
-    API_TIMEOUT,
     LABEL_AGENT,
     LABEL_JOB,
     LABEL_RUN,
     Found,
-    _root_cause,
     engine_address,
     job_networks,
     memory_bytes,
     nano_cpus,
     remove_network,
+)
+from agentsup.runners._docker_engine import (
+    connect as engine_connect,
 )
 from agentsup.runners.base import LaunchSpec, RunnerError
 
@@ -52,22 +53,7 @@ def swarm_engine(swarm: SwarmSettings) -> str:
 
 def connect(address: str, max_pool_size: int = 10) -> Any:
     """A low-level client for the manager at `address`, checked with a ping."""
-    try:
-        kwargs: dict[str, Any] = {}
-        if address == engine_address():
-            kwargs = docker.utils.kwargs_from_env()
-        kwargs["base_url"] = address
-        if address.startswith("ssh://"):
-            kwargs["use_ssh_client"] = True
-        api = docker.APIClient(
-            version="auto", timeout=API_TIMEOUT, max_pool_size=max_pool_size, **kwargs
-        )
-        api.ping()
-    except (docker.errors.DockerException, OSError) as exc:
-        raise RunnerError(
-            f"cannot reach the Docker Engine at {address}: {_root_cause(exc)}"
-        ) from exc
-    return api
+    return engine_connect(max_pool_size, address)
 
 
 def manager_problem(api: Any, address: str) -> str | None:
