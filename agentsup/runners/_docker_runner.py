@@ -235,10 +235,7 @@ class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):
             on_exit(status)
         finally:
             launch.exited.set()
-            try:
-                remove_container(self._api, launch.id)
-            except RunnerError as exc:
-                logger.warning("%s", exc)
+            self._remove(launch)
 
     def _oom_killed(self, launch: _Launch) -> bool:
         """Whether the kernel's OOM killer ended the container; read before it is removed,
