@@ -3,8 +3,8 @@
 The effects (`Send`, `Emit`, `Finish`, ...) are carried out by the supervisor actor.
 `JobState` is everything the logic knows (phase, stage, each agent's record, restart
 budgets, the stops under way, the requests waiting for an answer); the logic and its
-collaborators (`control_requests`, `reload_steps`, `shutdown_steps`) share one and
-import this module, never each other's, so none of them imports the logic back.
+collaborators (`control_requests`, `reload_steps`, `shutdown_steps`) share one. They
+import this module rather than the logic, so none of them imports the logic back.
 """
 
 from __future__ import annotations
