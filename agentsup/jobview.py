@@ -16,7 +16,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from agentsup.console import Palette
+from agentsup.eventtext import Palette
 
 STATE_STYLES = {
     "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",

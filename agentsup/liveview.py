@@ -38,7 +38,7 @@ from rich.spinner import Spinner
 from rich.style import Style
 from rich.text import Text
 
-from agentsup.console import LEVEL_STYLES, QUIET, Palette, to_line
+from agentsup.eventtext import LEVEL_STYLES, QUIET, Palette, to_line
 from agentsup.jobview import JobView, progress_text, table
 
 FLUSH_INTERVAL = 0.05

@@ -265,7 +265,7 @@ def test_output_sinks_get_every_line_whatever_the_level(out: io.StringIO) -> Non
     ],
 )
 def test_lifecycle_events_read_as_sentences(event: dict[str, Any], sentence: str) -> None:
-    from agentsup.console import describe
+    from agentsup.eventtext import describe
 
     assert describe(event) == sentence
 

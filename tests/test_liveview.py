@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from agentsup.console import Palette
+from agentsup.eventtext import Palette
 from agentsup.jobview import JobView, progress_text, table
 from tests.clirun import agent_entry, agentsup_command, free_ports, write_job_document
 from tests.terminal import Terminal

@@ -1,8 +1,10 @@
-"""What the job supervisor's logic answers with, and what it knows of each agent.
+"""What the job supervisor's logic answers with, and what it knows of the job.
 
-The effects (`Send`, `Emit`, `Finish`, ...) are carried out by the supervisor actor;
-the records are the logic's own state, shared with its control-request and reload
-steps.
+The effects (`Send`, `Emit`, `Finish`, ...) are carried out by the supervisor actor.
+`JobState` is everything the logic knows (phase, stage, each agent's record, restart
+budgets, the stops under way, the requests waiting for an answer); the logic and its
+collaborators (`control_requests`, `reload_steps`, `shutdown_steps`) share one. They
+import this module rather than the logic, so none of them imports the logic back.
 """
 
 from __future__ import annotations
@@ -12,8 +14,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from agentsup.exitcodes import EXIT_OK
 from agentsup.messages import KillAgent, ReloadJob, RestartAgent, StartAgent, StopAgent
 from agentsup.messages.control import Reply
+from agentsup.plan import DeploymentPlan
+from agentsup.restart import FailureAction, RestartBudget, RestartPolicy
 
 Command = StartAgent | StopAgent | KillAgent | RestartAgent
 
@@ -139,3 +144,73 @@ class Waiting:
     success: str
     after_run: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
+
+
+class JobState:
+    """The supervisor's state of one job, shared by the logic and its collaborators.
+
+    Plain data and the few questions about it that more than one of them asks; every
+    decision stays with whoever owns that part of the job's life.
+    """
+
+    def __init__(
+        self,
+        plan: DeploymentPlan,
+        *,
+        policies: Mapping[str, RestartPolicy],
+        on_failure: FailureAction,
+        clock: Callable[[], float],
+        shutdown_timeout: float | None,
+    ) -> None:
+        self.plan = plan
+        self.shutdown_timeout = shutdown_timeout
+        self.on_failure = on_failure
+        self.clock = clock
+        self.phase = JobPhase.IDLE
+        self.started_at = 0.0
+        self.stage = -1
+        self.exit_code = EXIT_OK
+        self.agents = {agent_id: AgentRecord() for stage in plan.stages for agent_id in stage}
+        self.budgets = {a: RestartBudget(policies.get(a, RestartPolicy())) for a in self.agents}
+        self.stop_queue: list[list[str]] = []
+        self.stopping: set[str] = set()
+        self.dependents: dict[str, list[str]] = {}
+        """The callers of each agent, for restart_dependents."""
+        self.find_dependents()
+        self.pending_dependents: dict[str, list[str]] = {}
+        self.held: set[str] = set()
+        """Agents stopped on request: they stay stopped and are not failures."""
+        self.restart_waits: list[Waiting] = []
+        self.stop_waits: list[Waiting] = []
+        self.reload: ReloadUnderWay | None = None
+        self.launches: dict[str, str] = {}
+        """Each agent's launch as text (set by the shell); a reload compares against it."""
+
+    def find_dependents(self) -> None:
+        """Who calls each agent, from the plan in force."""
+        self.dependents = {a: [] for a in self.agents}
+        for caller, callees in self.plan.peers.items():
+            for callee in callees:
+                self.dependents[callee].append(caller)
+
+    def states(self) -> dict[str, str]:
+        return {agent_id: agent.state.value for agent_id, agent in self.agents.items()}
+
+    def settled(self, agent_id: str) -> bool:
+        """Ready, or failed under `continue` (which must not hold the stages back)."""
+        state = self.agents[agent_id].state
+        if state is AgentState.READY:
+            return True
+        if state is AgentState.STOPPED and agent_id in self.held:
+            return True
+        return self.on_failure is FailureAction.CONTINUE and state in (
+            AgentState.FAILED,
+            AgentState.EXITED,
+        )
+
+    def note_restart(self, agent_id: str) -> None:
+        """Remember, at a restart, which dependents must follow once it is ready again."""
+        if self.budgets[agent_id].policy.restart_dependents:
+            started = [d for d in self.dependents[agent_id] if self.agents[d].ever_started]
+            if started:
+                self.pending_dependents[agent_id] = started

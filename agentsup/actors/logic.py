@@ -3,10 +3,13 @@
 `SupervisorLogic` takes the messages the supervisor actor receives, one at a time, and
 answers with effects: messages to send to agent actors, events to emit, and when to
 finish. The actor is a thin shell that carries the effects out. Tests replay scripted
-message histories against it with a fake clock. Its answers to control requests and
-its reload steps and its shutdown order live in `control_requests`, `reload_steps` and
-`shutdown_steps`; its effects and records
-in `job_state`.
+message histories against it with a fake clock.
+
+The logic decides the start-up (stage advance) and what a failure means (restart
+budgets, `on_failure`), and hands the rest to collaborators that share its `JobState`:
+`ControlRequests` (`control_requests`), `Reload` (`reload_steps`) and `Shutdown`
+(`shutdown_steps`). They import `job_state` and each other in one direction only
+(control requests -> shutdown -> reload), never this module.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agentsup.actors import control_requests, reload_steps, shutdown_steps
+from agentsup.actors.control_requests import ControlRequests
 from agentsup.actors.job_state import (
     After,
     AgentRecord,
@@ -23,14 +26,16 @@ from agentsup.actors.job_state import (
     Emit,
     Finish,
     JobPhase,
-    ReloadUnderWay,
+    JobState,
     Replace,
     Respond,
     Retire,
     Send,
-    Waiting,
 )
-from agentsup.exitcodes import EXIT_FAILED, EXIT_OK
+from agentsup.actors.reload_steps import Reload
+from agentsup.actors.shutdown_steps import Shutdown
+from agentsup.actors.waiting import record_outcome
+from agentsup.exitcodes import EXIT_FAILED
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -52,7 +57,7 @@ from agentsup.messages import (
     StopJob,
 )
 from agentsup.plan import DeploymentPlan
-from agentsup.restart import FailureAction, RestartBudget, RestartMode, RestartPolicy
+from agentsup.restart import FailureAction, RestartMode, RestartPolicy
 from agentsup.signalnames import signal_name
 
 __all__ = ["After", "AgentState", "Effect", "Emit", "Finish", "JobPhase", "Replace", "Respond",
@@ -71,37 +76,41 @@ class SupervisorLogic:
         clock: Callable[[], float],
         shutdown_timeout: float | None = None,
     ) -> None:
-        self.plan = plan
-        self.shutdown_timeout = shutdown_timeout
-        self.on_failure = on_failure
-        self.clock = clock
-        self.phase = JobPhase.IDLE
-        self.started_at = 0.0
-        self.stage = -1
-        self.exit_code = EXIT_OK
-        self.agents = {agent_id: AgentRecord() for stage in plan.stages for agent_id in stage}
-        self.budgets = {a: RestartBudget(policies.get(a, RestartPolicy())) for a in self.agents}
-        self.stop_queue: list[list[str]] = []
-        self.stopping: set[str] = set()
-        # callers of each agent, for restart_dependents
-        self.dependents: dict[str, list[str]] = {a: [] for a in self.agents}
-        for caller, callees in plan.peers.items():
-            for callee in callees:
-                self.dependents[callee].append(caller)
-        self.pending_dependents: dict[str, list[str]] = {}
-        # agents stopped on request: they stay stopped and are not failures
-        self.held: set[str] = set()
-        self.restart_waits: list[Waiting] = []
-        self.reload: ReloadUnderWay | None = None
-        self.launches: dict[str, str] = {}
+        self.state = JobState(plan, policies=policies, on_failure=on_failure, clock=clock,
+                              shutdown_timeout=shutdown_timeout)
+        self._reload = Reload(self.state)
+        self._shutdown = Shutdown(self.state, self._reload)
+        self._control = ControlRequests(self.state, self._shutdown)
+
+    @property
+    def plan(self) -> DeploymentPlan:
+        return self.state.plan
+
+    @property
+    def phase(self) -> JobPhase:
+        return self.state.phase
+
+    @property
+    def agents(self) -> dict[str, AgentRecord]:
+        return self.state.agents
+
+    @property
+    def launches(self) -> dict[str, str]:
         """Each agent's launch as text (set by the shell); a reload compares against it."""
-        self.stop_waits: list[Waiting] = []
+        return self.state.launches
+
+    @launches.setter
+    def launches(self, launches: dict[str, str]) -> None:
+        self.state.launches = launches
+
+    def states(self) -> dict[str, str]:
+        return self.state.states()
 
     # ----------------------------------------------------------------- dispatch
 
     def handle(self, message: object) -> list[Effect]:
         agent_id = getattr(message, "agent_id", None)
-        if isinstance(agent_id, str) and agent_id not in self.agents:
+        if isinstance(agent_id, str) and agent_id not in self.state.agents:
             return []  # from the actor of an agent a reload removed
         match message:
             case StartJob():
@@ -119,48 +128,45 @@ class SupervisorLogic:
             case HealthRecovered():
                 return self._recovered(message)
             case AgentStopped():
-                return shutdown_steps.stopped(self, message)
+                return self._stopped(message)
             case StopJob(signal=signal):
-                return shutdown_steps.stop_job(self, signal)
+                return self._shutdown.stop_job(signal)
             case KillAll(signal=signal):
-                return shutdown_steps.kill_all(self, "kill", signal)
+                return self._shutdown.kill_all("kill", signal)
             case ShutdownTimedOut():
-                if self.phase is not JobPhase.STOPPING:
+                if self.state.phase is not JobPhase.STOPPING:
                     return []
-                return shutdown_steps.kill_all(self, "shutdown_timeout")
+                return self._shutdown.kill_all("shutdown_timeout")
             case ReportStatus(reply=reply):
-                return [Respond(reply, 200, control_requests.status(self))]
+                return [Respond(reply, 200, self._control.status())]
             case RestartAgents():
-                return control_requests.restart_requested(self, message)
+                return self._control.restart_requested(message)
             case StopAgents():
-                return control_requests.stop_requested(self, message)
+                return self._control.stop_requested(message)
             case ReloadJob():
-                return reload_steps.requested(self, message)
+                return self._reload.requested(message)
         return []
-
-    def states(self) -> dict[str, str]:
-        return {agent_id: agent.state.value for agent_id, agent in self.agents.items()}
 
     # ----------------------------------------------------------------- start-up
 
     def _start_job(self) -> list[Effect]:
-        if self.phase is not JobPhase.IDLE:
+        if self.state.phase is not JobPhase.IDLE:
             return []
-        self.phase = JobPhase.STARTING
-        self.started_at = self.clock()
-        if not self.plan.stages:
-            self.phase = JobPhase.RUNNING
+        self.state.phase = JobPhase.STARTING
+        self.state.started_at = self.state.clock()
+        if not self.state.plan.stages:
+            self.state.phase = JobPhase.RUNNING
             return [Emit("job.ready", {"agents": 0, "stages": 0, "seconds": 0.0})]
         return self._start_stage(0)
 
     def _start_stage(self, index: int) -> list[Effect]:
-        self.stage = index
-        members = self.plan.stages[index]
+        self.state.stage = index
+        members = self.state.plan.stages[index]
         effects: list[Effect] = [
             Emit("stage.started", {"stage": index + 1, "agents": list(members)})
         ]
         for agent_id in members:
-            agent = self.agents[agent_id]
+            agent = self.state.agents[agent_id]
             agent.state = AgentState.STARTING
             agent.ever_started = True
             effects.append(Emit("agent.starting", {"agent": agent_id, "stage": index + 1}))
@@ -168,10 +174,10 @@ class SupervisorLogic:
         return effects
 
     def _started(self, message: AgentStarted) -> list[Effect]:
-        agent = self.agents[message.agent_id]
+        agent = self.state.agents[message.agent_id]
         agent.run = message.run
         agent.pid, agent.host = message.pid, message.host
-        agent.started_at = self.clock()
+        agent.started_at = self.state.clock()
         agent.health = None
         if agent.state is AgentState.RESTARTING:
             agent.state = AgentState.STARTING
@@ -184,7 +190,7 @@ class SupervisorLogic:
         ]
 
     def _ready(self, message: AgentReady) -> list[Effect]:
-        agent = self.agents[message.agent_id]
+        agent = self.state.agents[message.agent_id]
         if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
             return []
         agent.state = AgentState.READY
@@ -197,45 +203,34 @@ class SupervisorLogic:
                  **({"name": message.name} if message.name else {})},
             )
         ]
-        effects.extend(control_requests.record_outcome(
-            self, self.restart_waits, message.agent_id, "ready", run=message.run))
-        effects.extend(reload_steps.outcome(self, message.agent_id, "ready"))
+        effects.extend(record_outcome(
+            self.state.restart_waits, message.agent_id, "ready", run=message.run))
+        effects.extend(self._reload.outcome(message.agent_id, "ready"))
         effects.extend(self._restart_waiting_dependents(message.agent_id))
-        if self.phase is JobPhase.STARTING:
+        if self.state.phase is JobPhase.STARTING:
             effects.extend(self._maybe_advance())
         return effects
 
-    def settled(self, agent_id: str) -> bool:
-        """Ready, or failed under `continue` (which must not hold the stages back)."""
-        state = self.agents[agent_id].state
-        if state is AgentState.READY:
-            return True
-        if state is AgentState.STOPPED and agent_id in self.held:
-            return True
-        return self.on_failure is FailureAction.CONTINUE and state in (
-            AgentState.FAILED,
-            AgentState.EXITED,
-        )
-
     def _maybe_advance(self) -> list[Effect]:
+        state = self.state
         effects: list[Effect] = []
-        while self.phase is JobPhase.STARTING and all(
-            self.settled(a) for a in self.plan.stages[self.stage]
+        while state.phase is JobPhase.STARTING and all(
+            state.settled(a) for a in state.plan.stages[state.stage]
         ):
             effects.append(
                 Emit(
                     "stage.ready",
-                    {"stage": self.stage + 1, "agents": list(self.plan.stages[self.stage])},
+                    {"stage": state.stage + 1, "agents": list(state.plan.stages[state.stage])},
                 )
             )
-            if self.stage + 1 < len(self.plan.stages):
-                effects.extend(self._start_stage(self.stage + 1))
+            if state.stage + 1 < len(state.plan.stages):
+                effects.extend(self._start_stage(state.stage + 1))
             else:
-                self.phase = JobPhase.RUNNING
+                state.phase = JobPhase.RUNNING
                 effects.append(
-                    Emit("job.ready", {"agents": len(self.agents),
-                                       "stages": len(self.plan.stages),
-                                       "seconds": round(self.clock() - self.started_at, 4)})
+                    Emit("job.ready", {"agents": len(state.agents),
+                                       "stages": len(state.plan.stages),
+                                       "seconds": round(state.clock() - state.started_at, 4)})
                 )
         return effects
 
@@ -243,7 +238,7 @@ class SupervisorLogic:
 
     def _exited(self, message: AgentExited) -> list[Effect]:
         agent_id = message.agent_id
-        agent = self.agents[agent_id]
+        agent = self.state.agents[agent_id]
         fields: dict[str, Any] = {"agent": agent_id, "run": message.run}
         if message.signal is not None:
             fields["signal"] = signal_name(message.signal)
@@ -259,12 +254,12 @@ class SupervisorLogic:
                 description += f", {message.reason}"
         level = "info" if message.exit_code == 0 and message.signal is None else "warning"
         effects: list[Effect] = [Emit("agent.exited", fields, level)]
-        if self.phase in (JobPhase.STOPPING, JobPhase.FINISHED) or agent.state in (
+        if self.state.phase in (JobPhase.STOPPING, JobPhase.FINISHED) or agent.state in (
             AgentState.STOPPING,
             AgentState.STOPPED,
         ):
             return effects
-        budget = self.budgets[agent_id]
+        budget = self.state.budgets[agent_id]
         budget.record_exit(description)
         was_starting = agent.state is AgentState.STARTING
         if budget.policy.wants_restart(message.exit_code, message.signal):
@@ -274,23 +269,23 @@ class SupervisorLogic:
             return effects + self._agent_failed(agent_id, reason)
         if message.exit_code == 0 and message.signal is None:
             if (
-                self.phase is JobPhase.STARTING
-                and self.on_failure is FailureAction.SHUTDOWN
-                and self.plan.stage_of(agent_id) == self.stage
+                self.state.phase is JobPhase.STARTING
+                and self.state.on_failure is FailureAction.SHUTDOWN
+                and self.state.plan.stage_of(agent_id) == self.state.stage
             ):
                 # Its stage can never become ready now; waiting would hang start-up.
                 reason = f"exited before its stage was ready ({description})"
                 return effects + self._agent_failed(agent_id, reason)
             agent.state = AgentState.EXITED
-            effects.extend(self._maybe_advance() if self.phase is JobPhase.STARTING else [])
+            effects.extend(self._maybe_advance() if self.state.phase is JobPhase.STARTING else [])
             return effects
         return effects + self._agent_failed(agent_id, f"exited ({description})")
 
     def _restart_within_budget(self, agent_id: str, what: str) -> list[Effect]:
         """Schedule the next restart, or report the agent failed once the budget is spent."""
-        agent = self.agents[agent_id]
-        budget = self.budgets[agent_id]
-        attempt = budget.next_attempt(self.clock())
+        agent = self.state.agents[agent_id]
+        budget = self.state.budgets[agent_id]
+        attempt = budget.next_attempt(self.state.clock())
         if attempt is None:
             reason = (
                 f"restarted {budget.policy.max_restarts} times within "
@@ -300,20 +295,20 @@ class SupervisorLogic:
         delay = budget.delay(attempt)
         agent.state = AgentState.RESTARTING
         agent.restarts += 1
-        self.note_restart(agent_id)
+        self.state.note_restart(agent_id)
         return [
             Emit("agent.restarting", {"agent": agent_id, "attempt": attempt, "delay": delay}),
             Send(agent_id, RestartAgent(attempt, delay)),
         ]
 
     def _start_failed(self, message: AgentStartFailed) -> list[Effect]:
-        agent = self.agents[message.agent_id]
+        agent = self.state.agents[message.agent_id]
         if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
             return []
-        if message.run > 1 and self.phase not in (JobPhase.STOPPING, JobPhase.FINISHED):
+        if message.run > 1 and self.state.phase not in (JobPhase.STOPPING, JobPhase.FINISHED):
             # A restart that could not launch or come up (a host still unreachable, say)
             # is one more failure under the restart policy, not the end of the agent.
-            budget = self.budgets[message.agent_id]
+            budget = self.state.budgets[message.agent_id]
             if budget.policy.mode is not RestartMode.NO:
                 budget.record_exit(message.reason)
                 # Each failed attempt says why, not only the final agent.failed.
@@ -328,7 +323,7 @@ class SupervisorLogic:
         return self._agent_failed(message.agent_id, message.reason)
 
     def _unhealthy(self, message: HealthCheckFailed) -> list[Effect]:
-        agent = self.agents[message.agent_id]
+        agent = self.state.agents[message.agent_id]
         agent.health = message.error
         effects: list[Effect] = [
             Emit(
@@ -338,7 +333,7 @@ class SupervisorLogic:
                 "warning",
             )
         ]
-        if agent.state is AgentState.READY and self.phase not in (
+        if agent.state is AgentState.READY and self.state.phase not in (
             JobPhase.STOPPING,
             JobPhase.FINISHED,
         ):
@@ -348,16 +343,16 @@ class SupervisorLogic:
         return effects
 
     def _recovered(self, message: HealthRecovered) -> list[Effect]:
-        agent = self.agents[message.agent_id]
+        agent = self.state.agents[message.agent_id]
         agent.health = "ok"
         if agent.state is AgentState.UNHEALTHY:
             agent.state = AgentState.READY
         return []
 
     def _agent_failed(self, agent_id: str, reason: str) -> list[Effect]:
-        agent = self.agents[agent_id]
+        agent = self.state.agents[agent_id]
         agent.state = AgentState.FAILED
-        budget = self.budgets[agent_id]
+        budget = self.state.budgets[agent_id]
         effects: list[Effect] = [
             Emit(
                 "agent.failed",
@@ -365,42 +360,61 @@ class SupervisorLogic:
                 "error",
             )
         ]
-        effects.extend(control_requests.record_outcome(
-            self, self.restart_waits, agent_id, f"failed: {reason}"))
-        effects.extend(reload_steps.outcome(self, agent_id, f"failed: {reason}"))
-        if self.phase in (JobPhase.STOPPING, JobPhase.FINISHED):
+        effects.extend(record_outcome(self.state.restart_waits, agent_id, f"failed: {reason}"))
+        effects.extend(self._reload.outcome(agent_id, f"failed: {reason}"))
+        if self.state.phase in (JobPhase.STOPPING, JobPhase.FINISHED):
             return effects  # already stopping: report it, do not start the stop over
-        if self.on_failure is FailureAction.CONTINUE:
-            if self.phase is JobPhase.STARTING:
+        if self.state.on_failure is FailureAction.CONTINUE:
+            if self.state.phase is JobPhase.STARTING:
                 effects.extend(self._maybe_advance())
             return effects
-        self.exit_code = EXIT_FAILED
+        self.state.exit_code = EXIT_FAILED
         effects.append(
             Emit("job.failed", {"reason": f"agent {agent_id!r} failed: {reason}"}, "error")
         )
-        return effects + shutdown_steps.begin_stop(self, signal=None)
+        return effects + self._shutdown.begin_stop(signal=None)
+
+    # ----------------------------------------------------------------- stops
+
+    def _stopped(self, message: AgentStopped) -> list[Effect]:
+        """An agent has stopped: for the job's stop, a stop request, or a reload."""
+        state = self.state
+        agent_id = message.agent_id
+        if agent_id not in state.stopping:
+            return []
+        state.stopping.discard(agent_id)
+        state.agents[agent_id].state = AgentState.STOPPED
+        fields: dict[str, Any] = {"agent": agent_id}
+        if message.signal is not None:
+            fields["signal"] = signal_name(message.signal)
+        elif message.exit_code is not None:
+            fields["exit_code"] = message.exit_code
+        effects: list[Effect] = [Emit("agent.stopped", fields)]
+        for waits in (state.stop_waits, state.restart_waits):
+            effects.extend(record_outcome(waits, agent_id, "stopped"))
+        if state.phase is JobPhase.STOPPING and not state.stopping:
+            effects.extend(self._shutdown.stop_next_stage())
+        elif state.phase is JobPhase.STARTING:
+            effects.extend(self._maybe_advance())
+        effects.extend(self._reload.stopped(agent_id))
+        return effects
+
+    # ----------------------------------------------------------------- dependents
 
     def _restart_waiting_dependents(self, agent_id: str) -> list[Effect]:
         """Once an agent is ready again, restart the agents that connect to it."""
-        budget = self.budgets[agent_id]
-        if not budget.policy.restart_dependents or agent_id not in self.pending_dependents:
+        budget = self.state.budgets[agent_id]
+        if not budget.policy.restart_dependents or agent_id not in self.state.pending_dependents:
             return []
         effects: list[Effect] = []
-        for dependent in self.pending_dependents.pop(agent_id):
-            state = self.agents[dependent].state
+        for dependent in self.state.pending_dependents.pop(agent_id):
+            state = self.state.agents[dependent].state
             if state in (AgentState.READY, AgentState.UNHEALTHY):
-                self.agents[dependent].state = AgentState.RESTARTING
-                self.agents[dependent].restarts += 1
+                self.state.agents[dependent].state = AgentState.RESTARTING
+                self.state.agents[dependent].restarts += 1
                 effects.append(
                     Emit("agent.restarting", {"agent": dependent, "attempt": 0, "delay": 0.0,
                                               "because": agent_id})
                 )
                 effects.append(Send(dependent, RestartAgent(0, 0.0)))
         return effects
-
-    def note_restart(self, agent_id: str) -> None:
-        """Remember, at a restart, which dependents must follow once it is ready again."""
-        if self.budgets[agent_id].policy.restart_dependents:
-            started = [d for d in self.dependents[agent_id] if self.agents[d].ever_started]
-            if started:
-                self.pending_dependents[agent_id] = started

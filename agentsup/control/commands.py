@@ -142,7 +142,7 @@ def _table(body: dict[str, Any]) -> str:
 
     from rich.console import Console
 
-    from agentsup.console import Palette
+    from agentsup.eventtext import Palette
     from agentsup.jobview import AgentRow, Snapshot, table
 
     rows = [

@@ -10,6 +10,10 @@ missed), starts it, and hands the rest to two daemon threads:
 
 Nothing polls: the exit is reported the moment the Engine sees it, whoever caused it
 (the agent itself, `docker kill`, the OOM killer).
+
+What every target with one Engine object per agent does alike (one launch at a time, a
+leftover under the agent's name, the Engine's refusals explained, removal on close) is
+`_engine_object.EngineObjectRunner`'s.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,18 +30,17 @@ import docker.types
 
 from agentsup.runners._docker_engine import (
     HOST_GATEWAY,
-    LABEL_JOB,
     PUBLISH_ADDRESS,
     inspect_container,
     remove_container,
 )
+from agentsup.runners._engine_object import EngineObjectRunner
 from agentsup.runners.base import (
     ExecResult,
     ExitCallback,
     ExitStatus,
     LaunchSpec,
     OutputCallback,
-    Runner,
     RunnerError,
     StartInfo,
     Stream,
@@ -106,14 +109,11 @@ class _Launch:
     threads: list[threading.Thread] = field(default_factory=list)
 
 
-class DockerRunner(Runner):
+class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):
     """Runs one agent as a container; a restart creates a new container."""
 
-    def __init__(self, api: Any, settings: ContainerSettings) -> None:
-        self._api = api
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._launch: _Launch | None = None
+    kind = "container"
+    thread_prefix = "docker"
 
     @property
     def container_id(self) -> str | None:
@@ -122,70 +122,44 @@ class DockerRunner(Runner):
 
     # ------------------------------------------------------------------ start
 
-    def start(
-        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
-    ) -> StartInfo:
-        try:
-            return self._start(spec, on_output, on_exit)
-        except RunnerError:
-            raise
-        except Exception as exc:  # the Engine went away, or answered nonsense
-            raise RunnerError(
-                f"cannot start container {self.settings.name} of agent {spec.agent_id!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _start(
-        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
-    ) -> StartInfo:
-        with self._lock:
-            previous = self._launch
-            if previous is not None and not previous.exited.is_set():
-                raise RunnerError(
-                    f"agent {spec.agent_id!r} is still running (container {previous.name})"
-                )
-            self._clear_name()
-            try:
-                container_id = self._create(spec)
-            except docker.errors.APIError as exc:
-                raise RunnerError(self._explain("cannot create", exc)) from exc
-            try:
-                stream = self._api.attach(
-                    container_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
-                )
-                self._api.start(container_id)
-                state = self._api.inspect_container(container_id)["State"]
-            except docker.errors.APIError as exc:
-                remove_container(self._api, container_id)
-                raise RunnerError(self._explain("cannot start", exc)) from exc
-            launch = _Launch(id=container_id, name=self.settings.name, stream=stream)
-            self._launch = launch
-            reader = threading.Thread(
-                target=self._read, args=(launch, on_output),
-                name=f"docker-out-{spec.agent_id}", daemon=True,
-            )
-            waiter = threading.Thread(
-                target=self._wait, args=(launch, on_exit),
-                name=f"docker-wait-{spec.agent_id}", daemon=True,
-            )
-            launch.threads = [reader, waiter]
-            reader.start()
-            waiter.start()
-        return StartInfo(pid=int(state.get("Pid") or 0), host=self.settings.name)
-
-    def _clear_name(self) -> None:
-        """Remove a container left with our name by an earlier launch of this agent."""
-        settings = self.settings
-        existing = inspect_container(self._api, settings.name)
+    def _find_named(self) -> tuple[str, Mapping[str, str]] | None:
+        existing = inspect_container(self._api, self.settings.name)
         if existing is None:
-            return
-        marks = (existing.get("Config") or {}).get("Labels") or {}
-        if marks.get(LABEL_JOB) != settings.job:
-            raise RunnerError(
-                f"container name {settings.name!r} of agent {settings.agent_id!r} is taken by "
-                f"a container agentsup did not create for job {settings.job!r}"
+            return None
+        return existing["Id"], (existing.get("Config") or {}).get("Labels") or {}
+
+    def _remove_leftover(self, object_id: str) -> None:
+        remove_container(self._api, object_id)
+
+    def _begin(self, object_id: str) -> tuple[_Launch, StartInfo]:
+        """Attach to the output before the start, so that no line is missed."""
+        try:
+            stream = self._api.attach(
+                object_id, stdout=True, stderr=True, stream=True, logs=True, demux=True
             )
-        remove_container(self._api, existing["Id"])
+            self._api.start(object_id)
+            state = self._api.inspect_container(object_id)["State"]
+        except docker.errors.APIError as exc:
+            remove_container(self._api, object_id)
+            raise RunnerError(self._explain("cannot start", exc)) from exc
+        launch = _Launch(id=object_id, name=self.settings.name, stream=stream)
+        return launch, StartInfo(pid=int(state.get("Pid") or 0), host=self.settings.name)
+
+    def _follow(
+        self, launch: _Launch, spec: LaunchSpec, on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> None:
+        reader = threading.Thread(
+            target=self._read, args=(launch, on_output),
+            name=f"docker-out-{spec.agent_id}", daemon=True,
+        )
+        waiter = threading.Thread(
+            target=self._wait, args=(launch, on_exit),
+            name=f"docker-wait-{spec.agent_id}", daemon=True,
+        )
+        launch.threads = [reader, waiter]
+        reader.start()
+        waiter.start()
 
     def _create(self, spec: LaunchSpec) -> str:
         settings = self.settings
@@ -224,14 +198,14 @@ class DockerRunner(Runner):
         return container_id
 
     def _explain(self, doing: str, exc: docker.errors.APIError) -> str:
-        settings = self.settings
         text = str(exc.explanation or exc)
         if "port is already allocated" in text or "address already in use" in text:
+            settings = self.settings
             return (
                 f"{doing} container {settings.name} of agent {settings.agent_id!r}: host port "
                 f"{PUBLISH_ADDRESS}:{settings.host_port} is already in use"
             )
-        return f"{doing} container {settings.name} of agent {settings.agent_id!r}: {text}"
+        return super()._explain(doing, exc)
 
     # ------------------------------------------------------------------ I/O threads
 
@@ -261,10 +235,7 @@ class DockerRunner(Runner):
             on_exit(status)
         finally:
             launch.exited.set()
-            try:
-                remove_container(self._api, launch.id)
-            except RunnerError as exc:
-                logger.warning("%s", exc)
+            self._remove(launch)
 
     def _oom_killed(self, launch: _Launch) -> bool:
         """Whether the kernel's OOM killer ended the container; read before it is removed,
@@ -297,19 +268,7 @@ class DockerRunner(Runner):
                 logger.warning("docker stop of %s: %s", launch.name, exc)
             while not launch.exited.wait(_STUCK_WARNING_INTERVAL):
                 logger.warning("container %s has not exited after docker stop", launch.name)
-        try:
-            remove_container(self._api, launch.id)
-        except RunnerError as exc:
-            logger.warning("%s", exc)
-
-    def kill(self) -> None:
-        launch = self._launch
-        if launch is None or launch.exited.is_set():
-            return
-        threading.Thread(
-            target=self._kill_now, args=(launch,), name=f"docker-kill-{launch.name}",
-            daemon=True,
-        ).start()
+        self._remove(launch)
 
     def _kill_now(self, launch: _Launch) -> None:
         try:
@@ -347,13 +306,11 @@ class DockerRunner(Runner):
             raise RunnerError(f"docker exec failed: {result}")
         return result
 
-    def close(self) -> None:
-        launch = self._launch
-        if launch is not None:
-            try:
-                remove_container(self._api, launch.id)
-            except RunnerError as exc:
-                logger.warning("%s", exc)
+    def _remove(self, launch: _Launch) -> None:
+        try:
+            remove_container(self._api, launch.id)
+        except RunnerError as exc:
+            logger.warning("%s", exc)
 
 
 def _close_quietly(stream: Any) -> None:

@@ -16,6 +16,7 @@ Once the task runs, two daemon threads take over:
 
 agentsup, not Swarm, decides about restarts: a restart is a new service under the same
 name, so the restart policy, budget and back-off mean the same thing on every target.
+What it shares with the container target is in `_engine_object.EngineObjectRunner`.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
 
 from agentsup import liveurls
-from agentsup.runners._docker_engine import LABEL_JOB
+from agentsup.runners._engine_object import EngineObjectRunner
 from agentsup.runners._swarm_engine import (
     ServiceLogs,
     ServiceSettings,
@@ -44,7 +46,6 @@ from agentsup.runners.base import (
     ExitStatus,
     LaunchSpec,
     OutputCallback,
-    Runner,
     RunnerError,
     StartInfo,
     Stream,
@@ -69,19 +70,18 @@ class _Launch:
     task_id: str
     node: str
     logs: ServiceLogs
+    address: str = ""
+    """The node's address, where the published port answers."""
     exited: threading.Event = field(default_factory=threading.Event)
     """Set once the exit callback has run."""
     reader: threading.Thread | None = None
 
 
-class SwarmRunner(Runner):
+class SwarmRunner(EngineObjectRunner[ServiceSettings, _Launch]):
     """Runs one agent as a service; a restart creates a new service."""
 
-    def __init__(self, api: Any, settings: ServiceSettings) -> None:
-        self._api = api
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._launch: _Launch | None = None
+    kind = "service"
+    thread_prefix = "swarm"
 
     @property
     def node(self) -> str | None:
@@ -91,73 +91,47 @@ class SwarmRunner(Runner):
 
     # ------------------------------------------------------------------ start
 
-    def start(
-        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
-    ) -> StartInfo:
+    def _find_named(self) -> tuple[str, Mapping[str, str]] | None:
         try:
-            return self._start(spec, on_output, on_exit)
-        except RunnerError:
-            raise
-        except Exception as exc:  # the manager went away, or answered nonsense
-            raise RunnerError(
-                f"cannot start service {self.settings.name} of agent {spec.agent_id!r}: "
-                f"{type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _start(
-        self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
-    ) -> StartInfo:
-        settings = self.settings
-        with self._lock:
-            previous = self._launch
-            if previous is not None and not previous.exited.is_set():
-                raise RunnerError(
-                    f"agent {spec.agent_id!r} is still running (service {settings.name})"
-                )
-            self._clear_name()
-            try:
-                service_id = create_service(self._api, settings, spec)
-            except docker.errors.APIError as exc:
-                raise RunnerError(
-                    f"cannot create service {settings.name} of agent {spec.agent_id!r}: "
-                    f"{exc.explanation or exc}"
-                ) from exc
-            try:
-                task = self._wait_running(service_id)
-                name, address = node_address(self._api, task["NodeID"])
-                logs = ServiceLogs(self._api, service_id)
-            except BaseException:
-                self._remove(service_id)
-                raise
-            pid = int((task["Status"].get("ContainerStatus") or {}).get("PID") or 0)
-            launch = _Launch(service_id, task["ID"], f"{name} ({address})", logs)
-            self._launch = launch
-            liveurls.bind(settings.agent_id, f"http://{address}:{settings.published_port}")
-            launch.reader = threading.Thread(
-                target=self._read, args=(launch, on_output),
-                name=f"swarm-out-{spec.agent_id}", daemon=True,
-            )
-            launch.reader.start()
-            threading.Thread(
-                target=self._watch, args=(launch, on_exit),
-                name=f"swarm-watch-{spec.agent_id}", daemon=True,
-            ).start()
-        return StartInfo(pid=pid, host=launch.node)
-
-    def _clear_name(self) -> None:
-        """Remove the service an earlier launch of this agent left under our name."""
-        settings = self.settings
-        try:
-            existing = self._api.inspect_service(settings.name)
+            existing = self._api.inspect_service(self.settings.name)
         except docker.errors.NotFound:
-            return
-        marks = (existing.get("Spec") or {}).get("Labels") or {}
-        if marks.get(LABEL_JOB) != settings.job:
-            raise RunnerError(
-                f"service name {settings.name!r} of agent {settings.agent_id!r} is taken by "
-                f"a service agentsup did not create for job {settings.job!r}"
-            )
-        self._remove(existing["ID"])
+            return None
+        return existing["ID"], (existing.get("Spec") or {}).get("Labels") or {}
+
+    def _remove_leftover(self, object_id: str) -> None:
+        self._remove_service(object_id)
+
+    def _create(self, spec: LaunchSpec) -> str:
+        return create_service(self._api, self.settings, spec)
+
+    def _begin(self, object_id: str) -> tuple[_Launch, StartInfo]:
+        """Wait until Swarm runs the task: only then is its node, and the URL, known."""
+        try:
+            task = self._wait_running(object_id)
+            name, address = node_address(self._api, task["NodeID"])
+            logs = ServiceLogs(self._api, object_id)
+        except BaseException:
+            self._remove_service(object_id)
+            raise
+        pid = int((task["Status"].get("ContainerStatus") or {}).get("PID") or 0)
+        launch = _Launch(object_id, task["ID"], f"{name} ({address})", logs, address=address)
+        return launch, StartInfo(pid=pid, host=launch.node)
+
+    def _follow(
+        self, launch: _Launch, spec: LaunchSpec, on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> None:
+        settings = self.settings
+        liveurls.bind(settings.agent_id, f"http://{launch.address}:{settings.published_port}")
+        launch.reader = threading.Thread(
+            target=self._read, args=(launch, on_output),
+            name=f"swarm-out-{spec.agent_id}", daemon=True,
+        )
+        launch.reader.start()
+        threading.Thread(
+            target=self._watch, args=(launch, on_exit),
+            name=f"swarm-watch-{spec.agent_id}", daemon=True,
+        ).start()
 
     def _wait_running(self, service_id: str) -> dict[str, Any]:
         """The service's task once it runs (or has already ended: its exit is then
@@ -184,7 +158,7 @@ class SwarmRunner(Runner):
                 )
             time.sleep(POLL_INTERVAL)
 
-    def _remove(self, service_id: str) -> None:
+    def _remove_service(self, service_id: str) -> None:
         try:
             remove_service(self._api, service_id)
         except RunnerError as exc:
@@ -243,24 +217,19 @@ class SwarmRunner(Runner):
         launch = self._launch
         if launch is None:
             return
-        self._remove(launch.service_id)
+        self._remove(launch)
         if not launch.exited.wait(timeout + STOP_MARGIN):
             logger.warning("the task of service %s has not ended after its removal",
                            self.settings.name)
 
-    def kill(self) -> None:
+    def _kill_now(self, launch: _Launch) -> None:
         """Remove the service without waiting. Swarm has no kill for a task on another
         node: the grace period still applies there."""
-        launch = self._launch
-        if launch is None or launch.exited.is_set():
-            return
-        threading.Thread(
-            target=self._remove, args=(launch.service_id,),
-            name=f"swarm-kill-{self.settings.agent_id}", daemon=True,
-        ).start()
+        self._remove(launch)
+
+    def _remove(self, launch: _Launch) -> None:
+        self._remove_service(launch.service_id)
 
     def close(self) -> None:
-        launch = self._launch
-        if launch is not None:
-            self._remove(launch.service_id)
+        super().close()
         liveurls.unbind(self.settings.agent_id)

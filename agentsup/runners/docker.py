@@ -15,20 +15,20 @@ One `DockerBackend` per job holds the Engine client and the job's networks; one
 - `close`, once every agent has stopped: whatever this run still has is removed, then
   the networks it created.
 
-See docs/containers.md for the networking and the URLs.
+What it shares with the swarm target (the client, clearing by label, the close) is
+`_engine_object.EngineBackend`'s. See docs/containers.md for the networking and the URLs.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 from agentsup.job.models import Agent
 from agentsup.ports import port_in_use
 from agentsup.runners._docker_engine import (
+    Found,
     clear_job,
-    connect,
     container_name,
     engine_address,
     engine_is_local,
@@ -45,32 +45,30 @@ from agentsup.runners._docker_engine import (
     remove_network,
 )
 from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
-from agentsup.runners.base import Backend, BackendContext, Runner, RunnerError
+from agentsup.runners._engine_object import EngineBackend
+from agentsup.runners.base import BackendContext, Runner, RunnerError
 
 __all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
-DEFAULT_PYTHON = "python3"
-"""The interpreter for `module` agents inside the image, unless `deployment.python`."""
-
-
-class DockerBackend(Backend):
+class DockerBackend(EngineBackend):
     """The container agents of one job on one Docker Engine."""
+
+    cleanup_failed = "docker.cleanup_failed"
+    connections_per_agent = 2  # the output stream and the wait call of its container
 
     def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
-        self._api: Any = None
-        self._lock = threading.Lock()
         self._created_networks: list[str] = []
-        self.job_name = context.job_name
+
+    @classmethod
+    def engine_for(cls, context: BackendContext) -> str:
+        return engine_address()
+
+    @staticmethod
+    def clear_job(api: Any, job: str) -> Iterator[Found]:
+        return clear_job(api, job)
 
     # ------------------------------------------------------------------ the Engine
-
-    def _client(self) -> Any:
-        with self._lock:
-            if self._api is None:
-                # Two long-lived connections (output, wait) per container, and some spare.
-                self._api = connect(max_pool_size=2 * len(self.agents) + 8)
-            return self._api
 
     def _pull_wanted(self, agent: Agent) -> bool:
         pull = agent.deployment.pull
@@ -124,17 +122,7 @@ class DockerBackend(Backend):
     def prepare(self) -> None:
         api = self._client()
         emit = self.context.emit
-        try:
-            for found in clear_job(api, self.job_name):
-                emit(
-                    f"{found.kind}.removed",
-                    **({"agent": found.agent} if found.agent else {}),
-                    **{found.kind: found.name},
-                    reason="left over from an earlier run",
-                    run=found.run,
-                )
-        except RunnerError as exc:
-            emit("docker.cleanup_failed", "warning", reason=str(exc))
+        self.clear_leftovers(api)
 
         for image, users in self._images().items():
             if not image_present(api, image) and any(self._pull_wanted(a) for a in users):
@@ -156,13 +144,6 @@ class DockerBackend(Backend):
             emit("network.created", network=network)
 
     # ------------------------------------------------------------------ agents
-
-    def interpreter(self, agent: Agent) -> str:
-        return agent.deployment.python or DEFAULT_PYTHON
-
-    def working_dir(self, agent: Agent) -> Path:
-        # Inside the container; informative only, the runner sets `working_dir`.
-        return Path(agent.deployment.workdir or "/")
 
     def container_settings(self, agent: Agent) -> ContainerSettings:
         job = self.job_name
@@ -188,33 +169,18 @@ class DockerBackend(Backend):
 
     # ------------------------------------------------------------------ after the stop
 
-    def close(self) -> None:
-        with self._lock:
-            api = self._api
-        if api is None:
-            return
+    def clear_run(self, api: Any) -> None:
         emit = self.context.emit
+        for found in job_containers(api, self.job_name, self.context.run_id):
+            if remove_container(api, found.id):
+                emit("container.removed", agent=found.agent, container=found.name,
+                     reason="still there when the job stopped")
+        for network in self._created_networks:
+            if remove_network(api, network):
+                emit("network.removed", network=network)
+
+    def close(self) -> None:
         try:
-            for found in job_containers(api, self.job_name, self.context.run_id):
-                if remove_container(api, found.id):
-                    emit("container.removed", agent=found.agent, container=found.name,
-                                reason="still there when the job stopped")
-            for network in self._created_networks:
-                if remove_network(api, network):
-                    emit("network.removed", network=network)
-        except RunnerError as exc:
-            emit("docker.cleanup_failed", "warning", reason=str(exc))
-        except Exception as exc:  # the Engine went away; `agentsup down` can finish
-            emit("docker.cleanup_failed", "warning",
-                        reason=f"cannot reach the Docker Engine at {engine_address()}: {exc}")
+            super().close()
         finally:
             self._created_networks.clear()
-            api.close()
-
-    @classmethod
-    def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:
-        api = connect()
-        try:
-            return [found.describe() for found in clear_job(api, context.job_name)]
-        finally:
-            api.close()
