@@ -4,8 +4,6 @@ Plain schema: an agent's field left unset inherits the job's, and that merging i
 in `agentsup.settings`, not here.
 """
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
