@@ -41,6 +41,7 @@ SUPERVISOR_ONLY = (
     "agentsup.control.rundir",
     "agentsup.logs",
     "agentsup.console",
+    "agentsup.restart",
 )
 
 
