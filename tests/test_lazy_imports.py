@@ -42,6 +42,7 @@ SUPERVISOR_ONLY = (
     "agentsup.logs",
     "agentsup.console",
     "agentsup.restart",
+    "difflib",
 )
 
 
