@@ -26,7 +26,8 @@ with contextlib.redirect_stdout(io.StringIO()):
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
-SUPERVISOR_ONLY = (
+# What only `start` (or a file with problems, for difflib) needs.
+NOT_FOR_READING = (
     "pykka",
     "http.server",
     "http.client",
@@ -60,12 +61,12 @@ def modules_after(*args: str) -> set[str]:
 def test_reading_a_job_imports_no_supervisor_machinery(command: str) -> None:
     modules = modules_after(command, str(EXAMPLE))
     assert "agentsup.job.loader" in modules  # the probe did run the command
-    assert sorted(modules.intersection(SUPERVISOR_ONLY)) == []
+    assert sorted(modules.intersection(NOT_FOR_READING)) == []
     assert "agentsup.job.schema" not in modules
 
 
 def test_schema_does_not_load_or_resolve_jobs() -> None:
     modules = modules_after("schema")
     assert "agentsup.job.schema" in modules
-    assert sorted(modules.intersection(SUPERVISOR_ONLY)) == []
+    assert sorted(modules.intersection(NOT_FOR_READING)) == []
     assert not modules.intersection({"agentsup.job.loader", "agentsup.resolving"})
