@@ -5,6 +5,9 @@ annotated types here, so every model that uses one validates it the same way and
 JSON Schema says the same thing everywhere.
 """
 
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
+
 import re
 from typing import Annotated, Any, Literal
 

@@ -5,6 +5,9 @@
 `agentsup.settings`.
 """
 
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
+
 from enum import StrEnum
 from typing import Literal
 

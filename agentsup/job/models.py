@@ -12,6 +12,9 @@ the rest, so `agentsup.job.models` stays the one import for the whole schema. Wh
 force for one agent once the layers are merged is computed in `agentsup.settings`.
 """
 
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
+
 import re
 from enum import StrEnum
 from typing import Annotated, Any
