@@ -7,21 +7,27 @@ file or the command line is invalid. Bad input never produces a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agentsup import __version__
-from agentsup.control import commands as control_commands
+from agentsup.control import arguments as control_arguments
 from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
-from agentsup.job.loader import LoadedJob, load_job
-from agentsup.job.models import MAX_SECONDS
 from agentsup.job.problems import JobFileError
-from agentsup.job.schema import job_schema
 from agentsup.render import RENDERERS
-from agentsup.resolving import resolve
+
+if TYPE_CHECKING:
+    from agentsup.job.loader import LoadedJob
+    from agentsup.plan import DeploymentPlan
+
+# Each command imports what it alone needs, inside `main`: the job schema for `schema`,
+# the loader and resolver for the commands that read a job file, the control client for
+# the control commands, the actors and backends for `start`. Interpreter start-up and
+# imports are most of what `validate` costs, and what `start` costs before its first
+# stage (docs/performance.md).
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,12 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help="event format (auto: console on a terminal, json otherwise)")
 
     commands.add_parser("schema", help="print the JSON Schema of job files")
-    control_commands.add_parsers(commands)
+    control_arguments.add_parsers(commands)
     return parser
 
 
 def monitor_interval(text: str) -> float:
     """`--monitor SECONDS`: a finite duration within the job file's bounds."""
+    from agentsup.job.fields import MAX_SECONDS
+
     try:
         seconds = float(text)
     except ValueError:
@@ -101,7 +109,15 @@ def _job_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace) -> LoadedJob:
+    from agentsup.job.loader import load_job
+
     return load_job(args.job, import_check=not args.skip_import_check)
+
+
+def _resolve(loaded: LoadedJob) -> DeploymentPlan:
+    from agentsup.resolving import resolve
+
+    return resolve(loaded)
 
 
 def _count(number: int, noun: str) -> str:
@@ -141,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "validate":
                 loaded = _load(args)
-                plan = resolve(loaded)
+                plan = _resolve(loaded)
                 print(
                     f"{args.job}: valid: job {loaded.definition.job.name!r}, "
                     f"{_count(len(loaded.definition.agents), 'agent')}, "
@@ -150,18 +166,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return EXIT_OK
             case "plan":
-                loaded = _load(args)
-                print(RENDERERS[args.format](resolve(loaded)))
+                print(RENDERERS[args.format](_resolve(_load(args))))
                 return EXIT_OK
             case "schema":
+                import json
+
+                from agentsup.job.schema import job_schema
+
                 print(json.dumps(job_schema(), indent=2))
                 return EXIT_OK
             case "down":
                 loaded = _load(args)
                 from agentsup.app import down_job
 
-                return down_job(loaded, resolve(loaded), log_format=args.log_format)
-            case command if command in control_commands.COMMANDS:
+                return down_job(loaded, _resolve(loaded), log_format=args.log_format)
+            case command if command in control_arguments.COMMANDS:
+                from agentsup.control import commands as control_commands
+
                 return control_commands.run(args)
             case "start":
                 loaded = _load(args)
@@ -169,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
                 return run_job(
                     loaded,
-                    resolve(loaded),
+                    _resolve(loaded),
                     log_format=args.log_format,
                     log_level=args.log_level,
                     monitor=args.monitor,

@@ -13,7 +13,6 @@ import socket
 from agentsup.job.loader import LoadedJob
 from agentsup.job.problems import JobFileError, Located
 from agentsup.plan import DeploymentPlan, TopologyResolver
-from agentsup.runners.registry import supported_targets
 from agentsup.sshconfig import host_name_resolver
 
 
@@ -23,6 +22,9 @@ def resolve(loaded: LoadedJob) -> DeploymentPlan:
 
 
 def unsupported_targets(loaded: LoadedJob) -> JobFileError | None:
+    # The backends' registry only here: `validate` and `plan` resolve without it.
+    from agentsup.runners.registry import supported_targets
+
     problems = []
     for index, agent in enumerate(loaded.definition.agents):
         target = agent.deployment.target

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentsup.job.models import (
     DEFAULT_HEALTH,
@@ -22,7 +22,11 @@ from agentsup.job.models import (
     JobDefinition,
     RestartSettings,
 )
-from agentsup.restart import Backoff, FailureAction, RestartMode, RestartPolicy
+
+if TYPE_CHECKING:
+    # The restart machinery is the supervisor's; `validate` reads the health and log
+    # settings from here without it.
+    from agentsup.restart import FailureAction, RestartPolicy
 
 DEFAULT_LOG_FILES: dict[str, Any] = {"max_size": 10 * 1024**2, "keep": 5, "enabled": True}
 
@@ -124,6 +128,8 @@ def _layer(settings: RestartSettings | None) -> dict[str, Any]:
 
 
 def restart_policy(job: JobDefinition, agent: Agent) -> RestartPolicy:
+    from agentsup.restart import Backoff, RestartMode, RestartPolicy
+
     merged = {**_layer(job.deployment.restart), **_layer(agent.restart)}
     default = RestartPolicy()
     return RestartPolicy(
@@ -144,4 +150,6 @@ def restart_policies(job: JobDefinition) -> dict[str, RestartPolicy]:
 
 
 def failure_action(job: JobDefinition) -> FailureAction:
+    from agentsup.restart import FailureAction
+
     return FailureAction(job.deployment.on_agent_failure)

@@ -621,3 +621,55 @@ def test_quoted_exponent_is_text_and_not_a_duration() -> None:
         "deployment.timeout: should be a valid number, not the text '1e2' "
         "(write numbers without quotes)"
     )
+
+
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ('""', "must not be empty"),
+        ("[]", "must not be empty"),
+        ("\"serve 'oops\"", "cannot split command line: No closing quotation"),
+        ("{run: x}", "should be a valid list"),
+    ],
+)
+def test_agent_and_exec_probe_commands_refuse_alike(written: str, message: str) -> None:
+    """An agent's `command` and an exec probe's are one type: the same words, each at
+    its own position, for the shared check, the readiness override and the agent."""
+    text = f"""\
+    job: {{name: j}}
+    agents:
+      - id: a
+        command: {written}
+        config: {{port: 8001}}
+        health_check:
+          type: exec
+          command: {written}
+          readiness: {{command: {written}}}
+    topology: {{type: dynamic}}
+    """
+    text = textwrap.dedent(text)
+    assert errors(text) == [
+        f"{FILE}:4:14: agents[0].command: {message}",
+        f"{FILE}:8:16: agents[0].health_check.command: {message}",
+        f"{FILE}:9:28: agents[0].health_check.readiness.command: {message}",
+    ]
+
+
+def test_agent_and_exec_probe_commands_accept_alike() -> None:
+    text = """\
+    job: {name: j}
+    agents:
+      - id: a
+        command: "serve --name 'a b'"
+        config: {port: 8001}
+        health_check:
+          type: exec
+          command: [check, 3, 1.5]
+          liveness: {command: "ping -c 1"}
+    topology: {type: dynamic}
+    """
+    agent = load(text).definition.agents[0]
+    assert agent.command == ["serve", "--name", "a b"]
+    assert agent.health_check is not None and agent.health_check.liveness is not None
+    assert agent.health_check.command == ["check", "3", "1.5"]
+    assert agent.health_check.liveness.command == ["ping", "-c", "1"]

@@ -2,6 +2,7 @@
 
 `rundir` finds and checks the directory the sockets live in and holds the one-supervisor-
 per-job lock, `server` answers HTTP requests on the socket by telling the supervisor,
-`client` is what `agentsup status|restart|stop|logs|reload` use, and `logring` keeps the
-last lines of every agent's output for `agentsup logs`.
+`client` is what `agentsup status|restart|stop|logs|reload` use (`arguments` holds their
+command lines, `commands` runs them), and `logring` keeps the last lines of every agent's
+output for `agentsup logs`.
 """

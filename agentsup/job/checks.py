@@ -7,7 +7,6 @@ without running them) these are pure functions of the job.
 
 from __future__ import annotations
 
-import difflib
 import graphlib
 import re
 from collections.abc import Iterator
@@ -156,6 +155,8 @@ def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Pro
     known = set(ids)
     for reference in graph.references:
         if reference.agent_id not in known:
+            import difflib  # only a file with problems pays for the suggestions
+
             close = difflib.get_close_matches(reference.agent_id, ids, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else f"; agents are: {', '.join(ids)}"
             yield Problem(reference.path, f"no agent has id {reference.agent_id!r}{hint}")

@@ -4,7 +4,8 @@ Plain schema: an agent's field left unset inherits the job's, and that merging i
 in `agentsup.settings`, not here.
 """
 
-from __future__ import annotations
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
 
 import re
 from enum import StrEnum

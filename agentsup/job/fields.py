@@ -5,7 +5,8 @@ annotated types here, so every model that uses one validates it the same way and
 JSON Schema says the same thing everywhere.
 """
 
-from __future__ import annotations
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
 
 import re
 from typing import Annotated, Any, Literal
@@ -264,6 +265,23 @@ def _split_command_line(value: Any) -> Any:
             for part in value
         ]
     return value
+
+
+def _non_empty(argv: list[str]) -> list[str]:
+    if not argv:
+        raise ValueError("must not be empty")
+    return argv
+
+
+Command = Annotated[
+    list[str],
+    BeforeValidator(_split_command_line),
+    AfterValidator(_non_empty),
+    WithJsonSchema(COMMAND_SCHEMA),
+]
+"""A command line: a string split like a shell, or an argv list; never empty. An agent's
+`command` and an exec probe's `command` are the same type, so they accept and refuse
+the same things with the same words."""
 
 
 def scalar_text(value: Scalar | None) -> str:

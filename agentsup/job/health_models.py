@@ -5,24 +5,23 @@
 `agentsup.settings`.
 """
 
-from __future__ import annotations
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
 
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from pydantic import (
     Field,
-    WithJsonSchema,
     field_validator,
 )
 
 from agentsup.job.fields import (
-    COMMAND_SCHEMA,
+    Command,
     Flag,
     Model,
     PositiveCount,
     Seconds,
-    _split_command_line,
 )
 
 
@@ -55,7 +54,7 @@ class ProbeSettings(Model):
         default=None, description="CA certificate (PEM) that an https agent's certificate "
         "must verify against; relative to the job file."
     )
-    command: Annotated[list[str], WithJsonSchema(COMMAND_SCHEMA)] | None = Field(
+    command: Command | None = Field(
         default=None, description="type exec: the command (string or argv list) that must "
         "exit 0, run where the agent runs."
     )
@@ -71,17 +70,6 @@ class ProbeSettings(Model):
             raise ValueError(f"must start with '/', like '/{value}'")
         return value
 
-    @field_validator("command", mode="before")
-    @classmethod
-    def _split_command(cls, value: Any) -> Any:
-        return _split_command_line(value)
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value:
-            raise ValueError("must not be empty")
-        return value
 
 
 class HealthCheck(ProbeSettings):

@@ -7,7 +7,6 @@ any bad input into exit code 2 without a traceback.
 
 from __future__ import annotations
 
-import difflib
 import re
 import types
 import typing
@@ -262,6 +261,8 @@ def _message(error: Any, data: Any, path: DocPath) -> str:
         given = _value_at(data, path)
         expected = [part.strip(" '") for part in str(error["ctx"]["expected"]).replace(
             " or ", ", ").split(",")]
+        import difflib  # only a file with problems pays for the suggestions
+
         close = difflib.get_close_matches(str(given), expected, n=1)
         if close:
             message += f"; did you mean {close[0]!r}?"
@@ -279,6 +280,8 @@ def _unknown_key_message(path: DocPath) -> str:
     key = str(path[-1])
     allowed = sorted(_allowed_keys(path[:-1]))
     message = f"unknown key {key!r}"
+    import difflib  # only a file with problems pays for the suggestions
+
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
         return f"{message}; did you mean {close[0]!r}?"

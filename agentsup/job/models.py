@@ -12,7 +12,8 @@ the rest, so `agentsup.job.models` stays the one import for the whole schema. Wh
 force for one agent once the layers are merged is computed in `agentsup.settings`.
 """
 
-from __future__ import annotations
+# Annotations here are evaluated as written (no `from __future__ import annotations`):
+# postponed, pydantic would compile and evaluate each one while building the models.
 
 import re
 from enum import StrEnum
@@ -59,6 +60,7 @@ from agentsup.job.fields import (
     SIZE_PATTERN,
     SIZE_UNITS,
     ByteSize,
+    Command,
     Count,
     EnvFiles,
     EnvName,
@@ -72,7 +74,6 @@ from agentsup.job.fields import (
     Scalar,
     Seconds,
     StopSignal,
-    _split_command_line,
     scalar_text,
 )
 from agentsup.job.health_models import (
@@ -103,6 +104,7 @@ __all__ = [
     "AgentDeployment",
     "BackoffSettings",
     "ByteSize",
+    "Command",
     "Connection",
     "Count",
     "EffectiveHealth",
@@ -195,7 +197,7 @@ class Agent(Model):
     id: str = Field(min_length=1, json_schema_extra={"pattern": SAFE_NAME})
     type: str | None = Field(default=None, description="Class the module defines.")
     module: str | None = Field(default=None, description="Run as `python -m module`.")
-    command: Annotated[list[str], WithJsonSchema(COMMAND_SCHEMA)] | None = Field(
+    command: Command | None = Field(
         default=None, description="A command line (string, split like a shell) or argv list."
     )
     config: AgentConfig
@@ -216,17 +218,6 @@ class Agent(Model):
             )
         return value
 
-    @field_validator("command", mode="before")
-    @classmethod
-    def _split_command(cls, value: Any) -> Any:
-        return _split_command_line(value)
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty(cls, value: list[str] | None) -> list[str] | None:
-        if value is not None and not value:
-            raise ValueError("must not be empty")
-        return value
 
 
 class Connection(Model):

@@ -1,0 +1,72 @@
+"""Each command imports what it uses, and no more.
+
+Interpreter start-up and imports are most of what `agentsup validate` costs, and most of
+what `start` spends before its first stage. These tests run the real CLI entry point in
+a fresh interpreter and look at `sys.modules` afterwards: a module-level import that
+drags the supervisor's machinery into `validate` fails here, not as a slower benchmark.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "hub-spoke.yaml"
+
+PROBE = """\
+import contextlib, io, json, sys
+from agentsup.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(sys.argv[1:])
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+# What only `start` (or a file with problems, for difflib) needs.
+NOT_FOR_READING = (
+    "pykka",
+    "http.server",
+    "http.client",
+    "agentsup.app",
+    "agentsup.actors",
+    "agentsup.messages",
+    "agentsup.probes",
+    "agentsup.runners",
+    "agentsup.runners.base",
+    "agentsup.control.server",
+    "agentsup.control.client",
+    "agentsup.control.rundir",
+    "agentsup.logs",
+    "agentsup.console",
+    "agentsup.restart",
+    "difflib",
+)
+
+
+def modules_after(*args: str) -> set[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["code"] == 0, done.stderr
+    return set(result["modules"])
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_reading_a_job_imports_no_supervisor_machinery(command: str) -> None:
+    modules = modules_after(command, str(EXAMPLE))
+    assert "agentsup.job.loader" in modules  # the probe did run the command
+    assert sorted(modules.intersection(NOT_FOR_READING)) == []
+    assert "agentsup.job.schema" not in modules
+
+
+def test_schema_does_not_load_or_resolve_jobs() -> None:
+    modules = modules_after("schema")
+    assert "agentsup.job.schema" in modules
+    assert sorted(modules.intersection(NOT_FOR_READING)) == []
+    assert not modules.intersection({"agentsup.job.loader", "agentsup.resolving"})
