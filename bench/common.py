@@ -24,6 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 AGENT = Path(__file__).resolve().parent / "agent.py"
+BARE = Path(__file__).resolve().parent / "bare.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CLI_MAIN = "import sys; from agentsup.cli import main; sys.exit(main())"
 """How the benchmarks spawn the CLI: the interpreter, not a shell wrapper around it."""
@@ -348,4 +349,53 @@ class BareLauncher:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        kill_tagged(self.tag)
+
+
+class BareProgram:
+    """The bare launcher run as its own program (bench/bare.py), timed from its spawn.
+
+    The CLI is timed from its spawn, so interpreter start and imports count for it; this
+    reference pays its own interpreter start and imports the same way.
+    """
+
+    def __init__(self, tag: str, workdir: Path) -> None:
+        self.tag = tag
+        self.workdir = workdir
+        self.process: subprocess.Popen[str] | None = None
+
+    def run_stages(
+        self, stages: Sequence[Sequence[tuple[int, dict[str, str]]]], timeout: float = 60.0
+    ) -> tuple[float, float, float]:
+        """(time of its spawn, time of its first agent spawn, time the last port opened)."""
+        spec = self.workdir / f"bare-{self.tag}.json"
+        spec.write_text(json.dumps({
+            "command": agent_command(),
+            "timeout": timeout,
+            "stages": [[[port, {RUN_TAG_VAR: self.tag, "AGENT_PORT": str(port), **env}]
+                        for port, env in stage] for stage in stages],
+        }))
+        launched = time.time()
+        self.process = subprocess.Popen(
+            [sys.executable, str(BARE), str(spec)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"bare launcher exited ({self.process.wait()}) before the ports")
+        times = json.loads(line)
+        return launched, float(times["first_spawn"]), float(times["last_open"])
+
+    def close(self) -> None:
+        if self.process is not None:
+            with contextlib.suppress(OSError):
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         kill_tagged(self.tag)
