@@ -134,7 +134,8 @@ def test_readiness_probes_fast_then_back_off_then_liveness_every_interval() -> N
     (ready,) = h.reports(AgentReady)
     assert ready.run == 1 and ready.seconds == pytest.approx(2.55)
     assert Cancel("deadline") in effects
-    assert of(effects, Probe) == [Probe(10.0, h.logic.generation, readiness=False)]
+    assert of(effects, Probe) == [Probe(10.0, h.logic.generation, readiness=False,
+                                        quiet_passes=True)]
 
 
 def test_a_readiness_probe_is_never_put_off_past_the_start_deadline() -> None:
@@ -237,7 +238,7 @@ def test_readiness_and_liveness_are_their_own_probes() -> None:
                               probe(path="/live", interval=30.0)))
     h.start()
     (probe_ready,) = of(h.send(h.checked(True)), Probe)
-    assert probe_ready == Probe(30.0, h.logic.generation, readiness=False)
+    assert probe_ready == Probe(30.0, h.logic.generation, readiness=False, quiet_passes=True)
 
 
 def test_liveness_off_means_no_probe_once_ready() -> None:

@@ -70,6 +70,9 @@ class _Probe:
     request: ProbeRequest
     deadline: float
     done: Done
+    handle: ProbeHandle
+    repeat: float | None
+    """The pause before the next run after a pass, for a repeating probe."""
     addresses: list[Address] = field(default_factory=list)
     index: int = 0
     path_index: int = 0
@@ -84,6 +87,15 @@ class _Probe:
     @property
     def address(self) -> Address:
         return self.addresses[self.index]
+
+
+def _due_time(now: float, delay: float) -> float:
+    due = now + max(delay, 0.0)
+    if delay >= ALIGN_FROM:
+        # Round up to the grid, so that checks which fall due close together run in
+        # one wake-up of this thread instead of one each.
+        due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
+    return due
 
 
 def _show(address: Address) -> str:
@@ -108,7 +120,7 @@ class ProbeLoop:
         os.set_blocking(self._wake_write, False)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
-        self._due: list[tuple[float, int, ProbeHandle, ProbeRequest, Done]] = []
+        self._due: list[tuple[float, int, ProbeHandle, ProbeRequest, Done, float | None]] = []
         self._counter = itertools.count()
         self._active: set[_Probe] = set()
         self._resolving: list[_Probe] = []
@@ -120,17 +132,23 @@ class ProbeLoop:
 
     # ------------------------------------------------------------------ any thread
 
-    def schedule(self, delay: float, request: ProbeRequest, done: Done) -> ProbeHandle:
+    def schedule(
+        self, delay: float, request: ProbeRequest, done: Done, *, repeat: bool = False
+    ) -> ProbeHandle:
+        """Probe after `delay` seconds and pass the result to `done`.
+
+        With `repeat`, a passed probe is not passed on: the same probe runs again `delay`
+        seconds after it, until one fails (that result is passed on, and the repeating
+        ends) or the handle is cancelled. A liveness check that passes after one that
+        passed carries no news, and not sending it saves a message and a wake-up of the
+        agent's actor per check."""
         handle = ProbeHandle()
         with self._lock:
             if self._closed:
                 return handle
-            due = self._clock() + max(delay, 0.0)
-            if delay >= ALIGN_FROM:
-                # Round up to the grid, so that checks which fall due close together
-                # run in one wake-up of this thread instead of one each.
-                due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
-            heapq.heappush(self._due, (due, next(self._counter), handle, request, done))
+            due = _due_time(self._clock(), delay)
+            entry = (due, next(self._counter), handle, request, done, delay if repeat else None)
+            heapq.heappush(self._due, entry)
             first = self._due[0][2] is handle
         if first:
             self._wake()
@@ -191,9 +209,10 @@ class ProbeLoop:
             with self._lock:
                 if not self._due or self._due[0][0] > now:
                     return
-                _, _, handle, request, done = heapq.heappop(self._due)
+                _, _, handle, request, done, repeat = heapq.heappop(self._due)
             if not handle.cancelled:
-                probe = _Probe(request, now + request.timeout, done, wake_at=now + request.timeout)
+                deadline = now + request.timeout
+                probe = _Probe(request, deadline, done, handle, repeat, wake_at=deadline)
                 self._resolve(probe)
 
     def _resolve(self, probe: _Probe) -> None:
@@ -416,6 +435,13 @@ class ProbeLoop:
         self._close_socket(probe)
         self._active.discard(probe)
         if not report:
+            return
+        if result.ok and probe.repeat is not None:
+            if not probe.handle.cancelled:
+                entry = (_due_time(self._clock(), probe.repeat), next(self._counter),
+                         probe.handle, probe.request, probe.done, probe.repeat)
+                with self._lock:
+                    heapq.heappush(self._due, entry)
             return
         try:
             probe.done(result)
