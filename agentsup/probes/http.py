@@ -110,7 +110,10 @@ def _plain_answer(raw: bytearray) -> Answer | str:
 
 
 class Exchange:
-    """A GET of `path` on one connection, closed by us once the answer is in.
+    """A GET of `path` on one connection, closed by us once the answer is in, unless
+    the probe loop keeps it for the next run of a repeating probe (`keep_alive`: the
+    request then does not ask the agent to close, and `Answer.keep_alive` says whether
+    the agent left the connection usable).
 
     Nearly every health answer is the plain kind: a status, a `Content-Length`, a short
     body, all in one read. Those are read by `_plain_answer`, which accepts nothing

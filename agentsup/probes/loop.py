@@ -12,6 +12,10 @@ the next when a connect is refused or takes more than its share of the timeout (
 `socket.create_connection` does); the address that answered is tried first next time.
 Names are looked up on a helper thread (`addresses`), never here. TLS is driven through
 its handshake by the same loop; HTTP is parsed by h11 (`probes.http`).
+
+A repeating probe (liveness) keeps its passes to itself and reschedules itself, so an
+idle agent's checks never wake its actor; an HTTP one to a local agent also keeps its
+connection between runs (`_Chain`).
 """
 
 from __future__ import annotations
