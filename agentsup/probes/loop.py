@@ -27,6 +27,7 @@ import itertools
 import logging
 import math
 import os
+import resource
 import selectors
 import socket
 import ssl
@@ -172,6 +173,11 @@ class ProbeLoop:
         self._resolving: list[_Probe] = []
         self._preferred: dict[tuple[str, int], Address] = {}
         self._names = NameCache(self._wake, clock)
+        # Kept connections hold a descriptor per agent: only while descriptors (handed
+        # out lowest first) stay in the lower half of the limit, so they never crowd out
+        # the pipes and sockets of agents started later.
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        self._keep_below = (1 << 20 if limit == resource.RLIM_INFINITY else limit) // 2
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="agentsup-probes", daemon=True)
         self._thread.start()
@@ -495,6 +501,7 @@ class ProbeLoop:
             reason = judge_status(answer.status)
             if reason is None and answer.keep_alive and probe.chain is not None \
                     and probe.exchange is not None and probe.exchange.keep_alive \
+                    and probe.sock is not None and probe.sock.fileno() < self._keep_below \
                     and _loopback(probe.address) and not probe.handle.cancelled:
                 self._keep(probe, probe.chain)
             self._finish(probe, ProbeResult(reason is None, reason or "", peer=probe.address))
