@@ -108,7 +108,7 @@ class RecordingProber:
         default_factory=queue.Queue)
 
     def schedule(self, delay: float, request: ProbeRequest,
-                 done: Callable[[ProbeResult], None]) -> object:
+                 done: Callable[[ProbeResult], None], *, repeat: bool = False) -> object:
         self.scheduled.put((delay, request, done))
         return threading.Timer(0, lambda: None)  # not started; cancel() is harmless
 

@@ -134,7 +134,8 @@ def test_readiness_probes_fast_then_back_off_then_liveness_every_interval() -> N
     (ready,) = h.reports(AgentReady)
     assert ready.run == 1 and ready.seconds == pytest.approx(2.55)
     assert Cancel("deadline") in effects
-    assert of(effects, Probe) == [Probe(10.0, h.logic.generation, readiness=False)]
+    assert of(effects, Probe) == [Probe(10.0, h.logic.generation, readiness=False,
+                                        quiet_passes=True)]
 
 
 def test_a_readiness_probe_is_never_put_off_past_the_start_deadline() -> None:
@@ -237,7 +238,7 @@ def test_readiness_and_liveness_are_their_own_probes() -> None:
                               probe(path="/live", interval=30.0)))
     h.start()
     (probe_ready,) = of(h.send(h.checked(True)), Probe)
-    assert probe_ready == Probe(30.0, h.logic.generation, readiness=False)
+    assert probe_ready == Probe(30.0, h.logic.generation, readiness=False, quiet_passes=True)
 
 
 def test_liveness_off_means_no_probe_once_ready() -> None:
@@ -434,3 +435,52 @@ def test_only_a_passed_readiness_probe_of_this_generation_needs_its_owner_checke
     assert not h.logic.checks_owner(HealthChecked(generation - 1, True, "", peer))
     h.send(h.checked(True))
     assert not h.logic.checks_owner(HealthChecked(generation, True, "", peer))
+
+
+def _liveness_run(results: list[bool], retries: int, *, quiet: bool) -> tuple[
+        list[object], list[float], tuple[int, bool]]:
+    """Feed liveness results to a ready agent, as the probe loop would: every result
+    (quiet=False), or, with quiet=True, keeping back each pass of a probe that asked for
+    quiet passes and running that same probe again after its delay. Answers the reports,
+    the times the checks ran at, and the final failure count and unhealthy flag."""
+    h = History(retries=retries)
+    h.ready()
+    (pending,) = of(h.effects, Probe)[-1:]
+    times: list[float] = []
+    for number, ok in enumerate(results):
+        h.now += pending.delay  # the check runs `delay` after the result that asked for it
+        times.append(h.now)
+        if quiet and ok and pending.quiet_passes:
+            continue  # the loop keeps the pass and schedules the same probe again
+        (pending,) = of(h.send(h.checked(ok, f"refused {number}")), Probe)
+        assert not pending.readiness and pending.generation == h.logic.generation
+    return h.reports(), times, (h.logic.failures, h.logic.reported_unhealthy)
+
+
+@pytest.mark.parametrize("retries", [1, 2, 3])
+@pytest.mark.parametrize("seed", range(12))
+def test_quiet_passes_change_no_report_no_schedule_and_no_state(retries: int, seed: int) -> None:
+    """Passes the probe loop keeps back (`Probe.quiet_passes`) must be passes that change
+    nothing: the same unhealthy/recovered reports, with the same failure counts, the
+    same check times and the same final state as when every result is delivered."""
+    import random
+
+    chooser = random.Random(seed)
+    results = [chooser.random() < 0.6 for _ in range(60)]
+    results[10:10 + retries + 1] = [False] * (retries + 1)  # an unhealthy spell for sure
+    results[10 + retries + 1:10 + retries + 4] = [True] * 3  # and its recovery
+    every = _liveness_run(results, retries, quiet=False)
+    kept_back = _liveness_run(results, retries, quiet=True)
+    assert kept_back == every
+    assert any(isinstance(r, HealthCheckFailed) for r in every[0])
+    assert any(isinstance(r, HealthRecovered) for r in every[0])
+
+
+def test_quiet_passes_only_while_no_failure_is_counted() -> None:
+    h = History(retries=2)
+    h.ready()
+    assert of(h.effects, Probe)[-1].quiet_passes
+    (after_failure,) = of(h.send(h.checked(False, "refused")), Probe)
+    assert not after_failure.quiet_passes  # the next pass resets the count: it is news
+    (after_pass,) = of(h.send(h.checked(True)), Probe)
+    assert after_pass.quiet_passes

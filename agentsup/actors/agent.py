@@ -226,7 +226,7 @@ class AgentActor(pykka.ThreadingActor):
 
         health = self.settings.health
         probe = health.ready_probe() if effect.readiness else health.live_probe()
-        if probe.type is ProbeType.EXEC:
+        if probe.type is ProbeType.EXEC:  # every result reported: quiet passes are optional
             check = self._exec_check(probe)
             prober = self.prober
             self._set("health", self.timers.call_later(
@@ -242,7 +242,8 @@ class AgentActor(pykka.ThreadingActor):
                 done(ProbeResult(False, str(exc)))
                 return
             self.requests[(effect.readiness, url)] = request  # the same for every check
-        self._set("health", self.prober.schedule(effect.delay, request, done))
+        self._set("health", self.prober.schedule(
+            effect.delay, request, done, repeat=effect.quiet_passes))
 
     def _exec_check(self, probe: EffectiveProbe) -> Callable[[], ProbeResult]:
         runner = self.runner

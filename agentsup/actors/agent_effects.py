@@ -41,11 +41,19 @@ class Launch:
 @dataclass(frozen=True)
 class Probe:
     """Probe the agent after `delay` (slot "health"); the result comes back as
-    `HealthChecked(generation)`. `readiness` picks the readiness probe, else liveness."""
+    `HealthChecked(generation)`. `readiness` picks the readiness probe, else liveness.
+
+    With `quiet_passes`, a passed check may be left unreported, the same probe then
+    running again `delay` seconds later, until a check fails (reported, ending the
+    repetition) or the slot is cancelled. The logic asks for it only when a pass would
+    change nothing but schedule this very probe again, so a reported or an unreported
+    pass lead to the same state and the same next check; a liveness check that passes
+    after one that passed then costs no message to the actor."""
 
     delay: float
     generation: int
     readiness: bool
+    quiet_passes: bool = False
 
 
 @dataclass(frozen=True)

@@ -272,8 +272,14 @@ class AgentLogic:
                 effects.append(
                     Report(HealthCheckFailed(agent_id, self.run, self.failures, result.error))
                 )
-        effects.append(Probe(health.interval, self.generation, readiness=False))
+        effects.append(self._liveness_probe(health.interval))
         return effects
+
+    def _liveness_probe(self, interval: float) -> Probe:
+        """The next liveness check. While no failure is counted, a pass only schedules
+        this same check again: the prober may keep passes to itself (`quiet_passes`)."""
+        quiet = self.failures == 0 and not self.reported_unhealthy
+        return Probe(interval, self.generation, readiness=False, quiet_passes=quiet)
 
     def _became_ready(self, name: str | None = None) -> list[Effect]:
         self.phase = AgentPhase.READY
@@ -285,7 +291,7 @@ class AgentLogic:
         ]
         live = self.settings.health.live_probe()
         if live.enabled and live.type is not ProbeType.LOG:
-            effects.append(Probe(live.interval, self.generation, readiness=False))
+            effects.append(self._liveness_probe(live.interval))
         else:
             effects.append(Cancel("health"))
         return effects

@@ -31,6 +31,9 @@ class Answer:
     body: bytes
     complete: bool
     """False when the body was cut at `MAX_BODY` or the deadline."""
+    keep_alive: bool = False
+    """The connection may carry another request: an HTTP/1.1 answer that does not say
+    `Connection: close`, its body exactly `Content-Length` bytes, nothing after it."""
 
 
 def host_header(host: str, port: int) -> str:
@@ -41,26 +44,28 @@ def host_header(host: str, port: int) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _get(host: str, path: str) -> h11.Request:
+def _get(host: str, path: str, keep_alive: bool = False) -> h11.Request:
     """The request of a probe, built (and validated by h11) once per host and path:
-    liveness checks repeat the same request, and building it is a fifth of h11's cost."""
+    liveness checks repeat the same request, and building it is a fifth of h11's cost.
+    Without `keep_alive` it asks the agent to close the connection after answering."""
     headers = [
         ("Host", host),
         ("User-Agent", "agentsup"),
         ("Accept", "*/*"),
-        ("Connection", "close"),
     ]
+    if not keep_alive:
+        headers.append(("Connection", "close"))
     return h11.Request(method="GET", target=path, headers=headers)
 
 
 @functools.lru_cache(maxsize=1024)
-def _request_bytes(host: str, path: str) -> bytes:
+def _request_bytes(host: str, path: str, keep_alive: bool = False) -> bytes:
     connection = h11.Connection(h11.CLIENT)
-    data = connection.send(_get(host, path)) or b""
+    data = connection.send(_get(host, path, keep_alive)) or b""
     return data + (connection.send(h11.EndOfMessage()) or b"")
 
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([2-5][0-9][0-9])(?: [^\r\n]*)?")
+_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([2-5][0-9][0-9])(?: [^\r\n]*)?")
 _WAIT = "wait"
 _NO = "no"
 
@@ -76,10 +81,11 @@ def _plain_answer(raw: bytearray) -> Answer | str:
     match = _STATUS_LINE.fullmatch(lines[0])
     if match is None:
         return _NO
-    status = int(match.group(1))
+    status = int(match.group(2))
     if status in (204, 304):
         return _NO  # no body whatever the headers say: h11 knows the rules
     length: int | None = None
+    close = match.group(1) == b"0"
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
         if not colon or not name or not name.isascii() or name != name.strip() \
@@ -93,16 +99,21 @@ def _plain_answer(raw: bytearray) -> Answer | str:
             if not digits.isdigit() or (length is not None and int(digits) != length):
                 return _NO
             length = int(digits)
+        elif lowered == b"connection" and b"close" in value.lower():
+            close = True
     if length is None or length > MAX_BODY:
         return _NO
     body = raw[end + 4:]
     if len(body) < length:
         return _WAIT
-    return Answer(status, bytes(body[:length]), True)
+    return Answer(status, bytes(body[:length]), True, not close and len(body) == length)
 
 
 class Exchange:
-    """A GET of `path` on one connection, closed by us once the answer is in.
+    """A GET of `path` on one connection, closed by us once the answer is in, unless
+    the probe loop keeps it for the next run of a repeating probe (`keep_alive`: the
+    request then does not ask the agent to close, and `Answer.keep_alive` says whether
+    the agent left the connection usable).
 
     Nearly every health answer is the plain kind: a status, a `Content-Length`, a short
     body, all in one read. Those are read by `_plain_answer`, which accepts nothing
@@ -112,8 +123,11 @@ class Exchange:
     supervisor's idle CPU (docs/performance.md).
     """
 
-    def __init__(self, host: str, port: int, path: str) -> None:
+    def __init__(self, host: str, port: int, path: str, keep_alive: bool = False) -> None:
         self._connection: h11.Connection | None = None
+        self.keep_alive = keep_alive
+        self.received = 0
+        """Bytes of the answer read so far."""
         self._raw: bytearray | None = bytearray()
         self._host = host_header(host, port)
         self.path = path
@@ -121,10 +135,11 @@ class Exchange:
         self._body = bytearray()
 
     def request(self) -> bytes:
-        return _request_bytes(self._host, self.path)
+        return _request_bytes(self._host, self.path, self.keep_alive)
 
     def feed(self, data: bytes) -> Answer | None:
         """Bytes from the agent (b"" at end of stream); the answer once it is complete."""
+        self.received += len(data)
         raw = self._raw
         if raw is None:
             return self._feed_h11(data)
@@ -139,7 +154,7 @@ class Exchange:
         # from the first byte.
         self._raw = None
         connection = self._connection = h11.Connection(h11.CLIENT)
-        connection.send(_get(self._host, self.path))
+        connection.send(_get(self._host, self.path, self.keep_alive))
         connection.send(h11.EndOfMessage())
         answer = self._feed_h11(bytes(raw)) if raw else None
         if answer is None and not data:
@@ -183,7 +198,7 @@ class Exchange:
                 if end >= 0 else None
             if match is None:
                 return None
-            return Answer(int(match.group(1)), bytes(self._raw[end + 4:]), False)
+            return Answer(int(match.group(2)), bytes(self._raw[end + 4:]), False)
         if self.status is None:
             return None
         return Answer(self.status, bytes(self._body), False)

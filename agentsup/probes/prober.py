@@ -64,10 +64,13 @@ class Prober:
         )
 
     def schedule(
-        self, delay: float, request: ProbeRequest, done: Callable[[ProbeResult], None]
+        self, delay: float, request: ProbeRequest, done: Callable[[ProbeResult], None],
+        *, repeat: bool = False,
     ) -> ProbeHandle:
-        """Probe after `delay` seconds; cancel the handle to call it off."""
-        return self._loop.schedule(delay, request, done)
+        """Probe after `delay` seconds; cancel the handle to call it off. With `repeat`,
+        passes are not passed on and the probe runs every `delay` seconds until one
+        fails (`ProbeLoop.schedule`)."""
+        return self._loop.schedule(delay, request, done, repeat=repeat)
 
     def run_exec(
         self, check: Callable[[], ProbeResult], done: Callable[[ProbeResult], None]
