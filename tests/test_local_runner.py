@@ -469,10 +469,16 @@ time.sleep(1000)
 """
 
 DRIVER = """
-import sys, time
+import os, sys, time
 from pathlib import Path
 from agentsup.runners.base import LaunchSpec
 from agentsup.runners.local import LocalHub, LocalRunner
+from agentsup.runners._reaper_link import ReaperLink
+
+if os.environ.get("DRIVER_NO_REAPER"):
+    # Stands in for a reaper that cannot be started (no way to make the real start fail
+    # here as root): the hub must fall back to the kernel's parent-death signal.
+    ReaperLink._start = lambda self: False
 
 def relay(stream, line, part=None, continued=False):
     print(line, flush=True)
@@ -530,7 +536,38 @@ def test_agents_die_with_a_sigkilled_supervisor(grandchild_mode: str) -> None:
             driver.stdout.close()
 
 
+def test_without_a_reaper_the_leader_still_dies_with_a_sigkilled_supervisor() -> None:
+    driver = subprocess.Popen(
+        [PY, "-c", DRIVER, textwrap.dedent(AGENT_WITH_GRANDCHILD), "default"],
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "DRIVER_NO_REAPER": "1"},
+    )
+    grandchild = 0
+    try:
+        assert driver.stdout is not None
+        pids = read_pids(driver.stdout, {"leader", "grandchild"}, timeout=20)
+        grandchild = pids["grandchild"]
+        assert reaper_pids_of(driver.pid) == []
+        driver.kill()
+        driver.wait()
+        # Only the leader carries the parent-death signal; its child is the reaper's job.
+        assert wait_gone(pids["leader"], 5.0), "the leader outlived the supervisor"
+    finally:
+        driver.kill()
+        driver.wait()
+        if grandchild and alive(grandchild):
+            os.kill(grandchild, signal.SIGKILL)
+        if driver.stdout is not None:
+            driver.stdout.close()
+
+
 def reaper_pids() -> list[int]:
+    return reaper_pids_of(os.getpid())
+
+
+def reaper_pids_of(supervisor: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -541,7 +578,7 @@ def reaper_pids() -> list[int]:
         except OSError:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
-        if parent == os.getpid() and b"programs/reaper.py" in cmdline and alive(int(entry.name)):
+        if parent == supervisor and b"programs/reaper.py" in cmdline and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 

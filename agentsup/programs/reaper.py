@@ -1,7 +1,8 @@
 """Watchdog that ends local agents when the supervisor dies without cleaning up.
 
-`PR_SET_PDEATHSIG` only reaches an agent's leader; anything the leader forked survives
-a SIGKILLed supervisor. This program closes that gap. The supervisor starts it once, in
+A SIGKILLed supervisor cannot clean up, and the kernel's parent-death signal would only
+reach an agent's leader (and costs a full fork per spawn), not what the leader forked.
+This program is how local agents end with their supervisor. The supervisor starts it once, in
 its own session, and keeps the only write end of its stdin. The kernel closes that end
 however the supervisor dies, so end-of-file here is the one reliable death notice.
 

@@ -6,10 +6,12 @@ epoll set holding, for every live process, its stdout and stderr read ends and a
 A pidfd becomes readable the instant its process exits, so exits are reported without
 polling and without SIGCHLD handlers.
 
-The same thread also performs every spawn. `PR_SET_PDEATHSIG` fires when the *thread*
-that forked a child exits, not the process; spawning from callers' short-lived threads
-would kill agents as soon as those threads ended. Callers therefore hand spawn requests
-over a queue plus an eventfd and block on a `Future`.
+The same thread also performs every spawn, so a process is registered in the epoll set
+and with the reaper by the one thread that watches it. It also matters for the fallback
+when the reaper cannot run: `PR_SET_PDEATHSIG` fires when the *thread* that forked a
+child exits, not the process, so spawning from callers' short-lived threads would kill
+agents as soon as those threads ended. Callers hand spawn requests over a queue plus an
+eventfd and block on a `Future`.
 
 Cost per live agent: 3 file descriptors (two pipe read ends and a pidfd) and no thread.
 Shared by all agents: one thread, an epoll fd, an eventfd, the write end of the reaper's
@@ -217,7 +219,8 @@ class _HubLoop:
         self._launches += 1
         mark = f"{self._id}.{self._launches}"
         env = {**request.env, MARK_VARIABLE: mark}
-        popen, out_read, err_read = fork_agent(request, env)
+        watched = self._reaper.ensure_running()
+        popen, out_read, err_read = fork_agent(request, env, parent_death=not watched)
         streams = [StreamReader(out_read, "stdout"), StreamReader(err_read, "stderr")]
         registered: list[int] = []
         pidfd = -1

@@ -29,6 +29,14 @@ class ReaperLink:
         self._reaper: subprocess.Popen[bytes] | None = None
         self._reaper_fd = -1
 
+    def ensure_running(self) -> bool:
+        """Start the reaper before the first agent, so none is ever unwatched.
+
+        False if it cannot run; the hub then gives each agent the kernel's parent-death
+        signal instead.
+        """
+        return self._reaper is not None or self._start()
+
     def register(self, pgid: int) -> None:
         self._registered.add(pgid)
         self._send(f"+{pgid}\n".encode())

@@ -5,10 +5,10 @@ agent's process) and `programs/reaper.py` (the watchdog that outlives a killed
 supervisor); this module adapts it to `Runner`. The `LocalBackend` owns the job's hub and
 closes it once every agent has stopped.
 
-Each agent leads its own process group, so signals reach everything it forked, and is
-protected against outliving the supervisor twice over: `PR_SET_PDEATHSIG` for the
-leader, the reaper for the whole group. A local agent costs the supervisor
-`FDS_PER_AGENT` (3) file descriptors and no thread.
+Each agent leads its own process group, so signals reach everything it forked. The
+reaper, started before the first agent, ends the groups and every marked process if the
+supervisor dies; if it cannot run, each leader gets `PR_SET_PDEATHSIG` instead. A local
+agent costs the supervisor `FDS_PER_AGENT` (3) file descriptors and no thread.
 """
 
 from __future__ import annotations
