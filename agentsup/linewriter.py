@@ -70,13 +70,45 @@ class LineWriter:
     def msg(self, message: str) -> None:
         last = getattr(last_event, "seal", False)
         last_event.seal = False
-        self._put(message, droppable=False, last=last)
+        self._put(message, last=last)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
     def output(self, message: str | bytes) -> None:
         """A line of agent output: may be dropped while stdout is not being read."""
-        self._put(message, droppable=True, last=False)
+        self.output_lines(_line_bytes(message), 1)
+
+    def output_lines(self, data: bytes, count: int) -> None:
+        """`count` lines of agent output in one blob, each ending in a newline.
+
+        Queued in one piece under one lock. While stdout is not being read, as many
+        leading lines as the backlog still holds are queued and the rest are dropped and
+        counted, as if they had come one by one.
+        """
+        with self._cond:
+            if self._sealed:
+                return
+            if self._fd is None:
+                self._write_now(data)
+                return
+            if self._broken:
+                return
+            room = self._backlog_limit - self._backlog
+            dropped = 0
+            if len(data) > room:
+                cut = data.rfind(b"\n", 0, room) + 1
+                kept = data.count(b"\n", 0, cut) if cut else 0
+                dropped = count - kept
+                data = data[:cut]
+            if data:
+                idle = not self._queue
+                self._queue_notice()
+                self._queue.append(data)
+                self._output_bytes.append(len(data))
+                self._backlog += len(data)
+                if idle:
+                    self._cond.notify_all()
+            self._dropped += dropped
 
     def seal(self) -> None:
         """Accept nothing more: the last event has been written."""
@@ -92,7 +124,8 @@ class LineWriter:
                 lambda: self._broken or not (self._queue or self._busy), timeout
             )
 
-    def _put(self, message: str | bytes, *, droppable: bool, last: bool) -> None:
+    def _put(self, message: str | bytes, *, last: bool) -> None:
+        """A lifecycle line: always queued (unless sealed or stdout is gone)."""
         data = _line_bytes(message)
         with self._cond:
             if self._sealed:
@@ -104,24 +137,23 @@ class LineWriter:
             if self._broken:
                 self._sealed = last
                 return
-            size = len(data) if droppable else 0
-            if size and self._backlog + size > self._backlog_limit:
-                self._dropped += 1
-                return
             idle = not self._queue
-            if self._dropped and self._dropped_line is not None:
-                notice = _line_bytes(self._dropped_line(self._dropped))
-                self._queue.append(notice)
-                self._output_bytes.append(0)
-                self._dropped = 0
+            self._queue_notice()
             self._queue.append(data)
-            self._output_bytes.append(size)
-            self._backlog += size
+            self._output_bytes.append(0)
             self._sealed = last
             if idle:
                 # The writer sleeps only on an empty queue; waking it for every line
                 # of a fast agent cost more than writing the line.
                 self._cond.notify_all()
+
+    def _queue_notice(self) -> None:
+        """The `events.dropped` line for what was dropped since the last one, ahead of
+        the next line queued (under the condition's lock)."""
+        if self._dropped and self._dropped_line is not None:
+            self._queue.append(_line_bytes(self._dropped_line(self._dropped)))
+            self._output_bytes.append(0)
+            self._dropped = 0
 
     def _write_now(self, data: bytes) -> None:
         try:

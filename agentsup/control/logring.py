@@ -4,6 +4,10 @@ The ring is fed by a thin wrapper around each agent's runner, on the runner's ow
 thread, so neither the agent actor nor the event writer changes. It is a plain shared
 structure behind one lock, like the event sink: readers (the control server's threads)
 copy lines out and followers get new ones through their own queue.
+
+Lines come in a read at a time (`add_lines`): one lock for the whole batch, and of a
+batch longer than the ring only the lines it keeps are made into entries, unless
+someone follows the agent and must see every one.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentsup.runners.base import (
+    BatchOutput,
     ExecResult,
     ExitCallback,
     LaunchSpec,
@@ -24,7 +28,9 @@ from agentsup.runners.base import (
     Runner,
     StartInfo,
     Stream,
+    deliver,
 )
+from agentsup.runners.lines import LineBatch
 
 LINES_KEPT = 1000
 FOLLOW_BACKLOG = 10_000
@@ -32,8 +38,7 @@ FOLLOW_BACKLOG = 10_000
 that stopped reading must not make the supervisor's memory grow."""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     agent: str
     stream: str
     line: str
@@ -64,17 +69,29 @@ class LogRing:
         self._seq = 0
 
     def add(self, agent: str, stream: str, line: str) -> None:
+        self.add_lines(agent, stream, (line,))
+
+    def add_lines(self, agent: str, stream: str, lines: Sequence[str]) -> None:
+        """Lines of one agent's stream, in order, under one lock."""
         with self._lock:
-            self._seq += 1
-            entry = Line(agent, stream, line, self._seq)
+            first = self._seq + 1
+            self._seq += len(lines)
             ring = self._lines.get(agent)
             if ring is None:
                 ring = self._lines[agent] = deque(maxlen=self._keep)
-            ring.append(entry)
-            for follower in self._followers:
-                if agent in follower.agents:
-                    with suppress(queue.Full):
-                        follower.lines.put_nowait(entry)
+            following = [f for f in self._followers if agent in f.agents]
+            # Entries the ring would push out again at once are made only for followers.
+            skip = 0 if following else max(0, len(lines) - self._keep)
+            entries = [
+                Line(agent, stream, line, seq)
+                for seq, line in enumerate(lines[skip:], first + skip)
+            ]
+            ring.extend(entries)
+            for follower in following:
+                put = follower.lines.put_nowait
+                with suppress(queue.Full):
+                    for entry in entries:
+                        put(entry)
 
     def tail(self, agents: Iterable[str], count: int) -> list[Line]:
         """The last `count` lines of each agent, merged in the order they arrived."""
@@ -104,7 +121,8 @@ class LogRing:
 
 
 class TappedRunner(Runner):
-    """A runner that copies each output line into the ring before passing it on."""
+    """A runner that copies each output line into the ring before passing it on; a
+    read's lines go through in one call."""
 
     def __init__(self, inner: Runner, ring: LogRing, agent_id: str) -> None:
         self.inner = inner
@@ -116,13 +134,12 @@ class TappedRunner(Runner):
     ) -> StartInfo:
         ring, agent_id = self.ring, self.agent_id
 
-        def tapped(
-            stream: Stream, line: str, part: int | None = None, continued: bool = False
-        ) -> None:
-            ring.add(agent_id, stream, line)  # a piece of a long line counts as one line
-            on_output(stream, line, part, continued)
+        def tapped(stream: Stream, batch: LineBatch) -> None:
+            # A piece of a long line counts as one line.
+            ring.add_lines(agent_id, stream, batch.texts)
+            deliver(on_output, stream, batch)
 
-        return self.inner.start(spec, tapped, on_exit)
+        return self.inner.start(spec, BatchOutput(tapped), on_exit)
 
     def stop(self, timeout: float) -> None:
         self.inner.stop(timeout)
