@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import re
 import sys
 import threading
 import time
@@ -292,8 +291,11 @@ class EventLog:
                     pass
             self._output(agent, stream, level, "line", line.text)
 
-    def _json_lines(self, agent: str, stream: str, level: str, batch: LineBatch) -> bytes:
-        """The JSON event lines of a batch, byte for byte what `_output` renders for each.
+    def _json_lines(
+        self, agent: str, stream: str, level: str, batch: LineBatch
+    ) -> list[bytes]:
+        """The JSON event lines of a batch, byte for byte what `_output` renders for each,
+        as pieces of one blob (the writer hands them to one `writev`).
 
         The fields before `line` are the same for every line of the batch, so they are
         rendered once, and a run of plain lines is that head joined with each line's
@@ -305,10 +307,11 @@ class EventLog:
                 "job": self._job, "agent": agent, "elapsed": self.elapsed(),
                 "stream": stream}
         head = _fast_json({**base, "line": ""})[:-3]  # without `""}`
+        out: list[bytes] = []
         joined = "\n".join(texts)
         if not pieces and "{" not in joined:
-            return _plain_lines(head, texts, base, joined)
-        out: list[bytes] = []
+            _plain_lines(head, texts, base, joined, out)
+            return out
         start = 0
         for index, text in enumerate(texts):
             piece = pieces.get(index)
@@ -316,7 +319,7 @@ class EventLog:
                 continue
             if start < index:
                 run = texts[start:index]
-                out.append(_plain_lines(head, run, base, "\n".join(run)))
+                _plain_lines(head, run, base, "\n".join(run), out)
             if piece is not None:
                 out.append(_fast_json({**base, "line": text, "part": piece[0],
                                        "continued": piece[1]}) + b"\n")
@@ -325,8 +328,8 @@ class EventLog:
             start = index + 1
         if start < len(texts):
             run = texts[start:]
-            out.append(_plain_lines(head, run, base, "\n".join(run)))
-        return b"".join(out)
+            _plain_lines(head, run, base, "\n".join(run), out)
+        return out
 
     def _output(
         self, agent: str, stream: str, level: str, key: str, value: Any,
@@ -374,30 +377,33 @@ class EventLog:
         return self._render(event)
 
 
-_ESCAPED = re.compile('[\\x00-\\x09\\x0b-\\x1f"\\\\]')
-"""Characters a JSON string cannot hold as they are, but the newline that joins lines."""
+_SPECIAL = bytes(range(0x20)) + b'"\\'
+"""Bytes a JSON string cannot hold as they are (UTF-8 puts none inside a character)."""
 
 
-def _plain_lines(head: bytes, texts: list[str], base: dict[str, Any], joined: str) -> bytes:
-    """Output events of plain lines (`joined` is `texts` joined by newlines): each is
-    `head` + the line as a JSON string + `}`.
+def _plain_lines(
+    head: bytes, texts: list[str], base: dict[str, Any], joined: str, out: list[bytes]
+) -> None:
+    """Append the output events of plain lines to `out` (`joined` is `texts` joined by
+    newlines): each is `head` + the line as a JSON string + `}`.
 
-    When no line needs an escape (and none holds a newline of its own), the JSON string
-    of a line is the line in quotes, so the whole run is one replace over its bytes.
-    Otherwise the standard library's C string encoder quotes each line: it writes what
-    orjson writes, and its output holds no raw newline, so the newlines that join the
-    quoted lines still mark where each ends. Text that cannot be UTF-8 (a lone
-    surrogate) is rendered line by line through `_fast_json`, which has the standard
-    library's fallback.
+    When no line needs an escape (the only special bytes are the newlines that join
+    them), the JSON string of a line is the line in quotes, so the whole run is one
+    replace over its bytes. Otherwise the standard library's C string encoder quotes
+    each line: it writes what orjson writes, and its output holds no raw newline, so the
+    newlines that join the quoted lines still mark where each ends. Text that cannot be
+    UTF-8 (a lone surrogate) is rendered line by line through `_fast_json`, which has
+    the standard library's fallback.
     """
     try:
-        if _ESCAPED.search(joined) is None and joined.count("\n") == len(texts) - 1:
-            data = joined.encode("utf-8")
-            return head + b'"' + data.replace(b"\n", b'"}\n' + head + b'"') + b'"}\n'
+        data = joined.encode("utf-8")
+        if len(data) - len(data.translate(None, _SPECIAL)) == len(texts) - 1:
+            out += (head + b'"', data.replace(b"\n", b'"}\n' + head + b'"'), b'"}\n')
+            return
         data = "\n".join(map(encode_basestring, texts)).encode("utf-8")
-        return head + data.replace(b"\n", b"}\n" + head) + b"}\n"
+        out += (head, data.replace(b"\n", b"}\n" + head), b"}\n")
     except UnicodeEncodeError:
-        return b"".join(_fast_json({**base, "line": text}) + b"\n" for text in texts)
+        out += (_fast_json({**base, "line": text}) + b"\n" for text in texts)
 
 
 def _text_or_payload(base: dict[str, Any], text: str) -> bytes:
