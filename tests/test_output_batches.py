@@ -229,6 +229,24 @@ def test_the_ring_keeps_the_last_lines_of_a_long_batch_and_a_follower_gets_all()
     assert [entry.line for entry in ring.tail(["a", "b"], 2)] == ["before", "b-late", "c3", "c4"]
 
 
+def test_the_ring_tails_as_a_list_of_every_line_would() -> None:
+    rnd = random.Random(3)
+    ring = LogRing(keep=7)
+    every: list[tuple[str, str, str]] = []
+    for step in range(300):
+        agent, stream = rnd.choice("ab"), rnd.choice(["stdout", "stderr"])
+        lines = [f"{agent}{step}.{n}" for n in range(rnd.choice([0, 1, 2, 3, 6, 7, 8, 20]))]
+        ring.add_lines(agent, stream, lines)
+        every += [(agent, stream, line) for line in lines]
+        count = rnd.randint(0, 10)
+        wanted = rnd.choice([["a"], ["b"], ["a", "b"]])
+        expected = [entry for agent_id in wanted
+                    for entry in [e for e in every if e[0] == agent_id][-min(count, 7):]
+                    if count > 0]
+        expected.sort(key=every.index)
+        assert [(e.agent, e.stream, e.line) for e in ring.tail(wanted, count)] == expected
+
+
 def test_log_files_take_a_batch_and_rotate_between_its_lines(tmp_path: Path) -> None:
     path = tmp_path / "a.log"
     files = LogFiles({"a": RotatingFile(path, max_size=400, keep=20)})

@@ -5,9 +5,9 @@ thread, so neither the agent actor nor the event writer changes. It is a plain s
 structure behind one lock, like the event sink: readers (the control server's threads)
 copy lines out and followers get new ones through their own queue.
 
-Lines come in a read at a time (`add_lines`): one lock for the whole batch, and of a
-batch longer than the ring only the lines it keeps are made into entries, unless
-someone follows the agent and must see every one.
+Lines come in a read at a time (`add_lines`): one lock for the whole batch, and the
+ring keeps the batches themselves, making entries of their lines only for a follower or
+a `tail`.
 """
 
 from __future__ import annotations
@@ -60,11 +60,29 @@ class Follower:
         self._ring._drop(self)
 
 
+class _Chunk(NamedTuple):
+    """Lines of one stream as they were added together; `first` is the first one's seq."""
+
+    first: int
+    stream: str
+    lines: Sequence[str]
+
+
+class _Kept:
+    """One agent's last lines, kept as the chunks they came in."""
+
+    __slots__ = ("chunks", "count")
+
+    def __init__(self) -> None:
+        self.chunks: deque[_Chunk] = deque()
+        self.count = 0
+
+
 class LogRing:
     def __init__(self, keep: int = LINES_KEPT) -> None:
         self._keep = keep
         self._lock = threading.Lock()
-        self._lines: dict[str, deque[Line]] = {}
+        self._kept: dict[str, _Kept] = {}
         self._followers: list[Follower] = []
         self._seq = 0
 
@@ -72,26 +90,33 @@ class LogRing:
         self.add_lines(agent, stream, (line,))
 
     def add_lines(self, agent: str, stream: str, lines: Sequence[str]) -> None:
-        """Lines of one agent's stream, in order, under one lock."""
+        """Lines of one agent's stream, in order, under one lock.
+
+        The lines are kept as they came, a chunk at a time, and made into entries only
+        when someone asks for them (`tail`) or follows this agent: most lines of a fast
+        agent are pushed out again before anyone looks.
+        """
+        if not lines:
+            return
         with self._lock:
             first = self._seq + 1
             self._seq += len(lines)
-            ring = self._lines.get(agent)
-            if ring is None:
-                ring = self._lines[agent] = deque(maxlen=self._keep)
             following = [f for f in self._followers if agent in f.agents]
-            # Entries the ring would push out again at once are made only for followers.
-            skip = 0 if following else max(0, len(lines) - self._keep)
-            entries = [
-                Line(agent, stream, line, seq)
-                for seq, line in enumerate(lines[skip:], first + skip)
-            ]
-            ring.extend(entries)
             for follower in following:
                 put = follower.lines.put_nowait
                 with suppress(queue.Full):
-                    for entry in entries:
-                        put(entry)
+                    for seq, line in enumerate(lines, first):
+                        put(Line(agent, stream, line, seq))
+            if len(lines) > self._keep:
+                first += len(lines) - self._keep
+                lines = lines[-self._keep:]
+            kept = self._kept.get(agent)
+            if kept is None:
+                kept = self._kept[agent] = _Kept()
+            kept.chunks.append(_Chunk(first, stream, lines))
+            kept.count += len(lines)
+            while kept.count - len(kept.chunks[0].lines) >= self._keep:
+                kept.count -= len(kept.chunks.popleft().lines)
 
     def tail(self, agents: Iterable[str], count: int) -> list[Line]:
         """The last `count` lines of each agent, merged in the order they arrived."""
@@ -109,9 +134,18 @@ class LogRing:
     def _tail(self, agents: Iterable[str], count: int) -> list[Line]:
         picked: list[Line] = []
         for agent in agents:
-            lines = self._lines.get(agent)
-            if lines and count > 0:
-                picked.extend(list(lines)[-count:])
+            kept = self._kept.get(agent)
+            need = min(count, self._keep)
+            if kept is None or need <= 0:
+                continue
+            for chunk in reversed(kept.chunks):
+                lines = chunk.lines[-need:]
+                start = chunk.first + len(chunk.lines) - len(lines)
+                picked.extend(Line(agent, chunk.stream, line, seq)
+                              for seq, line in enumerate(lines, start))
+                need -= len(lines)
+                if need <= 0:
+                    break
         return sorted(picked, key=lambda entry: entry.seq)
 
     def _drop(self, follower: Follower) -> None:
