@@ -25,6 +25,9 @@ OUTPUT_BACKLOG_BYTES = 4 * 1024 * 1024
 WRITE_CHUNK_BYTES = 256 * 1024
 """The writer thread takes up to this much of the queue into one write."""
 
+WRITE_CHUNK_PIECES = 256
+"""... and at most this many queued pieces (one `writev`, well below IOV_MAX)."""
+
 EXIT_WRITE_WAIT = 10.0
 """At exit, how long agentsup waits for stdout to take the events still queued."""
 
@@ -70,13 +73,47 @@ class LineWriter:
     def msg(self, message: str) -> None:
         last = getattr(last_event, "seal", False)
         last_event.seal = False
-        self._put(message, droppable=False, last=last)
+        self._put(message, last=last)
 
     debug = info = warning = warn = error = critical = exception = fatal = log = msg
 
     def output(self, message: str | bytes) -> None:
         """A line of agent output: may be dropped while stdout is not being read."""
-        self._put(message, droppable=True, last=False)
+        self.output_lines([_line_bytes(message)], 1)
+
+    def output_lines(self, parts: list[bytes], count: int) -> None:
+        """`count` lines of agent output, each ending in a newline, as the pieces of
+        one blob (cut anywhere: the writer writes them back to back).
+
+        Queued under one lock. While stdout is not being read, as many leading lines as
+        the backlog still holds are queued and the rest are dropped and counted, as if
+        they had come one by one.
+        """
+        size = sum(map(len, parts))
+        with self._cond:
+            if self._sealed:
+                return
+            if self._fd is None:
+                self._write_now(b"".join(parts))
+                return
+            if self._broken:
+                return
+            room = self._backlog_limit - self._backlog
+            dropped = 0
+            if size > room:
+                data = b"".join(parts)
+                size = data.rfind(b"\n", 0, room) + 1
+                dropped = count - data.count(b"\n", 0, size)
+                parts = [data[:size]]
+            if size:
+                idle = not self._queue
+                self._queue_notice()
+                self._queue.extend(parts)
+                self._output_bytes.extend(map(len, parts))
+                self._backlog += size
+                if idle:
+                    self._cond.notify_all()
+            self._dropped += dropped
 
     def seal(self) -> None:
         """Accept nothing more: the last event has been written."""
@@ -92,7 +129,8 @@ class LineWriter:
                 lambda: self._broken or not (self._queue or self._busy), timeout
             )
 
-    def _put(self, message: str | bytes, *, droppable: bool, last: bool) -> None:
+    def _put(self, message: str | bytes, *, last: bool) -> None:
+        """A lifecycle line: always queued (unless sealed or stdout is gone)."""
         data = _line_bytes(message)
         with self._cond:
             if self._sealed:
@@ -104,24 +142,23 @@ class LineWriter:
             if self._broken:
                 self._sealed = last
                 return
-            size = len(data) if droppable else 0
-            if size and self._backlog + size > self._backlog_limit:
-                self._dropped += 1
-                return
             idle = not self._queue
-            if self._dropped and self._dropped_line is not None:
-                notice = _line_bytes(self._dropped_line(self._dropped))
-                self._queue.append(notice)
-                self._output_bytes.append(0)
-                self._dropped = 0
+            self._queue_notice()
             self._queue.append(data)
-            self._output_bytes.append(size)
-            self._backlog += size
+            self._output_bytes.append(0)
             self._sealed = last
             if idle:
                 # The writer sleeps only on an empty queue; waking it for every line
                 # of a fast agent cost more than writing the line.
                 self._cond.notify_all()
+
+    def _queue_notice(self) -> None:
+        """The `events.dropped` line for what was dropped since the last one, ahead of
+        the next line queued (under the condition's lock)."""
+        if self._dropped and self._dropped_line is not None:
+            self._queue.append(_line_bytes(self._dropped_line(self._dropped)))
+            self._output_bytes.append(0)
+            self._dropped = 0
 
     def _write_now(self, data: bytes) -> None:
         try:
@@ -139,13 +176,13 @@ class LineWriter:
                 self._cond.wait_for(lambda: bool(self._queue))
                 chunk: list[bytes] = []
                 size = 0
-                while self._queue and size < WRITE_CHUNK_BYTES:
+                while self._queue and size < WRITE_CHUNK_BYTES and len(chunk) < WRITE_CHUNK_PIECES:
                     data = self._queue.popleft()
                     chunk.append(data)
                     size += len(data)
                     self._backlog -= self._output_bytes.popleft()
                 self._busy = True
-            if not _write_all(self._fd, b"".join(chunk)):
+            if not _write_all(self._fd, chunk):
                 with self._cond:
                     # The reader went away; supervising goes on, writing nothing.
                     self._broken = True
@@ -170,14 +207,18 @@ def _descriptor(stream: TextIO) -> int | None:
         return None
 
 
-def _write_all(fd: int, data: bytes) -> bool:
-    view = memoryview(data)
-    while view:
+def _write_all(fd: int, chunks: list[bytes]) -> bool:
+    """Write `chunks` back to back with `writev`, however little each call takes."""
+    buffers: list[bytes | memoryview] = list(chunks)
+    while buffers:
         try:
-            written = os.write(fd, view)
+            written = os.writev(fd, buffers)
         except InterruptedError:
             continue
         except OSError:
             return False
-        view = view[written:]
+        while buffers and written >= len(buffers[0]):
+            written -= len(buffers.pop(0))
+        if written:
+            buffers[0] = memoryview(buffers[0])[written:]
     return True

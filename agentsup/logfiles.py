@@ -8,7 +8,8 @@ as logrotate does.
 
 Lines are handed in on the runners' I/O threads, so a write must not wait on anything
 but the disk; a file that cannot be written any more is reported once and then left
-alone, and supervising goes on.
+alone, and supervising goes on. A read's worth of lines shares one time stamp and is
+written with one call unless it reaches the rotation size, where it goes line by line.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -41,16 +42,22 @@ class RotatingFile:
         self._size = self._file.tell()
 
     def write(self, text: str) -> None:
+        """Append `text`; a rotation happens only between its lines."""
         data = text.encode("utf-8", errors="replace")
         with self._lock:
             if self._broken or self._file is None:
                 return
             try:
-                if self._size > 0 and self._size + len(data) > self.max_size:
-                    self._rotate()
-                self._file.write(data)
+                if self._size + len(data) <= self.max_size:
+                    self._file.write(data)
+                    self._size += len(data)
+                else:
+                    for line in _lines_of(data):
+                        if self._size > 0 and self._size + len(line) > self.max_size:
+                            self._rotate()
+                        self._file.write(line)
+                        self._size += len(line)
                 self._file.flush()
-                self._size += len(data)
             except OSError as exc:
                 self._broken = True
                 logger.warning("log file %s cannot be written any more: %s", self.path, exc)
@@ -84,6 +91,15 @@ class RotatingFile:
                 self._file = None
 
 
+def _lines_of(data: bytes) -> list[bytes]:
+    """`data` cut after each newline (a last line without one stays as it is)."""
+    *whole, last = data.split(b"\n")
+    lines = [line + b"\n" for line in whole]
+    if last:
+        lines.append(last)
+    return lines
+
+
 def _stamp() -> str:
     now = datetime.now(UTC)
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
@@ -98,10 +114,12 @@ class LogFiles:
     def __init__(self, files: Mapping[str, RotatingFile]) -> None:
         self.files = dict(files)
 
-    def __call__(self, agent: str, stream: str, line: str) -> None:
+    def __call__(self, agent: str, stream: str, lines: Sequence[str]) -> None:
+        """A read's lines of one agent's stream, with one time stamp and one write."""
         file = self.files.get(agent)
-        if file is not None:
-            file.write(f"{_stamp()} {stream} {line}\n")
+        if file is not None and lines:
+            head = f"{_stamp()} {stream} "
+            file.write(head + f"\n{head}".join(lines) + "\n")
 
     def close(self) -> None:
         for file in self.files.values():

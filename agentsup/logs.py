@@ -24,11 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any, TextIO
 
 import orjson
 
 from agentsup.linewriter import EXIT_WRITE_WAIT, LineWriter, last_event
+from agentsup.runners.lines import LineBatch
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
           "error": logging.ERROR}
@@ -37,8 +39,9 @@ LAST_EVENT = "job.stopped"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 """Whole seconds: jq's `fromdateiso8601` reads nothing finer; `elapsed` keeps the precision."""
 
-OutputSink = Callable[[str, str, str], None]
-"""Receives every output line (agent, stream, line), whatever the log level."""
+OutputSink = Callable[[str, str, Sequence[str]], None]
+"""Receives every output line (agent, stream, lines), a read's lines at a time, whatever
+the log level."""
 
 
 class _NeverRaised(Exception):
@@ -249,32 +252,90 @@ class EventLog:
         self, agent: str, stream: str, line: str, part: int | None = None,
         continued: bool = False,
     ) -> None:
-        """One line an agent wrote; a JSON object goes under `payload` as fields.
+        """One line an agent wrote (see `output_lines`)."""
+        self.output_lines(agent, stream, LineBatch.of(line, part, continued))
+
+    def output_lines(self, agent: str, stream: str, batch: LineBatch) -> None:
+        """The lines of one read of an agent's stream; a JSON object goes under `payload`
+        as fields.
 
         A line whose JSON cannot be carried as strict JSON stays under `line`: no agent
         line is lost and every event line is strict JSON. A piece of an over-long line
         keeps its text under `line` with `part` and `continued`, so a consumer can join
-        the pieces.
+        the pieces. The lines of one read share a time stamp, and in JSON they reach the
+        writer as one blob (`_json_lines`).
         """
-        for sink in self._sinks:
-            sink(agent, stream, line)
-        if part is not None:
-            self._output(agent, stream, "line", line, {"part": part, "continued": continued})
+        texts = batch.texts
+        if not texts:
             return
-        payload = parse_payload(line)
-        if payload is not None:
-            try:
-                self._output(agent, stream, "payload", payload)
-                return
-            except (ValueError, RecursionError):
-                pass
-        self._output(agent, stream, "line", line)
+        for sink in self._sinks:
+            sink(agent, stream, texts)
+        level = self._stream_levels.get((agent, stream), "info")
+        if self._fmt == "json":
+            if self.min_level <= LEVELS[level]:
+                self._writer.output_lines(
+                    self._json_lines(agent, stream, level, batch), len(texts)
+                )
+            return
+        for line in batch:
+            if line.part is not None:
+                self._output(agent, stream, level, "line", line.text,
+                             {"part": line.part, "continued": line.continued})
+                continue
+            payload = parse_payload(line.text)
+            if payload is not None:
+                try:
+                    self._output(agent, stream, level, "payload", payload)
+                    continue
+                except (ValueError, RecursionError):
+                    pass
+            self._output(agent, stream, level, "line", line.text)
+
+    def _json_lines(
+        self, agent: str, stream: str, level: str, batch: LineBatch
+    ) -> list[bytes]:
+        """The JSON event lines of a batch, byte for byte what `_output` renders for each,
+        as pieces of one blob (the writer hands them to one `writev`).
+
+        The fields before `line` are the same for every line of the batch, so they are
+        rendered once, and a run of plain lines is that head joined with each line's
+        JSON string. Lines that may hold a JSON object (they contain `{`) and pieces of
+        over-long lines are rendered one by one, as events of their own.
+        """
+        texts, pieces = batch.texts, batch.pieces
+        base = {"timestamp": _utc_now(), "level": level, "event": "agent.output",
+                "job": self._job, "agent": agent, "elapsed": self.elapsed(),
+                "stream": stream}
+        head = _fast_json({**base, "line": ""})[:-3]  # without `""}`
+        out: list[bytes] = []
+        joined = "\n".join(texts)
+        if not pieces and "{" not in joined:
+            _plain_lines(head, texts, base, joined, out)
+            return out
+        start = 0
+        for index, text in enumerate(texts):
+            piece = pieces.get(index)
+            if piece is None and "{" not in text:
+                continue
+            if start < index:
+                run = texts[start:index]
+                _plain_lines(head, run, base, "\n".join(run), out)
+            if piece is not None:
+                out.append(_fast_json({**base, "line": text, "part": piece[0],
+                                       "continued": piece[1]}) + b"\n")
+            else:
+                out.append(_text_or_payload(base, text) + b"\n")
+            start = index + 1
+        if start < len(texts):
+            run = texts[start:]
+            _plain_lines(head, run, base, "\n".join(run), out)
+        return out
 
     def _output(
-        self, agent: str, stream: str, key: str, value: Any,
+        self, agent: str, stream: str, level: str, key: str, value: Any,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        level = self._stream_levels.get((agent, stream), "info")
+        """One output event in the console or live format."""
         if self._fmt == "live":
             # The live view queues and drops its own lines; its table needs the event.
             self._log("agent.output", level,
@@ -314,6 +375,47 @@ class EventLog:
             "reason": "stdout was not being read",
         }
         return self._render(event)
+
+
+_SPECIAL = bytes(range(0x20)) + b'"\\'
+"""Bytes a JSON string cannot hold as they are (UTF-8 puts none inside a character)."""
+
+
+def _plain_lines(
+    head: bytes, texts: list[str], base: dict[str, Any], joined: str, out: list[bytes]
+) -> None:
+    """Append the output events of plain lines to `out` (`joined` is `texts` joined by
+    newlines): each is `head` + the line as a JSON string + `}`.
+
+    When no line needs an escape (the only special bytes are the newlines that join
+    them), the JSON string of a line is the line in quotes, so the whole run is one
+    replace over its bytes. Otherwise the standard library's C string encoder quotes
+    each line: it writes what orjson writes, and its output holds no raw newline, so the
+    newlines that join the quoted lines still mark where each ends. Text that cannot be
+    UTF-8 (a lone surrogate) is rendered line by line through `_fast_json`, which has
+    the standard library's fallback.
+    """
+    try:
+        data = joined.encode("utf-8")
+        if len(data) - len(data.translate(None, _SPECIAL)) == len(texts) - 1:
+            out += (head + b'"', data.replace(b"\n", b'"}\n' + head + b'"'), b'"}\n')
+            return
+        data = "\n".join(map(encode_basestring, texts)).encode("utf-8")
+        out += (head, data.replace(b"\n", b"}\n" + head), b"}\n")
+    except UnicodeEncodeError:
+        out += (_fast_json({**base, "line": text}) + b"\n" for text in texts)
+
+
+def _text_or_payload(base: dict[str, Any], text: str) -> bytes:
+    """One line as an event: its JSON object under `payload` when it is one that strict
+    JSON can carry, else the text under `line`."""
+    payload = parse_payload(text)
+    if payload is not None:
+        try:
+            return _fast_json({**base, "payload": payload})
+        except (ValueError, RecursionError):
+            pass
+    return _fast_json({**base, "line": text})
 
 
 def _json_renderer(_: Any, __: str, event: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from agentsup.logs import EventLog
+from agentsup.runners.lines import LineBatch
 
 
 def lines(stream: io.StringIO) -> list[str]:
@@ -234,13 +235,15 @@ def test_each_stream_has_its_own_level(out: io.StringIO) -> None:
 
 
 def test_output_sinks_get_every_line_whatever_the_level(out: io.StringIO) -> None:
-    seen: list[tuple[str, str, str]] = []
+    seen: list[tuple[str, str, list[str]]] = []
     log = EventLog("demo", stream=out, level="error")
-    log.add_output_sink(lambda *line: seen.append(line))
+    log.add_output_sink(lambda agent, stream, lines: seen.append((agent, stream, list(lines))))
     log.output("a", "stdout", "one")
     log.output("a", "stderr", '{"k": 1}')
+    log.output_lines("a", "stdout", LineBatch(["two", "three"]))
     assert records(out) == []
-    assert seen == [("a", "stdout", "one"), ("a", "stderr", '{"k": 1}')]
+    assert seen == [("a", "stdout", ["one"]), ("a", "stderr", ['{"k": 1}']),
+                    ("a", "stdout", ["two", "three"])]
 
 
 @pytest.mark.parametrize(

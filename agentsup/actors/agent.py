@@ -48,7 +48,8 @@ from agentsup.messages import (
 )
 from agentsup.probes.owners import owned_by_tree
 from agentsup.probes.prober import ProbeHandle, Prober, ProbeRequest, ProbeResult, network_request
-from agentsup.runners.base import ExitStatus, Runner, RunnerError, Stream
+from agentsup.runners.base import BatchOutput, ExitStatus, Runner, RunnerError, Stream
+from agentsup.runners.lines import LineBatch
 
 __all__ = ["AgentActor", "AgentSettings"]
 
@@ -169,11 +170,11 @@ class AgentActor(pykka.ThreadingActor):
         runner = self.runner
         spec, build = self.settings.spec, self.settings.spec_at_launch
 
-        def on_output(
-            stream: Stream, line: str, part: int | None = None, continued: bool = False
-        ) -> None:
-            events.output(agent_id, stream, line, part, continued)
-            if wanted is not None and not seen.is_set() and wanted.search(line):
+        def on_lines(stream: Stream, batch: LineBatch) -> None:
+            events.output_lines(agent_id, stream, batch)
+            if wanted is not None and not seen.is_set() and any(
+                map(wanted.search, batch.texts)
+            ):
                 seen.set()  # the first matching line makes the agent ready
                 tell(HealthChecked(generation, True, ""))
 
@@ -184,7 +185,9 @@ class AgentActor(pykka.ThreadingActor):
             try:
                 # An agent given swarm agents' URLs gets its environment built now,
                 # from where their tasks run (`agentsup.liveurls`).
-                info = runner.start(spec if build is None else build(), on_output, on_exit)
+                info = runner.start(
+                    spec if build is None else build(), BatchOutput(on_lines), on_exit
+                )
             except RunnerError as exc:
                 tell(LaunchFailed(run, str(exc)))
                 return

@@ -4,6 +4,10 @@ The ring is fed by a thin wrapper around each agent's runner, on the runner's ow
 thread, so neither the agent actor nor the event writer changes. It is a plain shared
 structure behind one lock, like the event sink: readers (the control server's threads)
 copy lines out and followers get new ones through their own queue.
+
+Lines come in a read at a time (`add_lines`): one lock for the whole batch, and the
+ring keeps the batches themselves, making entries of their lines only for a follower or
+a `tail`.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from agentsup.runners.base import (
+    BatchOutput,
     ExecResult,
     ExitCallback,
     LaunchSpec,
@@ -24,7 +28,9 @@ from agentsup.runners.base import (
     Runner,
     StartInfo,
     Stream,
+    deliver,
 )
+from agentsup.runners.lines import LineBatch
 
 LINES_KEPT = 1000
 FOLLOW_BACKLOG = 10_000
@@ -32,8 +38,7 @@ FOLLOW_BACKLOG = 10_000
 that stopped reading must not make the supervisor's memory grow."""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     agent: str
     stream: str
     line: str
@@ -55,26 +60,63 @@ class Follower:
         self._ring._drop(self)
 
 
+class _Chunk(NamedTuple):
+    """Lines of one stream as they were added together; `first` is the first one's seq."""
+
+    first: int
+    stream: str
+    lines: Sequence[str]
+
+
+class _Kept:
+    """One agent's last lines, kept as the chunks they came in."""
+
+    __slots__ = ("chunks", "count")
+
+    def __init__(self) -> None:
+        self.chunks: deque[_Chunk] = deque()
+        self.count = 0
+
+
 class LogRing:
     def __init__(self, keep: int = LINES_KEPT) -> None:
         self._keep = keep
         self._lock = threading.Lock()
-        self._lines: dict[str, deque[Line]] = {}
+        self._kept: dict[str, _Kept] = {}
         self._followers: list[Follower] = []
         self._seq = 0
 
     def add(self, agent: str, stream: str, line: str) -> None:
+        self.add_lines(agent, stream, (line,))
+
+    def add_lines(self, agent: str, stream: str, lines: Sequence[str]) -> None:
+        """Lines of one agent's stream, in order, under one lock.
+
+        The lines are kept as they came, a chunk at a time, and made into entries only
+        when someone asks for them (`tail`) or follows this agent: most lines of a fast
+        agent are pushed out again before anyone looks.
+        """
+        if not lines:
+            return
         with self._lock:
-            self._seq += 1
-            entry = Line(agent, stream, line, self._seq)
-            ring = self._lines.get(agent)
-            if ring is None:
-                ring = self._lines[agent] = deque(maxlen=self._keep)
-            ring.append(entry)
-            for follower in self._followers:
-                if agent in follower.agents:
-                    with suppress(queue.Full):
-                        follower.lines.put_nowait(entry)
+            first = self._seq + 1
+            self._seq += len(lines)
+            following = [f for f in self._followers if agent in f.agents]
+            for follower in following:
+                put = follower.lines.put_nowait
+                with suppress(queue.Full):
+                    for seq, line in enumerate(lines, first):
+                        put(Line(agent, stream, line, seq))
+            if len(lines) > self._keep:
+                first += len(lines) - self._keep
+                lines = lines[-self._keep:]
+            kept = self._kept.get(agent)
+            if kept is None:
+                kept = self._kept[agent] = _Kept()
+            kept.chunks.append(_Chunk(first, stream, lines))
+            kept.count += len(lines)
+            while kept.count - len(kept.chunks[0].lines) >= self._keep:
+                kept.count -= len(kept.chunks.popleft().lines)
 
     def tail(self, agents: Iterable[str], count: int) -> list[Line]:
         """The last `count` lines of each agent, merged in the order they arrived."""
@@ -92,9 +134,18 @@ class LogRing:
     def _tail(self, agents: Iterable[str], count: int) -> list[Line]:
         picked: list[Line] = []
         for agent in agents:
-            lines = self._lines.get(agent)
-            if lines and count > 0:
-                picked.extend(list(lines)[-count:])
+            kept = self._kept.get(agent)
+            need = min(count, self._keep)
+            if kept is None or need <= 0:
+                continue
+            for chunk in reversed(kept.chunks):
+                lines = chunk.lines[-need:]
+                start = chunk.first + len(chunk.lines) - len(lines)
+                picked.extend(Line(agent, chunk.stream, line, seq)
+                              for seq, line in enumerate(lines, start))
+                need -= len(lines)
+                if need <= 0:
+                    break
         return sorted(picked, key=lambda entry: entry.seq)
 
     def _drop(self, follower: Follower) -> None:
@@ -104,7 +155,8 @@ class LogRing:
 
 
 class TappedRunner(Runner):
-    """A runner that copies each output line into the ring before passing it on."""
+    """A runner that copies each output line into the ring before passing it on; a
+    read's lines go through in one call."""
 
     def __init__(self, inner: Runner, ring: LogRing, agent_id: str) -> None:
         self.inner = inner
@@ -116,13 +168,12 @@ class TappedRunner(Runner):
     ) -> StartInfo:
         ring, agent_id = self.ring, self.agent_id
 
-        def tapped(
-            stream: Stream, line: str, part: int | None = None, continued: bool = False
-        ) -> None:
-            ring.add(agent_id, stream, line)  # a piece of a long line counts as one line
-            on_output(stream, line, part, continued)
+        def tapped(stream: Stream, batch: LineBatch) -> None:
+            # A piece of a long line counts as one line.
+            ring.add_lines(agent_id, stream, batch.texts)
+            deliver(on_output, stream, batch)
 
-        return self.inner.start(spec, tapped, on_exit)
+        return self.inner.start(spec, BatchOutput(tapped), on_exit)
 
     def stop(self, timeout: float) -> None:
         self.inner.stop(timeout)

@@ -58,8 +58,8 @@ from agentsup.runners._process import (
     fork_agent,
 )
 from agentsup.runners._reaper_link import ReaperLink
-from agentsup.runners.base import ExitCallback, OutputCallback, RunnerError, Stream
-from agentsup.runners.lines import Line
+from agentsup.runners.base import BatchOutput, ExitCallback, OutputCallback, RunnerError, Stream
+from agentsup.runners.lines import LineBatch
 
 logger = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ class _HubLoop:
             logger.warning("reading %s of pid %d failed: %s", reader.name, handle.pid, exc)
             data = b""
         if data:
-            self._deliver(handle, reader.name, reader.splitter.feed(data))
+            self._deliver(handle, reader.name, reader.splitter.feed_batch(data))
         else:
             self._close_stream(handle, reader)
 
@@ -291,13 +291,13 @@ class _HubLoop:
                 return
             if not data:
                 return
-            self._deliver(handle, reader.name, reader.splitter.feed(data))
+            self._deliver(handle, reader.name, reader.splitter.feed_batch(data))
 
     def _close_stream(self, handle: ProcessHandle, reader: StreamReader) -> None:
         if reader.closed:
             return
         reader.closed = True
-        self._deliver(handle, reader.name, reader.splitter.finish())
+        self._deliver(handle, reader.name, reader.splitter.finish_batch())
         self._selector.unregister(reader.fd)
         os.close(reader.fd)
 
@@ -330,18 +330,32 @@ class _HubLoop:
         finally:
             handle._exited.set()
 
-    def _deliver(self, handle: ProcessHandle, stream: Stream, lines: list[Line]) -> None:
+    def _deliver(self, handle: ProcessHandle, stream: Stream, batch: LineBatch) -> None:
+        """One call for the whole read when the callback takes batches, else one a line;
+        a failing call is logged once and then only counted."""
+        if not batch.texts:
+            return
         callback = handle._on_output
-        for line in lines:
+        if isinstance(callback, BatchOutput):
+            try:
+                callback.lines(stream, batch)
+            except Exception:
+                self._output_failed(handle)
+            return
+        for line in batch:
             try:
                 callback(stream, line.text, line.part, line.continued)
             except Exception:
-                handle._output_failures += 1
-                if handle._output_failures == 1:
-                    logger.exception(
-                        "output callback for pid %d failed; further failures are only counted",
-                        handle.pid,
-                    )
+                self._output_failed(handle)
+
+    @staticmethod
+    def _output_failed(handle: ProcessHandle) -> None:
+        handle._output_failures += 1
+        if handle._output_failures == 1:
+            logger.exception(
+                "output callback for pid %d failed; further failures are only counted",
+                handle.pid,
+            )
 
 
 class LocalHub:

@@ -12,6 +12,11 @@ callback with the log files and the `agentsup logs` ring), and anything the back
 itself reports (a connection lost, an image pulled, a network removed) goes to the
 `EventSink` in its `BackendContext`. Neither blocks, and nothing else is shared: a
 backend never sees the event log, the plan or the job.
+
+Output may go line by line or a chunk at a time: an output callback that is a
+`BatchOutput` also takes all the lines of one read in one call (`deliver`), which is how
+the local hub keeps up with an agent that prints as fast as a pipe carries. A runner
+that calls it line by line (SSH, Docker, Swarm) gets the same result, one line a call.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from agentsup.runners.lines import LineBatch
 from agentsup.signalnames import signal_name
 
 if TYPE_CHECKING:
@@ -29,7 +35,6 @@ if TYPE_CHECKING:
     from agentsup.settings import ProcessSettings
 
 Stream = Literal["stdout", "stderr"]
-
 
 
 class OutputCallback(Protocol):
@@ -42,6 +47,40 @@ class OutputCallback(Protocol):
     def __call__(
         self, stream: Stream, line: str, part: int | None = None, continued: bool = False
     ) -> None: ...
+
+
+LinesCallback = Callable[[Stream, LineBatch], None]
+"""Receives the lines of one chunk of one stream, in order (see `LineBatch`)."""
+
+
+class BatchOutput:
+    """An output callback that takes a whole chunk's lines in one call, and single
+    lines too.
+
+    Per-call work (a lock, a timestamp, a write) then happens once per read instead of
+    once per line. Called line by line, each line becomes a batch of one, so every
+    runner can be given one.
+    """
+
+    __slots__ = ("lines",)
+
+    def __init__(self, lines: LinesCallback) -> None:
+        self.lines = lines
+
+    def __call__(
+        self, stream: Stream, line: str, part: int | None = None, continued: bool = False
+    ) -> None:
+        self.lines(stream, LineBatch.of(line, part, continued))
+
+
+def deliver(on_output: OutputCallback, stream: Stream, batch: LineBatch) -> None:
+    """Hand a batch to an output callback: in one call when it takes batches, else a
+    line a call."""
+    if isinstance(on_output, BatchOutput):
+        on_output.lines(stream, batch)
+        return
+    for line in batch:
+        on_output(stream, line.text, line.part, line.continued)
 
 
 ExitCallback = Callable[["ExitStatus"], None]
