@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -56,7 +55,7 @@ def test_reload_adds_and_changes_containers_on_their_new_host_ports(
             busy.bind(("127.0.0.1", busy_port))
             busy.listen()
             write_job(tmp_path, job_name,
-                      before + [container_agent("b", port, docker_image, host_port=busy_port)],
+                      [*before, container_agent("b", port, docker_image, host_port=busy_port)],
                       {"type": "dynamic"})
             mark = len(run.events)
             refused = ctl("reload", str(job))
