@@ -27,7 +27,7 @@ pytestmark = [pytest.mark.integration]
 
 def ctl(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(agentsup_command(*args), capture_output=True, text=True,
-                          timeout=40, env=dict(os.environ))
+                          timeout=60, env=dict(os.environ))
 
 
 def whoami(address: str, port: int) -> Any:
