@@ -165,15 +165,26 @@ class DockerBackend(EngineBackend):
             api = self._client()
         except RunnerError as exc:
             return [str(exc)]
-        return self._problems(
-            api, fresh, job_containers(api, self.job_name), reloaded.host_ports)
+        try:
+            return self._problems(
+                api, fresh, job_containers(api, self.job_name), reloaded.host_ports)
+        except Exception as exc:  # the Engine went away since the start
+            return [f"cannot check the new containers on the Docker Engine at "
+                    f"{self.engine}: {exc}"]
 
     def reload_prepare(self, reloaded: Reloaded) -> None:
         """Pull and create what the new and changed agents need, then take the new host
         ports (`EngineBackend`)."""
         fresh = reloaded.fresh(self.agents)
         if fresh:
-            self._make_ready(self._client(), fresh)
+            try:
+                self._make_ready(self._client(), fresh)
+            except RunnerError:
+                raise
+            except Exception as exc:  # the Engine went away, or answered nonsense
+                raise RunnerError(
+                    f"cannot prepare the new containers on the Docker Engine at "
+                    f"{self.engine}: {exc}") from exc
         super().reload_prepare(reloaded)
 
     # ------------------------------------------------------------------ agents
