@@ -27,6 +27,7 @@ from agentsup.console import choose_format
 from agentsup.control.logring import LogRing, TappedRunner
 from agentsup.control.reload import Reloader, launch_text
 from agentsup.control.rundir import ControlError
+from agentsup.control.running import refuse_down_while_running
 from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
@@ -155,6 +156,8 @@ def _backends(
 def down_job(loaded: LoadedJob, plan: DeploymentPlan, *, log_format: str | None) -> int:
     """`agentsup down`: remove what earlier runs of this job left behind."""
     job = loaded.definition
+    if (refused := refuse_down_while_running(job.job.name)) is not None:
+        return refused
     fmt = choose_format(log_format, sys.stdout, live=False)
     events = EventLog(job.job.name, fmt=fmt)
     route_stdlib_logging(events)
@@ -264,7 +267,7 @@ def _run_actors(
             logic.launches[agent.id] = launch_text(agent, settings)
             agents[agent.id] = actor_for(agent, settings)
         supervisor.proxy().attach(agents).get()
-        reloader = Reloader(control, supervisor, set(backends), settings_for, actor_for)
+        reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
         control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
         supervisor.tell(StartJob())

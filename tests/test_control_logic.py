@@ -209,6 +209,29 @@ def test_reload_stops_callers_first_and_starts_callees_first() -> None:
     assert logic.handle(AgentExited("w", 1, 0, None)) == []
 
 
+def test_reload_starts_agents_that_call_each_other_together() -> None:
+    # A mesh: a and b call each other, so they share a stage. Neither may wait for the
+    # other, or a reload that restarts a and adds b never starts either.
+    logic = SupervisorLogic(make_plan([["a"]]), policies={}, clock=Clock())
+    logic.handle(StartJob())
+    logic.handle(AgentStarted("a", 1, 11, "localhost"))
+    logic.handle(AgentReady("a", 1, "u", 0.1))
+    logic.launches = {"a": "a1"}
+    plan = make_plan([["a", "b"]], {"a": ["b"], "b": ["a"]})
+    effects, _ = reloaded(logic, plan, {"a": "a2", "b": "b1"})
+    assert [e for e in effects if isinstance(e, Send)] == [Send("a", StopAgent())]
+    effects = logic.handle(AgentStopped("a", 0, None))
+    assert [e for e in effects if isinstance(e, Send)] == [
+        Send("a", StartAgent()), Send("b", StartAgent())]
+    for index, agent in enumerate(["a", "b"]):
+        logic.handle(AgentStarted(agent, 1, 40 + index, "localhost"))
+    logic.handle(AgentReady("a", 1, "u", 0.1))
+    effects = logic.handle(AgentReady("b", 1, "u", 0.1))
+    assert events(effects, "job.reloaded") == [
+        {"added": ["b"], "removed": [], "restarted": ["a"]}]
+    assert replies(effects)[0].body["ok"] is True
+
+
 def test_reload_with_nothing_changed_keeps_everything() -> None:
     logic, _ = running()
     logic.launches = {"w": "w1", "hub": "hub1"}

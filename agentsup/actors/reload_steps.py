@@ -112,14 +112,18 @@ class Reload:
         return effects + self._start_ready()
 
     def _start_ready(self) -> list[Effect]:
-        """Start each waiting agent whose peers are all ready (the ordering rule)."""
+        """Start each waiting agent whose peers of earlier stages are all ready (the
+        ordering rule)."""
         state = self.state
         reload = state.reload
         if reload is None or reload.stop_queue or reload.stopping:
             return []
         effects: list[Effect] = []
         for agent_id in list(reload.to_start):
-            peers = state.plan.peers[agent_id]
+            # Only peers of earlier stages are waited for: agents that call each other
+            # (a mesh, any cycle) share a stage and start together, as at the start.
+            stage = state.plan.stage_of(agent_id)
+            peers = [p for p in state.plan.peers[agent_id] if state.plan.stage_of(p) < stage]
             blocked = [p for p in peers if state.agents[p].state in (
                 AgentState.FAILED, AgentState.EXITED, AgentState.STOPPED)
                 and not state.settled(p)]

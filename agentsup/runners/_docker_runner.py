@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,8 @@ logger = logging.getLogger(__name__)
 DRAIN_TIMEOUT = 2.0
 """Seconds the waiter gives the reader to pass on the last lines before reporting."""
 _STUCK_WARNING_INTERVAL = 10.0
+LEFTOVER_REMOVAL_WAIT = 30.0
+"""Seconds a launch waits for another thread's removal of the container under its name."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,19 @@ class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):
         return existing["Id"], (existing.get("Config") or {}).get("Labels") or {}
 
     def _remove_leftover(self, object_id: str) -> None:
-        remove_container(self._api, object_id)
+        """Remove it, and wait until it is gone: when a reload replaces the agent, the
+        old launch's waiter may be removing the same container right now, and the Engine
+        keeps the name taken until that removal is done."""
+        if remove_container(self._api, object_id):
+            return
+        deadline = time.monotonic() + LEFTOVER_REMOVAL_WAIT
+        while inspect_container(self._api, object_id) is not None:
+            if time.monotonic() > deadline:
+                raise RunnerError(
+                    f"container {self.settings.name} of agent {self.settings.agent_id!r} "
+                    f"was still being removed after {LEFTOVER_REMOVAL_WAIT:g} s"
+                )
+            time.sleep(0.05)
 
     def _begin(self, object_id: str) -> tuple[_Launch, StartInfo]:
         """Attach to the output before the start, so that no line is missed."""

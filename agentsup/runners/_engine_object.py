@@ -32,6 +32,7 @@ from agentsup.runners.base import (
     ExitCallback,
     LaunchSpec,
     OutputCallback,
+    Reloaded,
     Runner,
     RunnerError,
     StartInfo,
@@ -199,6 +200,8 @@ class EngineBackend(Backend):
         self._lock = threading.Lock()
         self.job_name = context.job_name
         self.engine = self.engine_for(context)
+        self.host_ports: dict[str, int] = dict(context.host_ports)
+        """Each agent's port on the host; a reload adds and changes them."""
 
     @classmethod
     @abc.abstractmethod
@@ -243,6 +246,12 @@ class EngineBackend(Backend):
     def working_dir(self, agent: Agent) -> Path:
         # Inside the container; informative only, the runner sets the working directory.
         return Path(agent.deployment.workdir or "/")
+
+    def reload_prepare(self, reloaded: Reloaded) -> None:
+        """Take the new host ports: an added or changed agent's object publishes the
+        port the new plan gave it (and its URL names); running objects keep theirs."""
+        self.host_ports.update(reloaded.host_ports)
+        super().reload_prepare(reloaded)
 
     # ------------------------------------------------------------------ after the stop
 

@@ -227,6 +227,22 @@ class BackendContext:
     before anything starts."""
 
 
+@dataclass(frozen=True)
+class Reloaded:
+    """A reloaded job as one backend sees it: its target's agents in the new file."""
+
+    agents: list[Agent]
+    host_ports: Mapping[str, int]
+    """The new plan's host port of each agent."""
+    environment: Callable[[Agent], Mapping[str, str]]
+    """The environment an agent would be started with under the new file."""
+
+    def fresh(self, before: list[Agent]) -> list[Agent]:
+        """The agents that are new, or whose definition differs from `before`'s."""
+        old = {agent.id: agent for agent in before}
+        return [agent for agent in self.agents if old.get(agent.id) != agent]
+
+
 class Backend(abc.ABC):
     """One target's shared resources for one job: connections, networks, clients.
 
@@ -250,6 +266,16 @@ class Backend(abc.ABC):
     def prepare(self) -> None:  # noqa: B027 - optional hook with a sensible default
         """Create what the agents need (networks, remote directories), after every
         backend's preflight passed. Raise `RunnerError` to fail the job before it starts."""
+
+    def reload_preflight(self, reloaded: Reloaded) -> list[str]:
+        """What stops a reload from launching this target's new or changed agents, as
+        readable sentences; like `preflight`, it must not change anything."""
+        return []
+
+    def reload_prepare(self, reloaded: Reloaded) -> None:
+        """Make ready what the new or changed agents need (a host to reach, a network, an
+        image, a host port), then take the new agents; `RunnerError` refuses the reload."""
+        self.agents = reloaded.agents
 
     @classmethod
     def down(cls, context: BackendContext, agents: list[Agent]) -> list[str]:

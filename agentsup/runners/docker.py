@@ -21,7 +21,7 @@ What it shares with the swarm target (the client, clearing by label, the close) 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from agentsup.job.models import Agent
@@ -46,7 +46,7 @@ from agentsup.runners._docker_engine import (
 )
 from agentsup.runners._docker_runner import ContainerSettings, DockerRunner
 from agentsup.runners._engine_object import EngineBackend
-from agentsup.runners.base import BackendContext, Runner, RunnerError
+from agentsup.runners.base import BackendContext, Reloaded, Runner, RunnerError
 
 __all__ = ["ContainerSettings", "DockerBackend", "DockerRunner"]
 
@@ -74,9 +74,9 @@ class DockerBackend(EngineBackend):
         pull = agent.deployment.pull
         return self.context.pull if pull is None else pull
 
-    def _images(self) -> dict[str, list[Agent]]:
+    def _images(self, agents: list[Agent]) -> dict[str, list[Agent]]:
         images: dict[str, list[Agent]] = {}
-        for agent in self.agents:
+        for agent in agents:
             assert agent.deployment.image is not None  # the loader guarantees it
             images.setdefault(agent.deployment.image, []).append(agent)
         return images
@@ -88,13 +88,20 @@ class DockerBackend(EngineBackend):
             api = self._client()
         except RunnerError as exc:
             return [str(exc)]
+        leftovers = job_containers(api, self.job_name)
+        return self._problems(api, self.agents, leftovers, self.host_ports)
+
+    def _problems(
+        self, api: Any, agents: list[Agent], ours: list[Found], ports: Mapping[str, int]
+    ) -> list[str]:
+        """What keeps `agents` from being launched; `ours` are containers of this job
+        (left over, or running now), whose names and host ports may be taken over."""
         problems: list[str] = []
         job = self.job_name
-        leftovers = job_containers(api, job)
-        leftover_ids = {found.id for found in leftovers}
-        leftover_ports = {port for found in leftovers for port in found.host_ports}
+        our_ids = {found.id for found in ours}
+        our_ports = {port for found in ours for port in found.host_ports}
 
-        for image, users in self._images().items():
+        for image, users in self._images(agents).items():
             if image_present(api, image) or all(self._pull_wanted(a) for a in users):
                 continue
             ids = ", ".join(repr(a.id) for a in users)
@@ -103,16 +110,16 @@ class DockerBackend(EngineBackend):
                 f"{engine_address()}; build or load it there, or set `pull: true` to pull it"
             )
 
-        for agent in self.agents:
+        for agent in agents:
             name = container_name(job, agent)
             existing = inspect_container(api, name)
-            if existing is not None and existing["Id"] not in leftover_ids:
+            if existing is not None and existing["Id"] not in our_ids:
                 problems.append(
                     f"container name {name!r} of agent {agent.id!r} is taken by a container "
                     f"agentsup did not create for job {job!r}"
                 )
-            port = self.context.host_ports[agent.id]
-            if engine_is_local() and port not in leftover_ports and port_in_use(port):
+            port = ports[agent.id]
+            if engine_is_local() and port not in our_ports and port_in_use(port):
                 problems.append(
                     f"host port {port} of agent {agent.id!r} is already in use on this "
                     "machine; free it or choose another with `deployment.host_port`"
@@ -121,16 +128,19 @@ class DockerBackend(EngineBackend):
 
     def prepare(self) -> None:
         api = self._client()
-        emit = self.context.emit
         self.clear_leftovers(api)
+        self._make_ready(api, self.agents)
 
-        for image, users in self._images().items():
+    def _make_ready(self, api: Any, agents: list[Agent]) -> None:
+        """Pull the images `agents` lack (where allowed), create the networks they lack."""
+        emit = self.context.emit
+        for image, users in self._images(agents).items():
             if not image_present(api, image) and any(self._pull_wanted(a) for a in users):
                 emit("image.pulling", image=image)
                 pull_image(api, image)
                 emit("image.pulled", image=image)
 
-        for network in sorted({network_of(self.job_name, a) for a in self.agents}):
+        for network in sorted({network_of(self.job_name, a) for a in agents}):
             if network_exists(api, network):
                 continue
             try:
@@ -142,6 +152,40 @@ class DockerBackend(EngineBackend):
                 raise RunnerError(f"cannot create Docker network {network!r}: {exc}") from exc
             self._created_networks.append(network)
             emit("network.created", network=network)
+
+    # ------------------------------------------------------------------ a reload
+
+    def reload_preflight(self, reloaded: Reloaded) -> list[str]:
+        """The start's checks for the new and changed agents: their images, names and
+        host ports; this job's own containers may keep theirs until they are replaced."""
+        fresh = reloaded.fresh(self.agents)
+        if not fresh:
+            return []
+        try:
+            api = self._client()
+        except RunnerError as exc:
+            return [str(exc)]
+        try:
+            return self._problems(
+                api, fresh, job_containers(api, self.job_name), reloaded.host_ports)
+        except Exception as exc:  # the Engine went away since the start
+            return [f"cannot check the new containers on the Docker Engine at "
+                    f"{self.engine}: {exc}"]
+
+    def reload_prepare(self, reloaded: Reloaded) -> None:
+        """Pull and create what the new and changed agents need, then take the new host
+        ports (`EngineBackend`)."""
+        fresh = reloaded.fresh(self.agents)
+        if fresh:
+            try:
+                self._make_ready(self._client(), fresh)
+            except RunnerError:
+                raise
+            except Exception as exc:  # the Engine went away, or answered nonsense
+                raise RunnerError(
+                    f"cannot prepare the new containers on the Docker Engine at "
+                    f"{self.engine}: {exc}") from exc
+        super().reload_prepare(reloaded)
 
     # ------------------------------------------------------------------ agents
 
@@ -156,7 +200,7 @@ class DockerBackend(EngineBackend):
             image=agent.deployment.image,
             network=network_of(job, agent),
             port=agent.config.port,
-            host_port=self.context.host_ports[agent.id],
+            host_port=self.host_ports[agent.id],
             labels=labels(job, self.context.run_id, agent.id),
             working_dir=agent.deployment.workdir,
             nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,

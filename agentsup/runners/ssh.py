@@ -26,7 +26,7 @@ import json
 import logging
 import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agentsup.job.models import Agent
@@ -60,6 +60,7 @@ from agentsup.runners.base import (
     ExitCallback,
     LaunchSpec,
     OutputCallback,
+    Reloaded,
     Runner,
     RunnerError,
     StartInfo,
@@ -211,15 +212,16 @@ class SshBackend(Backend):
         problems = []
         for agent in agents:
             try:
-                problem = await self._check_agent(host, agent)
+                problem = await self._check_agent(host, agent, self.context.environment(agent))
             except RunnerError as exc:
                 problem = str(exc)
             if problem is not None:
                 problems.append(f"agent {agent.id!r} on {host.label}: {problem}")
         return problems
 
-    async def _check_agent(self, host: Host, agent: Agent) -> str | None:
-        env = self.context.environment(agent)
+    async def _check_agent(
+        self, host: Host, agent: Agent, env: Mapping[str, str]
+    ) -> str | None:
         python = watchdog_python(agent)
         workdir = agent.deployment.workdir
         steps = []
@@ -255,6 +257,46 @@ class SshBackend(Backend):
             case 105:
                 return f"{python} is older than Python 3.7, which agentsup needs there"
         return f"checking the host failed (exit status {status}): {tail(stderr)}"
+
+    # ----------------------------------------------------------- a reload
+
+    def reload_preflight(self, reloaded: Reloaded) -> list[str]:
+        """The start's checks for the new and changed agents, on their hosts; a host the
+        job did not reach before is connected here, and kept for their launches."""
+        fresh = reloaded.fresh(self.agents)
+        if not fresh:
+            return []
+        for agent in fresh:
+            endpoint = Endpoint.of(agent)
+            if endpoint not in self._hosts:
+                self._hosts[endpoint] = Host(endpoint, agent, self.context)
+        timeout = 2 * self.context.ssh.timeout + 2 * COMMAND_TIMEOUT
+        try:
+            return self.loop.run(self._check_fresh(fresh, reloaded), timeout)
+        except concurrent.futures.TimeoutError:
+            return [f"checking the remote hosts took longer than {timeout:g} s"]
+
+    async def _check_fresh(self, fresh: list[Agent], reloaded: Reloaded) -> list[str]:
+        async def check(agent: Agent) -> str | None:
+            host = self._hosts[Endpoint.of(agent)]
+            try:
+                await host.connection()
+                problem = await self._check_agent(host, agent, reloaded.environment(agent))
+            except RunnerError as exc:
+                return f"agent {agent.id!r}: {exc}"
+            except (OSError, ValueError) as exc:  # an env file the new file names
+                return f"agent {agent.id!r}: cannot build its environment: {exc}"
+            return None if problem is None else f"agent {agent.id!r} on {host.label}: {problem}"
+
+        results = await asyncio.gather(*(check(agent) for agent in fresh))
+        return [problem for problem in results if problem is not None]
+
+    def reload_prepare(self, reloaded: Reloaded) -> None:
+        agents_of: dict[Endpoint, list[Agent]] = {}
+        for agent in reloaded.agents:
+            agents_of.setdefault(Endpoint.of(agent), []).append(agent)
+        self._agents_of = agents_of
+        super().reload_prepare(reloaded)
 
     # ----------------------------------------------------------- agents
 

@@ -89,7 +89,7 @@ class SwarmBackend(EngineBackend):
         context = self.context
         settings = service_settings(
             context.job_name, context.start_timeout, agent, self.network,
-            context.host_ports[agent.id],
+            self.host_ports[agent.id],
             labels(self.job_name, context.run_id, agent.id),
         )
         return SwarmRunner(self._client(), settings)
