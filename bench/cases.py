@@ -433,7 +433,7 @@ def throughput(workdir: Path, lines: int, runs: int) -> ThroughputResult:
             while time.monotonic() < deadline:
                 fresh = run.output_lines[seen:]
                 seen += len(fresh)
-                if any('"burst_end"' in line for line in fresh):
+                if any(b'"burst_end"' in line for line in fresh):
                     break
                 time.sleep(0.05)
             run.stop()

@@ -212,15 +212,16 @@ def write_job(
 class Agentsup:
     """A running `agentsup start`, its events collected by a reader thread.
 
-    `agent.output` lines are kept raw and parsed only on demand, so that the reader
-    keeps up with a fast writer without taking CPU from the supervisor.
+    `agent.output` lines are kept raw and parsed only on demand, and stdout is read in
+    large chunks, so that the reader keeps up with a fast writer without taking CPU from
+    the supervisor.
     """
 
     job: Path
-    process: subprocess.Popen[str] = field(init=False)
+    process: subprocess.Popen[bytes] = field(init=False)
     launched_at: float = field(init=False)
     events: list[Event] = field(init=False, default_factory=list)
-    output_lines: list[str] = field(init=False, default_factory=list)
+    output_lines: list[bytes] = field(init=False, default_factory=list)
     _queue: queue.Queue[Event | None] = field(init=False, default_factory=queue.Queue)
     _started: float | None = field(init=False, default=None)
 
@@ -230,7 +231,6 @@ class Agentsup:
             [sys.executable, "-c", CLI_MAIN, "start", str(self.job), "--log-format", "json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            text=True,
             cwd=ROOT,
             start_new_session=True,
         )
@@ -243,20 +243,29 @@ class Agentsup:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if '"event":"agent.output"' in line:
-                self.output_lines.append(line)
-                continue
-            try:
-                event: Event = json.loads(line)
-            except ValueError:
-                continue
-            if event.get("event") == "job.loaded" and "started" in event:
-                self._started = _epoch(str(event["started"]))
-            self._timed(event)
-            self.events.append(event)
-            self._queue.put(event)
+        fd = self.process.stdout.fileno()
+        marker = b'"event":"agent.output"'
+        rest = b""
+        while chunk := os.read(fd, 1 << 20):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            self.output_lines.extend([line for line in lines if marker in line])
+            for line in [line for line in lines if marker not in line]:
+                self._event(line)
+        if rest:
+            self._event(rest)
         self._queue.put(None)
+
+    def _event(self, line: bytes) -> None:
+        try:
+            event: Event = json.loads(line)
+        except ValueError:
+            return
+        if event.get("event") == "job.loaded" and "started" in event:
+            self._started = _epoch(str(event["started"]))
+        self._timed(event)
+        self.events.append(event)
+        self._queue.put(event)
 
     def wait_for(
         self, name: str, timeout: float = 60.0, where: Callable[[Event], bool] = lambda _: True
