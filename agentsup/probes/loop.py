@@ -11,7 +11,8 @@ A probe tries every address its host name has, in the resolver's order, and move
 the next when a connect is refused or takes more than its share of the timeout (as
 `socket.create_connection` does); the address that answered is tried first next time.
 Names are looked up on a helper thread (`addresses`), never here. TLS is driven through
-its handshake by the same loop; HTTP answers are read by `probes.http` (h11 for the unusual ones).
+its handshake by the same loop; HTTP answers are read by `probes.http` (with h11 for the
+unusual ones).
 
 A repeating probe (liveness) keeps its passes to itself and reschedules itself, so an
 idle agent's checks never wake its actor; an HTTP one to a local agent also keeps its
