@@ -3,9 +3,9 @@
 The plain answer nearly every agent gives (a status, `Content-Length`, a short body) is
 read here; any other is parsed by h11: it knows chunked bodies, answers that end when the
 connection closes, and interim 1xx answers, which a hand-written reader judged only at
-the deadline. h11 is imported the first time an answer needs it (a tenth of `start`'s
-imports otherwise, for agents that never give such an answer). The probe loop moves the
-bytes.
+the deadline. h11 is imported the first time an answer needs it: its import, 15-30 ms
+of `start` (docs/performance.md), is spared when no agent gives such an answer. The probe
+loop moves the bytes.
 """
 
 from __future__ import annotations
