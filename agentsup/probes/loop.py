@@ -235,9 +235,10 @@ class ProbeLoop:
 
     def flush(self, handle: ProbeHandle, done: Done) -> None:
         """Cancel a polling probe and pass its last kept-back failure to `done`, on the
-        loop's thread (an empty reason when none failed yet). An attempt under way is
-        left to finish unreported; a pass the loop reported before the flush stays
-        reported, and the flush still answers."""
+        loop's thread (an empty reason when none failed yet). An attempt under way
+        finishes; its failure is not passed on, a pass is (as is one passed on before
+        the flush), and the flush answers all the same: the agent's logic, timing out
+        once it asked, ignores that pass."""
         with self._lock:
             if self._closed:
                 return
