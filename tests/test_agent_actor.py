@@ -34,7 +34,7 @@ from agentsup.messages import (
     StartAgent,
     StopAgent,
 )
-from agentsup.probes.prober import ProbeRequest, ProbeResult
+from agentsup.probes.prober import Polling, ProbeRequest, ProbeResult
 from agentsup.runners.base import (
     ExitCallback,
     ExitStatus,
@@ -111,6 +111,15 @@ class RecordingProber:
                  done: Callable[[ProbeResult], None], *, repeat: bool = False) -> object:
         self.scheduled.put((delay, request, done))
         return threading.Timer(0, lambda: None)  # not started; cancel() is harmless
+
+    def poll(self, delay: float, request: ProbeRequest,
+             done: Callable[[ProbeResult], None], polling: Polling) -> object:
+        """A polling readiness probe: recorded like any (the test answers every attempt,
+        as a loop that keeps no failure back would)."""
+        return self.schedule(delay, request, done)
+
+    def flush(self, handle: object, done: Callable[[ProbeResult], None]) -> None:
+        done(ProbeResult(False, ""))
 
     def next(self) -> tuple[float, ProbeRequest, Callable[[ProbeResult], None]]:
         return self.scheduled.get(timeout=WAIT)

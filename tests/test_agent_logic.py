@@ -17,6 +17,7 @@ from agentsup.actors.agent_effects import (
     AgentSettings,
     Cancel,
     Effect,
+    FlushProbe,
     Kill,
     Launch,
     Probe,
@@ -46,6 +47,7 @@ from agentsup.messages import (
     StopAgent,
     StopFinished,
 )
+from agentsup.probes.polling import Polling
 from agentsup.runners.base import LaunchSpec
 
 
@@ -117,7 +119,8 @@ def test_a_launch_reports_and_readiness_probes_at_once_under_a_start_deadline() 
     assert h.reports() == [AgentStarted("a", 1, 1001, "localhost")]
     generation = h.logic.generation
     assert After(5.0, StartTimedOut(generation), "deadline") in effects
-    assert of(effects, Probe) == [Probe(0.0, generation, readiness=True)]
+    assert of(effects, Probe) == [Probe(0.0, generation, readiness=True,
+                                        polling=Polling(0.0, 5.0, 10.0, None))]
 
 
 def test_readiness_probes_fast_then_back_off_then_liveness_every_interval() -> None:
@@ -153,7 +156,10 @@ def test_the_start_deadline_fails_the_start_even_if_no_probe_ever_answers() -> N
     h.send(h.checked(False, "HTTP 503"))
     # the probe thread dies here: no result ever comes again
     h.now += 1.0
-    effects = h.send(StartTimedOut(h.logic.generation))
+    generation = h.logic.generation
+    assert h.send(StartTimedOut(generation)) == [FlushProbe(generation)]
+    assert h.reports(AgentStartFailed) == []  # the probe loop may hold a newer reason
+    effects = h.send(h.checked(False, ""))  # it held none
     (failed,) = h.reports(AgentStartFailed)
     assert failed.reason == "not ready within 1 s (last health check: HTTP 503)"
     assert Kill() in effects and h.logic.phase is AgentPhase.DOWN
@@ -164,9 +170,39 @@ def test_the_start_deadline_fails_the_start_even_if_no_probe_ever_answers() -> N
 def test_a_deadline_before_any_answer_says_so() -> None:
     h = History(timeout=1.0)
     h.start()
-    h.send(StartTimedOut(h.logic.generation))
+    h.send(StartTimedOut(h.logic.generation), h.checked(False, ""))
     (failed,) = h.reports(AgentStartFailed)
     assert failed.reason.endswith("(last health check: no health check answered)")
+
+
+def test_the_deadline_gives_the_reason_the_probe_loop_kept_back() -> None:
+    h = History(timeout=1.0)
+    h.start()
+    h.now += 1.0
+    generation = h.logic.generation
+    h.send(StartTimedOut(generation))
+    h.send(h.checked(True))  # a pass after the deadline changes nothing
+    assert h.reports(AgentReady) == []
+    effects = h.send(h.checked(False, "cannot connect to localhost:9: Connection refused"))
+    (failed,) = h.reports(AgentStartFailed)
+    assert failed.reason == ("not ready within 1 s (last health check: cannot connect to "
+                             "localhost:9: Connection refused)")
+    assert Kill() in effects
+    assert h.send(h.checked(False, "late")) == []  # one answer only, of a closed generation
+
+
+def test_an_exec_readiness_probe_reports_every_attempt_and_times_out_at_once() -> None:
+    h = History(timeout=1.0, health=health(probe(type=ProbeType.EXEC, command=["true"]),
+                                           probe(type=ProbeType.EXEC, command=["true"])))
+    (first,) = of(h.start(), Probe)
+    assert first.polling is None
+    (again,) = of(h.send(h.checked(False, "true exited with 1")), Probe)
+    assert again.polling is None and again.delay == pytest.approx(0.01)
+    h.now += 1.0
+    effects = h.send(StartTimedOut(h.logic.generation))
+    assert of(effects, FlushProbe) == []
+    (failed,) = h.reports(AgentStartFailed)
+    assert failed.reason.endswith("(last health check: true exited with 1)")
 
 
 def test_a_result_past_the_deadline_fails_the_start_too() -> None:

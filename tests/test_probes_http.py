@@ -3,10 +3,22 @@ answer, whole or in pieces; everything else is h11's to judge."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import h11
 import pytest
 
-from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.http import (
+    Answer,
+    Exchange,
+    HttpError,
+    card_name,
+    host_header,
+    judge_status,
+)
 
 ANSWERS = {
     "plain": b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
@@ -113,3 +125,47 @@ def test_judging() -> None:
     card = Answer(200, b'{"name": "n", "url": "http://x"}', True)
     assert card_name(card) == ("n", "")
     assert card_name(Answer(301, b"", True)) == (None, "HTTP 301")
+
+
+@pytest.mark.parametrize("keep_alive", [False, True])
+@pytest.mark.parametrize(("host", "port", "path"), [
+    ("localhost", 80, "/health"), ("::1", 8080, "/ready?x=1&y=%20"),
+    ("agent.example", 443, "/.well-known/agent-card.json"),
+])
+def test_the_request_is_what_h11_would_send(host: str, port: int, path: str,
+                                            keep_alive: bool) -> None:
+    from agentsup.probes.http import _get
+
+    connection = h11.Connection(h11.CLIENT)
+    expected = connection.send(_get(host_header(host, port), path, keep_alive)) or b""
+    expected += connection.send(h11.EndOfMessage()) or b""
+    assert Exchange(host, port, path, keep_alive=keep_alive).request() == expected
+
+
+def test_a_path_a_request_cannot_carry_fails_the_probe_with_a_reason() -> None:
+    with pytest.raises(HttpError, match="has characters a request cannot carry"):
+        Exchange("localhost", 80, "/a b").request()
+    with pytest.raises(h11.LocalProtocolError):  # h11 refuses it too
+        h11.Connection(h11.CLIENT).send(h11.Request(method="GET", target="/a b",
+                                                    headers=[("Host", "x")]))
+
+
+LAZY = """\
+import json, sys
+from agentsup.actors.agent import AgentActor
+from agentsup.probes.http import Exchange
+exchange = Exchange("localhost", 80, "/health")
+exchange.request()
+plain = exchange.feed(b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok")
+before = "h11" in sys.modules
+chunked = Exchange("localhost", 80, "/health")
+answer = chunked.feed(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n"
+                      b"2\\r\\nok\\r\\n0\\r\\n\\r\\n")
+print(json.dumps([before, "h11" in sys.modules, plain.status, answer.body.decode()]))
+"""
+
+
+def test_h11_is_imported_only_for_an_answer_that_needs_it() -> None:
+    done = subprocess.run([sys.executable, "-c", LAZY], capture_output=True, text=True,
+                          timeout=60, check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert json.loads(done.stdout) == [False, True, 200, "ok"]

@@ -25,6 +25,7 @@ from agentsup.actors.agent_effects import (
     AgentSettings,
     Cancel,
     Effect,
+    FlushProbe,
     Kill,
     Launch,
     Probe,
@@ -141,6 +142,8 @@ class AgentActor(pykka.ThreadingActor):
                 tell_quietly(self.supervisor, message)
             case Probe():
                 self._schedule_probe(effect)
+            case FlushProbe(generation=generation):
+                self._flush_probe(generation)
             case After(seconds=seconds, message=later, slot=slot):
                 tell = self._tell_self
                 handle = self.timers.call_later(seconds, lambda: tell(later))
@@ -221,15 +224,10 @@ class AgentActor(pykka.ThreadingActor):
         its result comes back here. Liveness checks of hundreds of agents are the
         supervisor's main idle cost, and a tick through this actor would add a thread
         wake-up to each."""
-        generation = effect.generation
-        tell = self._tell_self
-
-        def done(result: ProbeResult) -> None:
-            tell(HealthChecked(generation, result.ok, result.error, result.peer, result.name))
-
+        done = self._probe_done(effect.generation)
         health = self.settings.health
         probe = health.ready_probe() if effect.readiness else health.live_probe()
-        if probe.type is ProbeType.EXEC:  # every result reported: quiet passes are optional
+        if probe.type is ProbeType.EXEC:  # every result reported: quiet passes, polling optional
             check = self._exec_check(probe)
             prober = self.prober
             self._set("health", self.timers.call_later(
@@ -245,8 +243,33 @@ class AgentActor(pykka.ThreadingActor):
                 done(ProbeResult(False, str(exc)))
                 return
             self.requests[(effect.readiness, url)] = request  # the same for every check
+        if effect.polling is not None:
+            self._set("health", self.prober.poll(effect.delay, request, done, effect.polling))
+            return
         self._set("health", self.prober.schedule(
             effect.delay, request, done, repeat=effect.quiet_passes))
+
+    def _probe_done(self, generation: int) -> Callable[[ProbeResult], None]:
+        """Where a probe's result goes: a `HealthChecked` told to this actor."""
+        tell = self._tell_self
+
+        def done(result: ProbeResult) -> None:
+            tell(HealthChecked(generation, result.ok, result.error, result.peer, result.name))
+
+        return done
+
+    def _flush_probe(self, generation: int) -> None:
+        """Have the polling probe report its last failure. The answer comes back as a
+        message like any probe result, also when no polling probe holds the slot (one
+        that could not be made, say), so that the logic always gets one."""
+        handle = self.slots.pop("health", None)
+        done = self._probe_done(generation)
+        if isinstance(handle, ProbeHandle):
+            self.prober.flush(handle, done)
+            return
+        if handle is not None:
+            handle.cancel()
+        done(ProbeResult(False, ""))
 
     def _exec_check(self, probe: EffectiveProbe) -> Callable[[], ProbeResult]:
         runner = self.runner

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agentsup.job.models import EffectiveHealth
+from agentsup.probes.polling import Polling
 from agentsup.runners.base import LaunchSpec
 
 
@@ -48,12 +49,30 @@ class Probe:
     repetition) or the slot is cancelled. The logic asks for it only when a pass would
     change nothing but schedule this very probe again, so a reported or an unreported
     pass lead to the same state and the same next check; a liveness check that passes
-    after one that passed then costs no message to the actor."""
+    after one that passed then costs no message to the actor.
+
+    With `polling` (a network readiness probe), the converse: a failed attempt may be
+    left unreported, the probe running again on the readiness schedule (`Polling`)
+    until an attempt passes (reported at once), the start deadline comes (that failure
+    reported) or the slot is cancelled or flushed (`FlushProbe`). The schedule is the
+    one the logic follows on a reported failure, so reported and unreported failures
+    lead to the same attempts; a booting agent's refused connects then cost no message
+    to the actor."""
 
     delay: float
     generation: int
     readiness: bool
     quiet_passes: bool = False
+    polling: Polling | None = None
+
+
+@dataclass(frozen=True)
+class FlushProbe:
+    """End the probe in slot "health" and report its last failure, kept back while it
+    polled, as a failed `HealthChecked(generation)` (with an empty reason when none
+    was kept back): the reason a start that timed out gives."""
+
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -93,4 +112,4 @@ class Report:
     message: object
 
 
-Effect = Launch | Probe | After | Cancel | Stop | Kill | Report
+Effect = Launch | Probe | FlushProbe | After | Cancel | Stop | Kill | Report

@@ -21,6 +21,7 @@ from agentsup.actors.agent_effects import (
     AgentSettings,
     Cancel,
     Effect,
+    FlushProbe,
     Kill,
     Launch,
     Probe,
@@ -49,7 +50,7 @@ from agentsup.messages import (
     StopAgent,
     StopFinished,
 )
-from agentsup.probes.prober import readiness_delay
+from agentsup.probes.polling import Polling, next_readiness_delay
 from agentsup.runners.base import ExitStatus
 
 EXIT_REPORT_GRACE = 2.0
@@ -57,6 +58,10 @@ EXIT_REPORT_GRACE = 2.0
 
 GRACE_PERIOD = 0.5
 """With health checks off, an agent is ready once it has run this long without exiting."""
+
+POLLED = frozenset({ProbeType.HTTP, ProbeType.TCP, ProbeType.A2A})
+"""Readiness probes the probe loop repeats itself after a failure (`Probe.polling`).
+An exec probe runs on the exec pool and reports every attempt; a log probe is no probe."""
 
 
 class AgentPhase(StrEnum):
@@ -88,6 +93,9 @@ class AgentLogic:
         self.failures = 0
         self.reported_unhealthy = False
         self.last_delay: float | None = None
+        self.timing_out = False
+        """The start deadline came while the readiness probe polled: the start has timed
+        out, and the probe's last failure (the reason to give) is on its way."""
         self.relaunch_delay: float | None = None
         self.stop_in_progress = False
         self.stop_returned = False
@@ -134,6 +142,10 @@ class AgentLogic:
                     return self._check()
             case StartTimedOut(generation=generation):
                 if generation == self.generation and self.phase is AgentPhase.STARTING:
+                    if self._polled() and not self.timing_out:
+                        # The loop holds the last failure: ask for it, time out on it.
+                        self.timing_out = True
+                        return [FlushProbe(generation)]
                     return self._start_timed_out(self._timeout_error())
             case HealthChecked():
                 if message.generation == self.generation:
@@ -172,6 +184,7 @@ class AgentLogic:
         self.failures = 0
         self.reported_unhealthy = False
         self.last_delay = None
+        self.timing_out = False
         self.last_exit = None
         self.last_error = ""
         self.phase = AgentPhase.LAUNCHING
@@ -194,7 +207,7 @@ class AgentLogic:
         timeout = self.settings.start_timeout
         effects.append(After(timeout, StartTimedOut(generation), "deadline"))
         if ready.type is not ProbeType.LOG:
-            effects.append(Probe(0.0, generation, readiness=True))
+            effects.append(self._readiness_probe(0.0, 0.0))
         return effects
 
     def _launch_failed(self, reason: str) -> list[Effect]:
@@ -231,7 +244,23 @@ class AgentLogic:
             return []
         if probe.type is ProbeType.LOG:
             return []  # the start deadline has its own timer
-        return [Probe(0.0, self.generation, readiness=self.phase is AgentPhase.STARTING)]
+        if self.phase is AgentPhase.STARTING:
+            if self.timing_out:
+                return []
+            return [self._readiness_probe(0.0, self.clock() - self.started_at)]
+        return [Probe(0.0, self.generation, readiness=False)]
+
+    def _polled(self) -> bool:
+        return self.settings.health.ready_probe().type in POLLED
+
+    def _readiness_probe(self, delay: float, elapsed: float) -> Probe:
+        """The next readiness probe, `elapsed` seconds after the launch; one the probe
+        loop polls (`Polling`) if it is a network probe."""
+        polling = None
+        if self._polled():
+            interval = self.settings.health.ready_probe().interval
+            polling = Polling(elapsed, self.settings.start_timeout, interval, self.last_delay)
+        return Probe(delay, self.generation, readiness=True, polling=polling)
 
     def _timeout_error(self) -> str:
         ready = self.settings.health.ready_probe()
@@ -241,18 +270,23 @@ class AgentLogic:
 
     def _checked(self, result: HealthChecked) -> list[Effect]:
         if self.phase is AgentPhase.STARTING:
+            if self.timing_out:
+                # Timed out already: a pass that came meanwhile changes nothing, a
+                # failure (the flushed probe's) gives the reason.
+                if result.ok:
+                    return []
+                return self._start_timed_out(result.error or self._timeout_error())
             if result.ok:
                 return self._became_ready(result.name)
             self.last_error = result.error
             elapsed = self.clock() - self.started_at
-            timeout = self.settings.start_timeout
-            if elapsed >= timeout:
-                return self._start_timed_out(result.error)
             interval = self.settings.health.ready_probe().interval
-            delay = readiness_delay(self.last_delay, elapsed, interval)
-            delay = min(delay, max(timeout - elapsed, 0.0))
+            delay = next_readiness_delay(
+                self.last_delay, elapsed, self.settings.start_timeout, interval)
+            if delay is None:
+                return self._start_timed_out(result.error)
             self.last_delay = delay
-            return [Probe(delay, self.generation, readiness=True)]
+            return [self._readiness_probe(delay, elapsed)]
         if self.phase is not AgentPhase.READY:
             return []
         health = self.settings.health.live_probe()

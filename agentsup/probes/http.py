@@ -1,8 +1,11 @@
 """One HTTP/1.1 request and its answer, without I/O, and how an answer is judged.
 
-The parsing is h11's: it knows chunked bodies, answers that end when the connection
-closes, keep-alive answers that end at `Content-Length`, and interim 1xx answers, which
-a hand-written reader judged only at the deadline. The probe loop moves the bytes.
+The plain answer nearly every agent gives (a status, `Content-Length`, a short body) is
+read here; any other is parsed by h11: it knows chunked bodies, answers that end when the
+connection closes, and interim 1xx answers, which a hand-written reader judged only at
+the deadline. h11 is imported the first time an answer needs it: its import, 15-30 ms
+of `start` (docs/performance.md), is spared when no agent gives such an answer. The probe
+loop moves the bytes.
 """
 
 from __future__ import annotations
@@ -11,8 +14,10 @@ import functools
 import json
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import h11
+if TYPE_CHECKING:
+    import h11
 
 MAX_BODY = 256 * 1024
 """Bytes of body kept at most; a health answer is judged by its status, a card is small."""
@@ -43,26 +48,37 @@ def host_header(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-@functools.lru_cache(maxsize=1024)
-def _get(host: str, path: str, keep_alive: bool = False) -> h11.Request:
-    """The request of a probe, built (and validated by h11) once per host and path:
-    liveness checks repeat the same request, and building it is a fifth of h11's cost.
-    Without `keep_alive` it asks the agent to close the connection after answering."""
-    headers = [
-        ("Host", host),
-        ("User-Agent", "agentsup"),
-        ("Accept", "*/*"),
-    ]
+_TARGET = re.compile(r"[\x21-\x7e]+")
+"""What HTTP/1.1 (and h11) allows in a request target: visible ASCII, no spaces."""
+
+
+def _headers(host: str, keep_alive: bool) -> list[tuple[str, str]]:
+    """Without `keep_alive` the request asks the agent to close after answering."""
+    headers = [("Host", host), ("User-Agent", "agentsup"), ("Accept", "*/*")]
     if not keep_alive:
         headers.append(("Connection", "close"))
-    return h11.Request(method="GET", target=path, headers=headers)
+    return headers
+
+
+def _get(host: str, path: str, keep_alive: bool = False) -> h11.Request:
+    """The request as h11 has it, for an answer that h11 reads."""
+    import h11
+
+    return h11.Request(method="GET", target=path, headers=_headers(host, keep_alive))
 
 
 @functools.lru_cache(maxsize=1024)
 def _request_bytes(host: str, path: str, keep_alive: bool = False) -> bytes:
-    connection = h11.Connection(h11.CLIENT)
-    data = connection.send(_get(host, path, keep_alive)) or b""
-    return data + (connection.send(h11.EndOfMessage()) or b"")
+    """The request of a probe, made once per host and path (liveness checks repeat the
+    same request), byte for byte what h11 sends. Raises HttpError for a path or host
+    that HTTP cannot carry."""
+    if not _TARGET.fullmatch(path):
+        raise HttpError(f"the path {path!r} has characters a request cannot carry")
+    if not _TARGET.fullmatch(host):
+        raise HttpError(f"the host {host!r} has characters a request cannot carry")
+    lines = [f"GET {path} HTTP/1.1", *(f"{name}: {value}" for name, value
+                                       in _headers(host, keep_alive))]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([2-5][0-9][0-9])(?: [^\r\n]*)?")
@@ -152,6 +168,8 @@ class Exchange:
                 return None
         # Not the plain kind, or the agent closed before it was all in: h11 takes over,
         # from the first byte.
+        import h11
+
         self._raw = None
         connection = self._connection = h11.Connection(h11.CLIENT)
         connection.send(_get(self._host, self.path, self.keep_alive))
@@ -162,6 +180,8 @@ class Exchange:
         return answer
 
     def _feed_h11(self, data: bytes) -> Answer | None:
+        import h11  # imported by `feed` already: a lookup
+
         connection = self._connection
         assert connection is not None
         try:

@@ -11,11 +11,15 @@ A probe tries every address its host name has, in the resolver's order, and move
 the next when a connect is refused or takes more than its share of the timeout (as
 `socket.create_connection` does); the address that answered is tried first next time.
 Names are looked up on a helper thread (`addresses`), never here. TLS is driven through
-its handshake by the same loop; HTTP is parsed by h11 (`probes.http`).
+its handshake by the same loop; HTTP answers are read by `probes.http` (with h11 for the
+unusual ones).
 
 A repeating probe (liveness) keeps its passes to itself and reschedules itself, so an
 idle agent's checks never wake its actor; an HTTP one to a local agent also keeps its
-connection between runs (`_Chain`).
+connection between runs (`_Chain`). A polling probe (readiness) does the converse: it
+keeps its failures to itself, trying again on the readiness schedule (`Polling`) until
+one passes or the start deadline comes, so a booting agent's refused connects, one every
+10 ms, never wake its actor; `flush` hands over the last failure's reason.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from dataclasses import dataclass, field
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.polling import Polling
 from agentsup.probes.request import (
     A2A_PATHS,
     Done,
@@ -69,12 +74,16 @@ _STREAM = socket.SOCK_STREAM | getattr(socket, "SOCK_NONBLOCK", 0)
 
 
 class ProbeHandle:
-    """Cancels a scheduled probe; a probe already under way still answers."""
+    """Cancels a scheduled probe; a probe already under way still answers (unless it
+    polls: a polling probe's failure after the cancel is not passed on)."""
 
-    __slots__ = ("cancelled",)
+    __slots__ = ("cancelled", "last_error")
 
     def __init__(self) -> None:
         self.cancelled = False
+        self.last_error = ""
+        """A polling probe's last failure, kept back (read and written on the loop's
+        thread only)."""
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -109,6 +118,12 @@ def _loopback(address: Address) -> bool:
     return ip == "::1" or ip.startswith("127.")
 
 
+_Poll = tuple[Polling, float]
+"""A polling probe's schedule and the loop's time when it was asked for."""
+
+_Entry = tuple[float, int, ProbeHandle, ProbeRequest, Done, "_Chain | None", "_Poll | None"]
+
+
 @dataclass(eq=False)
 class _Probe:
     request: ProbeRequest
@@ -117,6 +132,8 @@ class _Probe:
     handle: ProbeHandle
     chain: _Chain | None
     """Set for a repeating probe."""
+    poll: _Poll | None = None
+    """Set for a polling probe."""
     reused: bool = False
     """Sent on the chain's kept connection; it is retried on a new one when that
     connection turns out closed before any answer came."""
@@ -167,7 +184,8 @@ class ProbeLoop:
         os.set_blocking(self._wake_write, False)
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
-        self._due: list[tuple[float, int, ProbeHandle, ProbeRequest, Done, _Chain | None]] = []
+        self._due: list[_Entry] = []
+        self._flushes: list[tuple[ProbeHandle, Done]] = []
         self._counter = itertools.count()
         self._active: set[_Probe] = set()
         self._resolving: list[_Probe] = []
@@ -185,7 +203,8 @@ class ProbeLoop:
     # ------------------------------------------------------------------ any thread
 
     def schedule(
-        self, delay: float, request: ProbeRequest, done: Done, *, repeat: bool = False
+        self, delay: float, request: ProbeRequest, done: Done, *, repeat: bool = False,
+        polling: Polling | None = None,
     ) -> ProbeHandle:
         """Probe after `delay` seconds and pass the result to `done`.
 
@@ -193,19 +212,38 @@ class ProbeLoop:
         seconds after it, until one fails (that result is passed on, and the repeating
         ends) or the handle is cancelled. A liveness check that passes after one that
         passed carries no news, and not sending it saves a message and a wake-up of the
-        agent's actor per check."""
+        agent's actor per check.
+
+        With `polling`, the converse: a failed probe is not passed on but runs again
+        on the readiness schedule (`Polling.after`), until one passes (passed on at
+        once), the start deadline comes (that failure is passed on), or the handle is
+        cancelled or flushed (`flush`)."""
         handle = ProbeHandle()
         with self._lock:
             if self._closed:
                 return handle
-            due = _due_time(self._clock(), delay)
+            now = self._clock()
+            due = _due_time(now, delay)
             chain = _Chain(delay) if repeat else None
-            entry = (due, next(self._counter), handle, request, done, chain)
+            poll = None if polling is None else (polling, now)
+            entry = (due, next(self._counter), handle, request, done, chain, poll)
             heapq.heappush(self._due, entry)
             first = self._due[0][2] is handle
         if first:
             self._wake()
         return handle
+
+    def flush(self, handle: ProbeHandle, done: Done) -> None:
+        """Cancel a polling probe and pass its last kept-back failure to `done`, on the
+        loop's thread (an empty reason when none failed yet). An attempt under way
+        finishes; its failure is not passed on, a pass is (as is one passed on before
+        the flush), and the flush answers all the same: the agent's logic, timing out
+        once it asked, ignores that pass."""
+        with self._lock:
+            if self._closed:
+                return
+            self._flushes.append((handle, done))
+        self._wake()
 
     def close(self) -> None:
         with self._lock:
@@ -226,6 +264,7 @@ class ProbeLoop:
                 with self._lock:
                     if self._closed:
                         break
+                self._flush()
                 self._start_due()
                 self._retry_resolving()
                 for key, _ in self._selector.select(self._wait_time()):
@@ -244,12 +283,27 @@ class ProbeLoop:
             for probe in [*self._active, *self._resolving]:
                 self._finish(probe, ProbeResult(False, "the job is stopping"), report=False)
             with self._lock:
-                chains = [entry[5] for entry in self._due if entry[5] is not None]
+                chains = [chain for *_, chain, _ in self._due if chain is not None]
             for chain in chains:
                 self._drop_kept(chain)
             self._selector.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
+
+    def _flush(self) -> None:
+        with self._lock:
+            if not self._flushes:
+                return
+            flushes, self._flushes = self._flushes, []
+        for handle, done in flushes:
+            handle.cancelled = True
+            self._report(done, ProbeResult(False, handle.last_error))
+
+    def _report(self, done: Done, result: ProbeResult) -> None:
+        try:
+            done(result)
+        except Exception:
+            logger.exception("a health probe callback failed")
 
     def _wait_time(self) -> float | None:
         now = self._clock()
@@ -268,13 +322,13 @@ class ProbeLoop:
             with self._lock:
                 if not self._due or self._due[0][0] > now:
                     return
-                _, _, handle, request, done, chain = heapq.heappop(self._due)
+                _, _, handle, request, done, chain, poll = heapq.heappop(self._due)
             if handle.cancelled:
                 if chain is not None:
                     self._drop_kept(chain)
                 continue
             deadline = now + request.timeout
-            probe = _Probe(request, deadline, done, handle, chain, wake_at=deadline)
+            probe = _Probe(request, deadline, done, handle, chain, poll, wake_at=deadline)
             if chain is not None and chain.kept is not None:
                 if chain.runs < FRESH_EVERY - 1:
                     chain.runs += 1
@@ -573,14 +627,33 @@ class ProbeLoop:
             if probe.handle.cancelled:
                 self._drop_kept(chain)
             else:
-                entry = (_due_time(self._clock(), chain.interval), next(self._counter),
-                         probe.handle, probe.request, probe.done, chain)
+                entry: _Entry = (_due_time(self._clock(), chain.interval), next(self._counter),
+                                 probe.handle, probe.request, probe.done, chain, None)
                 with self._lock:
                     heapq.heappush(self._due, entry)
             return
         if chain is not None:
             self._drop_kept(chain)
-        try:
-            probe.done(result)
-        except Exception:
-            logger.exception("a health probe callback failed")
+        if not result.ok and probe.poll is not None and self._poll_again(probe, result):
+            return
+        self._report(probe.done, result)
+
+    def _poll_again(self, probe: _Probe, result: ProbeResult) -> bool:
+        """Keep a polling probe's failure back and schedule its next attempt; False when
+        the failure is to be passed on (the start deadline has come)."""
+        handle = probe.handle
+        if handle.cancelled:
+            return True  # called off or flushed: nobody waits for this reason
+        assert probe.poll is not None
+        polling, asked_at = probe.poll
+        now = self._clock()
+        following = polling.after(now - asked_at)
+        if following is None:
+            return False
+        delay, polling = following
+        handle.last_error = result.error
+        entry: _Entry = (_due_time(now, delay), next(self._counter), handle, probe.request,
+                         probe.done, None, (polling, now))
+        with self._lock:
+            heapq.heappush(self._due, entry)
+        return True

@@ -17,29 +17,20 @@ from collections.abc import Callable
 
 from agentsup.job.models import EffectiveProbe, ProbeType
 from agentsup.probes.loop import ProbeHandle, ProbeLoop
+from agentsup.probes.polling import (
+    FAST_PERIOD,
+    FAST_POLL,
+    Polling,
+    next_readiness_delay,
+    readiness_delay,
+)
 from agentsup.probes.request import ProbeRequest, ProbeResult, probe_request
 
-__all__ = ["FAST_PERIOD", "FAST_POLL", "ProbeHandle", "ProbeRequest", "ProbeResult", "Prober",
-           "network_request", "readiness_delay"]
+__all__ = ["FAST_PERIOD", "FAST_POLL", "Polling", "ProbeHandle", "ProbeRequest", "ProbeResult",
+           "Prober", "network_request", "next_readiness_delay", "readiness_delay"]
 
 EXEC_WORKERS = 8
 """Exec probes that may run at once; more wait their turn."""
-
-FAST_POLL = 0.01
-FAST_PERIOD = 2.0
-BACKOFF_FACTOR = 1.5
-
-
-def readiness_delay(previous: float | None, elapsed: float, interval: float) -> float:
-    """The pause before the next readiness probe.
-
-    Every 10 ms for the first two seconds (so `agent.ready` follows listening within tens
-    of milliseconds), then growing by half each time, never beyond `interval`.
-    """
-    if elapsed < FAST_PERIOD or previous is None:
-        return min(FAST_POLL, interval)
-    return min(max(previous, FAST_POLL) * BACKOFF_FACTOR, interval)
-
 
 def network_request(url: str, probe: EffectiveProbe) -> ProbeRequest:
     """The probe loop's request for an `http`, `tcp` or `a2a` probe of the agent at `url`.
@@ -71,6 +62,19 @@ class Prober:
         passes are not passed on and the probe runs every `delay` seconds until one
         fails (`ProbeLoop.schedule`)."""
         return self._loop.schedule(delay, request, done, repeat=repeat)
+
+    def poll(
+        self, delay: float, request: ProbeRequest, done: Callable[[ProbeResult], None],
+        polling: Polling,
+    ) -> ProbeHandle:
+        """Probe after `delay` seconds, then again after each failure on the readiness
+        schedule (`Polling`), reporting only a pass or the failure at the deadline."""
+        return self._loop.schedule(delay, request, done, polling=polling)
+
+    def flush(self, handle: ProbeHandle, done: Callable[[ProbeResult], None]) -> None:
+        """End a polling probe and pass its last failure to `done` (an empty reason if
+        none failed yet), from the probe thread like every result (`ProbeLoop.flush`)."""
+        self._loop.flush(handle, done)
 
     def run_exec(
         self, check: Callable[[], ProbeResult], done: Callable[[ProbeResult], None]
