@@ -35,13 +35,18 @@ def free_port() -> int:
 
 
 def serve_from(port: int, delay: float) -> threading.Thread:
-    """Listen on `port` after `delay` seconds and answer every request with 200."""
+    """Listen on `port` after `delay` seconds and answer one request with 200; a test
+    that cancels its probe first never connects, and the listener just gives up."""
 
     def run() -> None:
         time.sleep(delay)
         with socket.create_server(("127.0.0.1", port)) as listener:
             listener.settimeout(20)
-            with listener.accept()[0] as conn:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                return
+            with conn:
                 conn.recv(4096)
                 conn.sendall(OK)
 
