@@ -6,7 +6,6 @@ from itertools import pairwise
 
 import pytest
 
-from agentsup.probes.polling import paced
 from agentsup.probes.prober import readiness_delay
 
 
@@ -62,22 +61,3 @@ def test_first_probe_after_two_seconds_without_a_previous_delay_is_fast() -> Non
 
 def test_a_tiny_previous_delay_grows_from_the_fast_poll() -> None:
     assert readiness_delay(0.001, 3.0, 10.0) == pytest.approx(0.015)
-
-
-def test_a_stage_of_up_to_twenty_agents_keeps_the_ten_millisecond_pace() -> None:
-    for waiting in range(21):
-        assert paced(0.01, waiting, 30.0) == pytest.approx(0.01)
-
-
-def test_many_booting_agents_share_a_bounded_rate_of_attempts() -> None:
-    # 200 attempts waiting: each pauses 100 ms, so all of them together make about
-    # 2,000 attempts a second however many agents boot.
-    assert paced(0.01, 200, 30.0) == pytest.approx(0.1)
-    for waiting in (50, 200, 1000):
-        assert waiting / paced(0.01, waiting, 1e9) == pytest.approx(2000.0)
-
-
-def test_pacing_never_puts_an_attempt_past_the_start_deadline() -> None:
-    assert paced(0.01, 1000, 0.2) == pytest.approx(0.2)
-    assert paced(0.01, 1000, 0.0) == pytest.approx(0.01)  # the last attempt, not pushed
-    assert paced(1.5, 10, 30.0) == pytest.approx(1.5)  # a longer back-off stays as it is

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
-from agentsup.probes.polling import Polling, paced
+from agentsup.probes.polling import Polling
 from agentsup.probes.request import (
     A2A_PATHS,
     Done,
@@ -185,8 +185,6 @@ class ProbeLoop:
         self._selector.register(self._wake_read, selectors.EVENT_READ, None)
         self._lock = threading.Lock()
         self._due: list[_Entry] = []
-        self._polls_waiting = 0
-        """Entries in `_due` that are readiness attempts (`paced` spaces them out)."""
         self._flushes: list[tuple[ProbeHandle, Done]] = []
         self._counter = itertools.count()
         self._active: set[_Probe] = set()
@@ -230,8 +228,6 @@ class ProbeLoop:
             poll = None if polling is None else (polling, now)
             entry = (due, next(self._counter), handle, request, done, chain, poll)
             heapq.heappush(self._due, entry)
-            if poll is not None:
-                self._polls_waiting += 1
             first = self._due[0][2] is handle
         if first:
             self._wake()
@@ -327,8 +323,6 @@ class ProbeLoop:
                 if not self._due or self._due[0][0] > now:
                     return
                 _, _, handle, request, done, chain, poll = heapq.heappop(self._due)
-                if poll is not None:
-                    self._polls_waiting -= 1
             if handle.cancelled:
                 if chain is not None:
                     self._drop_kept(chain)
@@ -658,10 +652,8 @@ class ProbeLoop:
             return False
         delay, polling = following
         handle.last_error = result.error
+        entry: _Entry = (_due_time(now, delay), next(self._counter), handle, probe.request,
+                         probe.done, None, (polling, now))
         with self._lock:
-            delay = paced(delay, self._polls_waiting, polling.timeout - polling.elapsed)
-            entry: _Entry = (_due_time(now, delay), next(self._counter), handle,
-                             probe.request, probe.done, None, (polling, now))
             heapq.heappush(self._due, entry)
-            self._polls_waiting += 1
         return True

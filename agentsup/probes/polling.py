@@ -9,8 +9,6 @@ from dataclasses import dataclass
 FAST_POLL = 0.01
 FAST_PERIOD = 2.0
 BACKOFF_FACTOR = 1.5
-POLL_SPACING = 0.0005
-"""Seconds of pause per readiness attempt waiting in the probe loop (see `paced`)."""
 
 
 def readiness_delay(previous: float | None, elapsed: float, interval: float) -> float:
@@ -33,21 +31,6 @@ def next_readiness_delay(
     if elapsed >= timeout:
         return None
     return min(readiness_delay(previous, elapsed, interval), max(timeout - elapsed, 0.0))
-
-
-def paced(delay: float, waiting: int, remaining: float) -> float:
-    """Stretch a readiness pause when many agents boot at once.
-
-    A refused attempt costs the probe thread about 0.15 ms of CPU here. Eight agents
-    polled every 10 ms take a tenth of a core; two hundred would ask for 20,000 attempts
-    a second, more than a core, taken from the very agents that are booting, and
-    readiness would then lag by hundreds of milliseconds as the loop fell behind. With
-    `waiting` attempts queued, each pauses at least `waiting` x 0.5 ms, which holds all
-    polling to about 2,000 attempts a second (a third of a core at most) and leaves
-    stages of up to 20 agents at the 10 ms pace. Never past the start deadline
-    (`remaining` seconds away), so the last attempt still runs at it.
-    """
-    return min(max(delay, waiting * POLL_SPACING), max(delay, remaining))
 
 
 @dataclass(frozen=True)
