@@ -123,7 +123,7 @@ class LineWriter:
                 return
             if self._broken:
                 return
-            room = self._backlog_limit - self._backlog
+            room = max(self._backlog_limit - self._backlog, 0)  # below 0 after pacing
             dropped = 0
             if size >= room:
                 self._holding = True

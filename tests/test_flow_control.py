@@ -10,7 +10,6 @@ agents back: their output beyond the limit is then dropped and counted, as befor
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
