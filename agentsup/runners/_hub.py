@@ -178,7 +178,10 @@ class _HubLoop:
                     except Exception:
                         logger.exception("local I/O hub: handling an event failed")
                 if self._held:
-                    self._ask_held()
+                    try:
+                        self._ask_held()
+                    except Exception:
+                        logger.exception("local I/O hub: resuming held output failed")
         except BaseException:
             logger.exception("local I/O hub stopped unexpectedly")
         finally:
