@@ -10,6 +10,7 @@ import contextlib
 import io
 import os
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from typing import TextIO
@@ -20,7 +21,16 @@ last_event = threading.local()
 
 
 OUTPUT_BACKLOG_BYTES = 4 * 1024 * 1024
-"""Agent output waiting for stdout beyond this is dropped (and counted)."""
+"""Agent output waiting for stdout beyond this holds local agents back while stdout is
+still being read, and is dropped (and counted) once it is not."""
+
+RESUME_BACKLOG_FRACTION = 0.5
+"""Local agents are read again once the backlog is below this share of the limit."""
+
+STALL_SECONDS = 1.0
+"""A writer over the limit that wrote nothing for this long counts as stopped: agents
+are no longer held back and their output beyond the limit is dropped. A reader slower
+than one write chunk a second (`WRITE_CHUNK_BYTES`) counts as stopped too."""
 
 WRITE_CHUNK_BYTES = 256 * 1024
 """The writer thread takes up to this much of the queue into one write."""
@@ -43,6 +53,14 @@ class LineWriter:
     the next line that is queued. Every other event (`msg`) is always queued: lifecycle
     events are never dropped. After `seal` nothing more is accepted, so nothing follows
     `job.stopped`. Streams without a descriptor (tests' StringIO) are written at once.
+
+    It is also the `OutputFlow` of what it writes: a reader of agents' pipes that paces
+    its thread (the local hub) is told to stop reading while the backlog is over the
+    limit and the writer still writes, and to go on once the backlog is below
+    `RESUME_BACKLOG_FRACTION` of it; meanwhile its output is not dropped, so a slow
+    reader of stdout loses nothing. Once the writer has written nothing for
+    `STALL_SECONDS` the reader is told to read on, and output is dropped as above, so a
+    reader that stopped never holds agents back for longer than that.
     """
 
     def __init__(
@@ -63,6 +81,12 @@ class LineWriter:
         self._sealed = False
         self._broken = False
         self._busy = False
+        self._holding = False  # over the limit, not yet back below the low mark
+        self._resume_below = int(backlog_bytes * RESUME_BACKLOG_FRACTION)
+        self._wakes: set[Callable[[], None]] = set()
+        self._paced = threading.local()
+        # The last time the writer wrote something, or took work up after being idle.
+        self._progress_at = time.monotonic()
         self._fd = _descriptor(stream)
         if self._fd is not None:
             with contextlib.suppress(OSError, ValueError):
@@ -85,9 +109,10 @@ class LineWriter:
         """`count` lines of agent output, each ending in a newline, as the pieces of
         one blob (cut anywhere: the writer writes them back to back).
 
-        Queued under one lock. While stdout is not being read, as many leading lines as
-        the backlog still holds are queued and the rest are dropped and counted, as if
-        they had come one by one.
+        Queued under one lock. Beyond the backlog, as many leading lines as it still
+        holds are queued and the rest are dropped and counted, as if they had come one
+        by one; but not from a paced thread while the writer still writes, since that
+        thread stops reading (`paused`).
         """
         size = sum(map(len, parts))
         with self._cond:
@@ -98,15 +123,19 @@ class LineWriter:
                 return
             if self._broken:
                 return
-            room = self._backlog_limit - self._backlog
+            room = max(self._backlog_limit - self._backlog, 0)  # below 0 after pacing
             dropped = 0
-            if size > room:
+            if size >= room:
+                self._holding = True
+            if size > room and not (getattr(self._paced, "on", False) and self._moving()):
                 data = b"".join(parts)
                 size = data.rfind(b"\n", 0, room) + 1
                 dropped = count - data.count(b"\n", 0, size)
                 parts = [data[:size]]
             if size:
                 idle = not self._queue
+                if idle and not self._busy:
+                    self._progress_at = time.monotonic()
                 self._queue_notice()
                 self._queue.extend(parts)
                 self._output_bytes.extend(map(len, parts))
@@ -114,6 +143,39 @@ class LineWriter:
                 if idle:
                     self._cond.notify_all()
             self._dropped += dropped
+
+    def pace_this_thread(self) -> None:
+        """`OutputFlow`: the calling thread stops reading agents when `paused` says so."""
+        self._paced.on = True
+
+    def paused(self) -> float | None:
+        """`OutputFlow`: None to read on; else the seconds until the writer would count
+        as stopped, unless it writes meanwhile. Lock-free: called after every read."""
+        if not self._holding or self._sealed or self._broken:
+            return None
+        wait = STALL_SECONDS - (time.monotonic() - self._progress_at)
+        return wait if wait > 0 else None
+
+    def on_drained(self, wake: Callable[[], None]) -> None:
+        """`OutputFlow`: `wake` is called once the backlog is below the low mark."""
+        with self._cond:
+            if self._holding and not self._broken:
+                self._wakes.add(wake)
+                return
+        wake()
+
+    def _moving(self) -> bool:
+        """The writer wrote (or took work up) within `STALL_SECONDS`."""
+        return time.monotonic() - self._progress_at < STALL_SECONDS
+
+    def _drained(self) -> list[Callable[[], None]]:
+        """The wakes due now that the backlog is below the low mark (under the lock)."""
+        if not self._holding or (self._backlog >= self._resume_below and not self._broken):
+            return []
+        self._holding = False
+        wakes = list(self._wakes)
+        self._wakes.clear()
+        return wakes
 
     def seal(self) -> None:
         """Accept nothing more: the last event has been written."""
@@ -143,6 +205,8 @@ class LineWriter:
                 self._sealed = last
                 return
             idle = not self._queue
+            if idle and not self._busy:
+                self._progress_at = time.monotonic()
             self._queue_notice()
             self._queue.append(data)
             self._output_bytes.append(0)
@@ -182,7 +246,10 @@ class LineWriter:
                     size += len(data)
                     self._backlog -= self._output_bytes.popleft()
                 self._busy = True
-            if not _write_all(self._fd, chunk):
+                wakes = self._drained()
+            for wake in wakes:  # readers go on while this chunk is written
+                wake()
+            if not self._write_all(chunk):
                 with self._cond:
                     # The reader went away; supervising goes on, writing nothing.
                     self._broken = True
@@ -190,8 +257,30 @@ class LineWriter:
                     self._output_bytes.clear()
                     self._backlog = 0
                     self._busy = False
+                    wakes = self._drained()
                     self._cond.notify_all()
+                for wake in wakes:
+                    wake()
                 return
+
+    def _write_all(self, chunks: list[bytes]) -> bool:
+        """Write `chunks` back to back with `writev`, however little each call takes;
+        each call that takes something counts as progress (`paused`)."""
+        assert self._fd is not None
+        buffers: list[bytes | memoryview] = list(chunks)
+        while buffers:
+            try:
+                written = os.writev(self._fd, buffers)
+            except InterruptedError:
+                continue
+            except OSError:
+                return False
+            self._progress_at = time.monotonic()
+            while buffers and written >= len(buffers[0]):
+                written -= len(buffers.pop(0))
+            if written:
+                buffers[0] = memoryview(buffers[0])[written:]
+        return True
 
 
 def _line_bytes(message: str | bytes) -> bytes:
@@ -206,19 +295,3 @@ def _descriptor(stream: TextIO) -> int | None:
     except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
         return None
 
-
-def _write_all(fd: int, chunks: list[bytes]) -> bool:
-    """Write `chunks` back to back with `writev`, however little each call takes."""
-    buffers: list[bytes | memoryview] = list(chunks)
-    while buffers:
-        try:
-            written = os.writev(fd, buffers)
-        except InterruptedError:
-            continue
-        except OSError:
-            return False
-        while buffers and written >= len(buffers[0]):
-            written -= len(buffers.pop(0))
-        if written:
-            buffers[0] = memoryview(buffers[0])[written:]
-    return True

@@ -235,6 +235,12 @@ class EventLog:
         for stream, level in levels.items():
             self._stream_levels[(agent, stream)] = level
 
+    @property
+    def flow(self) -> LineWriter | None:
+        """The `OutputFlow` of agent output (`runners.base`): the writer of stdout, which
+        holds local agents back while stdout is read slowly; None for the live view."""
+        return self._writer if isinstance(self._writer, LineWriter) else None
+
     def add_output_sink(self, sink: OutputSink) -> None:
         """Also hand every output line to `sink` (log files); set up before the job runs."""
         self._sinks.append(sink)

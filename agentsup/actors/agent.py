@@ -189,7 +189,7 @@ class AgentActor(pykka.ThreadingActor):
                 # An agent given swarm agents' URLs gets its environment built now,
                 # from where their tasks run (`agentsup.liveurls`).
                 info = runner.start(
-                    spec if build is None else build(), BatchOutput(on_lines), on_exit
+                    spec if build is None else build(), BatchOutput(on_lines, events.flow), on_exit
                 )
             except RunnerError as exc:
                 tell(LaunchFailed(run, str(exc)))

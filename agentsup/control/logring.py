@@ -29,6 +29,7 @@ from agentsup.runners.base import (
     StartInfo,
     Stream,
     deliver,
+    flow_of,
 )
 from agentsup.runners.lines import LineBatch
 
@@ -173,7 +174,7 @@ class TappedRunner(Runner):
             ring.add_lines(agent_id, stream, batch.texts)
             deliver(on_output, stream, batch)
 
-        return self.inner.start(spec, BatchOutput(tapped), on_exit)
+        return self.inner.start(spec, BatchOutput(tapped, flow_of(on_output)), on_exit)
 
     def stop(self, timeout: float) -> None:
         self.inner.stop(timeout)

@@ -19,6 +19,16 @@ stdin, and the reaper process. A spawn briefly holds up to 5 more fds (the pipes
 ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub thread,
 so that overhead never multiplies.
 
+Flow control: after each read the hub asks the `OutputFlow` of the agent's output
+callback (agentsup's stdout) whether to stop reading. While it says so, every pipe
+whose agent's output goes there is taken out of the epoll set the next time it is
+readable ("parked"), so the agents block on full pipes exactly as they would writing to
+a slow reader directly; pidfds and the wake eventfd stay, so exits, spawns and stops go
+on at full speed, and an exit still drains the agent's parked pipes before it is
+reported. The hub never waits for the writer: the writer wakes it through the eventfd
+when its backlog has drained, and the hub asks again when the flow's time is up (the
+writer may have stopped, in which case reading goes on and the writer drops).
+
 Ownership: a `LocalHub` belongs to the local backend of one job (`runners/local.py`),
 which closes it once every agent has stopped. The loop thread and the reaper start with
 the first spawn and stop with `close`; a spawn after `close` starts them afresh.
@@ -58,7 +68,15 @@ from agentsup.runners._process import (
     fork_agent,
 )
 from agentsup.runners._reaper_link import ReaperLink
-from agentsup.runners.base import BatchOutput, ExitCallback, OutputCallback, RunnerError, Stream
+from agentsup.runners.base import (
+    BatchOutput,
+    ExitCallback,
+    OutputCallback,
+    OutputFlow,
+    RunnerError,
+    Stream,
+    flow_of,
+)
 from agentsup.runners.lines import LineBatch
 
 logger = logging.getLogger(__name__)
@@ -88,6 +106,12 @@ class _HubLoop:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
+        # Wakes from other threads (the stdout writer) need the wake fd still open.
+        self._wake_open = True
+        # Flow control: the flows that said stop, with when to ask them again, and the
+        # pipes taken out of the epoll set meanwhile (fd -> its flow and callback).
+        self._held: dict[OutputFlow, float] = {}
+        self._parked: dict[int, tuple[OutputFlow, Callable[[], None]]] = {}
         self._selected_at = time.monotonic()
         # Marks every agent's environment, so escaped descendants can be found.
         self._id = secrets.token_hex(6)
@@ -146,13 +170,18 @@ class _HubLoop:
         _thread_state.loop = self
         try:
             while not (self._closing and not self._procs):
-                events = self._selector.select()
+                events = self._selector.select(self._held_timeout())
                 self._selected_at = time.monotonic()
                 for key, _ in events:
                     try:
                         cast("Callable[[], None]", key.data)()
                     except Exception:
                         logger.exception("local I/O hub: handling an event failed")
+                if self._held:
+                    try:
+                        self._ask_held()
+                    except Exception:
+                        logger.exception("local I/O hub: resuming held output failed")
         except BaseException:
             logger.exception("local I/O hub stopped unexpectedly")
         finally:
@@ -164,6 +193,7 @@ class _HubLoop:
             self._reject_requests()
             with contextlib.suppress(KeyError, ValueError, OSError):
                 self._selector.unregister(self._wake_fd)
+            self._wake_open = False
             os.close(self._wake_fd)
         # Only non-empty if the loop died: report what we can rather than leave
         # `stop()` callers waiting for exits nobody will deliver.
@@ -222,6 +252,9 @@ class _HubLoop:
         watched = self._reaper.ensure_running()
         popen, out_read, err_read = fork_agent(request, env, parent_death=not watched)
         streams = [StreamReader(out_read, "stdout"), StreamReader(err_read, "stderr")]
+        flow = flow_of(request.on_output)
+        if flow is not None:
+            flow.pace_this_thread()
         registered: list[int] = []
         pidfd = -1
         try:
@@ -239,7 +272,7 @@ class _HubLoop:
                 self._selector.register(
                     reader.fd,
                     selectors.EVENT_READ,
-                    functools.partial(self._on_stream, handle, reader),
+                    functools.partial(self._on_stream, handle, reader, flow),
                 )
                 registered.append(reader.fd)
         except OSError as exc:
@@ -268,8 +301,13 @@ class _HubLoop:
         for reader in streams:
             os.close(reader.fd)
 
-    def _on_stream(self, handle: ProcessHandle, reader: StreamReader) -> None:
+    def _on_stream(
+        self, handle: ProcessHandle, reader: StreamReader, flow: OutputFlow | None
+    ) -> None:
         if reader.closed:
+            return
+        if flow is not None and flow in self._held:
+            self._park(reader, flow)
             return
         try:
             data = os.read(reader.fd, _READ_SIZE)
@@ -298,7 +336,8 @@ class _HubLoop:
             return
         reader.closed = True
         self._deliver(handle, reader.name, reader.splitter.finish_batch())
-        self._selector.unregister(reader.fd)
+        if self._parked.pop(reader.fd, None) is None:
+            self._selector.unregister(reader.fd)
         os.close(reader.fd)
 
     def _on_pidfd(self, handle: ProcessHandle) -> None:
@@ -341,12 +380,55 @@ class _HubLoop:
                 callback.lines(stream, batch)
             except Exception:
                 self._output_failed(handle)
+            flow = callback.flow
+            if flow is not None and flow not in self._held:
+                wait = flow.paused()
+                if wait is not None:
+                    self._hold(flow, wait)
             return
         for line in batch:
             try:
                 callback(stream, line.text, line.part, line.continued)
             except Exception:
                 self._output_failed(handle)
+
+    # -- flow control (hub thread) -----------------------------------------------------
+
+    def _hold(self, flow: OutputFlow, wait: float) -> None:
+        """Stop reading the pipes whose output goes to `flow` (each is parked the next
+        time it is readable) until `flow` says otherwise."""
+        self._held[flow] = time.monotonic() + wait
+        flow.on_drained(self._wake)
+
+    def _park(self, reader: StreamReader, flow: OutputFlow) -> None:
+        key = self._selector.unregister(reader.fd)
+        self._parked[reader.fd] = (flow, cast("Callable[[], None]", key.data))
+
+    def _held_timeout(self) -> float | None:
+        """How long the selector may wait: until the first held flow is due again."""
+        if not self._held:
+            return None
+        return max(0.0, min(self._held.values()) - time.monotonic())
+
+    def _ask_held(self) -> None:
+        """Ask each held flow again; read the pipes of those that say go on."""
+        now = time.monotonic()
+        for flow in list(self._held):
+            wait = flow.paused()
+            if wait is not None:
+                self._held[flow] = now + wait
+                continue
+            del self._held[flow]
+            for fd, (parked_flow, on_readable) in list(self._parked.items()):
+                if parked_flow is flow:
+                    del self._parked[fd]
+                    self._selector.register(fd, selectors.EVENT_READ, on_readable)
+
+    def _wake(self) -> None:
+        """From the writer's thread: its backlog drained, time to ask again."""
+        with self._state_lock:
+            if self._wake_open:
+                os.eventfd_write(self._wake_fd, 1)
 
     @staticmethod
     def _output_failed(handle: ProcessHandle) -> None:

@@ -17,6 +17,11 @@ Output may go line by line or a chunk at a time: an output callback that is a
 `BatchOutput` also takes all the lines of one read in one call (`deliver`), which is how
 the local hub keeps up with an agent that prints as fast as a pipe carries. A runner
 that calls it line by line (SSH, Docker, Swarm) gets the same result, one line a call.
+
+A `BatchOutput` may also carry the `OutputFlow` of where its lines end up (agentsup's
+stdout): the local hub asks it after each read whether to stop reading agents' pipes for
+a while, which is how a slow reader of stdout holds local agents back, as a bare pipe
+would, instead of having their output dropped.
 """
 
 from __future__ import annotations
@@ -53,19 +58,44 @@ LinesCallback = Callable[[Stream, LineBatch], None]
 """Receives the lines of one chunk of one stream, in order (see `LineBatch`)."""
 
 
+class OutputFlow(Protocol):
+    """Tells a reader of agents' output when to stop reading because the output cannot
+    go on as fast as it comes (implemented by `linewriter.LineWriter`).
+
+    A reader that obeys it (the local hub) calls `pace_this_thread` once from its
+    thread; the output it hands on is then never dropped while its consumer is still
+    taking output, since it stops reading instead. Output from other threads keeps the
+    consumer's own limit.
+    """
+
+    def pace_this_thread(self) -> None:
+        """The calling thread stops reading whenever `paused` says so."""
+
+    def paused(self) -> float | None:
+        """None: read on. A number: stop reading, and ask again within that many
+        seconds (the consumer may have stopped taking output by then), or sooner when
+        the wake given to `on_drained` is called."""
+
+    def on_drained(self, wake: Callable[[], None]) -> None:
+        """Call `wake` once, from any thread, when reading may go on: at once if it
+        already may."""
+
+
 class BatchOutput:
     """An output callback that takes a whole chunk's lines in one call, and single
     lines too.
 
     Per-call work (a lock, a timestamp, a write) then happens once per read instead of
     once per line. Called line by line, each line becomes a batch of one, so every
-    runner can be given one.
+    runner can be given one. `flow`, if given, is the `OutputFlow` of the lines'
+    destination; a wrapper that passes the lines on hands it over too (`flow_of`).
     """
 
-    __slots__ = ("lines",)
+    __slots__ = ("flow", "lines")
 
-    def __init__(self, lines: LinesCallback) -> None:
+    def __init__(self, lines: LinesCallback, flow: OutputFlow | None = None) -> None:
         self.lines = lines
+        self.flow = flow
 
     def __call__(
         self, stream: Stream, line: str, part: int | None = None, continued: bool = False
@@ -81,6 +111,11 @@ def deliver(on_output: OutputCallback, stream: Stream, batch: LineBatch) -> None
         return
     for line in batch:
         on_output(stream, line.text, line.part, line.continued)
+
+
+def flow_of(on_output: OutputCallback) -> OutputFlow | None:
+    """The `OutputFlow` an output callback carries, if any."""
+    return on_output.flow if isinstance(on_output, BatchOutput) else None
 
 
 ExitCallback = Callable[["ExitStatus"], None]
