@@ -69,10 +69,12 @@ class LineWriter:
         *,
         dropped_line: Callable[[int], str | bytes] | None = None,
         backlog_bytes: int = OUTPUT_BACKLOG_BYTES,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self._stream = stream
         self._dropped_line = dropped_line
         self._backlog_limit = backlog_bytes
+        self._stall = stall_seconds
         self._cond = threading.Condition()
         self._queue: deque[bytes] = deque()
         self._output_bytes: deque[int] = deque()  # per queued line; 0 for lifecycle lines
@@ -153,7 +155,7 @@ class LineWriter:
         as stopped, unless it writes meanwhile. Lock-free: called after every read."""
         if not self._holding or self._sealed or self._broken:
             return None
-        wait = STALL_SECONDS - (time.monotonic() - self._progress_at)
+        wait = self._stall - (time.monotonic() - self._progress_at)
         return wait if wait > 0 else None
 
     def on_drained(self, wake: Callable[[], None]) -> None:
@@ -166,7 +168,7 @@ class LineWriter:
 
     def _moving(self) -> bool:
         """The writer wrote (or took work up) within `STALL_SECONDS`."""
-        return time.monotonic() - self._progress_at < STALL_SECONDS
+        return time.monotonic() - self._progress_at < self._stall
 
     def _drained(self) -> list[Callable[[], None]]:
         """The wakes due now that the backlog is below the low mark (under the lock)."""

@@ -399,7 +399,11 @@ def _bare_burst(lines: int, tag: str, port: int) -> float:
         raise RuntimeError("the agent ended before its burst did")
     finally:
         process.terminate()
-        process.wait()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def _stream_complete(outputs: list[Event], agent: str, lines: int) -> bool:

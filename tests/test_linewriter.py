@@ -88,7 +88,10 @@ def test_a_paced_thread_is_told_to_stop_loses_nothing_and_is_woken_once_drained(
 ) -> None:
     read_end, write_end = pipe
     stream = os.fdopen(write_end, "w", closefd=False)
-    writer = LineWriter(stream, dropped_line=lambda n: f"dropped {n}", backlog_bytes=100_000)
+    # A stall limit far beyond anything this test waits, so that a machine that pauses
+    # the test cannot make the writer look stopped: what is checked is the pacing alone.
+    writer = LineWriter(stream, dropped_line=lambda n: f"dropped {n}", backlog_bytes=100_000,
+                        stall_seconds=600)
     writer.pace_this_thread()
     # Nobody reads yet: the pipe fills, then the backlog, until the writer says stop.
     n = 0
