@@ -95,10 +95,11 @@ class _Chain:
     In a virtual machine a new loopback connection costs the supervisor more CPU than
     all else in a check (connect, the peer's half of the handshake, close: about
     120 us), so a repeating HTTP probe of an agent on this machine sends its next
-    request on the connection of the last one, when the agent kept it open. Every `FRESH_EVERY`-th run
-    connects anew, so an agent that answers on its open connections but no longer
-    accepts new ones fails a check within that many runs; the failure ends the
-    repetition, and the checks after it (not repeating) all connect anew.
+    request on the connection of the last one, when the agent kept it open. Every
+    `FRESH_EVERY`-th run connects anew, so an agent that answers on its open
+    connections but no longer accepts new ones fails a check within that many runs;
+    the failure ends the repetition, and the checks after it (not repeating) all
+    connect anew.
     """
 
     __slots__ = ("address", "interval", "kept", "runs")
