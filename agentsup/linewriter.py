@@ -155,7 +155,7 @@ class LineWriter:
         as stopped, unless it writes meanwhile. Lock-free: called after every read."""
         if not self._holding or self._sealed or self._broken:
             return None
-        wait = self._stall - (time.monotonic() - self._progress_at)
+        wait = self._stall_left()
         return wait if wait > 0 else None
 
     def on_drained(self, wake: Callable[[], None]) -> None:
@@ -168,7 +168,11 @@ class LineWriter:
 
     def _moving(self) -> bool:
         """The writer wrote (or took work up) within `STALL_SECONDS`."""
-        return time.monotonic() - self._progress_at < self._stall
+        return self._stall_left() > 0
+
+    def _stall_left(self) -> float:
+        """Seconds until the writer counts as stopped, unless it makes progress."""
+        return self._stall - (time.monotonic() - self._progress_at)
 
     def _drained(self) -> list[Callable[[], None]]:
         """The wakes due now that the backlog is below the low mark (under the lock)."""
