@@ -16,6 +16,7 @@ renderers, imported only for those formats.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 import orjson
 
@@ -38,6 +39,8 @@ FIRST_KEYS = ("timestamp", "level", "event", "job", "agent", "elapsed")
 LAST_EVENT = "job.stopped"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 """Whole seconds: jq's `fromdateiso8601` reads nothing finer; `elapsed` keeps the precision."""
+
+_T = TypeVar("_T")
 
 OutputSink = Callable[[str, str, Sequence[str]], None]
 """Receives every output line (agent, stream, lines), a read's lines at a time, whatever
@@ -288,14 +291,7 @@ class EventLog:
                 self._output(agent, stream, level, "line", line.text,
                              {"part": line.part, "continued": line.continued})
                 continue
-            payload = parse_payload(line.text)
-            if payload is not None:
-                try:
-                    self._output(agent, stream, level, "payload", payload)
-                    continue
-                except (ValueError, RecursionError):
-                    pass
-            self._output(agent, stream, level, "line", line.text)
+            _payload_or_line(line.text, functools.partial(self._output, agent, stream, level))
 
     def _json_lines(
         self, agent: str, stream: str, level: str, batch: LineBatch
@@ -413,15 +409,20 @@ def _plain_lines(
 
 
 def _text_or_payload(base: dict[str, Any], text: str) -> bytes:
-    """One line as an event: its JSON object under `payload` when it is one that strict
-    JSON can carry, else the text under `line`."""
+    """One line as a JSON event (see `_payload_or_line`)."""
+    return _payload_or_line(text, lambda key, value: _fast_json({**base, key: value}))
+
+
+def _payload_or_line(text: str, render: Callable[[str, Any], _T]) -> _T:
+    """Render one line with its JSON object under `payload` when it is one the renderer
+    can carry (strict JSON, not too deep), else with the text under `line`."""
     payload = parse_payload(text)
     if payload is not None:
         try:
-            return _fast_json({**base, "payload": payload})
+            return render("payload", payload)
         except (ValueError, RecursionError):
             pass
-    return _fast_json({**base, "line": text})
+    return render("line", text)
 
 
 def _json_renderer(_: Any, __: str, event: dict[str, Any]) -> str:
