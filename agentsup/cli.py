@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def monitor_interval(text: str) -> float:
     """`--monitor SECONDS`: a finite duration within the job file's bounds."""
-    from agentsup.job.fields import MAX_SECONDS
+    from agentsup.job.models import MAX_SECONDS  # builds the schema the command needs next
 
     try:
         seconds = float(text)
