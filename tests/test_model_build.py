@@ -93,3 +93,18 @@ def test_plugins_reach_the_job_models_when_imported_another_way(tmp_path: Path) 
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )
     assert "Model" in done.stdout
+
+
+def test_empty_defaults_are_new_each_time() -> None:
+    # The factories are plain functions (job/fields.py); each model still gets its own.
+    from agentsup.job.models import Agent, JobInfo, Placement
+
+    first, second = JobInfo(name="a"), JobInfo(name="b")
+    assert first.tags == [] and second.tags == []
+    assert first.tags is not second.tags
+    agent = Agent.model_validate({"id": "a", "config": {"port": 1}})
+    assert agent.deployment.environment == {}
+    assert agent.deployment.environment is not Agent.model_validate(
+        {"id": "b", "config": {"port": 2}}
+    ).deployment.environment
+    assert Placement().constraints is not Placement().constraints

@@ -39,6 +39,8 @@ from agentsup.job.fields import (
     Model,
     Port,
     Scalar,
+    empty_dict,
+    empty_list,
 )
 from agentsup.job.health_models import HealthCheck
 
@@ -53,7 +55,7 @@ class JobInfo(Model):
         default=None, description="Free text; kept, not acted on."
     )
     description: str | None = None
-    tags: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=empty_list)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -172,14 +174,14 @@ class JobDefinition(Model):
     agents: list[Agent] = Field(min_length=1)
     topology: Topology
     deployment: JobDeployment = Field(default_factory=JobDeployment)
-    execution: dict[str, Any] = Field(default_factory=dict)
+    execution: dict[str, Any] = Field(default_factory=empty_dict)
     env_file: EnvFiles | None = Field(
         default=None,
         description="Env files (one or a list), relative to the job file; read first, "
         "before `environment`.",
     )
     environment: dict[EnvName, EnvValue] = Field(
-        default_factory=dict, json_schema_extra={"additionalProperties": False}
+        default_factory=empty_dict, json_schema_extra={"additionalProperties": False}
     )
 
     def agent(self, agent_id: str) -> Agent:
