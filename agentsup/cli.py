@@ -17,7 +17,6 @@ from agentsup import __version__
 from agentsup.control import arguments as control_arguments
 from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
 from agentsup.job.problems import JobFileError
-from agentsup.render import RENDERERS
 
 if TYPE_CHECKING:
     from agentsup.job.loader import LoadedJob
@@ -28,6 +27,10 @@ if TYPE_CHECKING:
 # the control commands, the actors and backends for `start`. Interpreter start-up and
 # imports are most of what `validate` costs, and what `start` costs before its first
 # stage (docs/performance.md).
+
+
+PLAN_FORMATS = ("dot", "json", "mermaid", "text")
+"""`plan --format`: the names of `render.RENDERERS`, which only `plan` imports."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show the stages, URLs and connections of a job")
     _job_arguments(plan)
     plan.add_argument(
-        "--format", choices=sorted(RENDERERS), default="text", help="output format (text)"
+        "--format", choices=PLAN_FORMATS, default="text", help="output format (text)"
     )
 
     start = commands.add_parser("start", help="run a job in the foreground until stopped")
@@ -166,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return EXIT_OK
             case "plan":
+                from agentsup.render import RENDERERS
+
                 print(RENDERERS[args.format](_resolve(_load(args))))
                 return EXIT_OK
             case "schema":

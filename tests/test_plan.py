@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsup.cli import PLAN_FORMATS
 from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
 from agentsup.plan import DeploymentPlan, HostNameLookup, TopologyResolver
@@ -482,3 +483,4 @@ def test_mermaid_and_dot_renderings() -> None:
     assert "  a_in_put -> a_out_put;" in dot
     assert "subgraph cluster_stage2" in dot
     assert set(RENDERERS) == {"text", "json", "mermaid", "dot"}
+    assert sorted(RENDERERS) == list(PLAN_FORMATS)  # the CLI lists them without importing render
