@@ -11,7 +11,7 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentsup import __version__
 from agentsup.control import arguments as control_arguments
@@ -33,13 +33,23 @@ PLAN_FORMATS = ("dot", "json", "mermaid", "text")
 """`plan --format`: the names of `render.RENDERERS`, which only `plan` imports."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMAND_NAMES = ("validate", "plan", "start", "down", "schema", *control_arguments.COMMANDS)
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with `command`, the parser of that subcommand alone is built.
+
+    Each subcommand's parser costs argparse objects and a few gettext look-ups (about
+    4 ms for all ten, most of argument parsing), and a run needs only its own. Without
+    `command` (`agentsup --help`, a mistyped command) every one is built.
+    """
     parser = argparse.ArgumentParser(
         prog="agentsup",
         description="Deploy and supervise a multi-agent job described in one YAML file.",
     )
     parser.add_argument("--version", action="version", version=f"agentsup {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: Any = subparsers if command is None else _OneCommand(subparsers, command)
 
     validate = commands.add_parser("validate", help="check a job file")
     _job_arguments(validate)
@@ -85,6 +95,31 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of job files")
     control_arguments.add_parsers(commands)
     return parser
+
+
+class _OneCommand:
+    """The subparsers, narrowed to one command: the others' parsers are not built."""
+
+    def __init__(self, subparsers: Any, command: str) -> None:
+        self.subparsers = subparsers
+        self.command = command
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self.command:
+            return self.subparsers.add_parser(name, **kwargs)
+        return _NotThisRun()
+
+
+class _NotThisRun:
+    """Stands in for the parser of a command this run does not use."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        """Its arguments are not needed."""
+
+
+def _command_word(words: Sequence[str]) -> str | None:
+    """The subcommand, when the command line starts with one (options come after it)."""
+    return words[0] if words and words[0] in COMMAND_NAMES else None
 
 
 def monitor_interval(text: str) -> float:
@@ -154,8 +189,9 @@ def _is_number(word: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_monitor_without_value(sys.argv[1:] if argv is None else argv))
+    words = _monitor_without_value(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_word(words))
+    args = parser.parse_args(words)
     try:
         match args.command:
             case "validate":
