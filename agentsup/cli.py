@@ -34,6 +34,7 @@ PLAN_FORMATS = ("dot", "json", "mermaid", "text")
 
 
 COMMAND_NAMES = ("validate", "plan", "start", "down", "schema", *control_arguments.COMMANDS)
+"""Every subcommand; a command line that starts with one gets that one's parser alone."""
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
