@@ -11,13 +11,12 @@ import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentsup import __version__
 from agentsup.control import arguments as control_arguments
 from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
 from agentsup.job.problems import JobFileError
-from agentsup.render import RENDERERS
 
 if TYPE_CHECKING:
     from agentsup.job.loader import LoadedJob
@@ -30,13 +29,28 @@ if TYPE_CHECKING:
 # stage (docs/performance.md).
 
 
-def build_parser() -> argparse.ArgumentParser:
+PLAN_FORMATS = ("dot", "json", "mermaid", "text")
+"""`plan --format`: the names of `render.RENDERERS`, which only `plan` imports."""
+
+
+COMMAND_NAMES = ("validate", "plan", "start", "down", "schema", *control_arguments.COMMANDS)
+"""Every subcommand; a command line that starts with one gets that one's parser alone."""
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with `command`, the parser of that subcommand alone is built.
+
+    Each subcommand's parser costs argparse objects and a few gettext look-ups (about
+    4 ms for all ten, most of argument parsing), and a run needs only its own. Without
+    `command` (`agentsup --help`, a mistyped command) every one is built.
+    """
     parser = argparse.ArgumentParser(
         prog="agentsup",
         description="Deploy and supervise a multi-agent job described in one YAML file.",
     )
     parser.add_argument("--version", action="version", version=f"agentsup {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands: Any = subparsers if command is None else _OneCommand(subparsers, command)
 
     validate = commands.add_parser("validate", help="check a job file")
     _job_arguments(validate)
@@ -44,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show the stages, URLs and connections of a job")
     _job_arguments(plan)
     plan.add_argument(
-        "--format", choices=sorted(RENDERERS), default="text", help="output format (text)"
+        "--format", choices=PLAN_FORMATS, default="text", help="output format (text)"
     )
 
     start = commands.add_parser("start", help="run a job in the foreground until stopped")
@@ -84,9 +98,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _OneCommand:
+    """The subparsers, narrowed to one command: the others' parsers are not built."""
+
+    def __init__(self, subparsers: Any, command: str) -> None:
+        self.subparsers = subparsers
+        self.command = command
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        if name == self.command:
+            return self.subparsers.add_parser(name, **kwargs)
+        return _NotThisRun()
+
+
+class _NotThisRun:
+    """Stands in for the parser of a command this run does not use."""
+
+    def add_argument(self, *args: Any, **kwargs: Any) -> None:
+        """Its arguments are not needed."""
+
+
+def _command_word(words: Sequence[str]) -> str | None:
+    """The subcommand, when the command line starts with one (options come after it)."""
+    return words[0] if words and words[0] in COMMAND_NAMES else None
+
+
 def monitor_interval(text: str) -> float:
     """`--monitor SECONDS`: a finite duration within the job file's bounds."""
-    from agentsup.job.fields import MAX_SECONDS
+    from agentsup.job.models import MAX_SECONDS  # builds the schema the command needs next
 
     try:
         seconds = float(text)
@@ -151,8 +190,9 @@ def _is_number(word: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_monitor_without_value(sys.argv[1:] if argv is None else argv))
+    words = _monitor_without_value(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command_word(words))
+    args = parser.parse_args(words)
     try:
         match args.command:
             case "validate":
@@ -166,6 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
                 return EXIT_OK
             case "plan":
+                from agentsup.render import RENDERERS
+
                 print(RENDERERS[args.format](_resolve(_load(args))))
                 return EXIT_OK
             case "schema":

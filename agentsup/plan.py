@@ -123,14 +123,24 @@ class TopologyResolver:
         peers: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
         for caller, callee in graph.edges:
             peers[caller].append(callee)
+        agent_urls = {a: self._supervisor_url(agents[a]) for a in ids}
+        # A peer's URL depends on where the caller runs, not on which agent it is: one
+        # per (caller's target, peer), not one per edge (a 200-agent mesh has 39,800).
+        peer_urls: dict[tuple[Target, str], str] = {}
+
+        def peer_url(caller: Agent, callee: str) -> str:
+            key = (caller.deployment.target, callee)
+            url = peer_urls.get(key)
+            if url is None:
+                url = peer_urls[key] = self._peer_url(caller, agents[callee], agent_urls)
+            return url
+
         return DeploymentPlan(
             job=job.job.name,
             strategy=job.deployment.strategy,
             stages=tuple(tuple(stage) for stage in stages),
-            agent_urls={a: self._supervisor_url(agents[a]) for a in ids},
-            connections={
-                a: tuple(self._peer_url(agents[a], agents[p]) for p in peers[a]) for a in ids
-            },
+            agent_urls=agent_urls,
+            connections={a: tuple(peer_url(agents[a], p) for p in peers[a]) for a in ids},
             peers={a: tuple(peers[a]) for a in ids},
             host_ports=dict(self._host_ports),
         )
@@ -147,8 +157,9 @@ class TopologyResolver:
             return placeholder(agent.id, self._host_ports[agent.id])
         return f"http://localhost:{agent.config.port}"
 
-    def _peer_url(self, caller: Agent, callee: Agent) -> str:
-        """The URL for `callee` that works from where `caller` runs."""
+    def _peer_url(self, caller: Agent, callee: Agent, agent_urls: Mapping[str, str]) -> str:
+        """The URL for `callee` that works from where `caller` runs (from the caller's
+        target alone); `agent_urls` are the supervisor's, which serve the other cases."""
         caller_target = caller.deployment.target
         callee_target = callee.deployment.target
         if caller_target is Target.CONTAINER:
@@ -169,7 +180,7 @@ class TopologyResolver:
             if callee_target is Target.CONTAINER:
                 port = self._host_ports[callee.id]
             return f"http://{self._advertised or self._local_host}:{port}"
-        return self._supervisor_url(callee)
+        return agent_urls[callee.id]
 
 
 def assign_host_ports(job: JobDefinition) -> dict[str, int]:

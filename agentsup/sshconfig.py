@@ -9,7 +9,6 @@ connection disagree.
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,8 @@ def default_config_paths() -> list[Path]:
 
 
 def _local_user() -> str:
+    import getpass  # with termios: only jobs with remote agents ask for the user
+
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -40,7 +41,7 @@ class HostNames:
 
     def __init__(self, config_paths: Sequence[Path] | None = None) -> None:
         self._paths = list(default_config_paths() if config_paths is None else config_paths)
-        self._local_user = _local_user()
+        self._local_user: str | None = None  # asked for with the first remote alias
 
     def __call__(self, alias: str, user: str | None = None, port: int | None = None) -> str:
         if not self._paths:
@@ -66,6 +67,9 @@ class HostNames:
     ) -> SSHClientConfig:
         # asyncssh takes a third of a second to import: only jobs with remote agents pay.
         from asyncssh.config import SSHClientConfig
+
+        if self._local_user is None:
+            self._local_user = _local_user()
 
         config = SSHClientConfig.load(
             last,

@@ -65,6 +65,12 @@ def test_reading_a_job_imports_no_supervisor_machinery(command: str) -> None:
     assert "agentsup.job.schema" not in modules
 
 
+def test_validate_does_not_import_the_plan_renderers() -> None:
+    # `plan --format` lists the renderers' names without importing them (cli.PLAN_FORMATS).
+    assert "agentsup.render" not in modules_after("validate", str(EXAMPLE))
+    assert "agentsup.render" in modules_after("plan", "--format", "json", str(EXAMPLE))
+
+
 def test_schema_does_not_load_or_resolve_jobs() -> None:
     modules = modules_after("schema")
     assert "agentsup.job.schema" in modules

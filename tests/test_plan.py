@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from agentsup.cli import PLAN_FORMATS
 from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
 from agentsup.plan import DeploymentPlan, HostNameLookup, TopologyResolver
@@ -482,3 +483,23 @@ def test_mermaid_and_dot_renderings() -> None:
     assert "  a_in_put -> a_out_put;" in dot
     assert "subgraph cluster_stage2" in dot
     assert set(RENDERERS) == {"text", "json", "mermaid", "dot"}
+    assert sorted(RENDERERS) == list(PLAN_FORMATS)  # the CLI lists them without importing render
+
+
+def test_each_remote_host_is_looked_up_once_not_once_per_edge() -> None:
+    # A peer's URL is worked out once per (caller's target, peer): in this mesh every
+    # agent connects to `far` and `raw`, yet each alias is looked up once.
+    asked: list[str] = []
+
+    def lookup(alias: str, user: str | None = None, port: int | None = None) -> str:
+        asked.append(alias)
+        return f"{alias}.example.net"
+
+    job = definition(MIXED, "type: mesh\n")
+    plan = TopologyResolver(lookup, local_host="supervisor.lan").resolve(job)
+    assert sorted(asked) == ["192.0.2.1", "gpu"]
+    assert {plan.connection_map(a)["far"] for a in ("front", "raw", "box", "pinned")} == {
+        "http://gpu.example.net:8100"
+    }
+    assert plan.connection_map("box")["pinned"] == "http://pinned:8400"
+    assert plan.connection_map("front")["pinned"] == "http://localhost:18400"

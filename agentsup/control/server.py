@@ -3,7 +3,8 @@
 The standard library's `http.server` on a `socketserver` Unix stream server is enough
 here: requests are rare and small, one thread per connection is cheap at that rate, and
 it adds no dependency. `curl --unix-socket` works against it like against the Docker
-Engine API. docs/control.md lists the endpoints.
+Engine API. docs/control.md lists the endpoints; the HTTP handler is `handler.py`,
+imported at the first request.
 
 The server's threads never touch the job's state. Each request becomes one message to
 the JobSupervisor, told with a `reply` callback; the thread then waits on a Future that
@@ -13,7 +14,6 @@ can hold up only its own thread. Output for `logs` comes from the `LogRing`.
 
 from __future__ import annotations
 
-import json
 import os
 import socketserver
 import threading
@@ -22,23 +22,17 @@ from collections.abc import Callable
 from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import suppress
-from http.server import BaseHTTPRequestHandler
-from queue import Empty
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pykka
 
 from agentsup.control.logring import LogRing
 from agentsup.control.rundir import ControlError, JobLock
-from agentsup.messages import ReportStatus, RestartAgents, StopAgents
+from agentsup.messages import ReportStatus
 from agentsup.messages.control import Reply
 
 Answer = tuple[int, dict[str, Any]]
 Reloader = Callable[[], Answer]
-
-API = "/v1"
-MAX_BODY = 1 << 20
 
 
 class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -64,7 +58,7 @@ class ControlServer:
         with suppress(FileNotFoundError):
             path.unlink()  # left by a supervisor that died; we hold the lock, so it is stale
         try:
-            self._server = _UnixServer(str(path), _Handler)
+            self._server = _UnixServer(str(path), _handle)
         except OSError as exc:
             raise ControlError(
                 f"{path}: cannot listen on the control socket: {exc.strerror or exc}"
@@ -130,112 +124,18 @@ class ControlServer:
                       "control": self.path, **body}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _UnixServer
-    server_version = "agentsup"
+def _handle(
+    request: Any, client_address: Any, server: socketserver.BaseServer
+) -> socketserver.BaseRequestHandler:
+    """socketserver's handler for one connection, on that connection's thread.
 
-    def log_message(self, format: str, *args: Any) -> None:
-        """Requests are not events; the event stream shows what they caused."""
+    `http.server` (with `http.client`, `email` and `html`, which it imports) is imported
+    at the first request rather than before the job's first stage: `start` needs the
+    socket listening from the start, the HTTP parsing only once a client connects.
+    """
+    from agentsup.control.handler import Handler
 
-    def address_string(self) -> str:
-        return "unix"
-
-    def do_GET(self) -> None:
-        url = urlsplit(self.path)
-        control = self.server.control
-        if url.path == f"{API}/status":
-            self._send(*control.status())
-        elif url.path == f"{API}/logs":
-            self._logs(parse_qs(url.query))
-        else:
-            self._send(404, {"error": f"no such endpoint: GET {url.path}"})
-
-    def do_POST(self) -> None:
-        url = urlsplit(self.path)
-        control = self.server.control
-        body = self._body()
-        if body is None:
-            return
-        agents = body.get("agents", [])
-        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
-            self._send(400, {"error": "`agents` must be a list of agent ids"})
-            return
-        names = tuple(agents)
-        if url.path == f"{API}/restart":
-            self._send(*control.ask(lambda reply: RestartAgents(names, reply)))
-        elif url.path == f"{API}/stop":
-            self._send(*control.ask(lambda reply: StopAgents(names, reply)))
-        elif url.path == f"{API}/reload":
-            if control.reloader is None:
-                self._send(409, {"error": "the job is still being prepared"})
-            else:
-                self._send(*control.reloader())
-        else:
-            self._send(404, {"error": f"no such endpoint: POST {url.path}"})
-
-    def _body(self) -> dict[str, Any] | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._send(413, {"error": "request body too large"})
-            return None
-        raw = self.rfile.read(length) if length else b"{}"
-        try:
-            value = json.loads(raw or b"{}")
-        except ValueError:
-            self._send(400, {"error": "the request body is not JSON"})
-            return None
-        if not isinstance(value, dict):
-            self._send(400, {"error": "the request body must be a JSON object"})
-            return None
-        return value
-
-    def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode() + b"\n"
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _logs(self, query: dict[str, list[str]]) -> None:
-        control = self.server.control
-        agents = query.get("agent") or control.agent_ids
-        unknown = [a for a in agents if a not in control.agent_ids]
-        if unknown:
-            self._send(404, {"error": "no agent " + ", ".join(map(repr, unknown))
-                                      + " in this job"})
-            return
-        try:
-            count = int((query.get("n") or ["10"])[0])
-        except ValueError:
-            self._send(400, {"error": "`n` must be a whole number"})
-            return
-        follow = (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        if not follow:
-            for line in control.ring.tail(agents, count):
-                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
-            return
-        lines, follower = control.ring.tail_and_follow(agents, count)
-        try:
-            for line in lines:
-                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
-            self.wfile.flush()
-            while not control.closing.is_set():
-                try:
-                    entry = follower.lines.get(timeout=0.5)
-                except Empty:
-                    continue
-                self.wfile.write(json.dumps(entry.to_json()).encode() + b"\n")
-                self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the reader went away
-        finally:
-            follower.close()
+    return Handler(request, client_address, server)
 
 
 def open_control(job: str, job_file: str, ring: LogRing) -> ControlServer:

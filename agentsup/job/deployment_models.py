@@ -31,6 +31,8 @@ from agentsup.job.fields import (
     Port,
     Seconds,
     StopSignal,
+    empty_dict,
+    empty_list,
 )
 from agentsup.job.health_models import HealthCheck
 
@@ -113,11 +115,11 @@ class Placement(Model):
     """Swarm's placement, in Swarm's own syntax (checked by the loader)."""
 
     constraints: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Like `node.role==worker` or `node.labels.gpu==true` (== or !=).",
     )
     preferences: list[str] = Field(
-        default_factory=list, description="Like `spread=node.labels.zone`."
+        default_factory=empty_list, description="Like `spread=node.labels.zone`."
     )
 
 
@@ -168,7 +170,7 @@ class AgentDeployment(Model):
         "job's environment, before this agent's.",
     )
     environment: dict[EnvName, EnvValue] = Field(
-        default_factory=dict, json_schema_extra={"additionalProperties": False}
+        default_factory=empty_dict, json_schema_extra={"additionalProperties": False}
     )
     stop_timeout: Seconds | None = Field(
         default=None, description="Seconds between SIGTERM and SIGKILL (job default: 10)."
@@ -249,7 +251,7 @@ class SshSettings(Model):
 
 class NetworkSettings(Model):
     allow_cross_host: Flag = Field(default=True, description="Kept, not acted on yet.")
-    firewall_rules: list[Any] = Field(default_factory=list, description="Kept, not acted on.")
+    firewall_rules: list[Any] = Field(default_factory=empty_list, description="Kept, not acted on.")
     advertise_host: str | None = Field(
         default=None,
         description="How remote agents reach agents on this machine (its host name or "

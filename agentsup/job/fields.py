@@ -64,6 +64,21 @@ PositiveCount = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
 """A whole number from 1."""
 
 
+def empty_list() -> list[Any]:
+    """A new empty list, for `default_factory`.
+
+    Not `list` itself: pydantic looks at a factory's signature, and a builtin's is read by
+    tokenizing its text signature (the first time, compiling the tokenizer's patterns),
+    about 5 ms of every command; a Python function's signature is at hand.
+    """
+    return []
+
+
+def empty_dict() -> dict[Any, Any]:
+    """A new empty mapping, for `default_factory` (see `empty_list`)."""
+    return {}
+
+
 class Model(BaseModel):
     model_config = ConfigDict(
         extra="forbid",

@@ -7,83 +7,82 @@ setting that silently does nothing. The free-form maps (`config`, `environment`,
 reported at once with positions.
 
 The schema is spread over `fields` (base model, checked scalar types),
-`deployment_models` and `health_models`; this module holds the job itself and re-exports
-the rest, so `agentsup.job.models` stays the one import for the whole schema. What is in
-force for one agent once the layers are merged is computed in `agentsup.settings`.
+`deployment_models`, `health_models` and `job_models` (the job itself); this module
+imports them all and re-exports them, so `agentsup.job.models` stays the one import for
+the whole schema, and every model is built in one block, without pydantic's plugin scan
+(see `building`). What is in force for one agent once the layers are merged is computed
+in `agentsup.settings`.
 """
 
-# Annotations here are evaluated as written (no `from __future__ import annotations`):
-# postponed, pydantic would compile and evaluate each one while building the models.
+from agentsup.job.building import without_plugin_scan
 
-import re
-from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    WithJsonSchema,
-    field_validator,
-)
-
-from agentsup.job.deployment_models import (
-    DEFAULT_OUTPUT,
-    MEMORY_PATTERN,
-    MEMORY_SCHEMA_PATTERN,
-    AgentDeployment,
-    BackoffSettings,
-    EffectiveLogFiles,
-    JobDeployment,
-    LogFiles,
-    NetworkSettings,
-    OutputLevels,
-    Placement,
-    Resources,
-    RestartSettings,
-    SshSettings,
-    Strategy,
-    SwarmSettings,
-    Target,
-)
-from agentsup.job.fields import (
-    COMMAND_SCHEMA,
-    ENV_NAME_PATTERN,
-    ID_OR_IDS_SCHEMA,
-    MAX_SECONDS,
-    PATH_OR_PATHS_SCHEMA,
-    PORT_TEXT,
-    SAFE_NAME,
-    SIZE_PATTERN,
-    SIZE_UNITS,
-    ByteSize,
-    Command,
-    Count,
-    EnvFiles,
-    EnvName,
-    EnvValue,
-    Flag,
-    IdList,
-    Model,
-    OutputLevel,
-    Port,
-    PositiveCount,
-    Scalar,
-    Seconds,
-    StopSignal,
-    scalar_text,
-)
-from agentsup.job.health_models import (
-    DEFAULT_HEALTH,
-    EffectiveHealth,
-    EffectiveProbe,
-    HealthCheck,
-    ProbeSettings,
-    ProbeType,
-)
+# Every model of the schema is built here, in one block; see `building` for why.
+with without_plugin_scan():
+    from agentsup.job.deployment_models import (
+        DEFAULT_OUTPUT,
+        MEMORY_PATTERN,
+        MEMORY_SCHEMA_PATTERN,
+        AgentDeployment,
+        BackoffSettings,
+        EffectiveLogFiles,
+        JobDeployment,
+        LogFiles,
+        NetworkSettings,
+        OutputLevels,
+        Placement,
+        Resources,
+        RestartSettings,
+        SshSettings,
+        Strategy,
+        SwarmSettings,
+        Target,
+    )
+    from agentsup.job.fields import (
+        COMMAND_SCHEMA,
+        ENV_NAME_PATTERN,
+        ID_OR_IDS_SCHEMA,
+        MAX_SECONDS,
+        PATH_OR_PATHS_SCHEMA,
+        PORT_TEXT,
+        SAFE_NAME,
+        SIZE_PATTERN,
+        SIZE_UNITS,
+        ByteSize,
+        Command,
+        Count,
+        EnvFiles,
+        EnvName,
+        EnvValue,
+        Flag,
+        IdList,
+        Model,
+        OutputLevel,
+        Port,
+        PositiveCount,
+        Scalar,
+        Seconds,
+        StopSignal,
+        scalar_text,
+    )
+    from agentsup.job.health_models import (
+        DEFAULT_HEALTH,
+        EffectiveHealth,
+        EffectiveProbe,
+        HealthCheck,
+        ProbeSettings,
+        ProbeType,
+    )
+    from agentsup.job.job_models import (
+        Agent,
+        AgentConfig,
+        Connection,
+        JobDefinition,
+        JobInfo,
+        Level,
+        LevelGroup,
+        Topology,
+        TopologyType,
+    )
 
 __all__ = [
     "COMMAND_SCHEMA",
@@ -144,150 +143,3 @@ __all__ = [
     "TopologyType",
     "scalar_text",
 ]
-
-
-class JobInfo(Model):
-    name: str = Field(
-        min_length=1,
-        json_schema_extra={"pattern": SAFE_NAME},  # checked by `_safe_name`, with a hint
-        description="The job's name; used in events and names.",
-    )
-    version: Annotated[str, WithJsonSchema({"type": ["string", "number"]})] | None = Field(
-        default=None, description="Free text; kept, not acted on."
-    )
-    description: str | None = None
-    tags: list[str] = Field(default_factory=list)
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(
-                "must start with a letter or digit and contain only letters, digits, "
-                "'_', '.' and '-' (it names networks, containers and directories)"
-            )
-        return value
-
-
-class AgentConfig(BaseModel):
-    """Free-form agent settings; only `port` is required."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    port: Port = Field(description="The TCP port the agent serves HTTP on.")
-
-    def scalars(self) -> dict[str, Scalar]:
-        """The scalar settings (the environment gives lists and maps too, as JSON)."""
-        extra = self.model_extra or {}
-        return {
-            key: value
-            for key, value in extra.items()
-            if isinstance(value, str | int | float | bool)
-        }
-
-
-class Agent(Model):
-    id: str = Field(min_length=1, json_schema_extra={"pattern": SAFE_NAME})
-    type: str | None = Field(default=None, description="Class the module defines.")
-    module: str | None = Field(default=None, description="Run as `python -m module`.")
-    command: Command | None = Field(
-        default=None, description="A command line (string, split like a shell) or argv list."
-    )
-    config: AgentConfig
-    resources: Resources | None = None
-    health_check: HealthCheck | None = None
-    deployment: AgentDeployment = Field(default_factory=AgentDeployment)
-    restart: RestartSettings | None = Field(
-        default=None, description="Overrides fields of the job's `deployment.restart`."
-    )
-
-    @field_validator("id")
-    @classmethod
-    def _safe_id(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(
-                "must start with a letter or digit and contain only letters, digits, "
-                "'_', '.' and '-' (ids become host names and variable values)"
-            )
-        return value
-
-
-
-class Connection(Model):
-    from_: str = Field(alias="from")
-    to: IdList
-    type: str | None = Field(default=None, description="Free text; kept, not acted on.")
-
-
-class LevelGroup(Model):
-    """One `{parent, children}` entry of a hierarchical topology."""
-
-    parent: str
-    children: IdList
-
-
-class TopologyType(StrEnum):
-    HUB_SPOKE = "hub-spoke"
-    PIPELINE = "pipeline"
-    DAG = "dag"
-    MESH = "mesh"
-    HIERARCHICAL = "hierarchical"
-    DYNAMIC = "dynamic"
-
-
-def _level_kind(value: Any) -> str:
-    return "group" if isinstance(value, dict) or hasattr(value, "parent") else "ids"
-
-
-Level = Annotated[
-    Annotated[IdList, Tag("ids")] | Annotated[LevelGroup, Tag("group")],
-    Discriminator(_level_kind),
-]
-"""A hierarchical level: a list of ids, or a `{parent, children}` group."""
-
-
-def _normalise_topology_type(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip().lower().replace("_", "-")
-    return value
-
-
-class Topology(Model):
-    type: Annotated[TopologyType, BeforeValidator(_normalise_topology_type)]
-    hub: str | None = None
-    spokes: IdList | None = None
-    stages: list[IdList] | None = None
-    connections: list[Connection] | None = None
-    agents: IdList | None = None
-    root: str | None = None
-    levels: list[Level] | None = None
-
-
-class JobDefinition(Model):
-    job: JobInfo
-    agents: list[Agent] = Field(min_length=1)
-    topology: Topology
-    deployment: JobDeployment = Field(default_factory=JobDeployment)
-    execution: dict[str, Any] = Field(default_factory=dict)
-    env_file: EnvFiles | None = Field(
-        default=None,
-        description="Env files (one or a list), relative to the job file; read first, "
-        "before `environment`.",
-    )
-    environment: dict[EnvName, EnvValue] = Field(
-        default_factory=dict, json_schema_extra={"additionalProperties": False}
-    )
-
-    def agent(self, agent_id: str) -> Agent:
-        for agent in self.agents:
-            if agent.id == agent_id:
-                return agent
-        raise KeyError(agent_id)
-

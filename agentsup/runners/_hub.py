@@ -49,7 +49,6 @@ import functools
 import logging
 import os
 import queue
-import secrets
 import selectors
 import signal
 import subprocess
@@ -114,7 +113,9 @@ class _HubLoop:
         self._parked: dict[int, tuple[OutputFlow, Callable[[], None]]] = {}
         self._selected_at = time.monotonic()
         # Marks every agent's environment, so escaped descendants can be found.
-        self._id = secrets.token_hex(6)
+        # os.urandom is what `secrets.token_hex` reads; `secrets` itself would load hashlib
+        # and OpenSSL's libcrypto (about 5 ms) before the first agent.
+        self._id = os.urandom(6).hex()
         self._launches = 0
         self._reaper = ReaperLink(self._id)
         self._thread = threading.Thread(target=self._run, name="agentsup-local-hub", daemon=True)

@@ -1,0 +1,150 @@
+"""The control socket's HTTP handler: endpoints, JSON bodies, the `logs` stream.
+
+Imported by the control server at the first request (`server._handle`), so that `start`
+does not load `http.server` before its first stage. docs/control.md lists the endpoints.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from queue import Empty
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from agentsup.control.logring import LogRing
+from agentsup.messages import RestartAgents, StopAgents
+from agentsup.messages.control import Reply
+
+Answer = tuple[int, dict[str, Any]]
+
+API = "/v1"
+MAX_BODY = 1 << 20
+
+
+class Control(Protocol):
+    """What a request needs of the `ControlServer` (which imports this module lazily)."""
+
+    agent_ids: list[str]
+    ring: LogRing
+    closing: threading.Event
+    reloader: Callable[[], Answer] | None
+
+    def status(self) -> Answer: ...
+
+    def ask(self, make: Callable[[Reply], object]) -> Answer: ...
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One request on the control socket; `self.server.control` is the `ControlServer`."""
+
+    server_version = "agentsup"
+
+    def _control(self) -> Control:
+        control: Control = getattr(self.server, "control")  # noqa: B009 - set by the server
+        return control
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Requests are not events; the event stream shows what they caused."""
+
+    def address_string(self) -> str:
+        return "unix"
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        control = self._control()
+        if url.path == f"{API}/status":
+            self._send(*control.status())
+        elif url.path == f"{API}/logs":
+            self._logs(parse_qs(url.query))
+        else:
+            self._send(404, {"error": f"no such endpoint: GET {url.path}"})
+
+    def do_POST(self) -> None:
+        url = urlsplit(self.path)
+        control = self._control()
+        body = self._body()
+        if body is None:
+            return
+        agents = body.get("agents", [])
+        if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
+            self._send(400, {"error": "`agents` must be a list of agent ids"})
+            return
+        names = tuple(agents)
+        if url.path == f"{API}/restart":
+            self._send(*control.ask(lambda reply: RestartAgents(names, reply)))
+        elif url.path == f"{API}/stop":
+            self._send(*control.ask(lambda reply: StopAgents(names, reply)))
+        elif url.path == f"{API}/reload":
+            if control.reloader is None:
+                self._send(409, {"error": "the job is still being prepared"})
+            else:
+                self._send(*control.reloader())
+        else:
+            self._send(404, {"error": f"no such endpoint: POST {url.path}"})
+
+    def _body(self) -> dict[str, Any] | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(413, {"error": "request body too large"})
+            return None
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            value = json.loads(raw or b"{}")
+        except ValueError:
+            self._send(400, {"error": "the request body is not JSON"})
+            return None
+        if not isinstance(value, dict):
+            self._send(400, {"error": "the request body must be a JSON object"})
+            return None
+        return value
+
+    def _send(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode() + b"\n"
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _logs(self, query: dict[str, list[str]]) -> None:
+        control = self._control()
+        agents = query.get("agent") or control.agent_ids
+        unknown = [a for a in agents if a not in control.agent_ids]
+        if unknown:
+            self._send(404, {"error": "no agent " + ", ".join(map(repr, unknown))
+                                      + " in this job"})
+            return
+        try:
+            count = int((query.get("n") or ["10"])[0])
+        except ValueError:
+            self._send(400, {"error": "`n` must be a whole number"})
+            return
+        follow = (query.get("follow") or ["0"])[0] in ("1", "true", "yes")
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if not follow:
+            for line in control.ring.tail(agents, count):
+                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
+            return
+        lines, follower = control.ring.tail_and_follow(agents, count)
+        try:
+            for line in lines:
+                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
+            self.wfile.flush()
+            while not control.closing.is_set():
+                try:
+                    entry = follower.lines.get(timeout=0.5)
+                except Empty:
+                    continue
+                self.wfile.write(json.dumps(entry.to_json()).encode() + b"\n")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the reader went away
+        finally:
+            follower.close()
