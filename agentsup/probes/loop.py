@@ -61,12 +61,12 @@ logger = logging.getLogger(__name__)
 ALIGN_GRID = 0.05
 """Probes scheduled at least `ALIGN_FROM` seconds ahead start on multiples of this."""
 ALIGN_FROM = 1.0
-CHAIN_SLOTS = 4
+CHAIN_SLOTS = 1
 """A repeating probe whose interval is at least `ALIGN_FROM` runs on multiples of its
 interval divided by this (see `_Chain`)."""
 MIN_ATTEMPT = 0.25
 """Seconds a connect to one address gets at least before the next address is tried."""
-FRESH_EVERY = 5
+FRESH_EVERY = 10
 """A repeating HTTP probe of a local agent keeps its connection open between runs when
 the agent allows it, and opens a new one every this many runs (see `_Chain`)."""
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -95,12 +95,13 @@ class ProbeHandle:
 class _Chain:
     """A repeating probe (`ProbeLoop.schedule(repeat=True)`) between its runs.
 
-    Its runs are due at a fixed rate, one interval apart, on a grid of a quarter of the
-    interval (`CHAIN_SLOTS`), so the liveness checks of many agents fall due in a few
-    slots per interval and run in one wake-up of the loop each. In a virtual machine a
-    wake-up costs more than the check it runs: with checks spread over the 50 ms grid of
-    one-off probes, 200 agents checked every 5 s cost 1.5 % of a core; on this grid
-    about 0.4 % (docs/performance.md). The first run comes up to a quarter interval late.
+    Its runs are due at a fixed rate, one interval apart, on multiples of the interval
+    (`CHAIN_SLOTS` per interval), so the liveness checks of every agent with the same
+    interval fall due together and run in one wake-up of the loop, their answers read in
+    a few more. In a virtual machine a wake-up costs more than the checks it runs: with
+    checks spread over the 50 ms grid of one-off probes, 200 agents checked every 5 s
+    cost 1.2-1.5 % of a core, on this grid half that (docs/performance.md). The first run
+    comes up to one interval late; an agent's checks are still one interval apart.
 
     A new loopback connection costs the supervisor more CPU than all else in a check
     (connect, the peer's half of the handshake, close: about 120 us), so a repeating
