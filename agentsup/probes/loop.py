@@ -32,7 +32,6 @@ import logging
 import math
 import os
 import resource
-import selectors
 import socket
 import ssl
 import threading
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.poller import READ, WRITE, Poller
 from agentsup.probes.polling import Polling
 from agentsup.probes.request import (
     A2A_PATHS,
@@ -120,7 +120,7 @@ class _Chain:
         self.due = _on_grid(now + interval, self.step)
         """When the current run was due: the next is due one interval later."""
         self.kept: socket.socket | None = None
-        """The open connection, registered with the selector for reading while idle
+        """The open connection, registered with the poller for reading while idle
         (the agent closing it wakes the loop, which then drops it)."""
         self.address: Address | None = None
         self.runs = 0
@@ -207,11 +207,11 @@ class ProbeLoop:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._selector = selectors.DefaultSelector()
+        self._poller: Poller[_Probe | _Chain | None] = Poller()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_read, READ, None)
         self._lock = threading.Lock()
         self._due: list[_Entry] = []
         self._flushes: list[tuple[ProbeHandle, Done]] = []
@@ -296,15 +296,15 @@ class ProbeLoop:
                 self._flush()
                 self._start_due()
                 self._retry_resolving()
-                for key, _ in self._selector.select(self._wait_time()):
-                    if key.data is None:
+                for owner in self._poller.poll(self._wait_time()):
+                    if owner is None:
                         with contextlib.suppress(BlockingIOError):
                             os.read(self._wake_read, 4096)
                         continue
-                    if isinstance(key.data, _Chain):
-                        self._drop_kept(key.data)  # the agent closed it (or spoke unasked)
-                    elif key.data in self._active:
-                        self._advance(key.data)
+                    if isinstance(owner, _Chain):
+                        self._drop_kept(owner)  # the agent closed it (or spoke unasked)
+                    elif owner in self._active:
+                        self._advance(owner)
                 self._expire()
         except Exception:  # keep the job informed rather than silently stop probing
             logger.exception("the health probe loop failed")
@@ -315,7 +315,7 @@ class ProbeLoop:
                 chains = [chain for *_, chain, _ in self._due if chain is not None]
             for chain in chains:
                 self._drop_kept(chain)
-            self._selector.close()
+            self._poller.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
 
@@ -374,8 +374,8 @@ class ProbeLoop:
         probe.addresses = [address]
         probe.sock = sock
         probe.reused = True
-        probe.events = selectors.EVENT_READ
-        self._selector.modify(sock, selectors.EVENT_READ, probe)  # new data only: no syscall
+        probe.events = READ
+        self._poller.modify(sock.fileno(), READ, probe)  # reading already: no system call
         self._active.add(probe)
         try:
             self._send_request(probe)
@@ -397,8 +397,8 @@ class ProbeLoop:
     def _drop_kept(self, chain: _Chain) -> None:
         sock = chain.kept
         if sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(sock)
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(sock.fileno())
             sock.close()
         chain.kept = chain.address = None
         chain.runs = 0
@@ -452,8 +452,8 @@ class ProbeLoop:
             probe.sock = sock
             probe.state = "connect"
             probe.wake_at = min(probe.deadline, now + share)
-            probe.events = selectors.EVENT_WRITE
-            self._selector.register(sock, selectors.EVENT_WRITE, probe)
+            probe.events = WRITE
+            self._poller.register(sock.fileno(), WRITE, probe)
             return
         self._finish(probe, ProbeResult(False, self._connect_error(probe)))
 
@@ -480,11 +480,12 @@ class ProbeLoop:
         if request.tls is not None:
             sock = probe.sock
             assert sock is not None
-            self._selector.unregister(sock)
+            fd = sock.fileno()
+            self._poller.unregister(fd)
             probe.sock = request.tls.wrap_socket(
                 sock, server_hostname=request.host, do_handshake_on_connect=False
             )
-            self._selector.register(probe.sock, probe.events, probe)
+            self._poller.register(fd, probe.events, probe)  # the same descriptor
             probe.state = "handshake"
             self._handshake(probe)
             return
@@ -513,7 +514,7 @@ class ProbeLoop:
             sent = sock.send(probe.outgoing)
             probe.outgoing = probe.outgoing[sent:]
         probe.state = "receive"
-        self._want(probe, selectors.EVENT_READ)
+        self._want(probe, READ)
 
     def _receive(self, probe: _Probe) -> None:
         sock = probe.sock
@@ -532,12 +533,12 @@ class ProbeLoop:
                 self._finish(probe, ProbeResult(False, "the connection closed early"))
                 return
             if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
-                return  # the selector says when more has come
+                return  # the poller says when more has come
 
     def _want(self, probe: _Probe, events: int) -> None:
         if probe.sock is not None and probe.events != events:
             probe.events = events
-            self._selector.modify(probe.sock, events, probe)
+            self._poller.modify(probe.sock.fileno(), events, probe)
 
     # ------------------------------------------------------------------ answers
 
@@ -558,9 +559,9 @@ class ProbeLoop:
             else:
                 self._receive(probe)
         except ssl.SSLWantReadError:
-            self._want(probe, selectors.EVENT_READ)
+            self._want(probe, READ)
         except ssl.SSLWantWriteError:
-            self._want(probe, selectors.EVENT_WRITE)
+            self._want(probe, WRITE)
         except ssl.SSLError as exc:
             self._finish(probe, ProbeResult(False, _tls_reason(exc)))
         except BlockingIOError:
@@ -629,7 +630,7 @@ class ProbeLoop:
         """Hand the probe's connection to its chain, watched for reading while idle."""
         sock = probe.sock
         assert sock is not None
-        self._selector.modify(sock, selectors.EVENT_READ, chain)  # reading already: no syscall
+        self._poller.modify(sock.fileno(), READ, chain)  # reading already: no system call
         if not probe.reused:
             chain.runs = 0
         chain.kept = sock
@@ -640,8 +641,8 @@ class ProbeLoop:
     def _close_socket(self, probe: _Probe) -> None:
         sock = probe.sock
         if sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(sock)
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(sock.fileno())
             sock.close()
             probe.sock = None
             probe.events = 0
