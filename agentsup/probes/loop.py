@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.listeners import ListeningPorts
 from agentsup.probes.poller import READ, WRITE, Poller
 from agentsup.probes.polling import Polling
 from agentsup.probes.request import (
@@ -69,6 +70,13 @@ MIN_ATTEMPT = 0.25
 FRESH_EVERY = 10
 """A repeating HTTP probe of a local agent keeps its connection open between runs when
 the agent allows it, and opens a new one every this many runs (see `_Chain`)."""
+TRY_ANYWAY = 0.25
+"""A gated polling probe connects at least this often, even while its port has no
+listener, so the failure it reports at its deadline is a real one."""
+LISTEN_FRESH = 0.005
+"""Seconds a look at the kernel's table of listening ports serves the gated probes."""
+GATE_GRID = 0.01
+"""Gated polling probes put off fall due on multiples of this, together."""
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -80,13 +88,15 @@ class ProbeHandle:
     """Cancels a scheduled probe; a probe already under way still answers (unless it
     polls: a polling probe's failure after the cancel is not passed on)."""
 
-    __slots__ = ("cancelled", "last_error")
+    __slots__ = ("cancelled", "last_error", "tried_at")
 
     def __init__(self) -> None:
         self.cancelled = False
         self.last_error = ""
         """A polling probe's last failure, kept back (read and written on the loop's
         thread only)."""
+        self.tried_at = -math.inf
+        """When a gated polling probe last connected (the loop's thread only)."""
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -143,8 +153,9 @@ def _loopback(address: Address) -> bool:
     return ip == "::1" or ip.startswith("127.")
 
 
-_Poll = tuple[Polling, float]
-"""A polling probe's schedule and the loop's time when it was asked for."""
+_Poll = tuple[Polling, float, bool]
+"""A polling probe's schedule, the loop's time when it was asked for, and whether it is
+gated (tried only once its port has a listener here, or every `TRY_ANYWAY` s)."""
 
 _Entry = tuple[float, int, ProbeHandle, ProbeRequest, Done, "_Chain | None", "_Poll | None"]
 
@@ -220,11 +231,16 @@ class ProbeLoop:
         self._resolving: list[_Probe] = []
         self._preferred: dict[tuple[str, int], Address] = {}
         self._names = NameCache(self._wake, clock)
+        self._listeners = ListeningPorts()
+        self._listening: frozenset[int] | None = None
+        self._listened_at = -math.inf
         # Kept connections hold a descriptor per agent: only while descriptors (handed
         # out lowest first) stay in the lower half of the limit, so they never crowd out
         # the pipes and sockets of agents started later.
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         self._keep_below = (1 << 20 if limit == resource.RLIM_INFINITY else limit) // 2
+        self.connects = 0
+        """Connections begun so far (a count for diagnostics and tests)."""
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="agentsup-probes", daemon=True)
         self._thread.start()
@@ -233,7 +249,7 @@ class ProbeLoop:
 
     def schedule(
         self, delay: float, request: ProbeRequest, done: Done, *, repeat: bool = False,
-        polling: Polling | None = None,
+        polling: Polling | None = None, gated: bool = False,
     ) -> ProbeHandle:
         """Probe after `delay` seconds and pass the result to `done`.
 
@@ -246,7 +262,11 @@ class ProbeLoop:
         With `polling`, the converse: a failed probe is not passed on but runs again
         on the readiness schedule (`Polling.after`), until one passes (passed on at
         once), the start deadline comes (that failure is passed on), or the handle is
-        cancelled or flushed (`flush`)."""
+        cancelled or flushed (`flush`). With `gated` too (an agent on this machine,
+        whose listening socket shows in its table), an attempt is put off while
+        nothing listens on the request's port (`probes.listeners`): a booting agent
+        costs a look at the table, shared by all, rather than a refused connect every
+        10 ms."""
         handle = ProbeHandle()
         with self._lock:
             if self._closed:
@@ -254,7 +274,7 @@ class ProbeLoop:
             now = self._clock()
             chain = _Chain(delay, now) if repeat else None
             due = _due_time(now, delay) if chain is None else chain.due
-            poll = None if polling is None else (polling, now)
+            poll = None if polling is None else (polling, now, gated)
             entry = (due, next(self._counter), handle, request, done, chain, poll)
             heapq.heappush(self._due, entry)
             first = self._due[0][2] is handle
@@ -316,6 +336,7 @@ class ProbeLoop:
             for chain in chains:
                 self._drop_kept(chain)
             self._poller.close()
+            self._listeners.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
 
@@ -356,6 +377,9 @@ class ProbeLoop:
                 if chain is not None:
                     self._drop_kept(chain)
                 continue
+            if poll is not None and poll[2] and request.host in LOOPBACK_NAMES \
+                    and self._not_yet(handle, request, done, poll, now):
+                continue
             deadline = now + request.timeout
             probe = _Probe(request, deadline, done, handle, chain, poll, wake_at=deadline)
             if chain is not None and chain.kept is not None:
@@ -365,6 +389,33 @@ class ProbeLoop:
                     continue
                 self._drop_kept(chain)
             self._resolve(probe)
+
+    def _not_yet(
+        self, handle: ProbeHandle, request: ProbeRequest, done: Done, poll: _Poll, now: float,
+    ) -> bool:
+        """Put a gated polling probe off to its next attempt, without connecting, while
+        nothing listens on its port here; False when it is to connect now: its port has
+        a listener, the table cannot be read, it has not connected for `TRY_ANYWAY`
+        seconds (so the reason it reports is never older), or its deadline has come."""
+        if now - handle.tried_at < TRY_ANYWAY:
+            if now - self._listened_at >= LISTEN_FRESH:
+                self._listening = self._listeners.ports()
+                self._listened_at = now
+            if self._listening is not None and request.port not in self._listening:
+                polling, asked_at, _ = poll
+                following = polling.after(now - asked_at)
+                if following is not None:
+                    delay, polling = following
+                    # On a shared grid, so the gated probes of all booting agents wait
+                    # for one look at the table together.
+                    due = math.ceil((now + delay) / GATE_GRID) * GATE_GRID
+                    entry: _Entry = (due, next(self._counter), handle, request, done, None,
+                                     (polling, now, True))
+                    with self._lock:
+                        heapq.heappush(self._due, entry)
+                    return True
+        handle.tried_at = now
+        return False
 
     def _reuse(self, probe: _Probe, chain: _Chain) -> None:
         """Send the probe's request on the chain's kept connection."""
@@ -441,6 +492,7 @@ class ProbeLoop:
             if _STREAM == socket.SOCK_STREAM:
                 sock.setblocking(False)
             code = sock.connect_ex((ip, port))
+            self.connects += 1
             if code not in (0, errno.EINPROGRESS, errno.EAGAIN):
                 sock.close()
                 probe.errors.append(f"{_show(probe.address)}: {os.strerror(code)}")
@@ -675,7 +727,7 @@ class ProbeLoop:
         if handle.cancelled:
             return True  # called off or flushed: nobody waits for this reason
         assert probe.poll is not None
-        polling, asked_at = probe.poll
+        polling, asked_at, gated = probe.poll
         now = self._clock()
         following = polling.after(now - asked_at)
         if following is None:
@@ -683,7 +735,7 @@ class ProbeLoop:
         delay, polling = following
         handle.last_error = result.error
         entry: _Entry = (_due_time(now, delay), next(self._counter), handle, probe.request,
-                         probe.done, None, (polling, now))
+                         probe.done, None, (polling, now, gated))
         with self._lock:
             heapq.heappush(self._due, entry)
         return True
