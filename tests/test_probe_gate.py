@@ -13,7 +13,7 @@ import pytest
 
 from agentsup.probes.listeners import ListeningPorts
 from agentsup.probes.loop import TRY_ANYWAY, ProbeLoop, ProbeResult, probe_request
-from agentsup.probes.polling import Polling
+from agentsup.probes.polling import FAST_PERIOD, Polling
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -104,3 +104,31 @@ def test_a_gated_probe_of_a_remote_name_is_not_gated(loop: ProbeLoop) -> None:
         sock.listen()
         assert results.get(timeout=10).ok
     assert made > 0.5 / TRY_ANYWAY + 2
+
+
+def test_an_agent_that_listens_after_the_schedule_thinned_out_is_tried_at_once(
+    loop: ProbeLoop,
+) -> None:
+    """Past the fast period the readiness schedule waits longer and longer between
+    attempts (here 7.5 s); a gated probe still looks at the table every tick and
+    connects once the port listens, instead of at the schedule's next attempt."""
+    late = Polling(elapsed=FAST_PERIOD + 10.0, timeout=60.0, interval=10.0, previous=5.0)
+    for gated in (True, False):
+        results: queue.Queue[ProbeResult] = queue.Queue()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            before = loop.connects
+            handle = loop.schedule(0.0, probe_request(f"http://127.0.0.1:{port}", 2.0,
+                                                      kind="tcp"),
+                                   results.put, polling=late, gated=gated)
+            while loop.connects == before:  # the first attempt, refused
+                time.sleep(0.01)
+            sock.listen()
+            if gated:
+                assert results.get(timeout=5.0).ok  # long before the schedule's 7.5 s
+                assert loop.connects - before == 2
+            else:
+                time.sleep(1.0)
+                assert results.empty() and loop.connects - before == 1
+                handle.cancel()

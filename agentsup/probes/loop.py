@@ -71,12 +71,13 @@ FRESH_EVERY = 10
 """A repeating HTTP probe of a local agent keeps its connection open between runs when
 the agent allows it, and opens a new one every this many runs (see `_Chain`)."""
 TRY_ANYWAY = 0.25
-"""A gated polling probe connects at least this often, even while its port has no
-listener, so the failure it reports at its deadline is a real one."""
+"""A gated polling probe connects on its readiness schedule even while its port has no
+listener (so the failure it reports is a real one), but not more often than this."""
 LISTEN_FRESH = 0.005
 """Seconds a look at the kernel's table of listening ports serves the gated probes."""
 GATE_GRID = 0.01
-"""Gated polling probes put off fall due on multiples of this, together."""
+"""Gated polling probes look at the table on multiples of this, together, from the
+launch to the start deadline."""
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -88,15 +89,16 @@ class ProbeHandle:
     """Cancels a scheduled probe; a probe already under way still answers (unless it
     polls: a polling probe's failure after the cancel is not passed on)."""
 
-    __slots__ = ("cancelled", "last_error", "tried_at")
+    __slots__ = ("cancelled", "last_error", "try_at")
 
     def __init__(self) -> None:
         self.cancelled = False
         self.last_error = ""
         """A polling probe's last failure, kept back (read and written on the loop's
         thread only)."""
-        self.tried_at = -math.inf
-        """When a gated polling probe last connected (the loop's thread only)."""
+        self.try_at = -math.inf
+        """When a gated polling probe connects next, whether or not its port has a
+        listener by then (the loop's thread only)."""
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -155,7 +157,7 @@ def _loopback(address: Address) -> bool:
 
 _Poll = tuple[Polling, float, bool]
 """A polling probe's schedule, the loop's time when it was asked for, and whether it is
-gated (tried only once its port has a listener here, or every `TRY_ANYWAY` s)."""
+gated (it connects once its port has a listener here, or on its schedule)."""
 
 _Entry = tuple[float, int, ProbeHandle, ProbeRequest, Done, "_Chain | None", "_Poll | None"]
 
@@ -200,6 +202,11 @@ def _due_time(now: float, delay: float) -> float:
         # one wake-up of this thread instead of one each.
         due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
     return due
+
+
+def _next_tick(now: float) -> float:
+    """The first multiple of `GATE_GRID` after `now`: gated probes share their ticks."""
+    return (math.floor(now / GATE_GRID) + 1) * GATE_GRID
 
 
 def _show(address: Address) -> str:
@@ -263,10 +270,12 @@ class ProbeLoop:
         on the readiness schedule (`Polling.after`), until one passes (passed on at
         once), the start deadline comes (that failure is passed on), or the handle is
         cancelled or flushed (`flush`). With `gated` too (an agent on this machine,
-        whose listening socket shows in its table), an attempt is put off while
-        nothing listens on the request's port (`probes.listeners`): a booting agent
-        costs a look at the table, shared by all, rather than a refused connect every
-        10 ms."""
+        whose listening socket shows in its table), the loop looks at the kernel's
+        table of listening ports every 10 ms (`probes.listeners`), one look for all
+        booting agents, and connects as soon as the request's port has a listener,
+        however long the agent took; on the schedule it connects no more often than
+        `TRY_ANYWAY`. Without the gate the attempts thin out after two seconds, so an
+        agent that listens later is found up to an interval late."""
         handle = ProbeHandle()
         with self._lock:
             if self._closed:
@@ -393,29 +402,26 @@ class ProbeLoop:
     def _not_yet(
         self, handle: ProbeHandle, request: ProbeRequest, done: Done, poll: _Poll, now: float,
     ) -> bool:
-        """Put a gated polling probe off to its next attempt, without connecting, while
+        """Put a gated polling probe off to the next tick, without connecting, while
         nothing listens on its port here; False when it is to connect now: its port has
-        a listener, the table cannot be read, it has not connected for `TRY_ANYWAY`
-        seconds (so the reason it reports is never older), or its deadline has come."""
-        if now - handle.tried_at < TRY_ANYWAY:
-            if now - self._listened_at >= LISTEN_FRESH:
-                self._listening = self._listeners.ports()
-                self._listened_at = now
-            if self._listening is not None and request.port not in self._listening:
-                polling, asked_at, _ = poll
-                following = polling.after(now - asked_at)
-                if following is not None:
-                    delay, polling = following
-                    # On a shared grid, so the gated probes of all booting agents wait
-                    # for one look at the table together.
-                    due = math.ceil((now + delay) / GATE_GRID) * GATE_GRID
-                    entry: _Entry = (due, next(self._counter), handle, request, done, None,
-                                     (polling, now, True))
-                    with self._lock:
-                        heapq.heappush(self._due, entry)
-                    return True
-        handle.tried_at = now
-        return False
+        a listener, the table cannot be read, or its next attempt is due anyway."""
+        if now >= handle.try_at:
+            return False
+        ports = self._listening_ports(now)
+        if ports is None or request.port in ports:
+            return False
+        self._push((_next_tick(now), next(self._counter), handle, request, done, None, poll))
+        return True
+
+    def _listening_ports(self, now: float) -> frozenset[int] | None:
+        if now - self._listened_at >= LISTEN_FRESH:
+            self._listening = self._listeners.ports()
+            self._listened_at = now
+        return self._listening
+
+    def _push(self, entry: _Entry) -> None:
+        with self._lock:
+            heapq.heappush(self._due, entry)
 
     def _reuse(self, probe: _Probe, chain: _Chain) -> None:
         """Send the probe's request on the chain's kept connection."""
@@ -734,8 +740,15 @@ class ProbeLoop:
             return False
         delay, polling = following
         handle.last_error = result.error
-        entry: _Entry = (_due_time(now, delay), next(self._counter), handle, probe.request,
-                         probe.done, None, (polling, now, gated))
-        with self._lock:
-            heapq.heappush(self._due, entry)
+        due = _due_time(now, delay)
+        if gated and probe.request.host in LOOPBACK_NAMES \
+                and self._listening_ports(now) is not None:
+            # Look at the table every tick until then, and connect at once when the
+            # agent listens; connect anyway at the schedule's time, but not more often
+            # than TRY_ANYWAY, nor after the deadline.
+            deadline = now + polling.timeout - polling.elapsed
+            handle.try_at = min(now + max(delay, TRY_ANYWAY), deadline)
+            due = _next_tick(now)
+        self._push((due, next(self._counter), handle, probe.request, probe.done, None,
+                    (polling, now, gated)))
         return True
