@@ -113,7 +113,8 @@ class RecordingProber:
         return threading.Timer(0, lambda: None)  # not started; cancel() is harmless
 
     def poll(self, delay: float, request: ProbeRequest,
-             done: Callable[[ProbeResult], None], polling: Polling) -> object:
+             done: Callable[[ProbeResult], None], polling: Polling, *,
+             here: bool = False) -> object:
         """A polling readiness probe: recorded like any (the test answers every attempt,
         as a loop that keeps no failure back would)."""
         return self.schedule(delay, request, done)

@@ -244,7 +244,9 @@ class AgentActor(pykka.ThreadingActor):
                 return
             self.requests[(effect.readiness, url)] = request  # the same for every check
         if effect.polling is not None:
-            self._set("health", self.prober.poll(effect.delay, request, done, effect.polling))
+            here = self.runner.local_leader() is not None
+            self._set("health", self.prober.poll(effect.delay, request, done, effect.polling,
+                                                 here=here))
             return
         self._set("health", self.prober.schedule(
             effect.delay, request, done, repeat=effect.quiet_passes))

@@ -32,7 +32,6 @@ import logging
 import math
 import os
 import resource
-import selectors
 import socket
 import ssl
 import threading
@@ -42,6 +41,8 @@ from dataclasses import dataclass, field
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
+from agentsup.probes.listeners import ListeningPorts
+from agentsup.probes.poller import READ, WRITE, Poller
 from agentsup.probes.polling import Polling
 from agentsup.probes.request import (
     A2A_PATHS,
@@ -61,11 +62,22 @@ logger = logging.getLogger(__name__)
 ALIGN_GRID = 0.05
 """Probes scheduled at least `ALIGN_FROM` seconds ahead start on multiples of this."""
 ALIGN_FROM = 1.0
+CHAIN_SLOTS = 1
+"""A repeating probe whose interval is at least `ALIGN_FROM` runs on multiples of its
+interval divided by this (see `_Chain`)."""
 MIN_ATTEMPT = 0.25
 """Seconds a connect to one address gets at least before the next address is tried."""
-FRESH_EVERY = 5
+FRESH_EVERY = 10
 """A repeating HTTP probe of a local agent keeps its connection open between runs when
 the agent allows it, and opens a new one every this many runs (see `_Chain`)."""
+TRY_ANYWAY = 0.25
+"""A gated polling probe connects on its readiness schedule even while its port has no
+listener (so the failure it reports is a real one), but not more often than this."""
+LISTEN_FRESH = 0.005
+"""Seconds a look at the kernel's table of listening ports serves the gated probes."""
+GATE_GRID = 0.01
+"""Gated polling probes look at the table on multiples of this, together, from the
+launch to the start deadline."""
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
@@ -77,13 +89,16 @@ class ProbeHandle:
     """Cancels a scheduled probe; a probe already under way still answers (unless it
     polls: a polling probe's failure after the cancel is not passed on)."""
 
-    __slots__ = ("cancelled", "last_error")
+    __slots__ = ("cancelled", "last_error", "try_at")
 
     def __init__(self) -> None:
         self.cancelled = False
         self.last_error = ""
         """A polling probe's last failure, kept back (read and written on the loop's
         thread only)."""
+        self.try_at = -math.inf
+        """When a gated polling probe connects next, whether or not its port has a
+        listener by then (the loop's thread only)."""
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -92,26 +107,47 @@ class ProbeHandle:
 class _Chain:
     """A repeating probe (`ProbeLoop.schedule(repeat=True)`) between its runs.
 
-    In a virtual machine a new loopback connection costs the supervisor more CPU than
-    all else in a check (connect, the peer's half of the handshake, close: about
-    120 us), so a repeating HTTP probe of an agent on this machine sends its next
-    request on the connection of the last one, when the agent kept it open. Every
-    `FRESH_EVERY`-th run connects anew, so an agent that answers on its open
-    connections but no longer accepts new ones fails a check within that many runs;
-    the failure ends the repetition, and the checks after it (not repeating) all
-    connect anew.
+    Its runs are due at a fixed rate, one interval apart, on multiples of the interval
+    (`CHAIN_SLOTS` per interval), so the liveness checks of every agent with the same
+    interval fall due together and run in one wake-up of the loop, their answers read in
+    a few more. In a virtual machine a wake-up costs more than the checks it runs: with
+    checks spread over the 50 ms grid of one-off probes, 200 agents checked every 5 s
+    cost 1.2-1.5 % of a core, on this grid half that (docs/performance.md). The first run
+    comes up to one interval late; an agent's checks are still one interval apart.
+
+    A new loopback connection costs the supervisor more CPU than all else in a check
+    (connect, the peer's half of the handshake, close: about 120 us), so a repeating
+    HTTP probe of an agent on this machine sends its next request on the connection of
+    the last one, when the agent kept it open. Every `FRESH_EVERY`-th run connects anew,
+    so an agent that answers on its open connections but no longer accepts new ones
+    fails a check within that many runs; the failure ends the repetition, and the checks
+    after it (not repeating) all connect anew.
     """
 
-    __slots__ = ("address", "interval", "kept", "runs")
+    __slots__ = ("address", "due", "interval", "kept", "runs", "step")
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, now: float) -> None:
         self.interval = interval
+        self.step = interval / CHAIN_SLOTS if interval >= ALIGN_FROM else 0.0
+        self.due = _on_grid(now + interval, self.step)
+        """When the current run was due: the next is due one interval later."""
         self.kept: socket.socket | None = None
-        """The open connection, registered with the selector for reading while idle
+        """The open connection, registered with the poller for reading while idle
         (the agent closing it wakes the loop, which then drops it)."""
         self.address: Address | None = None
         self.runs = 0
         """Runs on the kept connection since it was opened."""
+
+    def next_due(self, now: float) -> float:
+        """One interval after the last run was due; intervals already past (a run that
+        took longer than one) are skipped, not made up."""
+        due = self.due + self.interval
+        if due <= now:
+            due += (math.floor((now - due) / self.interval) + 1) * self.interval
+        if self.step > 0:
+            due = round(due / self.step) * self.step  # exactly on the grid, as others are
+        self.due = due
+        return due
 
 
 def _loopback(address: Address) -> bool:
@@ -119,8 +155,9 @@ def _loopback(address: Address) -> bool:
     return ip == "::1" or ip.startswith("127.")
 
 
-_Poll = tuple[Polling, float]
-"""A polling probe's schedule and the loop's time when it was asked for."""
+_Poll = tuple[Polling, float, bool]
+"""A polling probe's schedule, the loop's time when it was asked for, and whether it is
+gated (it connects once its port has a listener here, or on its schedule)."""
 
 _Entry = tuple[float, int, ProbeHandle, ProbeRequest, Done, "_Chain | None", "_Poll | None"]
 
@@ -154,6 +191,10 @@ class _Probe:
         return self.addresses[self.index]
 
 
+def _on_grid(due: float, step: float) -> float:
+    return math.ceil(due / step) * step if step > 0 else due
+
+
 def _due_time(now: float, delay: float) -> float:
     due = now + max(delay, 0.0)
     if delay >= ALIGN_FROM:
@@ -161,6 +202,11 @@ def _due_time(now: float, delay: float) -> float:
         # one wake-up of this thread instead of one each.
         due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
     return due
+
+
+def _next_tick(now: float) -> float:
+    """The first multiple of `GATE_GRID` after `now`: gated probes share their ticks."""
+    return (math.floor(now / GATE_GRID) + 1) * GATE_GRID
 
 
 def _show(address: Address) -> str:
@@ -179,11 +225,11 @@ class ProbeLoop:
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._selector = selectors.DefaultSelector()
+        self._poller: Poller[_Probe | _Chain | None] = Poller()
         self._wake_read, self._wake_write = os.pipe()
         os.set_blocking(self._wake_read, False)
         os.set_blocking(self._wake_write, False)
-        self._selector.register(self._wake_read, selectors.EVENT_READ, None)
+        self._poller.register(self._wake_read, READ, None)
         self._lock = threading.Lock()
         self._due: list[_Entry] = []
         self._flushes: list[tuple[ProbeHandle, Done]] = []
@@ -192,11 +238,16 @@ class ProbeLoop:
         self._resolving: list[_Probe] = []
         self._preferred: dict[tuple[str, int], Address] = {}
         self._names = NameCache(self._wake, clock)
+        self._listeners = ListeningPorts()
+        self._listening: frozenset[int] | None = None
+        self._listened_at = -math.inf
         # Kept connections hold a descriptor per agent: only while descriptors (handed
         # out lowest first) stay in the lower half of the limit, so they never crowd out
         # the pipes and sockets of agents started later.
         limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         self._keep_below = (1 << 20 if limit == resource.RLIM_INFINITY else limit) // 2
+        self.connects = 0
+        """Connections begun so far (a count for diagnostics and tests)."""
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="agentsup-probes", daemon=True)
         self._thread.start()
@@ -205,7 +256,7 @@ class ProbeLoop:
 
     def schedule(
         self, delay: float, request: ProbeRequest, done: Done, *, repeat: bool = False,
-        polling: Polling | None = None,
+        polling: Polling | None = None, gated: bool = False,
     ) -> ProbeHandle:
         """Probe after `delay` seconds and pass the result to `done`.
 
@@ -218,15 +269,21 @@ class ProbeLoop:
         With `polling`, the converse: a failed probe is not passed on but runs again
         on the readiness schedule (`Polling.after`), until one passes (passed on at
         once), the start deadline comes (that failure is passed on), or the handle is
-        cancelled or flushed (`flush`)."""
+        cancelled or flushed (`flush`). With `gated` too (an agent on this machine,
+        whose listening socket shows in its table), the loop looks at the kernel's
+        table of listening ports every 10 ms (`probes.listeners`), one look for all
+        booting agents, and connects as soon as the request's port has a listener,
+        however long the agent took; on the schedule it connects no more often than
+        `TRY_ANYWAY`. Without the gate the attempts thin out after two seconds, so an
+        agent that listens later is found up to an interval late."""
         handle = ProbeHandle()
         with self._lock:
             if self._closed:
                 return handle
             now = self._clock()
-            due = _due_time(now, delay)
-            chain = _Chain(delay) if repeat else None
-            poll = None if polling is None else (polling, now)
+            chain = _Chain(delay, now) if repeat else None
+            due = _due_time(now, delay) if chain is None else chain.due
+            poll = None if polling is None else (polling, now, gated)
             entry = (due, next(self._counter), handle, request, done, chain, poll)
             heapq.heappush(self._due, entry)
             first = self._due[0][2] is handle
@@ -268,15 +325,15 @@ class ProbeLoop:
                 self._flush()
                 self._start_due()
                 self._retry_resolving()
-                for key, _ in self._selector.select(self._wait_time()):
-                    if key.data is None:
+                for owner in self._poller.poll(self._wait_time()):
+                    if owner is None:
                         with contextlib.suppress(BlockingIOError):
                             os.read(self._wake_read, 4096)
                         continue
-                    if isinstance(key.data, _Chain):
-                        self._drop_kept(key.data)  # the agent closed it (or spoke unasked)
-                    elif key.data in self._active:
-                        self._advance(key.data)
+                    if isinstance(owner, _Chain):
+                        self._drop_kept(owner)  # the agent closed it (or spoke unasked)
+                    elif owner in self._active:
+                        self._advance(owner)
                 self._expire()
         except Exception:  # keep the job informed rather than silently stop probing
             logger.exception("the health probe loop failed")
@@ -287,7 +344,8 @@ class ProbeLoop:
                 chains = [chain for *_, chain, _ in self._due if chain is not None]
             for chain in chains:
                 self._drop_kept(chain)
-            self._selector.close()
+            self._poller.close()
+            self._listeners.close()
             os.close(self._wake_read)
             os.close(self._wake_write)
 
@@ -328,6 +386,9 @@ class ProbeLoop:
                 if chain is not None:
                     self._drop_kept(chain)
                 continue
+            if poll is not None and poll[2] and request.host in LOOPBACK_NAMES \
+                    and self._not_yet(handle, request, done, poll, now):
+                continue
             deadline = now + request.timeout
             probe = _Probe(request, deadline, done, handle, chain, poll, wake_at=deadline)
             if chain is not None and chain.kept is not None:
@@ -338,6 +399,30 @@ class ProbeLoop:
                 self._drop_kept(chain)
             self._resolve(probe)
 
+    def _not_yet(
+        self, handle: ProbeHandle, request: ProbeRequest, done: Done, poll: _Poll, now: float,
+    ) -> bool:
+        """Put a gated polling probe off to the next tick, without connecting, while
+        nothing listens on its port here; False when it is to connect now: its port has
+        a listener, the table cannot be read, or its next attempt is due anyway."""
+        if now >= handle.try_at:
+            return False
+        ports = self._listening_ports(now)
+        if ports is None or request.port in ports:
+            return False
+        self._push((_next_tick(now), next(self._counter), handle, request, done, None, poll))
+        return True
+
+    def _listening_ports(self, now: float) -> frozenset[int] | None:
+        if now - self._listened_at >= LISTEN_FRESH:
+            self._listening = self._listeners.ports()
+            self._listened_at = now
+        return self._listening
+
+    def _push(self, entry: _Entry) -> None:
+        with self._lock:
+            heapq.heappush(self._due, entry)
+
     def _reuse(self, probe: _Probe, chain: _Chain) -> None:
         """Send the probe's request on the chain's kept connection."""
         sock, address = chain.kept, chain.address
@@ -346,8 +431,8 @@ class ProbeLoop:
         probe.addresses = [address]
         probe.sock = sock
         probe.reused = True
-        probe.events = selectors.EVENT_READ
-        self._selector.modify(sock, selectors.EVENT_READ, probe)  # new data only: no syscall
+        probe.events = READ
+        self._poller.modify(sock.fileno(), READ, probe)  # reading already: no system call
         self._active.add(probe)
         try:
             self._send_request(probe)
@@ -369,8 +454,8 @@ class ProbeLoop:
     def _drop_kept(self, chain: _Chain) -> None:
         sock = chain.kept
         if sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(sock)
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(sock.fileno())
             sock.close()
         chain.kept = chain.address = None
         chain.runs = 0
@@ -413,6 +498,7 @@ class ProbeLoop:
             if _STREAM == socket.SOCK_STREAM:
                 sock.setblocking(False)
             code = sock.connect_ex((ip, port))
+            self.connects += 1
             if code not in (0, errno.EINPROGRESS, errno.EAGAIN):
                 sock.close()
                 probe.errors.append(f"{_show(probe.address)}: {os.strerror(code)}")
@@ -424,8 +510,8 @@ class ProbeLoop:
             probe.sock = sock
             probe.state = "connect"
             probe.wake_at = min(probe.deadline, now + share)
-            probe.events = selectors.EVENT_WRITE
-            self._selector.register(sock, selectors.EVENT_WRITE, probe)
+            probe.events = WRITE
+            self._poller.register(sock.fileno(), WRITE, probe)
             return
         self._finish(probe, ProbeResult(False, self._connect_error(probe)))
 
@@ -452,11 +538,12 @@ class ProbeLoop:
         if request.tls is not None:
             sock = probe.sock
             assert sock is not None
-            self._selector.unregister(sock)
+            fd = sock.fileno()
+            self._poller.unregister(fd)
             probe.sock = request.tls.wrap_socket(
                 sock, server_hostname=request.host, do_handshake_on_connect=False
             )
-            self._selector.register(probe.sock, probe.events, probe)
+            self._poller.register(fd, probe.events, probe)  # the same descriptor
             probe.state = "handshake"
             self._handshake(probe)
             return
@@ -485,7 +572,7 @@ class ProbeLoop:
             sent = sock.send(probe.outgoing)
             probe.outgoing = probe.outgoing[sent:]
         probe.state = "receive"
-        self._want(probe, selectors.EVENT_READ)
+        self._want(probe, READ)
 
     def _receive(self, probe: _Probe) -> None:
         sock = probe.sock
@@ -504,12 +591,12 @@ class ProbeLoop:
                 self._finish(probe, ProbeResult(False, "the connection closed early"))
                 return
             if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
-                return  # the selector says when more has come
+                return  # the poller says when more has come
 
     def _want(self, probe: _Probe, events: int) -> None:
         if probe.sock is not None and probe.events != events:
             probe.events = events
-            self._selector.modify(probe.sock, events, probe)
+            self._poller.modify(probe.sock.fileno(), events, probe)
 
     # ------------------------------------------------------------------ answers
 
@@ -530,9 +617,9 @@ class ProbeLoop:
             else:
                 self._receive(probe)
         except ssl.SSLWantReadError:
-            self._want(probe, selectors.EVENT_READ)
+            self._want(probe, READ)
         except ssl.SSLWantWriteError:
-            self._want(probe, selectors.EVENT_WRITE)
+            self._want(probe, WRITE)
         except ssl.SSLError as exc:
             self._finish(probe, ProbeResult(False, _tls_reason(exc)))
         except BlockingIOError:
@@ -601,7 +688,7 @@ class ProbeLoop:
         """Hand the probe's connection to its chain, watched for reading while idle."""
         sock = probe.sock
         assert sock is not None
-        self._selector.modify(sock, selectors.EVENT_READ, chain)  # reading already: no syscall
+        self._poller.modify(sock.fileno(), READ, chain)  # reading already: no system call
         if not probe.reused:
             chain.runs = 0
         chain.kept = sock
@@ -612,8 +699,8 @@ class ProbeLoop:
     def _close_socket(self, probe: _Probe) -> None:
         sock = probe.sock
         if sock is not None:
-            with contextlib.suppress(KeyError, ValueError):
-                self._selector.unregister(sock)
+            with contextlib.suppress(KeyError):
+                self._poller.unregister(sock.fileno())
             sock.close()
             probe.sock = None
             probe.events = 0
@@ -628,7 +715,7 @@ class ProbeLoop:
             if probe.handle.cancelled:
                 self._drop_kept(chain)
             else:
-                entry: _Entry = (_due_time(self._clock(), chain.interval), next(self._counter),
+                entry: _Entry = (chain.next_due(self._clock()), next(self._counter),
                                  probe.handle, probe.request, probe.done, chain, None)
                 with self._lock:
                     heapq.heappush(self._due, entry)
@@ -646,15 +733,22 @@ class ProbeLoop:
         if handle.cancelled:
             return True  # called off or flushed: nobody waits for this reason
         assert probe.poll is not None
-        polling, asked_at = probe.poll
+        polling, asked_at, gated = probe.poll
         now = self._clock()
         following = polling.after(now - asked_at)
         if following is None:
             return False
         delay, polling = following
         handle.last_error = result.error
-        entry: _Entry = (_due_time(now, delay), next(self._counter), handle, probe.request,
-                         probe.done, None, (polling, now))
-        with self._lock:
-            heapq.heappush(self._due, entry)
+        due = _due_time(now, delay)
+        if gated and probe.request.host in LOOPBACK_NAMES \
+                and self._listening_ports(now) is not None:
+            # Look at the table every tick until then, and connect at once when the
+            # agent listens; connect anyway at the schedule's time, but not more often
+            # than TRY_ANYWAY, nor after the deadline.
+            deadline = now + polling.timeout - polling.elapsed
+            handle.try_at = min(now + max(delay, TRY_ANYWAY), deadline)
+            due = _next_tick(now)
+        self._push((due, next(self._counter), handle, probe.request, probe.done, None,
+                    (polling, now, gated)))
         return True

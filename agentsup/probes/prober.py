@@ -65,11 +65,13 @@ class Prober:
 
     def poll(
         self, delay: float, request: ProbeRequest, done: Callable[[ProbeResult], None],
-        polling: Polling,
+        polling: Polling, *, here: bool = False,
     ) -> ProbeHandle:
         """Probe after `delay` seconds, then again after each failure on the readiness
-        schedule (`Polling`), reporting only a pass or the failure at the deadline."""
-        return self._loop.schedule(delay, request, done, polling=polling)
+        schedule (`Polling`), reporting only a pass or the failure at the deadline.
+        `here`: the agent runs on this machine, so attempts wait for a listener on the
+        port (`ProbeLoop.schedule(gated=True)`)."""
+        return self._loop.schedule(delay, request, done, polling=polling, gated=here)
 
     def flush(self, handle: ProbeHandle, done: Callable[[ProbeResult], None]) -> None:
         """End a polling probe and pass its last failure to `done` (an empty reason if

@@ -1,0 +1,134 @@
+"""Gated polling probes: a local agent's readiness attempts wait for a listener on its
+port, seen in the kernel's socket table (netlink sock_diag), instead of a refused
+connect every 10 ms. Real sockets on loopback, the real kernel table."""
+
+from __future__ import annotations
+
+import queue
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from agentsup.probes.listeners import ListeningPorts
+from agentsup.probes.loop import TRY_ANYWAY, ProbeLoop, ProbeResult, probe_request
+from agentsup.probes.polling import FAST_PERIOD, Polling
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def loop() -> Iterator[ProbeLoop]:
+    probes = ProbeLoop()
+    yield probes
+    probes.close()
+
+
+def test_the_table_lists_listening_ports_of_both_families_and_nothing_else() -> None:
+    table = ListeningPorts()
+    try:
+        with socket.socket() as bound, socket.socket(socket.AF_INET6) as bound6:
+            bound.bind(("127.0.0.1", 0))
+            bound6.bind(("::1", 0))
+            port, port6 = bound.getsockname()[1], bound6.getsockname()[1]
+            ports = table.ports()
+            assert ports is not None, "netlink sock_diag is available on this machine"
+            assert port not in ports and port6 not in ports  # bound is not listening
+            bound.listen()
+            bound6.listen()
+            ports = table.ports()
+            assert ports is not None and {port, port6} <= ports
+        ports = table.ports()
+        assert ports is not None and port not in ports and port6 not in ports  # closed
+    finally:
+        table.close()
+
+
+def _connects_while_refused(loop: ProbeLoop, gated: bool, seconds: float) -> int:
+    """Connections a polling tcp probe begins in `seconds` against a port that is
+    bound but not listening (every connect refused); then it listens and the probe
+    must pass."""
+    results: queue.Queue[ProbeResult] = queue.Queue()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        request = probe_request(f"http://127.0.0.1:{port}", 2.0, kind="tcp")
+        before = loop.connects
+        loop.schedule(0.0, request, results.put, polling=Polling(0.0, 30.0, 10.0),
+                      gated=gated)
+        time.sleep(seconds)
+        assert results.empty()  # refused attempts are kept back either way
+        made = loop.connects - before
+        sock.listen()
+        assert results.get(timeout=10).ok
+    return made
+
+
+def test_a_gated_probe_connects_only_now_and_then_until_its_port_listens(
+    loop: ProbeLoop,
+) -> None:
+    seconds = 1.0
+    ungated = _connects_while_refused(loop, gated=False, seconds=seconds)
+    gated = _connects_while_refused(loop, gated=True, seconds=seconds)
+    assert gated >= 1  # it did try: its reason must be a real one
+    assert gated <= seconds / TRY_ANYWAY + 2
+    assert ungated > 3 * gated  # every 10 ms ungated
+
+
+def test_a_gated_probe_reports_the_real_refusal_at_its_deadline(loop: ProbeLoop) -> None:
+    results: queue.Queue[ProbeResult] = queue.Queue()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        loop.schedule(0.0, probe_request(f"http://127.0.0.1:{port}/health", 2.0),
+                      results.put, polling=Polling(0.0, 0.8, 10.0), gated=True)
+        result = results.get(timeout=10)
+    assert not result.ok
+    assert result.error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+    assert results.empty()
+
+
+def test_a_gated_probe_of_a_remote_name_is_not_gated(loop: ProbeLoop) -> None:
+    """Only the names agentsup gives agents on this machine (localhost, 127.0.0.1,
+    ::1) are looked up in its table; any other address is tried every time."""
+    results: queue.Queue[ProbeResult] = queue.Queue()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.2", 0))
+        port = sock.getsockname()[1]
+        before = loop.connects
+        loop.schedule(0.0, probe_request(f"http://127.0.0.2:{port}", 2.0, kind="tcp"),
+                      results.put, polling=Polling(0.0, 30.0, 10.0), gated=True)
+        time.sleep(0.5)
+        made = loop.connects - before
+        sock.listen()
+        assert results.get(timeout=10).ok
+    assert made > 0.5 / TRY_ANYWAY + 2
+
+
+def test_an_agent_that_listens_after_the_schedule_thinned_out_is_tried_at_once(
+    loop: ProbeLoop,
+) -> None:
+    """Past the fast period the readiness schedule waits longer and longer between
+    attempts (here 7.5 s); a gated probe still looks at the table every tick and
+    connects once the port listens, instead of at the schedule's next attempt."""
+    late = Polling(elapsed=FAST_PERIOD + 10.0, timeout=60.0, interval=10.0, previous=5.0)
+    for gated in (True, False):
+        results: queue.Queue[ProbeResult] = queue.Queue()
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+            before = loop.connects
+            handle = loop.schedule(0.0, probe_request(f"http://127.0.0.1:{port}", 2.0,
+                                                      kind="tcp"),
+                                   results.put, polling=late, gated=gated)
+            while loop.connects == before:  # the first attempt, refused
+                time.sleep(0.01)
+            sock.listen()
+            if gated:
+                assert results.get(timeout=5.0).ok  # long before the schedule's 7.5 s
+                assert loop.connects - before == 2
+            else:
+                time.sleep(1.0)
+                assert results.empty() and loop.connects - before == 1
+                handle.cancel()
