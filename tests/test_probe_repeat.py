@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from agentsup.probes import loop as loop_module
 from agentsup.probes.loop import FRESH_EVERY, ProbeLoop, ProbeResult, probe_request
+from agentsup.probes.polling import Polling
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -210,4 +212,57 @@ def test_a_server_that_asks_to_close_gets_a_new_connection_every_run(loop: Probe
         finally:
             OK = saved
         assert results.empty()
+        assert server.connections >= 4
+
+
+def test_the_first_liveness_run_uses_the_connection_readiness_passed_on(
+    loop: ProbeLoop,
+) -> None:
+    """A local agent's readiness pass leaves its connection open for the agent's first
+    liveness check: a job whose agents all become ready at once does not connect to
+    every one of them again a moment later."""
+    ready: queue.Queue[ProbeResult] = queue.Queue()
+    alive: queue.Queue[ProbeResult] = queue.Queue()
+    with serving() as server:
+        url = f"http://localhost:{server.port}/"
+        loop.schedule(0.0, probe_request(url, 2.0), ready.put, polling=Polling(0.0, 30.0, 10.0))
+        assert ready.get(timeout=10).ok
+        loop.schedule(INTERVAL, probe_request(url, 2.0), alive.put, repeat=True)
+        wait_until(lambda: server.requests >= FRESH_EVERY)
+        assert alive.empty()
+        assert server.connections == 1  # readiness and the first FRESH_EVERY - 1 runs
+
+
+def test_a_held_connection_that_no_liveness_check_takes_is_closed(
+    loop: ProbeLoop, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An agent without HTTP liveness (here a tcp check, which sends nothing) does not
+    keep the held connection: the tcp check connects anew, and the held one is closed
+    at once or after PARK_FOR."""
+    monkeypatch.setattr(loop_module, "PARK_FOR", 0.3)
+    monkeypatch.setattr(loop_module, "PARK_SWEEP", 0.1)
+    ready: queue.Queue[ProbeResult] = queue.Queue()
+    with serving() as server:
+        url = f"http://localhost:{server.port}/"
+        loop.schedule(0.0, probe_request(url, 2.0), ready.put, polling=Polling(0.0, 30.0, 10.0))
+        assert ready.get(timeout=10).ok
+        wait_until(lambda: server.closed_by_client == server.connections == 1)
+        alive: queue.Queue[ProbeResult] = queue.Queue()
+        loop.schedule(0.0, probe_request(url, 2.0, kind="tcp"), alive.put)
+        assert alive.get(timeout=10).ok
+        assert server.requests == 1  # the tcp check sent nothing on any connection
+
+
+def test_a_held_connection_the_agent_closed_is_not_used(loop: ProbeLoop) -> None:
+    """The agent closes the held connection (an idle timeout): the first liveness run
+    connects anew and passes, without a failure."""
+    ready: queue.Queue[ProbeResult] = queue.Queue()
+    alive: queue.Queue[ProbeResult] = queue.Queue()
+    with serving(answers_per_connection=1) as server:
+        url = f"http://localhost:{server.port}/"
+        loop.schedule(0.0, probe_request(url, 2.0), ready.put, polling=Polling(0.0, 30.0, 10.0))
+        assert ready.get(timeout=10).ok
+        loop.schedule(INTERVAL, probe_request(url, 2.0), alive.put, repeat=True)
+        wait_until(lambda: server.requests >= 4)
+        assert alive.empty()
         assert server.connections >= 4

@@ -70,6 +70,11 @@ MIN_ATTEMPT = 0.25
 FRESH_EVERY = 10
 """A repeating HTTP probe of a local agent keeps its connection open between runs when
 the agent allows it, and opens a new one every this many runs (see `_Chain`)."""
+PARK_FOR = 120.0
+"""Seconds the connection on which a local agent passed readiness is held for its first
+liveness check (`ProbeLoop._park`) before it is closed unused."""
+PARK_SWEEP = 10.0
+"""Seconds between looks for held connections that have waited too long."""
 TRY_ANYWAY = 0.25
 """A gated polling probe connects on its readiness schedule even while its port has no
 listener (so the failure it reports is a real one), but not more often than this."""
@@ -238,6 +243,8 @@ class ProbeLoop:
         self._resolving: list[_Probe] = []
         self._preferred: dict[tuple[str, int], Address] = {}
         self._names = NameCache(self._wake, clock)
+        self._parked: dict[tuple[str, int], tuple[_Chain, float]] = {}
+        self._swept_at = -math.inf
         self._listeners = ListeningPorts()
         self._listening: frozenset[int] | None = None
         self._listened_at = -math.inf
@@ -342,6 +349,7 @@ class ProbeLoop:
                 self._finish(probe, ProbeResult(False, "the job is stopping"), report=False)
             with self._lock:
                 chains = [chain for *_, chain, _ in self._due if chain is not None]
+            chains.extend(holder for holder, _ in self._parked.values())
             for chain in chains:
                 self._drop_kept(chain)
             self._poller.close()
@@ -368,6 +376,8 @@ class ProbeLoop:
         now = self._clock()
         times = [probe.wake_at for probe in self._active]
         times.extend(probe.deadline for probe in self._resolving)
+        if self._parked:
+            times.append(self._swept_at + PARK_SWEEP)
         with self._lock:
             if self._due:
                 times.append(self._due[0][0])
@@ -377,6 +387,8 @@ class ProbeLoop:
 
     def _start_due(self) -> None:
         now = self._clock()
+        if self._parked and now >= self._swept_at + PARK_SWEEP:
+            self._sweep(now)
         while True:
             with self._lock:
                 if not self._due or self._due[0][0] > now:
@@ -391,6 +403,8 @@ class ProbeLoop:
                 continue
             deadline = now + request.timeout
             probe = _Probe(request, deadline, done, handle, chain, poll, wake_at=deadline)
+            if chain is not None and chain.kept is None and self._parked:
+                self._adopt(chain, request)
             if chain is not None and chain.kept is not None:
                 if chain.runs < FRESH_EVERY - 1:
                     chain.runs += 1
@@ -557,8 +571,8 @@ class ProbeLoop:
 
     def _send_request(self, probe: _Probe) -> None:
         request = probe.request
-        keep = probe.chain is not None and request.kind == "http" and request.tls is None \
-            and request.host in LOOPBACK_NAMES
+        keep = (probe.chain is not None or probe.poll is not None) and request.kind == "http" \
+            and request.tls is None and request.host in LOOPBACK_NAMES
         probe.exchange = Exchange(request.host, request.port, request.paths[probe.path_index],
                                   keep_alive=keep)
         probe.outgoing = probe.exchange.request()
@@ -641,11 +655,14 @@ class ProbeLoop:
         request = probe.request
         if request.kind == "http":
             reason = judge_status(answer.status)
-            if reason is None and answer.keep_alive and probe.chain is not None \
+            if reason is None and answer.keep_alive \
                     and probe.exchange is not None and probe.exchange.keep_alive \
                     and probe.sock is not None and probe.sock.fileno() < self._keep_below \
                     and _loopback(probe.address) and not probe.handle.cancelled:
-                self._keep(probe, probe.chain)
+                if probe.chain is not None:
+                    self._keep(probe, probe.chain)
+                elif probe.poll is not None:
+                    self._park(probe)
             self._finish(probe, ProbeResult(reason is None, reason or "", peer=probe.address))
             return
         name, reason = card_name(answer)
@@ -695,6 +712,41 @@ class ProbeLoop:
         chain.address = probe.address
         probe.sock = None
         probe.events = 0
+
+    def _park(self, probe: _Probe) -> None:
+        """Hold the connection on which a local agent passed readiness for the agent's
+        first liveness check (`_adopt`), which then needs no new connection: a job's
+        agents all become ready within seconds, and their first checks would otherwise
+        all connect anew. Watched for reading like a chain's; closed unused after
+        `PARK_FOR` seconds (an agent without HTTP liveness)."""
+        key = (probe.request.host, probe.request.port)
+        old = self._parked.pop(key, None)
+        if old is not None:
+            self._drop_kept(old[0])
+        holder = _Chain(0.0, self._clock())
+        self._keep(probe, holder)
+        self._parked[key] = (holder, self._clock() + PARK_FOR)
+
+    def _adopt(self, chain: _Chain, request: ProbeRequest) -> None:
+        """Give a repeating HTTP probe the connection held for its agent, if any."""
+        parked = self._parked.pop((request.host, request.port), None)
+        if parked is None:
+            return
+        holder = parked[0]
+        sock = holder.kept
+        if sock is None or request.kind != "http" or request.tls is not None:
+            self._drop_kept(holder)
+            return
+        chain.kept, chain.address, chain.runs = sock, holder.address, 0
+        holder.kept = holder.address = None
+        self._poller.modify(sock.fileno(), READ, chain)
+
+    def _sweep(self, now: float) -> None:
+        self._swept_at = now
+        for key, (holder, until) in list(self._parked.items()):
+            if holder.kept is None or now >= until:
+                del self._parked[key]
+                self._drop_kept(holder)
 
     def _close_socket(self, probe: _Probe) -> None:
         sock = probe.sock
