@@ -121,7 +121,7 @@ class _Chain:
     comes up to one interval late; an agent's checks are still one interval apart.
 
     A new loopback connection costs the supervisor more CPU than all else in a check
-    (connect, the peer's half of the handshake, close: about 120 us), so a repeating
+    (connect, the peer's half of the handshake, close: about 230 us), so a repeating
     HTTP probe of an agent on this machine sends its next request on the connection of
     the last one, when the agent kept it open. Every `FRESH_EVERY`-th run connects anew,
     so an agent that answers on its open connections but no longer accepts new ones
