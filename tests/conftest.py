@@ -11,8 +11,12 @@ import os
 import shutil
 import tempfile
 from collections.abc import Generator, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from agentsup.probes.loop import ProbeLoop
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -38,3 +42,13 @@ def control_dir_per_test(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
     yield runtime
     shutil.rmtree(runtime, ignore_errors=True)
+
+
+@pytest.fixture
+def loop() -> Iterator[ProbeLoop]:
+    """A probe loop of its own for the test, closed after it."""
+    from agentsup.probes.loop import ProbeLoop
+
+    probes = ProbeLoop()
+    yield probes
+    probes.close()

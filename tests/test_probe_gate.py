@@ -7,7 +7,6 @@ from __future__ import annotations
 import queue
 import socket
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,12 +16,6 @@ from agentsup.probes.polling import FAST_PERIOD, Polling
 
 pytestmark = pytest.mark.timeout(60)
 
-
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    yield probes
-    probes.close()
 
 
 def test_the_table_lists_listening_ports_of_both_families_and_nothing_else() -> None:

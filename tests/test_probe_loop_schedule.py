@@ -83,12 +83,6 @@ def raw_server(answer: bytes | None) -> Iterator[int]:
         listener.close()
 
 
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    yield probes
-    probes.close()
-
 
 def get(url: str, timeout: float = 1.0) -> ProbeRequest:
     return probe_request(url, timeout)

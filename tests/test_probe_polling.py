@@ -9,7 +9,6 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,12 +19,6 @@ pytestmark = pytest.mark.timeout(60)
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
 
-
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    yield probes
-    probes.close()
 
 
 def free_port() -> int:

@@ -101,12 +101,6 @@ def serving(**options: object) -> Iterator[Server]:
         server.stop_accepting()
 
 
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    yield probes
-    probes.close()
-
 
 def wait_until(condition: object, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds

@@ -23,12 +23,6 @@ from agentsup.probes.owners import owned_by_tree
 pytestmark = pytest.mark.timeout(60)
 
 
-@pytest.fixture
-def loop() -> Iterator[ProbeLoop]:
-    probes = ProbeLoop()
-    yield probes
-    probes.close()
-
 
 def run(loop: ProbeLoop, request: ProbeRequest) -> ProbeResult:
     results: Queue[ProbeResult] = Queue()

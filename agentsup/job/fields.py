@@ -187,6 +187,16 @@ EnvName = Annotated[
 SAFE_NAME = "^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 
 
+def safe_name(value: str, becomes: str) -> str:
+    """`value` when it matches `SAFE_NAME`; else a ValueError saying what it becomes."""
+    if not re.fullmatch(SAFE_NAME, value):
+        raise ValueError(
+            "must start with a letter or digit and contain only letters, digits, "
+            f"'_', '.' and '-' ({becomes})"
+        )
+    return value
+
+
 PATH_OR_PATHS_SCHEMA = {
     "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
 }

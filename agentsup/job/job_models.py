@@ -8,7 +8,6 @@ Import the schema from `agentsup.job.models`, which builds every model in one go
 # Annotations here are evaluated as written (no `from __future__ import annotations`):
 # postponed, pydantic would compile and evaluate each one while building the models.
 
-import re
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -41,6 +40,7 @@ from agentsup.job.fields import (
     Scalar,
     empty_dict,
     empty_list,
+    safe_name,
 )
 from agentsup.job.health_models import HealthCheck
 
@@ -67,12 +67,7 @@ class JobInfo(Model):
     @field_validator("name")
     @classmethod
     def _safe_name(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(
-                "must start with a letter or digit and contain only letters, digits, "
-                "'_', '.' and '-' (it names networks, containers and directories)"
-            )
-        return value
+        return safe_name(value, "it names networks, containers and directories")
 
 
 class AgentConfig(BaseModel):
@@ -110,12 +105,7 @@ class Agent(Model):
     @field_validator("id")
     @classmethod
     def _safe_id(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", value):
-            raise ValueError(
-                "must start with a letter or digit and contain only letters, digits, "
-                "'_', '.' and '-' (ids become host names and variable values)"
-            )
-        return value
+        return safe_name(value, "ids become host names and variable values")
 
 
 

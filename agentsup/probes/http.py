@@ -82,9 +82,7 @@ def _request_bytes(host: str, path: str, keep_alive: bool = False) -> bytes:
 
 
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([2-5][0-9][0-9])(?: [^\r\n]*)?")
-_TOKEN_HEAD = re.compile(
-    rb"HTTP/1\.([01]) ([2-5][0-9][0-9])(?: [^\r\n]*)?(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n]*)*"
-)
+_TOKEN_HEAD = re.compile(_STATUS_LINE.pattern + rb"(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[^\r\n]*)*")
 """A status line and header lines whose names are all tokens: every such head passes the
 line-by-line checks of `_head_fields`, so only the framing headers need a look."""
 _FRAMING = re.compile(rb"\r\n(transfer-encoding|content-length|connection):([^\r\n]*)",

@@ -196,17 +196,19 @@ class _Probe:
         return self.addresses[self.index]
 
 
+def _keeps_connection(request: ProbeRequest) -> bool:
+    """Whether a probe's connection may serve a later one: plain HTTP to this machine."""
+    return request.kind == "http" and request.tls is None and request.host in LOOPBACK_NAMES
+
+
 def _on_grid(due: float, step: float) -> float:
     return math.ceil(due / step) * step if step > 0 else due
 
 
 def _due_time(now: float, delay: float) -> float:
-    due = now + max(delay, 0.0)
-    if delay >= ALIGN_FROM:
-        # Round up to the grid, so that checks which fall due close together run in
-        # one wake-up of this thread instead of one each.
-        due = math.ceil(due / ALIGN_GRID) * ALIGN_GRID
-    return due
+    # Round up to the grid, so that checks which fall due close together run in one
+    # wake-up of this thread instead of one each.
+    return _on_grid(now + max(delay, 0.0), ALIGN_GRID if delay >= ALIGN_FROM else 0.0)
 
 
 def _next_tick(now: float) -> float:
@@ -290,6 +292,8 @@ class ProbeLoop:
             now = self._clock()
             chain = _Chain(delay, now) if repeat else None
             due = _due_time(now, delay) if chain is None else chain.due
+            # Only names of this machine can be looked up in its table of listeners.
+            gated = gated and request.host in LOOPBACK_NAMES
             poll = None if polling is None else (polling, now, gated)
             entry = (due, next(self._counter), handle, request, done, chain, poll)
             heapq.heappush(self._due, entry)
@@ -398,8 +402,7 @@ class ProbeLoop:
                 if chain is not None:
                     self._drop_kept(chain)
                 continue
-            if poll is not None and poll[2] and request.host in LOOPBACK_NAMES \
-                    and self._not_yet(handle, request, done, poll, now):
+            if poll is not None and poll[2] and self._not_yet(handle, request, done, poll, now):
                 continue
             deadline = now + request.timeout
             probe = _Probe(request, deadline, done, handle, chain, poll, wake_at=deadline)
@@ -571,8 +574,7 @@ class ProbeLoop:
 
     def _send_request(self, probe: _Probe) -> None:
         request = probe.request
-        keep = (probe.chain is not None or probe.poll is not None) and request.kind == "http" \
-            and request.tls is None and request.host in LOOPBACK_NAMES
+        keep = (probe.chain is not None or probe.poll is not None) and _keeps_connection(request)
         probe.exchange = Exchange(request.host, request.port, request.paths[probe.path_index],
                                   keep_alive=keep)
         probe.outgoing = probe.exchange.request()
@@ -734,7 +736,7 @@ class ProbeLoop:
             return
         holder = parked[0]
         sock = holder.kept
-        if sock is None or request.kind != "http" or request.tls is not None:
+        if sock is None or not _keeps_connection(request):
             self._drop_kept(holder)
             return
         chain.kept, chain.address, chain.runs = sock, holder.address, 0
@@ -767,10 +769,8 @@ class ProbeLoop:
             if probe.handle.cancelled:
                 self._drop_kept(chain)
             else:
-                entry: _Entry = (chain.next_due(self._clock()), next(self._counter),
-                                 probe.handle, probe.request, probe.done, chain, None)
-                with self._lock:
-                    heapq.heappush(self._due, entry)
+                self._push((chain.next_due(self._clock()), next(self._counter),
+                            probe.handle, probe.request, probe.done, chain, None))
             return
         if chain is not None:
             self._drop_kept(chain)
@@ -793,8 +793,7 @@ class ProbeLoop:
         delay, polling = following
         handle.last_error = result.error
         due = _due_time(now, delay)
-        if gated and probe.request.host in LOOPBACK_NAMES \
-                and self._listening_ports(now) is not None:
+        if gated and self._listening_ports(now) is not None:
             # Look at the table every tick until then, and connect at once when the
             # agent listens; connect anyway at the schedule's time, but not more often
             # than TRY_ANYWAY, nor after the deadline.
