@@ -10,6 +10,10 @@ Usage: python bench/bare.py SPEC.json, where SPEC.json holds
 It prints one JSON line {"first_spawn": t, "last_open": t} (time.time()) once every
 port is open, then holds its children until stdin closes or SIGTERM arrives, and ends
 them with SIGTERM (SIGKILL after 5 s).
+
+With BARE_IMPORTS=yaml,pydantic,pykka in its environment it first imports those
+modules, before anything else: the floor that agentsup's libraries alone set under the
+same timing, so a benchmark can tell their share of the gap from agentsup's own.
 """
 
 import json
@@ -45,6 +49,8 @@ def _wait(ports: list[int], timeout: float) -> float:
 
 
 def main() -> int:
+    for name in filter(None, os.environ.get("BARE_IMPORTS", "").split(",")):
+        __import__(name)
     with open(sys.argv[1]) as handle:
         spec = json.load(handle)
     children: list[subprocess.Popen[bytes]] = []

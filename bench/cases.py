@@ -14,6 +14,7 @@ from pathlib import Path
 from agentsup.ports import free_ports
 from bench.common import (
     CLI_MAIN,
+    LIBRARIES,
     ROOT,
     Agentsup,
     BareLauncher,
@@ -86,6 +87,7 @@ class StagedResult:
     agentsup_seconds: list[float]
     bare_seconds: list[float]
     program_seconds: list[float]
+    floor_seconds: list[float]
     cli_seconds: list[float]
     latencies_ms: list[float]
 
@@ -96,6 +98,8 @@ class StagedOnce:
     """The in-process bare launcher, from its first agent spawn to the last port open."""
     program: float
     """The bare launcher as a program (bench/bare.py), from its spawn to the last port open."""
+    floor: float
+    """The same program importing agentsup's libraries first (`LIBRARIES`)."""
     stages: float
     """agentsup, from the first `stage.started` to `job.ready`."""
     cli: float
@@ -104,8 +108,9 @@ class StagedOnce:
 
 
 def _bare_program(workdir: Path, tag: str,
-                  stages: Sequence[Sequence[tuple[int, dict[str, str]]]]) -> float:
-    program = BareProgram(tag, workdir)
+                  stages: Sequence[Sequence[tuple[int, dict[str, str]]]],
+                  imports: Sequence[str] = ()) -> float:
+    program = BareProgram(tag, workdir, imports)
     try:
         launched, _, last_open = program.run_stages(stages)
     finally:
@@ -129,6 +134,7 @@ def staged_once(workdir: Path, stages: int, per_stage: int, delay: float) -> Sta
     finally:
         launcher.close()
     program_seconds = _bare_program(workdir, tag, bare_stages)
+    floor_seconds = _bare_program(workdir, tag, bare_stages, LIBRARIES)
 
     job = write_job(
         workdir,
@@ -149,6 +155,7 @@ def staged_once(workdir: Path, stages: int, per_stage: int, delay: float) -> Sta
     return StagedOnce(
         bare=bare_end - bare_start,
         program=program_seconds,
+        floor=floor_seconds,
         stages=ready_at - event_time(first),
         cli=ready_at - run.launched_at,
         latencies_ms=readiness_latencies(run),
@@ -156,7 +163,7 @@ def staged_once(workdir: Path, stages: int, per_stage: int, delay: float) -> Sta
 
 
 def staged_startup(workdir: Path, runs: int) -> StagedResult:
-    result = StagedResult([], [], [], [], [], [], [])
+    result = StagedResult([], [], [], [], [], [], [], [])
     for _ in range(runs):
         once = staged_once(workdir, 4, 8, 0.3)
         result.ratios.append(once.cli / once.bare)
@@ -164,6 +171,7 @@ def staged_startup(workdir: Path, runs: int) -> StagedResult:
         result.agentsup_seconds.append(once.stages)
         result.bare_seconds.append(once.bare)
         result.program_seconds.append(once.program)
+        result.floor_seconds.append(once.floor)
         result.cli_seconds.append(once.cli)
         result.latencies_ms.extend(once.latencies_ms)
     return result
@@ -180,6 +188,10 @@ def staged_rows(result: StagedResult) -> list[Row]:
             summarise(result.program_seconds).render(" s")),
         Row("1 staged start-up", "ratio agentsup / bare program, both from their spawn",
             program_ratio.render(), "<= 1.10", _check(program_ratio, 1.10)),
+        Row("1 staged start-up", f"floor: bare program importing {', '.join(LIBRARIES)} "
+            "first, / bare program", summarise(
+                a / b for a, b in zip(result.floor_seconds, result.program_seconds, strict=True)
+            ).render()),
         Row("1 staged start-up", "bare launcher in the bench: first spawn -> last port open (s)",
             summarise(result.bare_seconds).render(" s")),
         Row("1 staged start-up", "ratio agentsup (from CLI spawn) / bare in the bench",

@@ -28,6 +28,10 @@ BARE = Path(__file__).resolve().parent / "bare.py"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CLI_MAIN = "import sys; from agentsup.cli import main; sys.exit(main())"
 """How the benchmarks spawn the CLI: the interpreter, not a shell wrapper around it."""
+LIBRARIES = ("yaml", "pydantic", "pykka")
+"""The libraries `agentsup start` cannot do without before its first agent spawn. The
+bare program importing them first (`BareProgram(imports=LIBRARIES)`) is the floor they
+set: what no change to agentsup's own code can go below."""
 RUN_TAG_VAR = "AGENTSUP_BENCH_RUN"
 """Every benchmark agent carries this variable, so leftovers can be found and killed."""
 
@@ -368,9 +372,10 @@ class BareProgram:
     reference pays its own interpreter start and imports the same way.
     """
 
-    def __init__(self, tag: str, workdir: Path) -> None:
+    def __init__(self, tag: str, workdir: Path, imports: Sequence[str] = ()) -> None:
         self.tag = tag
         self.workdir = workdir
+        self.imports = imports
         self.process: subprocess.Popen[str] | None = None
 
     def run_stages(
@@ -388,6 +393,7 @@ class BareProgram:
         self.process = subprocess.Popen(
             [sys.executable, str(BARE), str(spec)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env={**os.environ, "BARE_IMPORTS": ",".join(self.imports)},
             start_new_session=True,
         )
         assert self.process.stdout is not None

@@ -20,8 +20,10 @@ from pathlib import Path
 from agentsup.ports import free_ports
 from bench.common import (
     AGENT,
+    LIBRARIES,
     RUN_TAG_VAR,
     Agentsup,
+    BareProgram,
     idle_cpu_percent,
     kill_tagged,
     new_tag,
@@ -152,6 +154,22 @@ def _agentsup(workdir: Path, ports: list[int], tag: str, window: float, windows:
         kill_tagged(tag)
 
 
+FLOOR = "floor"
+"""The bare program importing agentsup's libraries first, all agents at once: what those
+libraries alone leave of a start-up race against the other tools."""
+
+
+def _floor(workdir: Path, ports: list[int], tag: str) -> ToolResult:
+    program = BareProgram(tag, workdir, LIBRARIES)
+    try:
+        launched, _, last_open = program.run_stages([[(port, {}) for port in ports]])
+    finally:
+        program.close()
+        kill_tagged(tag)
+    nan = float("nan")
+    return ToolResult(FLOOR, last_open - launched, [], nan, nan)
+
+
 def side_by_side(
     workdir: Path, agents: int, runs: int, window: float, windows: int
 ) -> list[ToolResult]:
@@ -159,11 +177,13 @@ def side_by_side(
     bin_dir = ensure_venv()
     results: list[ToolResult] = []
     for _ in range(runs):
-        for tool in ("agentsup", "supervisord", "honcho"):
+        for tool in ("agentsup", "supervisord", "honcho", FLOOR):
             tag = new_tag()
             ports = free_ports(agents)
             if tool == "agentsup":
                 results.append(_agentsup(workdir, ports, tag, window, windows))
+            elif tool == FLOOR:
+                results.append(_floor(workdir, ports, tag))
             elif tool == "supervisord":
                 results.append(_supervisord(bin_dir, workdir, ports, tag, window, windows))
             else:

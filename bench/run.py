@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench import cases, others
 from bench.cases import Row
-from bench.common import Summary, summarise
+from bench.common import LIBRARIES, Summary, summarise
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,7 @@ def _side_rows(results: Sequence[others.ToolResult], agents: int) -> list[Row]:
         by_tool.setdefault(result.tool, []).append(result)
     ours = by_tool.get("agentsup", [])
     rows: list[Row] = []
+    floor = by_tool.pop(others.FLOOR, [])
     for tool, runs in by_tool.items():
         start = summarise(r.start_seconds for r in runs)
         cpu = summarise(c for r in runs for c in r.idle_cpu)
@@ -79,6 +80,16 @@ def _side_rows(results: Sequence[others.ToolResult], agents: int) -> list[Row]:
                             f"{ratio.render()} / {cpu_text}",
                             "<= 1.0" if tool == "honcho" else "",
                             _check_at_most(ratio, 1.0) if tool == "honcho" else None))
+    honcho = by_tool.get("honcho", [])
+    if floor and honcho:
+        libraries = ", ".join(LIBRARIES)
+        rows.append(Row("6 side by side", f"floor: bare program importing {libraries} first, "
+                        f"{agents} agents at once (s)",
+                        summarise(r.start_seconds for r in floor).render(" s")))
+        rows.append(Row("6 side by side", "floor / honcho: the least agentsup's libraries "
+                        "leave to this ratio", summarise(
+                            a.start_seconds / b.start_seconds
+                            for a, b in zip(floor, honcho, strict=False)).render()))
     return rows
 
 
