@@ -36,6 +36,7 @@ from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import StartJob
+from agentsup.openfiles import ensure_open_files
 from agentsup.plan import DeploymentPlan
 from agentsup.probes.prober import Prober
 from agentsup.resolving import unsupported_targets
@@ -59,6 +60,7 @@ def run_job(
         print(unsupported.render(), file=sys.stderr)
         return EXIT_INVALID
 
+    open_files = ensure_open_files(len(job.agents))
     try:
         control = open_control(job.job.name, str(loaded.path.resolve()), LogRing())
     except ControlError as exc:
@@ -89,6 +91,9 @@ def run_job(
                 summary = plan.to_json()
                 summary.pop("job")
                 events.emit("plan.resolved", **summary)
+                if open_files.short:
+                    events.emit("job.open_files", "warning", limit=open_files.limit,
+                                wanted=open_files.wanted, reason=open_files.reason(len(job.agents)))
                 try:
                     log_files = open_log_files(job, loaded.base_dir)
                 except OSError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import resource
 import signal
 import subprocess
 import sys
@@ -99,7 +100,14 @@ def wait_gone(pids: list[int], timeout: float) -> list[int]:
 class Supervisor:
     """A running `agentsup start`, with its events collected as they arrive."""
 
-    def __init__(self, job: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, job: Path, *extra: str, env: dict[str, str] | None = None,
+                 open_files: tuple[int, int] | None = None) -> None:
+        """`open_files`: the (soft, hard) RLIMIT_NOFILE the CLI starts with."""
+
+        def limit() -> None:
+            if open_files is not None:
+                resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
+
         self.process = subprocess.Popen(
             agentsup_command("start", str(job), "--log-format", "json", *extra),
             stdout=subprocess.PIPE,
@@ -107,6 +115,7 @@ class Supervisor:
             text=True,
             start_new_session=True,
             env={**os.environ, **(env or {})},
+            preexec_fn=limit if open_files is not None else None,
         )
         self.events: list[Event] = []
         self.raw_lines: list[str] = []
@@ -200,9 +209,10 @@ class Supervisor:
 
 
 @contextmanager
-def supervisor(job: Path, *extra: str, env: dict[str, str] | None = None) -> Iterator[Supervisor]:
+def supervisor(job: Path, *extra: str, env: dict[str, str] | None = None,
+               open_files: tuple[int, int] | None = None) -> Iterator[Supervisor]:
     """Start `agentsup start JOB`; on the way out, leave nothing running."""
-    running = Supervisor(job, *extra, env=env)
+    running = Supervisor(job, *extra, env=env, open_files=open_files)
     try:
         yield running
     finally:

@@ -31,6 +31,7 @@ from agentsup.job.loader import load_job
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
 from agentsup.messages import ReloadJob
+from agentsup.openfiles import ensure_open_files
 from agentsup.plan import DeploymentPlan
 from agentsup.runners.base import Backend, Reloaded, RunnerError
 from agentsup.settings import restart_policies
@@ -100,6 +101,8 @@ class Reloader:
         except RunnerError as exc:
             return 409, {"error": f"cannot prepare the new launches: {exc}"}
         agents = {a.id: a for a in job.agents}
+        # A job that grows needs more descriptors; a shortfall was reported at the start.
+        ensure_open_files(len(job.agents))
         launches = {a.id: launch_text(a, settings[a.id]) for a in job.agents}
 
         def make(agent_id: str) -> pykka.ActorRef[Any]:

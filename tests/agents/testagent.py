@@ -10,6 +10,7 @@ Behaviour comes from environment variables (all optional):
   IGNORE_TERM       "1": ignore SIGTERM
   GRANDCHILD        "1": start a grandchild (sleep) that ignores SIGTERM; print its pid
   PRINT_ENV         "1": print the agent's environment as one JSON line
+  PRINT_NOFILE      "1": print its open-files limit as {"kind": "nofile", "soft": .., "hard": ..}
   PRINT_LINES       number of plain lines to print to stdout, and as many to stderr
   ECHO_FILE         print the lines of this file to stdout
   ESCAPE_PIDS_FILE  start a daemon that leaves the process group and session (double fork,
@@ -89,6 +90,11 @@ def main() -> None:
         escape(escape_file)
     if os.environ.get("PRINT_ENV") == "1":
         print(json.dumps({"kind": "env", "env": dict(os.environ)}), flush=True)
+    if os.environ.get("PRINT_NOFILE") == "1":
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        print(json.dumps({"kind": "nofile", "soft": soft, "hard": hard}), flush=True)
     if os.environ.get("GRANDCHILD") == "1":
         child = subprocess.Popen(
             [sys.executable, "-c",
