@@ -18,6 +18,9 @@ import threading
 from collections.abc import Mapping
 
 _PLACEHOLDER = re.compile(r"^http://\{node of ([A-Za-z0-9][A-Za-z0-9_.-]*)\}:(\d+)$")
+_PREFIX = "http://{node of "
+"""What every placeholder starts with: a test far cheaper than the pattern, which runs
+for every peer URL of every agent at the start (40,000 of them in a 200-agent mesh)."""
 
 _lock = threading.Lock()
 _bound: dict[str, str] = {}
@@ -31,6 +34,8 @@ def placeholder(agent_id: str, port: int) -> str:
 
 def placeholder_agent(url: str) -> str | None:
     """The agent a placeholder stands for, or None for an ordinary URL."""
+    if not url.startswith(_PREFIX):
+        return None
     match = _PLACEHOLDER.match(url)
     return None if match is None else match.group(1)
 
