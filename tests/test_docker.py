@@ -26,6 +26,7 @@ from dockerenv import docker_client, docker_image, job_name, labelled
 
 from agentsup.runners._docker_engine import memory_bytes, nano_cpus
 from agentsup.runners._docker_runner import pump_output
+from agentsup.runners.base import BatchOutput
 from agentsup.runners.lines import Line, LineSplitter
 
 __all__ = ["docker_client", "docker_image", "job_name"]  # fixtures used by name below
@@ -359,6 +360,23 @@ def test_output_chunks_become_lines_per_stream() -> None:
     assert lines == [
         ("stdout", "one"), ("stdout", "two"), ("stderr", "err é"), ("stdout", "three"),
         ("stderr", "tail without newline"),
+    ]
+
+
+def test_a_batch_callback_gets_each_frames_lines_in_one_call() -> None:
+    long = "y" * (64 * 1024 + 10)
+    frames: list[tuple[bytes | None, bytes | None]] = [
+        (b"a\nb\nc", None), (None, b"e1\ne2\n"), (b"\nd\n" + long.encode() + b"\n", None),
+        (b"no newline", None),
+    ]
+    calls: list[tuple[str, list[Line]]] = []
+    pump_output(frames, BatchOutput(lambda stream, batch: calls.append((stream, list(batch)))))
+    assert calls == [
+        ("stdout", [Line("a"), Line("b")]),
+        ("stderr", [Line("e1"), Line("e2")]),
+        ("stdout", [Line("c"), Line("d"), Line(long[:64 * 1024], 1, True),
+                    Line(long[64 * 1024:], 2, False)]),
+        ("stdout", [Line("no newline")]),
     ]
 
 

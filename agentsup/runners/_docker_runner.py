@@ -45,8 +45,9 @@ from agentsup.runners.base import (
     RunnerError,
     StartInfo,
     Stream,
+    deliver,
 )
-from agentsup.runners.lines import Line, LineSplitter
+from agentsup.runners.lines import LineBatch, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +79,23 @@ class ContainerSettings:
 
 def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                 on_output: OutputCallback) -> None:
-    """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order."""
+    """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order: the
+    lines of one frame in one call, as the local hub passes those of one read."""
     splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
 
-    def deliver(stream: Stream, lines: list[Line]) -> None:
-        for line in lines:
-            on_output(stream, line.text, line.part, line.continued)
+    def pass_on(stream: Stream, batch: LineBatch) -> None:
+        if batch:
+            deliver(on_output, stream, batch)
 
     try:
         for out, err in frames:
             if out:
-                deliver("stdout", splitters["stdout"].feed(out))
+                pass_on("stdout", splitters["stdout"].feed_batch(out))
             if err:
-                deliver("stderr", splitters["stderr"].feed(err))
+                pass_on("stderr", splitters["stderr"].feed_batch(err))
     finally:
         for stream, splitter in splitters.items():
-            deliver(stream, splitter.finish())
+            pass_on(stream, splitter.finish_batch())
 
 
 OUT_OF_MEMORY = "out of memory"

@@ -49,6 +49,7 @@ from agentsup.runners.base import (
     RunnerError,
     StartInfo,
     Stream,
+    deliver,
 )
 from agentsup.runners.lines import LineSplitter
 
@@ -172,14 +173,16 @@ class SwarmRunner(EngineObjectRunner[ServiceSettings, _Launch]):
         try:
             for stream, chunk in launch.logs.frames():
                 name: Stream = "stderr" if stream == "stderr" else "stdout"
-                for line in splitters[name].feed(chunk):
-                    on_output(name, line.text, line.part, line.continued)
+                batch = splitters[name].feed_batch(chunk)
+                if batch:  # a frame's lines in one call, as the local hub passes a read's
+                    deliver(on_output, name, batch)
         except Exception as exc:  # closed by the watcher, or the manager went away
             logger.debug("output of service %s ended: %s", launch.service_id, exc)
         finally:
             for name, splitter in splitters.items():
-                for line in splitter.finish():
-                    on_output(name, line.text, line.part, line.continued)
+                batch = splitter.finish_batch()
+                if batch:
+                    deliver(on_output, name, batch)
 
     def _watch(self, launch: _Launch, on_exit: ExitCallback) -> None:
         status: ExitStatus | None = None
