@@ -20,6 +20,10 @@ import test_ssh as base
 from clirun import free_ports, pid_alive, supervisor, wait_gone
 from sshd import SshHosts, ssh_hosts
 
+from agentsup.runners._ssh_wire import Session
+from agentsup.runners.base import BatchOutput, ExitStatus
+from agentsup.runners.lines import Line
+
 __all__ = ["ssh_hosts"]  # the fixture, imported for pytest
 
 pytestmark = [pytest.mark.integration]
@@ -342,3 +346,24 @@ def test_the_watchdog_relay_frames_pieces_between_characters(
     assert all(len(payload) <= watchdog.LINE_LIMIT for _, payload in frames)
     assert b"".join(payload for _, payload in frames[:3]).decode() == "ü" * 70000
     assert [payload for _, payload in frames[3:]] == [b"short", b"tail"]
+
+
+def test_the_relay_passes_each_run_of_one_streams_frames_on_in_one_call() -> None:
+    """The supervisor's end of the wire, on frames as `relay` splits them from a read."""
+    calls: list[tuple[str, list[Line]]] = []
+    exits: list[ExitStatus] = []
+    session = Session(BatchOutput(lambda stream, batch: calls.append((stream, list(batch)))),
+                      exits.append)
+    status = session.frames([b"O one", b"O two", b"e pie", b"E ce", b"O three", b"o l\xc3\xbc",
+                             b"O ng", b"Q unknown", b"X 3 -"])
+    assert calls == [
+        ("stdout", [Line("one"), Line("two")]),
+        ("stderr", [Line("pie", 1, True), Line("ce", 2, False)]),
+        ("stdout", [Line("three"), Line("lü", 1, True), Line("ng", 2, False)]),
+    ]
+    assert status == ExitStatus(3, None)
+    # The numbering of a piece sequence carries over from one read to the next.
+    assert session.frames([b"e a"]) is None and session.frames([b"E b", b"E c"]) is None
+    assert calls[-2:] == [("stderr", [Line("a", 1, True)]),
+                          ("stderr", [Line("b", 2, False), Line("c")])]
+    assert exits == []  # reported by the relay once the session ends, not here

@@ -20,7 +20,8 @@ from typing import Protocol
 import asyncssh
 
 from agentsup.runners._ssh_scripts import decode, tail
-from agentsup.runners.base import ExitCallback, ExitStatus, OutputCallback, Stream
+from agentsup.runners.base import ExitCallback, ExitStatus, OutputCallback, Stream, deliver
+from agentsup.runners.lines import LineBatch
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,9 @@ ORPHAN_GRACE_MAX = 3.0
 """Seconds between SIGTERM and SIGKILL when the watchdog loses its session."""
 FIRST_LINE_TIMEOUT = 30.0
 """How long the watchdog may take to report the pid (it may first end an old group)."""
+READ_SIZE = 1 << 16
+"""Bytes of frames taken from the session at a time: the output lines among them go on
+in one call per run of one stream, as the local hub passes on a pipe read's."""
 
 
 class Link(Protocol):
@@ -71,16 +75,20 @@ async def relay(link: Link, session: Session, process: asyncssh.SSHClientProcess
     detail = ""
     stderr_task = asyncio.get_running_loop().create_task(_relay_stderr(session, process))
     try:
+        pending = b""
         while True:
-            line = await process.stdout.readline()
-            if not line:
+            chunk = await process.stdout.read(READ_SIZE)
+            if not chunk:
+                if pending:  # a last frame cut short: passed on as it came
+                    status = session.frames([pending]) or status
                 break
-            kind, payload = line[:1], line[2:].rstrip(b"\n")
-            stream = _STREAMS.get(kind.upper())
-            if stream is not None:
-                session.output(stream, decode(payload), continued=kind.islower())
-            elif kind == b"X":
-                status = parse_exit(payload)
+            data = pending + chunk if pending else chunk
+            end = data.rfind(b"\n")
+            if end < 0:
+                pending = data
+                continue
+            pending = data[end + 1:]
+            status = session.frames(data[:end].split(b"\n")) or status
     except (asyncssh.Error, OSError, asyncio.IncompleteReadError) as exc:
         detail = str(exc)
     if status is None:
@@ -107,8 +115,7 @@ async def _relay_stderr(session: Session, process: asyncssh.SSHClientProcess[byt
             line = await process.stderr.readline()
             if not line:
                 return
-            session.output("stderr", "[agentsup watchdog] " + decode(line.rstrip(b"\n")),
-                           framed=False)
+            session.watchdog_line("[agentsup watchdog] " + decode(line.rstrip(b"\n")))
 
 
 _STREAMS: dict[bytes, Stream] = {b"O": "stdout", b"E": "stderr"}
@@ -133,20 +140,48 @@ class Session:
         self._reported = False
         self._parts: dict[Stream, int] = {"stdout": 0, "stderr": 0}
 
-    def output(
-        self, stream: Stream, line: str, *, continued: bool = False, framed: bool = True
-    ) -> None:
-        """One frame: a whole line, or a piece of one (numbered here, in order).
-
-        `framed` is False for the watchdog's own stderr, which is never a piece and
-        must not end a piece sequence of the agent's stderr.
-        """
-        part: int | None = None
-        if framed and (continued or self._parts[stream]):
-            part = self._parts[stream] + 1
-            self._parts[stream] = part if continued else 0
+    def watchdog_line(self, line: str) -> None:
+        """A line of the watchdog's own stderr: never a piece, and it must not end a
+        piece sequence of the agent's stderr."""
         try:
-            self._on_output(stream, line, part, continued)
+            self._on_output("stderr", line, None, False)
+        except Exception:  # a callback must never stop the relay
+            logger.exception("output callback failed")
+
+    def frames(self, frames: list[bytes]) -> ExitStatus | None:
+        """Whole frames, in order (each without its newline): the output lines of each run
+        of frames of one stream go on in one call; the exit status, if an `X` came."""
+        status: ExitStatus | None = None
+        batch = LineBatch()
+        current: Stream = "stdout"
+        for frame in frames:
+            kind = frame[:1]
+            stream = _STREAMS.get(kind.upper())
+            if stream is None:
+                if kind == b"X":
+                    status = parse_exit(frame[2:])
+                continue
+            if stream != current and batch:
+                self._deliver(current, batch)
+                batch = LineBatch()
+            current = stream
+            continued = kind.islower()
+            batch.add(decode(frame[2:]), self._part(stream, continued), continued)
+        if batch:
+            self._deliver(current, batch)
+        return status
+
+    def _part(self, stream: Stream, continued: bool) -> int | None:
+        """The piece number of a frame of `stream`, None for a whole line."""
+        if not (continued or self._parts[stream]):
+            return None
+        part = self._parts[stream] + 1
+        self._parts[stream] = part if continued else 0
+        return part
+
+    def _deliver(self, stream: Stream, batch: LineBatch) -> None:
+        try:
+            deliver(self._on_output, stream, batch)
         except Exception:  # a callback must never stop the relay
             logger.exception("output callback failed")
 
