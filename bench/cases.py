@@ -18,11 +18,11 @@ from bench.common import (
     ROOT,
     Agentsup,
     BareLauncher,
-    BareProgram,
     Event,
     Summary,
     agent_command,
     agent_env,
+    bare_program_seconds,
     event_time,
     idle_cpu_percent,
     kill_tagged,
@@ -107,17 +107,6 @@ class StagedOnce:
     latencies_ms: list[float]
 
 
-def _bare_program(workdir: Path, tag: str,
-                  stages: Sequence[Sequence[tuple[int, dict[str, str]]]],
-                  imports: Sequence[str] = ()) -> float:
-    program = BareProgram(tag, workdir, imports)
-    try:
-        launched, _, last_open = program.run_stages(stages)
-    finally:
-        program.close()
-    return last_open - launched
-
-
 def staged_once(workdir: Path, stages: int, per_stage: int, delay: float) -> StagedOnce:
     """One launch of the same pipeline by each: bare in-process, bare program, agentsup."""
     tag = new_tag()
@@ -133,8 +122,8 @@ def staged_once(workdir: Path, stages: int, per_stage: int, delay: float) -> Sta
         bare_start, bare_end = launcher.run_stages(bare_stages)
     finally:
         launcher.close()
-    program_seconds = _bare_program(workdir, tag, bare_stages)
-    floor_seconds = _bare_program(workdir, tag, bare_stages, LIBRARIES)
+    program_seconds = bare_program_seconds(workdir, tag, bare_stages)
+    floor_seconds = bare_program_seconds(workdir, tag, bare_stages, LIBRARIES)
 
     job = write_job(
         workdir,
@@ -250,7 +239,7 @@ def scale(
             bare.append(end - start)
         finally:
             launcher.close()
-        program.append(_bare_program(workdir, tag, [[(p, {}) for p in ports]]))
+        program.append(bare_program_seconds(workdir, tag, [[(p, {}) for p in ports]]))
         ids = [f"m{i:03d}" for i in range(agents)]
         job = write_job(
             workdir, f"mesh-{tag}", [(a, p, {}) for a, p in zip(ids, ports, strict=True)],

@@ -414,3 +414,15 @@ class BareProgram:
                 self.process.kill()
                 self.process.wait()
         kill_tagged(self.tag)
+
+
+def bare_program_seconds(workdir: Path, tag: str,
+                         stages: Sequence[Sequence[tuple[int, dict[str, str]]]],
+                         imports: Sequence[str] = ()) -> float:
+    """One run of the bare program: from its spawn to the last port open."""
+    program = BareProgram(tag, workdir, imports)
+    try:
+        launched, _, last_open = program.run_stages(stages)
+    finally:
+        program.close()
+    return last_open - launched

@@ -23,7 +23,7 @@ from bench.common import (
     LIBRARIES,
     RUN_TAG_VAR,
     Agentsup,
-    BareProgram,
+    bare_program_seconds,
     idle_cpu_percent,
     kill_tagged,
     new_tag,
@@ -160,14 +160,12 @@ libraries alone leave of a start-up race against the other tools."""
 
 
 def _floor(workdir: Path, ports: list[int], tag: str) -> ToolResult:
-    program = BareProgram(tag, workdir, LIBRARIES)
     try:
-        launched, _, last_open = program.run_stages([[(port, {}) for port in ports]])
+        seconds = bare_program_seconds(workdir, tag, [[(port, {}) for port in ports]], LIBRARIES)
     finally:
-        program.close()
         kill_tagged(tag)
     nan = float("nan")
-    return ToolResult(FLOOR, last_open - launched, [], nan, nan)
+    return ToolResult(FLOOR, seconds, [], nan, nan)
 
 
 def side_by_side(

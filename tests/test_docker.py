@@ -25,7 +25,7 @@ from clirun import Supervisor, agentsup_command, free_ports, supervisor
 from dockerenv import docker_client, docker_image, job_name, labelled
 
 from agentsup.runners._docker_engine import memory_bytes, nano_cpus
-from agentsup.runners._docker_runner import pump_output
+from agentsup.runners._engine_object import pump_output
 from agentsup.runners.base import BatchOutput
 from agentsup.runners.lines import Line, LineSplitter
 

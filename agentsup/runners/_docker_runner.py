@@ -22,7 +22,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +35,7 @@ from agentsup.runners._docker_engine import (
     inspect_container,
     remove_container,
 )
-from agentsup.runners._engine_object import EngineObjectRunner
+from agentsup.runners._engine_object import EngineObjectRunner, pump_output
 from agentsup.runners.base import (
     ExecResult,
     ExitCallback,
@@ -44,10 +44,7 @@ from agentsup.runners.base import (
     OutputCallback,
     RunnerError,
     StartInfo,
-    Stream,
-    deliver,
 )
-from agentsup.runners.lines import LineBatch, LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -75,27 +72,6 @@ class ContainerSettings:
     mem_limit: int | None = None
     gpus: int | None = None
     engine: str = "localhost"
-
-
-def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
-                on_output: OutputCallback) -> None:
-    """Pass every line of demultiplexed `(stdout, stderr)` frames on, in order: the
-    lines of one frame in one call, as the local hub passes those of one read."""
-    splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
-
-    def pass_on(stream: Stream, batch: LineBatch) -> None:
-        if batch:
-            deliver(on_output, stream, batch)
-
-    try:
-        for out, err in frames:
-            if out:
-                pass_on("stdout", splitters["stdout"].feed_batch(out))
-            if err:
-                pass_on("stderr", splitters["stderr"].feed_batch(err))
-    finally:
-        for stream, splitter in splitters.items():
-            pass_on(stream, splitter.finish_batch())
 
 
 OUT_OF_MEMORY = "out of memory"

@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -36,9 +36,34 @@ from agentsup.runners.base import (
     Runner,
     RunnerError,
     StartInfo,
+    Stream,
+    deliver,
 )
+from agentsup.runners.lines import LineBatch, LineSplitter
 
 logger = logging.getLogger(__name__)
+
+def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
+                on_output: OutputCallback) -> None:
+    """Pass every line of demultiplexed `(stdout, stderr)` frames (a container's or a
+    service's log stream) on, in order: the lines of one frame in one call, as the local
+    hub passes those of one read."""
+    splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(), "stderr": LineSplitter()}
+
+    def pass_on(stream: Stream, batch: LineBatch) -> None:
+        if batch:
+            deliver(on_output, stream, batch)
+
+    try:
+        for out, err in frames:
+            if out:
+                pass_on("stdout", splitters["stdout"].feed_batch(out))
+            if err:
+                pass_on("stderr", splitters["stderr"].feed_batch(err))
+    finally:
+        for stream, splitter in splitters.items():
+            pass_on(stream, splitter.finish_batch())
+
 
 DEFAULT_PYTHON = "python3"
 """The interpreter for `module` agents inside the image, unless `deployment.python`."""

@@ -31,7 +31,7 @@ from typing import Any
 import docker.errors
 
 from agentsup import liveurls
-from agentsup.runners._engine_object import EngineObjectRunner
+from agentsup.runners._engine_object import EngineObjectRunner, pump_output
 from agentsup.runners._swarm_engine import (
     ServiceLogs,
     ServiceSettings,
@@ -48,10 +48,7 @@ from agentsup.runners.base import (
     OutputCallback,
     RunnerError,
     StartInfo,
-    Stream,
-    deliver,
 )
-from agentsup.runners.lines import LineSplitter
 
 logger = logging.getLogger(__name__)
 
@@ -168,21 +165,12 @@ class SwarmRunner(EngineObjectRunner[ServiceSettings, _Launch]):
     # ------------------------------------------------------------------ I/O threads
 
     def _read(self, launch: _Launch, on_output: OutputCallback) -> None:
-        splitters: dict[Stream, LineSplitter] = {"stdout": LineSplitter(),
-                                                 "stderr": LineSplitter()}
+        frames = ((None, chunk) if stream == "stderr" else (chunk, None)
+                  for stream, chunk in launch.logs.frames())
         try:
-            for stream, chunk in launch.logs.frames():
-                name: Stream = "stderr" if stream == "stderr" else "stdout"
-                batch = splitters[name].feed_batch(chunk)
-                if batch:  # a frame's lines in one call, as the local hub passes a read's
-                    deliver(on_output, name, batch)
+            pump_output(frames, on_output)  # passes the last lines on however it ends
         except Exception as exc:  # closed by the watcher, or the manager went away
             logger.debug("output of service %s ended: %s", launch.service_id, exc)
-        finally:
-            for name, splitter in splitters.items():
-                batch = splitter.finish_batch()
-                if batch:
-                    deliver(on_output, name, batch)
 
     def _watch(self, launch: _Launch, on_exit: ExitCallback) -> None:
         status: ExitStatus | None = None
