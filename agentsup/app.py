@@ -16,7 +16,7 @@ from typing import Any
 
 import pykka
 
-from agentsup import liveurls
+from agentsup import collector, liveurls
 from agentsup import settings as effective
 from agentsup.actors.agent import AgentActor
 from agentsup.actors.agent_effects import AgentSettings
@@ -276,6 +276,7 @@ def _run_actors(
         control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
         supervisor.tell(StartJob())
+        collector.resume()
         code = _wait(finished)
         signals.done()
     finally:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agentsup import __version__
+from agentsup import __version__, collector
 from agentsup.control import arguments as control_arguments
 from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
 from agentsup.job.problems import JobFileError
@@ -190,6 +190,17 @@ def _is_number(word: str) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The `agentsup` program: run one command and return its exit code.
+
+    The cyclic collector stays off while the command starts and is skipped at exit
+    (agentsup/collector.py); `start` and the control commands turn it back on for as
+    long as they run.
+    """
+    with collector.paused():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     words = _monitor_without_value(sys.argv[1:] if argv is None else argv)
     parser = build_parser(_command_word(words))
     args = parser.parse_args(words)
@@ -225,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case command if command in control_arguments.COMMANDS:
                 from agentsup.control import commands as control_commands
 
+                collector.resume()  # `logs --follow` runs as long as the job does
                 return control_commands.run(args)
             case "start":
                 loaded = _load(args)
