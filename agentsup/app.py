@@ -195,6 +195,9 @@ def _supervise(
 ) -> int:
     job = loaded.definition
     backends = _backends(loaded, plan, events)
+    # Checking hosts and images can take minutes (an image pull); the objects made for
+    # that are collected as usual, and what start-up built is frozen (collector.py).
+    collector.resume()
     try:
         problems = [p for backend in backends.values() for p in backend.preflight()]
         if problems:
@@ -276,7 +279,6 @@ def _run_actors(
         control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
         supervisor.tell(StartJob())
-        collector.resume()
         code = _wait(finished)
         signals.done()
     finally:

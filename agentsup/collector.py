@@ -9,9 +9,12 @@ of some 400 ms; almost nothing they found was garbage.
 
 So `paused` turns the collector off for a command, and on the way out moves what is left
 to the permanent generation (`gc.freeze`), which no collection walks, the one at exit
-included. `start` ends the pause early with `resume` once the job is set up and its start
-has been asked for: what exists by then is frozen, and collection goes on as usual for
-the run, so that a long run's cycles are still freed.
+included. `start` ends the pause early with `resume` once the job is loaded and its
+backends are made, before they check hosts and images (which can take minutes): what
+exists by then is frozen, and collection goes on as usual for the run, so that a long
+run's cycles are still freed. Freezing keeps what little start-up garbage there is (553
+unreachable objects of 61,000 for a 32-agent job, of 145,000 for 200 agents); finding
+it would cost a full collection, 42-56 ms.
 """
 
 from __future__ import annotations
