@@ -232,8 +232,6 @@ def _run_actors(
     signals: StopSignals,
     control: ControlServer,
 ) -> int:
-    timers = TimerService()
-    prober = Prober()
     finished: Future[int] = Future()
     logic = SupervisorLogic(
         plan,
@@ -242,9 +240,10 @@ def _run_actors(
         clock=time.monotonic,
         shutdown_timeout=job.deployment.shutdown_timeout,
     )
-    supervisor = JobSupervisor.start(
-        logic, events, finished, timers=timers, monitor_interval=monitor
-    )
+    # Their threads are daemons: a signal before the `try` cannot keep the process up.
+    timers = TimerService()
+    prober = Prober()
+    supervisor: pykka.ActorRef[Any] | None = None
     agents: dict[str, pykka.ActorRef[Any]] = {}
 
     def settings_for(job: JobDefinition, plan: DeploymentPlan, agent: Agent) -> AgentSettings:
@@ -265,18 +264,25 @@ def _run_actors(
     def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
         backend = backends[agent.deployment.target]
         runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
+        assert supervisor is not None  # started before the first agent actor
         return AgentActor.start(
             settings, runner, supervisor, timers=timers, prober=prober, events=events
         )
 
     try:
-        for agent in job.agents:
-            settings = settings_for(job, plan, agent)
-            logic.launches[agent.id] = launch_text(agent, settings)
-            agents[agent.id] = actor_for(agent, settings)
-        supervisor.proxy().attach(agents).get()
-        reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
-        control.attach(supervisor, list(agents), reloader)
+        # Every thread started here is known to the `finally` below before a stop
+        # signal can unwind the set-up (StopSignals.deferred).
+        with signals.deferred():
+            supervisor = JobSupervisor.start(
+                logic, events, finished, timers=timers, monitor_interval=monitor
+            )
+            for agent in job.agents:
+                settings = settings_for(job, plan, agent)
+                logic.launches[agent.id] = launch_text(agent, settings)
+                agents[agent.id] = actor_for(agent, settings)
+            supervisor.proxy().attach(agents).get()
+            reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
+            control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
         supervisor.tell(StartJob())
         code = _wait(finished)
@@ -286,7 +292,8 @@ def _run_actors(
             ref.stop(block=False)
         for ref in agents.values():
             _stop_actor(ref)
-        _stop_actor(supervisor)
+        if supervisor is not None:
+            _stop_actor(supervisor)
         prober.close()
         timers.close()
     return code

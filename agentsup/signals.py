@@ -55,15 +55,38 @@ class StopSignals:
     """The one handler for the whole of `agentsup start`; what a signal does depends on when.
 
     Before agents run (`supervisor` unset) it ends the set-up by raising `Interrupted`,
-    which unwinds it, clean-up included. While agents run the first signal becomes
-    `StopJob`, any later one `KillAll`. Once the job has finished (`finished` is done,
-    so `job.stopped` is out with its exit code) signals are ignored.
+    once, which unwinds it, clean-up included; later signals leave that clean-up alone.
+    While agents run the first signal becomes `StopJob`, any later one `KillAll`. Once
+    the job has finished (`finished` is done, so `job.stopped` is out with its exit
+    code) signals are ignored.
     """
 
     def __init__(self) -> None:
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.finished: Future[int] | None = None
         self.received = 0
+        self._deferring = False
+        self._pending: str | None = None
+        self._interrupting = False
+
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Hold off `Interrupted` while threads are being started, and raise it after.
+
+        Raised in the middle of starting an actor, it would unwind past a thread that
+        is already running but not yet known to anyone who could stop it, and that
+        thread would keep the process from ever exiting. Inside, a signal before agents
+        run is only noted; it is raised when the block ends (unless the block raised).
+        """
+        self._deferring = True
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._pending is not None:
+            name, self._pending = self._pending, None
+            self._interrupting = True
+            raise Interrupted(name)
 
     def running(self, supervisor: pykka.ActorRef[Any], finished: Future[int]) -> None:
         self.supervisor = supervisor
@@ -80,6 +103,14 @@ class StopSignals:
             return
         name = signal.Signals(signum).name
         if self.supervisor is None:
+            # One `Interrupted` only: a second one would cut short the clean-up the
+            # first one started.
+            if self._interrupting:
+                return
+            if self._deferring:
+                self._pending = self._pending or name
+                return
+            self._interrupting = True
             raise Interrupted(name)
         self.received += 1
         message = StopJob(name) if self.received == 1 else KillAll(name)
