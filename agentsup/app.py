@@ -93,7 +93,7 @@ def run_job(
                 events.emit("plan.resolved", **summary)
                 if open_files.short:
                     events.emit("job.open_files", "warning", limit=open_files.limit,
-                                wanted=open_files.wanted, reason=open_files.reason(len(job.agents)))
+                                wanted=open_files.wanted, reason=open_files.reason())
                 try:
                     log_files = open_log_files(job, loaded.base_dir)
                 except OSError as exc:

@@ -31,6 +31,7 @@ def wanted(agents: int) -> int:
 
 @dataclass(frozen=True)
 class OpenFiles:
+    agents: int
     wanted: int
     limit: int
     """The soft limit after `ensure_open_files`; `resource.RLIM_INFINITY` if none."""
@@ -40,10 +41,10 @@ class OpenFiles:
     def short(self) -> bool:
         return self.limit != resource.RLIM_INFINITY and self.limit < self.wanted
 
-    def reason(self, agents: int) -> str:
+    def reason(self) -> str:
         hard = "unlimited" if self.hard == resource.RLIM_INFINITY else str(self.hard)
         return (
-            f"the open-files limit is {self.limit} (hard limit {hard}) and {agents} agents "
+            f"the open-files limit is {self.limit} (hard limit {hard}) and {self.agents} agents "
             f"want about {self.wanted}: agents may fail to start with 'Too many open "
             "files'; raise the hard limit (ulimit -Hn as root, LimitNOFILE= in a "
             "systemd unit)"
@@ -56,7 +57,7 @@ def ensure_open_files(agents: int) -> OpenFiles:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = wanted(agents)
     if soft == resource.RLIM_INFINITY or soft >= need:
-        return OpenFiles(need, soft, hard)
+        return OpenFiles(agents, need, soft, hard)
     target = need if hard == resource.RLIM_INFINITY else min(hard, need)
     if target > soft:
         try:
@@ -65,4 +66,4 @@ def ensure_open_files(agents: int) -> OpenFiles:
             pass  # a sandbox that refuses: report what we have
         else:
             soft = target
-    return OpenFiles(need, soft, hard)
+    return OpenFiles(agents, need, soft, hard)

@@ -160,10 +160,8 @@ libraries alone leave of a start-up race against the other tools."""
 
 
 def _floor(workdir: Path, ports: list[int], tag: str) -> ToolResult:
-    try:
-        seconds = bare_program_seconds(workdir, tag, [[(port, {}) for port in ports]], LIBRARIES)
-    finally:
-        kill_tagged(tag)
+    # The program's clean-up ends the tagged agents, however the run ends.
+    seconds = bare_program_seconds(workdir, tag, [[(port, {}) for port in ports]], LIBRARIES)
     nan = float("nan")
     return ToolResult(FLOOR, seconds, [], nan, nan)
 

@@ -43,6 +43,7 @@ from agentsup.runners.lines import LineBatch, LineSplitter
 
 logger = logging.getLogger(__name__)
 
+
 def pump_output(frames: Iterable[tuple[bytes | None, bytes | None]],
                 on_output: OutputCallback) -> None:
     """Pass every line of demultiplexed `(stdout, stderr)` frames (a container's or a
