@@ -42,12 +42,12 @@ def test_an_exec_probe_of_a_remote_agent_runs_on_its_host(
 def test_an_exec_probe_of_a_container_agent_runs_in_its_container(
     tmp_path: Path, docker_image: str, job_name: str,
 ) -> None:
-    (port,) = free_ports(1)
+    port, other_port = free_ports(2)
     spec = container_agent("box", port, docker_image)
     # /.dockerenv exists only inside a container; AGENT_ID is the agent's environment.
     spec["health_check"] = {"type": "exec",
                             "command": 'sh -c \'test -f /.dockerenv && test "$AGENT_ID" = box\''}
-    failing = container_agent("other", port + 1 if port < 65535 else port - 1, docker_image)
+    failing = container_agent("other", other_port, docker_image)
     failing["health_check"] = {"type": "exec", "command": "test -f /no-such-file"}
     job = write_container_job(tmp_path, job_name, [spec], {"type": "dynamic"})
     with supervisor(job) as run:
