@@ -13,9 +13,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 SUPERVISOR = "agentsup"
 AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red",
@@ -26,8 +27,7 @@ QUIET = frozenset({"agent.starting"})
 """Events people need not read: the `stage.started` line before them says the same."""
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(msgspec.Struct, frozen=True):
     """One line for a person: who says it, what, and how loud."""
 
     time: str

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from typing import Any
 
+import msgspec
 from rich.table import Table
 from rich.text import Text
 
@@ -26,8 +26,7 @@ STATE_STYLES = {
 HEALTH_WIDTH = 40
 
 
-@dataclass
-class AgentRow:
+class AgentRow(msgspec.Struct):
     agent: str
     stage: int
     state: str = "pending"
@@ -40,8 +39,7 @@ class AgentRow:
     health: str = ""
 
 
-@dataclass
-class Snapshot:
+class Snapshot(msgspec.Struct):
     job: str
     phase: str
     stage: int
@@ -52,13 +50,12 @@ class Snapshot:
     started: float = 0.0
 
 
-@dataclass
-class JobView:
+class JobView(msgspec.Struct):
     """The job's state as the events tell it."""
 
     job: str
     clock: Callable[[], float] = time.monotonic
-    rows: dict[str, AgentRow] = field(default_factory=dict)
+    rows: dict[str, AgentRow] = msgspec.field(default_factory=dict)
     phase: str = "loading"
     stage: int = 0
     stages: int = 0
@@ -134,7 +131,7 @@ class JobView:
     def snapshot(self) -> Snapshot:
         return Snapshot(
             self.job, self.phase, self.stage, self.stages,
-            [replace(row) for row in self.rows.values()], self.clock(),
+            [msgspec.structs.replace(row) for row in self.rows.values()], self.clock(),
             self.ready_seconds, self.started,
         )
 

@@ -28,9 +28,9 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
 from typing import Any, TextIO
 
+import msgspec
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.segment import Segment
@@ -56,8 +56,7 @@ def _style(name: str) -> Style:
     return Style.parse(name) if name else Style.null()
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(msgspec.Struct, frozen=True):
     time: str
     who: str
     who_style: Style

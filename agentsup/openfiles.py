@@ -15,7 +15,8 @@ enough (a low hard limit) is reported once, before the first agent starts.
 from __future__ import annotations
 
 import resource
-from dataclasses import dataclass
+
+import msgspec
 
 PER_AGENT = 8
 """Descriptors counted per agent: the five above with room for exec probes and reloads."""
@@ -29,8 +30,7 @@ def wanted(agents: int) -> int:
     return BASE + PER_AGENT * agents
 
 
-@dataclass(frozen=True)
-class OpenFiles:
+class OpenFiles(msgspec.Struct, frozen=True):
     agents: int
     wanted: int
     limit: int

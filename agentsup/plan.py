@@ -9,9 +9,10 @@ is passed in.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from graphlib import TopologicalSorter
 from typing import Any, Protocol
+
+import msgspec
 
 from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import Agent, JobDefinition, Strategy, Target
@@ -30,8 +31,7 @@ def _same_name(alias: str, user: str | None = None, port: int | None = None) -> 
 DOCKER_HOST_FROM_CONTAINER = "host.docker.internal"
 
 
-@dataclass(frozen=True)
-class DeploymentPlan:
+class DeploymentPlan(msgspec.Struct, frozen=True):
     job: str
     strategy: Strategy
     stages: tuple[tuple[str, ...], ...]
@@ -41,7 +41,7 @@ class DeploymentPlan:
     """The URLs each agent is given, as seen from where that agent runs."""
     peers: Mapping[str, tuple[str, ...]]
     """The ids each agent connects to, in the same order as `connections`."""
-    host_ports: Mapping[str, int] = field(default_factory=dict)
+    host_ports: Mapping[str, int] = msgspec.field(default_factory=dict)
     """For container agents: the port published on the Docker host; for swarm agents:
     the port published in host mode on the node that runs the task."""
 

@@ -7,8 +7,9 @@ by scripted histories in tests with a fake clock.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+import msgspec
 
 
 class RestartMode(StrEnum):
@@ -22,8 +23,7 @@ class FailureAction(StrEnum):
     CONTINUE = "continue"
 
 
-@dataclass(frozen=True)
-class Backoff:
+class Backoff(msgspec.Struct, frozen=True):
     initial: float = 0.5
     factor: float = 2.0
     max: float = 30.0
@@ -33,12 +33,11 @@ class Backoff:
         return float(min(self.initial * self.factor ** max(attempt - 1, 0), self.max))
 
 
-@dataclass(frozen=True)
-class RestartPolicy:
+class RestartPolicy(msgspec.Struct, frozen=True):
     mode: RestartMode = RestartMode.ON_FAILURE
     max_restarts: int = 5
     window: float = 60.0
-    backoff: Backoff = field(default_factory=Backoff)
+    backoff: Backoff = msgspec.field(default_factory=Backoff)
     restart_dependents: bool = False
 
     def wants_restart(self, exit_code: int | None, signal: int | None) -> bool:
@@ -52,13 +51,12 @@ class RestartPolicy:
                 return False
 
 
-@dataclass
-class RestartBudget:
+class RestartBudget(msgspec.Struct):
     """Counts restarts inside a sliding window; more than `max_restarts` is a failure."""
 
     policy: RestartPolicy
-    restarts: deque[float] = field(default_factory=deque)
-    exit_history: deque[str] = field(default_factory=lambda: deque(maxlen=10))
+    restarts: deque[float] = msgspec.field(default_factory=deque)
+    exit_history: deque[str] = msgspec.field(default_factory=lambda: deque(maxlen=10))
 
     def record_exit(self, description: str) -> None:
         self.exit_history.append(description)

@@ -8,9 +8,10 @@ own `deployment:` (or its `health_check:` / `restart:`). Pure: no I/O, no thread
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from agentsup.job.models import (
     DEFAULT_HEALTH,
@@ -99,8 +100,7 @@ def log_files(job: JobDefinition, agent: Agent) -> EffectiveLogFiles | None:
     return EffectiveLogFiles(dir=merged["dir"], max_size=merged["max_size"], keep=merged["keep"])
 
 
-@dataclass(frozen=True)
-class ProcessSettings:
+class ProcessSettings(msgspec.Struct, frozen=True):
     """How a runner treats one agent's process: what a backend's `launch_spec` needs."""
 
     stop_timeout: float

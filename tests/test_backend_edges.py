@@ -7,8 +7,9 @@ import os
 import signal
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
+
+import msgspec
 
 from agentsup import settings
 from agentsup.app import job_context
@@ -91,7 +92,7 @@ def job_context_with_sink(loaded: LoadedJob, plan: DeploymentPlan, sink: Sink) -
         context = job_context(loaded, plan, events)
     finally:
         events.close()
-    return replace(context, emit=sink)
+    return msgspec.structs.replace(context, emit=sink)
 
 
 def alive(pid: int) -> bool:

@@ -14,9 +14,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
+import msgspec
 import pykka
 
 from agentsup import liveurls
@@ -138,7 +138,7 @@ class AgentActor(pykka.ThreadingActor):
             case Report(message=message):
                 if isinstance(message, AgentReady):
                     # The URL it answers at: for a swarm agent, the node its task runs on.
-                    message = replace(message, url=liveurls.live(message.url))
+                    message = msgspec.structs.replace(message, url=liveurls.live(message.url))
                 tell_quietly(self.supervisor, message)
             case Probe():
                 self._schedule_probe(effect)

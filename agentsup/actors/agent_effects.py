@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Literal
+
+import msgspec
 
 from agentsup.job.models import EffectiveHealth
 from agentsup.probes.polling import Polling
 from agentsup.runners.base import LaunchSpec
 
 
-@dataclass(frozen=True)
-class AgentSettings:
+class AgentSettings(msgspec.Struct, frozen=True):
     agent_id: str
     url: str
     health: EffectiveHealth
@@ -28,8 +28,7 @@ Slot = Literal["health", "deadline"]
 start deadline. Setting a slot cancels what it held."""
 
 
-@dataclass(frozen=True)
-class Launch:
+class Launch(msgspec.Struct, frozen=True):
     """Start run `run` of the process off the actor thread; it answers with `Launched`
     or `LaunchFailed`. An output line matching `log_pattern` counts as a passed check of
     `generation` (log readiness)."""
@@ -39,8 +38,7 @@ class Launch:
     log_pattern: str | None
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(msgspec.Struct, frozen=True):
     """Probe the agent after `delay` (slot "health"); the result comes back as
     `HealthChecked(generation)`. `readiness` picks the readiness probe, else liveness.
 
@@ -66,8 +64,7 @@ class Probe:
     polling: Polling | None = None
 
 
-@dataclass(frozen=True)
-class FlushProbe:
+class FlushProbe(msgspec.Struct, frozen=True):
     """End the probe in slot "health" and report its last failure, kept back while it
     polled, as a failed `HealthChecked(generation)` (with an empty reason when none
     was kept back): the reason a start that timed out gives."""
@@ -75,8 +72,7 @@ class FlushProbe:
     generation: int
 
 
-@dataclass(frozen=True)
-class After:
+class After(msgspec.Struct, frozen=True):
     """Deliver `message` back to the actor after `seconds`, in `slot` if given."""
 
     seconds: float
@@ -84,15 +80,13 @@ class After:
     slot: Slot | None = None
 
 
-@dataclass(frozen=True)
-class Cancel:
+class Cancel(msgspec.Struct, frozen=True):
     """Call off the timer in `slot`, or in every slot."""
 
     slot: Slot | None = None
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(msgspec.Struct, frozen=True):
     """Stop run `run` on a short-lived thread (SIGTERM, SIGKILL after `timeout`), which
     answers with `StopFinished(run)`."""
 
@@ -100,13 +94,11 @@ class Stop:
     timeout: float
 
 
-@dataclass(frozen=True)
-class Kill:
+class Kill(msgspec.Struct, frozen=True):
     """Kill the process group at once; its exit comes back as `ProcessExited`."""
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(msgspec.Struct, frozen=True):
     """Tell the job supervisor `message`."""
 
     message: object

@@ -10,9 +10,10 @@ import this module rather than the logic, so none of them imports the logic back
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+import msgspec
 
 from agentsup.exitcodes import EXIT_OK
 from agentsup.messages import KillAgent, ReloadJob, RestartAgent, StartAgent, StopAgent
@@ -23,40 +24,35 @@ from agentsup.restart import FailureAction, RestartBudget, RestartPolicy
 Command = StartAgent | StopAgent | KillAgent | RestartAgent
 
 
-@dataclass(frozen=True)
-class Send:
+class Send(msgspec.Struct, frozen=True):
     """Tell the actor of `agent_id` to carry out `command`."""
 
     agent_id: str
     command: Command
 
 
-@dataclass(frozen=True)
-class Emit:
+class Emit(msgspec.Struct, frozen=True):
     """Write one event; `fields` never include timestamp, level or job (the logger adds them)."""
 
     event: str
-    fields: Mapping[str, Any] = field(default_factory=dict)
+    fields: Mapping[str, Any] = msgspec.field(default_factory=dict)
     level: str = "info"
 
 
-@dataclass(frozen=True)
-class Finish:
+class Finish(msgspec.Struct, frozen=True):
     """The job is over; the process exits with `exit_code`."""
 
     exit_code: int
 
 
-@dataclass(frozen=True)
-class After:
+class After(msgspec.Struct, frozen=True):
     """Deliver `message` back to the supervisor after `seconds` (a timer)."""
 
     seconds: float
     message: object
 
 
-@dataclass(frozen=True)
-class Respond:
+class Respond(msgspec.Struct, frozen=True):
     """Answer a control request: call `reply` with an HTTP status and a JSON body."""
 
     reply: Reply
@@ -64,16 +60,14 @@ class Respond:
     body: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class Replace:
+class Replace(msgspec.Struct, frozen=True):
     """Stop the actor of `agent_id`, if any, and put `make(agent_id)` in its place."""
 
     agent_id: str
     make: Callable[[str], Any]
 
 
-@dataclass(frozen=True)
-class Retire:
+class Retire(msgspec.Struct, frozen=True):
     """Stop the actor of `agent_id` and forget it: the agent left the job."""
 
     agent_id: str
@@ -102,8 +96,7 @@ class JobPhase(StrEnum):
     FINISHED = "finished"
 
 
-@dataclass
-class AgentRecord:
+class AgentRecord(msgspec.Struct):
     state: AgentState = AgentState.PENDING
     run: int = 0
     ever_started: bool = False
@@ -115,8 +108,7 @@ class AgentRecord:
     """The last health result: "ok" or the error of the check that failed."""
 
 
-@dataclass
-class ReloadUnderWay:
+class ReloadUnderWay(msgspec.Struct):
     """A reload under way: first its stops (callers first), then its starts (callees first)."""
 
     message: ReloadJob
@@ -125,14 +117,13 @@ class ReloadUnderWay:
     changed: list[str]
     restarted: list[str]
     stop_queue: list[list[str]]
-    stopping: set[str] = field(default_factory=set)
-    to_start: list[str] = field(default_factory=list)
-    starting: set[str] = field(default_factory=set)
-    outcomes: dict[str, str] = field(default_factory=dict)
+    stopping: set[str] = msgspec.field(default_factory=set)
+    to_start: list[str] = msgspec.field(default_factory=list)
+    starting: set[str] = msgspec.field(default_factory=set)
+    outcomes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-@dataclass
-class Waiting:
+class Waiting(msgspec.Struct):
     """A control request answered once each of `agents` has an outcome.
 
     `after_run[a]` is the run agent `a` had when asked: only a later run's readiness
@@ -142,8 +133,8 @@ class Waiting:
     reply: Reply
     agents: tuple[str, ...]
     success: str
-    after_run: dict[str, int] = field(default_factory=dict)
-    outcomes: dict[str, str] = field(default_factory=dict)
+    after_run: dict[str, int] = msgspec.field(default_factory=dict)
+    outcomes: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class JobState:

@@ -19,8 +19,9 @@ import re
 import stat
 import tempfile
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
+
+import msgspec
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -77,8 +78,7 @@ def check_name(name: str) -> str:
     return name
 
 
-@dataclass(frozen=True)
-class JobPaths:
+class JobPaths(msgspec.Struct, frozen=True):
     name: str
     socket: Path
     lock: Path

@@ -8,31 +8,30 @@ pure function of the topology and the agent list: no I/O, no threads.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+
+import msgspec
 
 from agentsup.job.models import LevelGroup, Topology, TopologyType
 from agentsup.job.problems import DocPath
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(msgspec.Struct, frozen=True):
     """One mention of an agent id inside the topology, with where it was written."""
 
     agent_id: str
     path: DocPath
 
 
-@dataclass
-class TopologyGraph:
+class TopologyGraph(msgspec.Struct):
     """The edges (caller -> callee) in the order the topology names them."""
 
-    edges: list[tuple[str, str]] = field(default_factory=list)
-    references: list[Reference] = field(default_factory=list)
-    members: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = msgspec.field(default_factory=list)
+    references: list[Reference] = msgspec.field(default_factory=list)
+    members: list[str] = msgspec.field(default_factory=list)
     """Agents the topology names, in the order it first names them."""
     ordering: bool = True
     """False where the edges say nothing about start order (mesh: all at once)."""
-    edge_paths: dict[tuple[str, str], DocPath] = field(default_factory=dict)
+    edge_paths: dict[tuple[str, str], DocPath] = msgspec.field(default_factory=dict)
     """Where each edge was first written (the callee's mention), for messages."""
 
     def add_edge(self, caller: str, callee: str, path: DocPath = ()) -> None:

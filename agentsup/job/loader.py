@@ -11,10 +11,10 @@ import re
 import types
 import typing
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ValidationError
 
 from agentsup.job import checks
@@ -26,8 +26,7 @@ from agentsup.job.yamlpos import Positions, YamlSyntaxError, parse
 FREE_FORM = frozenset({"config", "environment", "execution"})
 
 
-@dataclass(frozen=True)
-class LoadedJob:
+class LoadedJob(msgspec.Struct, frozen=True):
     """A job that passed every check, with where it came from."""
 
     definition: JobDefinition

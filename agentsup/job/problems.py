@@ -7,7 +7,8 @@ the loader attaches the position from the YAML it read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+import msgspec
 
 PathPart = str | int
 DocPath = tuple[PathPart, ...]
@@ -24,8 +25,7 @@ def format_path(path: DocPath) -> str:
     return text or "(document)"
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(msgspec.Struct, frozen=True):
     """One thing wrong with a job file."""
 
     path: DocPath
@@ -34,8 +34,7 @@ class Problem:
     """Point at the key rather than its value (unknown or repeated keys)."""
 
 
-@dataclass(frozen=True)
-class Located:
+class Located(msgspec.Struct, frozen=True):
     """A problem with the file position it was found at (1-based line and column)."""
 
     file: str

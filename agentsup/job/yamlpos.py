@@ -8,26 +8,24 @@ which the stock constructors silently collapse to the last one.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import yaml
 
 from agentsup.job.problems import DocPath, Problem
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(msgspec.Struct, frozen=True):
     line: int
     column: int
 
 
-@dataclass
-class Positions:
+class Positions(msgspec.Struct):
     """Where each document path's value and key start (1-based)."""
 
-    values: dict[DocPath, Mark] = field(default_factory=dict)
-    keys: dict[DocPath, Mark] = field(default_factory=dict)
+    values: dict[DocPath, Mark] = msgspec.field(default_factory=dict)
+    keys: dict[DocPath, Mark] = msgspec.field(default_factory=dict)
 
     def find(self, path: DocPath, on_key: bool = False) -> Mark:
         """The closest known position: the path itself, else its nearest ancestor."""
@@ -152,12 +150,11 @@ class _Builder:
         return value
 
 
-@dataclass
-class ParsedYaml:
+class ParsedYaml(msgspec.Struct):
     data: Any
     positions: Positions
     problems: list[Problem]
-    numbers: dict[DocPath, str] = field(default_factory=dict)
+    numbers: dict[DocPath, str] = msgspec.field(default_factory=dict)
     """The text of every number as written (`1.10`, `010`), by document path."""
 
 

@@ -1,8 +1,8 @@
 """The messages that pass between actors.
 
 Commands are in the imperative and ask an actor to do something; events are in the
-past tense and report something that happened. All are frozen dataclasses so that a
-message cannot change after it was sent.
+past tense and report something that happened. All are frozen `msgspec.Struct` records so
+that a message cannot change after it was sent.
 """
 
 from agentsup.messages.commands import (

@@ -8,21 +8,20 @@ waits for anything, so a request can never block the job.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 Reply = Callable[[int, dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
-class ReportStatus:
+class ReportStatus(msgspec.Struct, frozen=True):
     """Answer with every agent's state, pid, host, URL, run, restarts and uptime."""
 
     reply: Reply
 
 
-@dataclass(frozen=True)
-class RestartAgents:
+class RestartAgents(msgspec.Struct, frozen=True):
     """Restart these agents now, without spending their restart budget.
 
     Answered once each is ready again or has failed. A stopped agent is started.
@@ -32,8 +31,7 @@ class RestartAgents:
     reply: Reply
 
 
-@dataclass(frozen=True)
-class StopAgents:
+class StopAgents(msgspec.Struct, frozen=True):
     """Stop these agents and keep them stopped; no agents means stop the whole job.
 
     Answered once they are stopped (at once, for the whole job).
@@ -43,8 +41,7 @@ class StopAgents:
     reply: Reply
 
 
-@dataclass(frozen=True)
-class ReloadJob:
+class ReloadJob(msgspec.Struct, frozen=True):
     """Apply a new plan: stop removed agents, relaunch changed ones, start new ones.
 
     `launches` describes each agent's launch (command, environment, config, image,

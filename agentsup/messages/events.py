@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 
-@dataclass(frozen=True)
-class AgentStarted:
+class AgentStarted(msgspec.Struct, frozen=True):
     """The agent's process was launched."""
 
     agent_id: str
@@ -15,8 +14,7 @@ class AgentStarted:
     host: str
 
 
-@dataclass(frozen=True)
-class AgentStartFailed:
+class AgentStartFailed(msgspec.Struct, frozen=True):
     """The agent could not be launched, or never became ready in time."""
 
     agent_id: str
@@ -24,8 +22,7 @@ class AgentStartFailed:
     reason: str
 
 
-@dataclass(frozen=True)
-class AgentReady:
+class AgentReady(msgspec.Struct, frozen=True):
     """The agent passed its first health check (or its grace period) for this run."""
 
     agent_id: str
@@ -36,8 +33,7 @@ class AgentReady:
     """The name an A2A agent gives itself in its agent card."""
 
 
-@dataclass(frozen=True)
-class AgentExited:
+class AgentExited(msgspec.Struct, frozen=True):
     """The agent's process ended without being asked to."""
 
     agent_id: str
@@ -47,8 +43,7 @@ class AgentExited:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class HealthCheckFailed:
+class HealthCheckFailed(msgspec.Struct, frozen=True):
     """A ready agent failed `retries` health checks in a row."""
 
     agent_id: str
@@ -57,16 +52,14 @@ class HealthCheckFailed:
     error: str
 
 
-@dataclass(frozen=True)
-class HealthRecovered:
+class HealthRecovered(msgspec.Struct, frozen=True):
     """An agent that was reported unhealthy passed a health check again."""
 
     agent_id: str
     run: int
 
 
-@dataclass(frozen=True)
-class AgentStopped:
+class AgentStopped(msgspec.Struct, frozen=True):
     """The agent's process is gone after a stop or kill that was asked for."""
 
     agent_id: str
@@ -78,8 +71,7 @@ class AgentStopped:
 # threads.
 
 
-@dataclass(frozen=True)
-class ProcessExited:
+class ProcessExited(msgspec.Struct, frozen=True):
     """The runner saw run `run` of the process end."""
 
     run: int
@@ -88,8 +80,7 @@ class ProcessExited:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Launched:
+class Launched(msgspec.Struct, frozen=True):
     """The launch thread started run `run` of the process."""
 
     run: int
@@ -97,16 +88,14 @@ class Launched:
     host: str
 
 
-@dataclass(frozen=True)
-class LaunchFailed:
+class LaunchFailed(msgspec.Struct, frozen=True):
     """The launch thread could not start run `run` of the process."""
 
     run: int
     reason: str
 
 
-@dataclass(frozen=True)
-class HealthChecked:
+class HealthChecked(msgspec.Struct, frozen=True):
     """A probe of generation `generation` finished."""
 
     generation: int
@@ -118,8 +107,7 @@ class HealthChecked:
     """The A2A agent card's name."""
 
 
-@dataclass(frozen=True)
-class StopFinished:
+class StopFinished(msgspec.Struct, frozen=True):
     """The stopper thread has seen the process of run `run` gone."""
 
     run: int

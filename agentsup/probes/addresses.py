@@ -17,7 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+
+import msgspec
 
 TTL = 60.0
 ERROR_TTL = 1.0
@@ -26,8 +27,7 @@ Address = tuple[int, str, int]
 """(address family, address, port) of one place to connect to."""
 
 
-@dataclass
-class _Entry:
+class _Entry(msgspec.Struct):
     at: float
     addresses: list[Address]
     error: str

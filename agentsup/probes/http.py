@@ -13,8 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import msgspec
 
 if TYPE_CHECKING:
     import h11
@@ -30,8 +31,7 @@ class HttpError(Exception):
     """The agent answered something that is not HTTP/1.x, or closed before answering."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(msgspec.Struct, frozen=True):
     status: int
     body: bytes
     complete: bool

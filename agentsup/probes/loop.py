@@ -37,7 +37,8 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+import msgspec
 
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.http import Answer, Exchange, HttpError, card_name, judge_status
@@ -167,8 +168,7 @@ gated (it connects once its port has a listener here, or on its schedule)."""
 _Entry = tuple[float, int, ProbeHandle, ProbeRequest, Done, "_Chain | None", "_Poll | None"]
 
 
-@dataclass(eq=False)
-class _Probe:
+class _Probe(msgspec.Struct, eq=False):
     request: ProbeRequest
     deadline: float
     done: Done
@@ -180,7 +180,7 @@ class _Probe:
     reused: bool = False
     """Sent on the chain's kept connection; it is retried on a new one when that
     connection turns out closed before any answer came."""
-    addresses: list[Address] = field(default_factory=list)
+    addresses: list[Address] = msgspec.field(default_factory=list)
     index: int = 0
     path_index: int = 0
     sock: socket.socket | None = None
@@ -189,7 +189,7 @@ class _Probe:
     events: int = 0
     outgoing: bytes = b""
     exchange: Exchange | None = None
-    errors: list[str] = field(default_factory=list)
+    errors: list[str] = msgspec.field(default_factory=list)
 
     @property
     def address(self) -> Address:

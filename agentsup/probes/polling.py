@@ -4,7 +4,7 @@ readiness probes itself (`ProbeLoop.schedule(polling=...)`)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 FAST_POLL = 0.01
 FAST_PERIOD = 2.0
@@ -33,8 +33,7 @@ def next_readiness_delay(
     return min(readiness_delay(previous, elapsed, interval), max(timeout - elapsed, 0.0))
 
 
-@dataclass(frozen=True)
-class Polling:
+class Polling(msgspec.Struct, frozen=True):
     """A readiness probe that the probe loop repeats itself after each failure, on the
     schedule of `next_readiness_delay`, as the agent's logic would have asked.
 

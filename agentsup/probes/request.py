@@ -9,9 +9,10 @@ from __future__ import annotations
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
+
+import msgspec
 
 from agentsup.probes.addresses import Address
 
@@ -21,21 +22,30 @@ A2A_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 Kind = Literal["http", "tcp", "a2a"]
 
 
-@dataclass(frozen=True)
-class ProbeResult:
+class ProbeResult(msgspec.Struct, frozen=True):
+    """A check's verdict. Two results are equal when their verdicts are: `peer` and `name`
+    say where an answer came from, which the verdict does not depend on."""
+
     ok: bool
     error: str = ""
-    peer: Address | None = field(default=None, compare=False)
+    peer: Address | None = None
     """The address that answered (for the check that the agent itself listens there)."""
-    name: str | None = field(default=None, compare=False)
+    name: str | None = None
     """An A2A agent card's `name`."""
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProbeResult):
+            return NotImplemented
+        return self.ok == other.ok and self.error == other.error
+
+    def __hash__(self) -> int:
+        return hash((self.ok, self.error))
 
 
 Done = Callable[[ProbeResult], None]
 
 
-@dataclass(frozen=True)
-class ProbeRequest:
+class ProbeRequest(msgspec.Struct, frozen=True):
     """What to probe: a connect (tcp), a GET (http), or the agent card (a2a)."""
 
     kind: Kind

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import docker
 import docker.errors
+import msgspec
 
 from agentsup.job.models import MEMORY_PATTERN, Agent
 from agentsup.runners.base import RunnerError
@@ -128,8 +128,7 @@ def nano_cpus(cpu: float) -> int:
     return max(round(cpu * 1e9), 1)
 
 
-@dataclass(frozen=True)
-class Found:
+class Found(msgspec.Struct, frozen=True):
     """A container or network that carries a job's label."""
 
     kind: str  # "container" or "network"

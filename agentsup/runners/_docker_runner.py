@@ -23,11 +23,11 @@ import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
 import docker.types
+import msgspec
 
 from agentsup.runners._docker_engine import (
     HOST_GATEWAY,
@@ -55,8 +55,7 @@ LEFTOVER_REMOVAL_WAIT = 30.0
 """Seconds a launch waits for another thread's removal of the container under its name."""
 
 
-@dataclass(frozen=True)
-class ContainerSettings:
+class ContainerSettings(msgspec.Struct, frozen=True):
     """What the runner needs beyond the `LaunchSpec`: the container's side of things."""
 
     job: str
@@ -78,16 +77,15 @@ OUT_OF_MEMORY = "out of memory"
 """The exit reason of a container the kernel killed at its memory limit."""
 
 
-@dataclass
-class _Launch:
+class _Launch(msgspec.Struct):
     """One container: the state of one `start`."""
 
     id: str
     name: str
     stream: Any
-    exited: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = msgspec.field(default_factory=threading.Event)
     """Set once the exit callback has run."""
-    threads: list[threading.Thread] = field(default_factory=list)
+    threads: list[threading.Thread] = msgspec.field(default_factory=list)
 
 
 class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):

@@ -20,9 +20,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
+
+import msgspec
 
 from agentsup.programs import reaper as _reaper
 from agentsup.runners.base import ExitCallback, ExitStatus, OutputCallback, RunnerError, Stream
@@ -204,14 +205,13 @@ class ProcessHandle:
             return status
 
 
-@dataclass
-class SpawnRequest:
+class SpawnRequest(msgspec.Struct):
     argv: tuple[str, ...]
     env: Mapping[str, str]
     cwd: Path
     on_output: OutputCallback
     on_exit: ExitCallback
-    future: Future[ProcessHandle] = field(default_factory=Future)
+    future: Future[ProcessHandle] = msgspec.field(default_factory=Future)
 
 
 def describe_launch_error(request: SpawnRequest, exc: OSError) -> str:

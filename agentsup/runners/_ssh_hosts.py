@@ -17,11 +17,11 @@ import logging
 import shlex
 import threading
 from collections.abc import Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncssh
+import msgspec
 
 from agentsup.job.models import Agent, SshSettings
 from agentsup.runners._ssh_scripts import decode
@@ -52,8 +52,7 @@ STUCK_WARNING_INTERVAL = 10.0
 
 T = TypeVar("T")
 
-@dataclass(frozen=True)
-class Endpoint:
+class Endpoint(msgspec.Struct, frozen=True):
     """What identifies one shared SSH connection."""
 
     host: str

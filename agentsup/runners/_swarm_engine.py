@@ -14,12 +14,12 @@ from __future__ import annotations
 import struct
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import docker
 import docker.errors
 import docker.types
+import msgspec
 
 from agentsup.job.models import Agent, SwarmSettings
 from agentsup.job.placement import spread_of
@@ -76,8 +76,7 @@ def overlay_name(job: str) -> str:
     return f"agentsup-{job}-swarm"
 
 
-@dataclass(frozen=True)
-class ServiceSettings:
+class ServiceSettings(msgspec.Struct, frozen=True):
     """What the runner needs beyond the `LaunchSpec`: the service's side of things."""
 
     job: str
@@ -157,8 +156,7 @@ def create_service(api: Any, settings: ServiceSettings, spec: LaunchSpec) -> str
     return service_id
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(msgspec.Struct, frozen=True):
     """How far a task has got: still on its way, running, or over."""
 
     kind: str  # "waiting", "unschedulable", "running", "ended"

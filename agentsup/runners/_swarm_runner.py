@@ -25,10 +25,10 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import docker.errors
+import msgspec
 
 from agentsup import liveurls
 from agentsup.runners._engine_object import EngineObjectRunner, pump_output
@@ -60,8 +60,7 @@ STOP_MARGIN = 15.0
 """Seconds beyond the grace period a stop waits for Swarm to take the task down."""
 
 
-@dataclass
-class _Launch:
+class _Launch(msgspec.Struct):
     """One service: the state of one `start`."""
 
     service_id: str
@@ -70,7 +69,7 @@ class _Launch:
     logs: ServiceLogs
     address: str = ""
     """The node's address, where the published port answers."""
-    exited: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = msgspec.field(default_factory=threading.Event)
     """Set once the exit callback has run."""
     reader: threading.Thread | None = None
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import msgspec
 
 from agentsup.runners.lines import LineBatch
 from agentsup.signalnames import signal_name
@@ -122,8 +123,7 @@ ExitCallback = Callable[["ExitStatus"], None]
 """Receives the exit of the process, exactly once per successful `start`."""
 
 
-@dataclass(frozen=True)
-class LaunchSpec:
+class LaunchSpec(msgspec.Struct, frozen=True):
     """Everything a runner needs to launch one agent process."""
 
     agent_id: str
@@ -138,16 +138,14 @@ class LaunchSpec:
     """Whether `env` goes on top of agentsup's own environment (local agents only)."""
 
 
-@dataclass(frozen=True)
-class StartInfo:
+class StartInfo(msgspec.Struct, frozen=True):
     """What a runner knows about a process it has just launched."""
 
     pid: int
     host: str
 
 
-@dataclass(frozen=True)
-class ExitStatus:
+class ExitStatus(msgspec.Struct, frozen=True):
     """How a process ended: an exit code, or the signal that killed it."""
 
     exit_code: int | None
@@ -167,8 +165,7 @@ class ExitStatus:
         return f"exit code {self.exit_code}"
 
 
-@dataclass(frozen=True)
-class ExecResult:
+class ExecResult(msgspec.Struct, frozen=True):
     """How a command run beside the agent (an exec health check) ended."""
 
     exit_code: int | None
@@ -232,8 +229,7 @@ class EventSink(Protocol):
     def __call__(self, event: str, level: str = "info", **fields: Any) -> None: ...
 
 
-@dataclass(frozen=True)
-class BackendContext:
+class BackendContext(msgspec.Struct, frozen=True):
     """What a backend knows about the job it serves, and all it may reach of the rest.
 
     Per-agent settings (stop timeout and signal, inherited environment) are not here:
@@ -262,8 +258,7 @@ class BackendContext:
     before anything starts."""
 
 
-@dataclass(frozen=True)
-class Reloaded:
+class Reloaded(msgspec.Struct, frozen=True):
     """A reloaded job as one backend sees it: its target's agents in the new file."""
 
     agents: list[Agent]
