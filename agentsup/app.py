@@ -288,12 +288,9 @@ def _run_actors(
         code = _wait(finished)
         signals.done()
     finally:
-        for ref in agents.values():
-            ref.stop(block=False)
-        for ref in agents.values():
-            _stop_actor(ref)
+        _stop_actors(list(agents.values()))
         if supervisor is not None:
-            _stop_actor(supervisor)
+            _stop_actors([supervisor])
         prober.close()
         timers.close()
     return code
@@ -320,9 +317,27 @@ def _live_spec(
     return build
 
 
-def _stop_actor(ref: pykka.ActorRef[Any]) -> None:
-    if ref.is_alive():
-        ref.stop(block=True, timeout=30.0)
+STOP_WAIT = 30.0
+"""Seconds to wait for one actor to stop at the end; its thread is stuck if it takes
+longer, and waiting more would not help."""
+
+
+def _stop_actors(refs: list[pykka.ActorRef[Any]]) -> None:
+    """Ask each actor to stop, once, and wait until they all have.
+
+    Once only: pykka checks that an actor is alive before it queues a request, so a
+    second stop sent while the actor is finishing the first can land in an inbox that
+    was already drained for the last time, and its answer never comes. (Asking each
+    twice, once to start them all stopping and again to wait, stalled shutdown for the
+    30 s of the wait and then ended it with a traceback.) An actor that is already dead
+    answers at once.
+    """
+    stops = [ref.stop(block=False) for ref in refs]
+    for ref, stop in zip(refs, stops, strict=True):
+        try:
+            stop.get(timeout=STOP_WAIT)
+        except pykka.Timeout:
+            print(f"agentsup: {ref} did not stop within {STOP_WAIT:.0f} s", file=sys.stderr)
 
 
 def _wait(finished: Future[int]) -> int:
