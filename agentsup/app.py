@@ -35,7 +35,7 @@ from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
-from agentsup.messages import StartJob
+from agentsup.messages import AttachAgent, StartJob
 from agentsup.openfiles import ensure_open_files
 from agentsup.plan import DeploymentPlan
 from agentsup.probes.prober import Prober
@@ -269,22 +269,37 @@ def _run_actors(
             settings, runner, supervisor, timers=timers, prober=prober, events=events
         )
 
+    by_id = {agent.id: agent for agent in job.agents}
+    # The first stage's agents first, so that its launches need not wait for the rest.
+    order = list(dict.fromkeys([*(a for stage in plan.stages for a in stage), *by_id]))
+    settings = {agent.id: settings_for(job, plan, agent) for agent in job.agents}
     try:
-        # Every thread started here is known to the `finally` below before a stop
-        # signal can unwind the set-up (StopSignals.deferred).
+        # The supervisor's thread is known to the `finally` below before a stop signal
+        # can unwind the set-up (StopSignals.deferred).
         with signals.deferred():
             supervisor = JobSupervisor.start(
-                logic, events, finished, timers=timers, monitor_interval=monitor
+                logic, events, finished, timers=timers, monitor_interval=monitor,
+                awaiting=order,
             )
-            for agent in job.agents:
-                settings = settings_for(job, plan, agent)
-                logic.launches[agent.id] = launch_text(agent, settings)
-                agents[agent.id] = actor_for(agent, settings)
-            supervisor.proxy().attach(agents).get()
-            reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
-            control.attach(supervisor, list(agents), reloader)
         signals.running(supervisor, finished)
-        supervisor.tell(StartJob())
+        # The job starts now, while the agents' actors are made: an actor thread takes
+        # about a millisecond to start (more while agents boot), which for 200 agents
+        # held the first launch back by a third of a second. Commands for an agent
+        # whose actor is not made yet wait in the supervisor (`AttachAgent`). Signals
+        # meanwhile are passed on once the main thread has stopped telling
+        # (StopSignals.held); every actor made is in `agents` before the next is begun.
+        with signals.held():
+            supervisor.tell(StartJob())
+            for agent_id in order:
+                if finished.done():
+                    break
+                agent = by_id[agent_id]
+                agents[agent_id] = actor_for(agent, settings[agent_id])
+                supervisor.tell(
+                    AttachAgent(agent_id, agents[agent_id], launch_text(agent, settings[agent_id]))
+                )
+        reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
+        control.attach(supervisor, list(agents), reloader)
         code = _wait(finished)
         signals.done()
     finally:

@@ -68,6 +68,8 @@ class StopSignals:
         self._deferring = False
         self._pending: str | None = None
         self._interrupting = False
+        self._holding = False
+        self._held: list[str] = []
 
     @contextlib.contextmanager
     def deferred(self) -> Iterator[None]:
@@ -87,6 +89,25 @@ class StopSignals:
             name, self._pending = self._pending, None
             self._interrupting = True
             raise Interrupted(name)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """While the main thread itself tells the supervisor things, hold the signals
+        that come, and pass them on after, in order.
+
+        A handler runs on the main thread between two bytecodes, maybe inside a `tell`
+        that holds the lock of the supervisor's inbox; its own `tell` would wait for
+        that lock for ever. The job is starting meanwhile, so a held signal is still a
+        graceful stop, only a little later.
+        """
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            held, self._held = self._held, []
+            for name in held:
+                self._deliver(name)
 
     def running(self, supervisor: pykka.ActorRef[Any], finished: Future[int]) -> None:
         self.supervisor = supervisor
@@ -112,6 +133,14 @@ class StopSignals:
                 return
             self._interrupting = True
             raise Interrupted(name)
+        if self._holding:
+            self._held.append(name)
+            return
+        self._deliver(name)
+
+    def _deliver(self, name: str) -> None:
+        if self.supervisor is None or (self.finished is not None and self.finished.done()):
+            return
         self.received += 1
         message = StopJob(name) if self.received == 1 else KillAll(name)
         with contextlib.suppress(pykka.ActorDeadError):

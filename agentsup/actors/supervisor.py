@@ -7,6 +7,7 @@ log, and the exit code to whoever waits for the job to finish.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -26,7 +27,7 @@ from agentsup.actors.logic import (
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
 from agentsup.logs import EventLog
-from agentsup.messages import AgentStopped, PublishHealth, StopAgent
+from agentsup.messages import AgentStopped, AttachAgent, PublishHealth, StopAgent
 
 
 class JobSupervisor(pykka.ThreadingActor):
@@ -38,6 +39,7 @@ class JobSupervisor(pykka.ThreadingActor):
         *,
         timers: TimerService,
         monitor_interval: float | None = None,
+        awaiting: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.logic = logic
@@ -46,15 +48,18 @@ class JobSupervisor(pykka.ThreadingActor):
         self.timers = timers
         self.monitor_interval = monitor_interval
         self.agents: dict[str, pykka.ActorRef[Any]] = {}
+        self.awaiting: dict[str, list[Any]] = {agent_id: [] for agent_id in awaiting}
+        """The agents whose actors the main thread is still making, each with the
+        commands the logic has given it meanwhile (`AttachAgent`)."""
         self.monitor_generation = 0
 
-    def attach(self, agents: dict[str, pykka.ActorRef[Any]]) -> None:
-        """Called once through a proxy before the job starts, so it is ordered first."""
-        self.agents = dict(agents)
+    def on_start(self) -> None:
         self._schedule_monitor()
 
     def on_receive(self, message: Any) -> Any:
         match message:
+            case AttachAgent(agent_id=agent_id, ref=ref, launch=launch):
+                self._attach(agent_id, ref, launch)
             case PublishHealth(generation=generation):
                 if generation == self.monitor_generation and not self.finished.done():
                     states = self.logic.states()
@@ -87,21 +92,37 @@ class JobSupervisor(pykka.ThreadingActor):
                 reply(status, dict(body))  # hands the answer to the waiting server thread
             case Send(agent_id=agent_id, command=command):
                 ref = self.agents.get(agent_id)
-                if ref is None:
-                    return
-                try:
-                    ref.tell(command)
-                except pykka.ActorDeadError:
-                    # Its actor died of an internal error (already reported); a stop of
-                    # it must still complete, or shutdown would wait for ever.
-                    if isinstance(command, StopAgent):
-                        tell_quietly(self.actor_ref, AgentStopped(agent_id, None, None))
+                if ref is not None:
+                    self._send(agent_id, ref, command)
+                elif agent_id in self.awaiting:
+                    self.awaiting[agent_id].append(command)
             case Emit(event=event, fields=fields, level=level):
                 self.events.emit(event, level, **fields)
             case Finish(exit_code=code):
                 self.monitor_generation += 1
                 if not self.finished.done():
                     self.finished.set_result(code)
+
+    def _send(self, agent_id: str, ref: pykka.ActorRef[Any], command: Any) -> None:
+        try:
+            ref.tell(command)
+        except pykka.ActorDeadError:
+            # Its actor died of an internal error (already reported); a stop of
+            # it must still complete, or shutdown would wait for ever.
+            if isinstance(command, StopAgent):
+                tell_quietly(self.actor_ref, AgentStopped(agent_id, None, None))
+
+    def _attach(self, agent_id: str, ref: pykka.ActorRef[Any], launch: str) -> None:
+        """Take the agent's actor and give it what the logic has told it so far, in
+        order. Once the job has finished nothing is passed on: an agent attached that
+        late was never launched, and must not be now."""
+        self.logic.launches[agent_id] = launch
+        self.agents[agent_id] = ref
+        commands = self.awaiting.pop(agent_id, [])
+        if self.finished.done():
+            return
+        for command in commands:
+            self._send(agent_id, ref, command)
 
     def on_stop(self) -> None:
         """Agents a reload added are known only here; none may outlive the job."""

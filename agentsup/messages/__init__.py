@@ -6,6 +6,7 @@ that a message cannot change after it was sent.
 """
 
 from agentsup.messages.commands import (
+    AttachAgent,
     CheckHealth,
     KillAgent,
     KillAll,
@@ -41,6 +42,7 @@ __all__ = [
     "AgentStartFailed",
     "AgentStarted",
     "AgentStopped",
+    "AttachAgent",
     "CheckHealth",
     "HealthCheckFailed",
     "HealthChecked",

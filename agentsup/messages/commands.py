@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 
 class StartJob(msgspec.Struct, frozen=True):
     """Start the job's first stage (sent once by the main thread)."""
+
+
+class AttachAgent(msgspec.Struct, frozen=True):
+    """The main thread has made this agent's actor: the supervisor may tell it commands.
+
+    The job starts while the actors are still being made (`app._run_actors`), so the
+    first agents can be launched before the last actor thread exists; commands for an
+    agent not attached yet wait in the supervisor until this arrives. `launch` is the
+    text of what shapes its process, which a reload compares.
+    """
+
+    agent_id: str
+    ref: Any
+    """Its `pykka.ActorRef`."""
+    launch: str
 
 
 class StopJob(msgspec.Struct, frozen=True):
