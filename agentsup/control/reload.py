@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pykka
 
 from agentsup.actors.agent import AgentSettings
@@ -44,8 +45,17 @@ if TYPE_CHECKING:
 
 
 def launch_text(agent: Agent, settings: AgentSettings) -> str:
-    """Everything that shapes an agent's process, as comparable text."""
-    return agent.model_dump_json() + "\n" + repr(settings)
+    """Everything that shapes an agent's process, as comparable text.
+
+    The builder of a spec at each launch (an agent given swarm agents' URLs) is a new
+    function every time the settings are made, and its repr shows where it lives, so
+    the text says only whether there is one: what it builds from is the job, the plan
+    and the agent, and the spec made from the same things is in the text already.
+    Otherwise every reload would restart such an agent, changed or not.
+    """
+    live = settings.spec_at_launch is not None
+    shown = msgspec.structs.replace(settings, spec_at_launch=None)
+    return agent.model_dump_json() + "\n" + repr(shown) + ("\nbuilt at each launch" if live else "")
 
 
 class Reloader:
