@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import queue
+from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
 
@@ -42,32 +43,14 @@ def _plan(*agents: str) -> DeploymentPlan:
     )
 
 
-@pytest.mark.timeout(10)
-def test_commands_wait_for_the_actor_and_arrive_in_order() -> None:
-    logic = SupervisorLogic(_plan("a", "b"), policies={}, clock=lambda: 0.0)
-    timers = TimerService()
-    finished: Future[int] = Future()
-    try:
-        supervisor = JobSupervisor.start(logic, EventLog("j", stream=io.StringIO()), finished,
-                                         timers=timers, awaiting=["a", "b"])
-        supervisor.tell(StartJob())
-        supervisor.tell(StopJob("SIGTERM"))  # both agents are starting: both get a stop
-        told_a: queue.Queue[Any] = queue.Queue()
-        supervisor.tell(AttachAgent("a", Recorder.start(told_a), "launch a"))
-        assert told_a.get(timeout=5) == StartAgent()
-        assert isinstance(told_a.get(timeout=5), StopAgent)
-        told_b: queue.Queue[Any] = queue.Queue()
-        supervisor.tell(AttachAgent("b", Recorder.start(told_b), "launch b"))
-        assert told_b.get(timeout=5) == StartAgent()
-        assert isinstance(told_b.get(timeout=5), StopAgent)
-        assert supervisor.proxy().logic.get().launches == {"a": "launch a", "b": "launch b"}
-    finally:
-        pykka.ActorRegistry.stop_all()
-        timers.close()
+Stopping = tuple[pykka.ActorRef[Any], Future[int]]
 
 
-@pytest.mark.timeout(10)
-def test_an_actor_attached_after_the_job_finished_is_told_nothing() -> None:
+@pytest.fixture
+def stopping() -> Iterator[Stopping]:
+    """A supervisor for agents `a` and `b`, neither attached, told to start and then to
+    stop (SIGTERM) while both are starting: each is owed a `StartAgent` and a
+    `StopAgent`. Yields it and the Future of its exit code."""
     logic = SupervisorLogic(_plan("a", "b"), policies={}, clock=lambda: 0.0)
     timers = TimerService()
     finished: Future[int] = Future()
@@ -76,18 +59,37 @@ def test_an_actor_attached_after_the_job_finished_is_told_nothing() -> None:
                                          timers=timers, awaiting=["a", "b"])
         supervisor.tell(StartJob())
         supervisor.tell(StopJob("SIGTERM"))
-        told_a: queue.Queue[Any] = queue.Queue()
-        supervisor.tell(AttachAgent("a", Recorder.start(told_a), ""))
-        assert told_a.get(timeout=5) == StartAgent()
-        assert isinstance(told_a.get(timeout=5), StopAgent)
-        supervisor.tell(AgentStopped("a", None, None))
-        supervisor.tell(AgentStopped("b", None, None))  # as an unattached agent would
-        assert finished.result(timeout=5) == 0
-        told_b: queue.Queue[Any] = queue.Queue()
-        late = Recorder.start(told_b)
-        supervisor.tell(AttachAgent("b", late, ""))
-        supervisor.proxy().agents.get()  # the attach has been handled
-        assert told_b.empty()
+        yield supervisor, finished
     finally:
         pykka.ActorRegistry.stop_all()
         timers.close()
+
+
+def _attach(supervisor: pykka.ActorRef[Any], agent_id: str, launch: str) -> queue.Queue[Any]:
+    told: queue.Queue[Any] = queue.Queue()
+    supervisor.tell(AttachAgent(agent_id, Recorder.start(told), launch))
+    return told
+
+
+@pytest.mark.timeout(10)
+def test_commands_wait_for_the_actor_and_arrive_in_order(stopping: Stopping) -> None:
+    supervisor, _ = stopping
+    for agent_id in ("a", "b"):
+        told = _attach(supervisor, agent_id, f"launch {agent_id}")
+        assert told.get(timeout=5) == StartAgent()
+        assert isinstance(told.get(timeout=5), StopAgent)
+    assert supervisor.proxy().logic.get().launches == {"a": "launch a", "b": "launch b"}
+
+
+@pytest.mark.timeout(10)
+def test_an_actor_attached_after_the_job_finished_is_told_nothing(stopping: Stopping) -> None:
+    supervisor, finished = stopping
+    told_a = _attach(supervisor, "a", "")
+    assert told_a.get(timeout=5) == StartAgent()
+    assert isinstance(told_a.get(timeout=5), StopAgent)
+    supervisor.tell(AgentStopped("a", None, None))
+    supervisor.tell(AgentStopped("b", None, None))  # as an unattached agent would
+    assert finished.result(timeout=5) == 0
+    told_b = _attach(supervisor, "b", "")
+    supervisor.proxy().agents.get()  # the attach has been handled
+    assert told_b.empty()
