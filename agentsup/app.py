@@ -271,12 +271,12 @@ def _run_actors(
 
     by_id = {agent.id: agent for agent in job.agents}
     # The first stage's agents first, so that its launches need not wait for the rest.
-    order = list(dict.fromkeys([*(a for stage in plan.stages for a in stage), *by_id]))
+    order = plan.start_order()
     settings = {agent.id: settings_for(job, plan, agent) for agent in job.agents}
     try:
         # The supervisor's thread is known to the `finally` below before a stop signal
-        # can unwind the set-up (StopSignals.deferred).
-        with signals.deferred():
+        # can unwind the set-up (StopSignals.held).
+        with signals.held():
             supervisor = JobSupervisor.start(
                 logic, events, finished, timers=timers, monitor_interval=monitor,
                 awaiting=order,

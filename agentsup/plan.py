@@ -58,6 +58,10 @@ class DeploymentPlan(msgspec.Struct, frozen=True):
         """`{peer id: url}` for AGENTSUP_CONNECTIONS."""
         return dict(zip(self.peers[agent_id], self.connections[agent_id], strict=True))
 
+    def start_order(self) -> list[str]:
+        """Every agent, stage by stage: the resolver puts each one in exactly one stage."""
+        return [agent_id for stage in self.stages for agent_id in stage]
+
     def stage_of(self, agent_id: str) -> int:
         for index, stage in enumerate(self.stages):
             if agent_id in stage:

@@ -65,40 +65,23 @@ class StopSignals:
         self.supervisor: pykka.ActorRef[Any] | None = None
         self.finished: Future[int] | None = None
         self.received = 0
-        self._deferring = False
-        self._pending: str | None = None
         self._interrupting = False
         self._holding = False
         self._held: list[str] = []
 
     @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Hold off `Interrupted` while threads are being started, and raise it after.
-
-        Raised in the middle of starting an actor, it would unwind past a thread that
-        is already running but not yet known to anyone who could stop it, and that
-        thread would keep the process from ever exiting. Inside, a signal before agents
-        run is only noted; it is raised when the block ends (unless the block raised).
-        """
-        self._deferring = True
-        try:
-            yield
-        finally:
-            self._deferring = False
-        if self._pending is not None:
-            name, self._pending = self._pending, None
-            self._interrupting = True
-            raise Interrupted(name)
-
-    @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """While the main thread itself tells the supervisor things, hold the signals
-        that come, and pass them on after, in order.
+        """Note the signals that come while the block runs, and act on them after it, in
+        order, as they would have been acted on then.
 
-        A handler runs on the main thread between two bytecodes, maybe inside a `tell`
-        that holds the lock of the supervisor's inbox; its own `tell` would wait for
-        that lock for ever. The job is starting meanwhile, so a held signal is still a
-        graceful stop, only a little later.
+        Two kinds of block need it. While an actor thread is started: `Interrupted`
+        raised inside pykka's `start` would unwind past a thread that already runs but
+        is not yet known to anyone who could stop it, and that thread would keep the
+        process from ever exiting. While the main thread tells the supervisor things:
+        the handler runs on the main thread between two bytecodes, maybe inside a
+        `tell` that holds the lock of the supervisor's inbox, and its own `tell` would
+        wait for that lock for ever. A block that raises keeps its own exception, and
+        what it held goes with it: its clean-up stops everything anyway.
         """
         self._holding = True
         try:
@@ -106,8 +89,8 @@ class StopSignals:
         finally:
             self._holding = False
             held, self._held = self._held, []
-            for name in held:
-                self._deliver(name)
+        for name in held:
+            self._act(name)
 
     def running(self, supervisor: pykka.ActorRef[Any], finished: Future[int]) -> None:
         self.supervisor = supervisor
@@ -123,24 +106,21 @@ class StopSignals:
         if self.finished is not None and self.finished.done():
             return
         name = signal.Signals(signum).name
+        if self._holding:
+            self._held.append(name)
+            return
+        self._act(name)
+
+    def _act(self, name: str) -> None:
+        if self.finished is not None and self.finished.done():
+            return
         if self.supervisor is None:
             # One `Interrupted` only: a second one would cut short the clean-up the
             # first one started.
             if self._interrupting:
                 return
-            if self._deferring:
-                self._pending = self._pending or name
-                return
             self._interrupting = True
             raise Interrupted(name)
-        if self._holding:
-            self._held.append(name)
-            return
-        self._deliver(name)
-
-    def _deliver(self, name: str) -> None:
-        if self.supervisor is None or (self.finished is not None and self.finished.done()):
-            return
         self.received += 1
         message = StopJob(name) if self.received == 1 else KillAll(name)
         with contextlib.suppress(pykka.ActorDeadError):

@@ -20,10 +20,10 @@ def test_a_signal_before_agents_run_interrupts_the_set_up() -> None:
     assert raised.value.signal == "SIGINT"
 
 
-def test_a_deferred_signal_is_raised_when_the_block_ends_with_the_first_name() -> None:
+def test_a_held_signal_is_raised_when_the_block_ends_with_the_first_name() -> None:
     signals = StopSignals()
     reached_the_end = False
-    with pytest.raises(Interrupted) as raised, signals.deferred():
+    with pytest.raises(Interrupted) as raised, signals.held():
         signals(signal.SIGTERM, None)  # noted, not raised
         signals(signal.SIGHUP, None)
         reached_the_end = True
@@ -33,14 +33,14 @@ def test_a_deferred_signal_is_raised_when_the_block_ends_with_the_first_name() -
 
 def test_a_block_that_fails_keeps_its_own_exception() -> None:
     signals = StopSignals()
-    with pytest.raises(KeyError), signals.deferred():
+    with pytest.raises(KeyError), signals.held():
         signals(signal.SIGTERM, None)
         raise KeyError("set-up failed")
 
 
-def test_a_deferred_block_without_signals_raises_nothing() -> None:
+def test_a_holding_block_without_signals_raises_nothing() -> None:
     signals = StopSignals()
-    with signals.deferred():
+    with signals.held():
         pass
 
 
@@ -49,5 +49,5 @@ def test_later_signals_leave_the_clean_up_alone() -> None:
     with pytest.raises(Interrupted):
         signals(signal.SIGTERM, None)
     signals(signal.SIGINT, None)  # during the clean-up the first one started: ignored
-    with signals.deferred():
+    with signals.held():
         signals(signal.SIGTERM, None)

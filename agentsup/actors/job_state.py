@@ -161,7 +161,7 @@ class JobState:
         self.started_at = 0.0
         self.stage = -1
         self.exit_code = EXIT_OK
-        self.agents = {agent_id: AgentRecord() for stage in plan.stages for agent_id in stage}
+        self.agents = {agent_id: AgentRecord() for agent_id in plan.start_order()}
         self.budgets = {a: RestartBudget(policies.get(a, RestartPolicy())) for a in self.agents}
         self.stop_queue: list[list[str]] = []
         self.stopping: set[str] = set()

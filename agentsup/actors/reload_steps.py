@@ -40,8 +40,8 @@ class Reload:
         if state.reload is not None:
             return [Respond(message.reply, 409, {"error": "a reload is already under way"})]
         plan: DeploymentPlan = message.plan
-        new_order = [a for stage in plan.stages for a in stage]
-        old_order = [a for stage in state.plan.stages for a in stage]
+        new_order = plan.start_order()
+        old_order = state.plan.start_order()
         added = [a for a in new_order if a not in state.agents]
         removed = [a for a in old_order if a not in plan.agent_urls]
         changed = [a for a in new_order
