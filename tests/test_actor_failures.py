@@ -13,6 +13,7 @@ import pytest
 from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
+from agentsup.launches import LaunchText
 from agentsup.logs import EventLog
 from agentsup.messages import AgentStopped, AttachAgent, StartJob, StopJob
 from agentsup.plan import DeploymentPlan, Strategy
@@ -62,7 +63,7 @@ def test_stopping_an_agent_whose_actor_died_still_completes_the_shutdown() -> No
                                          timers=timers)
         dead = DeadAgent.start()
         dead.stop()
-        supervisor.tell(AttachAgent("a", dead, ""))
+        supervisor.tell(AttachAgent("a", dead, LaunchText.known("")))
         logic.agents["a"].ever_started = True  # as if it had been started before it died
         supervisor.tell(AgentStopped("x", None, None))  # unknown agent: ignored
         supervisor.tell(StopJob("SIGTERM"))  # sends StopAgent to the dead actor

@@ -20,6 +20,7 @@ from agentsup.actors.logic import SupervisorLogic
 from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
 from agentsup.job.models import Strategy
+from agentsup.launches import LaunchText
 from agentsup.logs import EventLog
 from agentsup.messages import AgentStopped, AttachAgent, StartAgent, StartJob, StopAgent, StopJob
 from agentsup.plan import DeploymentPlan
@@ -67,7 +68,7 @@ def stopping() -> Iterator[Stopping]:
 
 def _attach(supervisor: pykka.ActorRef[Any], agent_id: str, launch: str) -> queue.Queue[Any]:
     told: queue.Queue[Any] = queue.Queue()
-    supervisor.tell(AttachAgent(agent_id, Recorder.start(told), launch))
+    supervisor.tell(AttachAgent(agent_id, Recorder.start(told), LaunchText.known(launch)))
     return told
 
 
@@ -78,7 +79,9 @@ def test_commands_wait_for_the_actor_and_arrive_in_order(stopping: Stopping) -> 
         told = _attach(supervisor, agent_id, f"launch {agent_id}")
         assert told.get(timeout=5) == StartAgent()
         assert isinstance(told.get(timeout=5), StopAgent)
-    assert supervisor.proxy().logic.get().launches == {"a": "launch a", "b": "launch b"}
+    launches = supervisor.proxy().logic.get().launches
+    assert {agent_id: launch.text for agent_id, launch in launches.items()} == {
+        "a": "launch a", "b": "launch b"}
 
 
 @pytest.mark.timeout(10)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
+from agentsup.launches import LaunchText
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -171,16 +172,21 @@ def test_waiting_requests_are_answered_when_the_job_ends() -> None:
     assert answer.body["ok"] is False
 
 
+def texts(launches: dict[str, str]) -> dict[str, LaunchText]:
+    return {agent_id: LaunchText.known(text) for agent_id, text in launches.items()}
+
+
 def reloaded(logic: SupervisorLogic, plan: Any, launches: dict[str, str]
              ) -> tuple[list[Effect], list[tuple[int, dict[str, Any]]]]:
     answers, reply = collector()
-    effects = logic.handle(ReloadJob(plan, launches, {}, lambda agent_id: agent_id, reply))
+    effects = logic.handle(
+        ReloadJob(plan, texts(launches), {}, lambda agent_id: agent_id, reply))
     return effects, answers
 
 
 def test_reload_stops_callers_first_and_starts_callees_first() -> None:
     logic, _ = running()
-    logic.launches = {"w": "w1", "hub": "hub1"}
+    logic.launches = texts({"w": "w1", "hub": "hub1"})
     # x is added, w removed; hub now calls x (its peers changed, so its launch did)
     plan = make_plan([["x"], ["hub"]], {"hub": ["x"]})
     effects, _ = reloaded(logic, plan, {"x": "x1", "hub": "hub2"})
@@ -216,7 +222,7 @@ def test_reload_starts_agents_that_call_each_other_together() -> None:
     logic.handle(StartJob())
     logic.handle(AgentStarted("a", 1, 11, "localhost"))
     logic.handle(AgentReady("a", 1, "u", 0.1))
-    logic.launches = {"a": "a1"}
+    logic.launches = texts({"a": "a1"})
     plan = make_plan([["a", "b"]], {"a": ["b"], "b": ["a"]})
     effects, _ = reloaded(logic, plan, {"a": "a2", "b": "b1"})
     assert [e for e in effects if isinstance(e, Send)] == [Send("a", StopAgent())]
@@ -234,7 +240,7 @@ def test_reload_starts_agents_that_call_each_other_together() -> None:
 
 def test_reload_with_nothing_changed_keeps_everything() -> None:
     logic, _ = running()
-    logic.launches = {"w": "w1", "hub": "hub1"}
+    logic.launches = texts({"w": "w1", "hub": "hub1"})
     effects, _ = reloaded(logic, logic.plan, {"w": "w1", "hub": "hub1"})
     assert [e for e in effects if isinstance(e, Send | Replace | Retire)] == []
     assert events(effects, "job.reloaded") == [{"added": [], "removed": [], "restarted": []}]
@@ -247,7 +253,7 @@ def test_reload_is_refused_during_start_up_and_abandoned_by_a_stop() -> None:
     effects, _ = reloaded(logic, logic.plan, {"w": "w2"})
     assert replies(effects)[0].status == 409
     logic, _ = running()
-    logic.launches = {"w": "w1", "hub": "hub1"}
+    logic.launches = texts({"w": "w1", "hub": "hub1"})
     reloaded(logic, logic.plan, {"w": "w2", "hub": "hub1"})
     effects = logic.handle(StopJob("SIGTERM"))
     [answer] = replies(effects)

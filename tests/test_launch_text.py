@@ -13,6 +13,7 @@ from agentsup.actors.agent import AgentSettings
 from agentsup.control.reload import launch_text
 from agentsup.job.loader import load_text
 from agentsup.job.models import EffectiveHealth
+from agentsup.launches import LaunchText
 from agentsup.runners.base import LaunchSpec
 
 JOB = """\
@@ -50,3 +51,22 @@ def test_a_change_that_shapes_the_process_reads_differently() -> None:
     base = launch_text(agent, _settings({"X": "1"}, live=True))
     assert launch_text(agent, _settings({"X": "2"}, live=True)) != base
     assert launch_text(agent, _settings({"X": "1"}, live=False)) != base
+
+
+def test_a_launch_is_made_into_text_only_when_compared_and_only_once() -> None:
+    """The start passes each agent's launch unmade (`launches.LaunchText`): only a
+    reload compares, so only a reload pays for the text."""
+    made: list[str] = []
+
+    def make(text: str) -> str:
+        made.append(text)
+        return text
+
+    first = LaunchText(lambda: make("a"))
+    second = LaunchText(lambda: make("a"))
+    changed = LaunchText(lambda: make("b"))
+    assert made == []
+    assert first == second and first != changed
+    assert first == LaunchText.known("a")
+    assert hash(first) == hash(second)
+    assert sorted(made) == ["a", "a", "b"]  # each made once, for all those comparisons

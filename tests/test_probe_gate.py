@@ -125,3 +125,35 @@ def test_an_agent_that_listens_after_the_schedule_thinned_out_is_tried_at_once(
                 time.sleep(1.0)
                 assert results.empty() and loop.connects - before == 1
                 handle.cancel()
+
+
+def test_probes_called_off_at_the_gate_neither_connect_nor_report(loop: ProbeLoop) -> None:
+    """Probes waiting for a listener are held together (`ProbeLoop._open_gate`); one
+    cancelled there stays quiet when its port listens, one flushed there answers the
+    flush with its last refusal, and a third, left alone, passes."""
+    results: dict[str, queue.Queue[ProbeResult]] = {
+        name: queue.Queue() for name in ("cancelled", "flushed", "flush", "kept")}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        request = probe_request(f"http://127.0.0.1:{port}", 2.0, kind="tcp")
+        handles = {
+            name: loop.schedule(0.0, request, results[name].put,
+                                polling=Polling(0.0, 30.0, 10.0), gated=True)
+            for name in ("cancelled", "flushed", "kept")
+        }
+        deadline = time.monotonic() + 5
+        while loop.connects < 3 and time.monotonic() < deadline:  # each tried once
+            time.sleep(0.01)
+        time.sleep(0.1)  # refused, and now at the gate
+        handles["cancelled"].cancel()
+        loop.flush(handles["flushed"], results["flush"].put)
+        flushed = results["flush"].get(timeout=5)
+        assert not flushed.ok
+        assert flushed.error == f"cannot connect to 127.0.0.1:{port}: Connection refused"
+        before = loop.connects
+        sock.listen()
+        assert results["kept"].get(timeout=5).ok
+        time.sleep(0.2)  # time for any probe that should not connect to do so
+        assert loop.connects - before == 1  # the kept probe's connect alone
+    assert results["cancelled"].empty() and results["flushed"].empty()

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from agentsup.exitcodes import EXIT_OK
+from agentsup.launches import LaunchText
 from agentsup.messages import KillAgent, ReloadJob, RestartAgent, StartAgent, StopAgent
 from agentsup.messages.control import Reply
 from agentsup.plan import DeploymentPlan
@@ -174,7 +175,7 @@ class JobState:
         self.restart_waits: list[Waiting] = []
         self.stop_waits: list[Waiting] = []
         self.reload: ReloadUnderWay | None = None
-        self.launches: dict[str, str] = {}
+        self.launches: dict[str, LaunchText] = {}
         """Each agent's launch as text (set by the shell); a reload compares against it."""
 
     def find_dependents(self) -> None:

@@ -36,6 +36,7 @@ from agentsup.actors.reload_steps import Reload
 from agentsup.actors.shutdown_steps import Shutdown
 from agentsup.actors.waiting import record_outcome
 from agentsup.exitcodes import EXIT_FAILED
+from agentsup.launches import LaunchText
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -95,12 +96,12 @@ class SupervisorLogic:
         return self.state.agents
 
     @property
-    def launches(self) -> dict[str, str]:
+    def launches(self) -> dict[str, LaunchText]:
         """Each agent's launch as text (set by the shell); a reload compares against it."""
         return self.state.launches
 
     @launches.setter
-    def launches(self, launches: dict[str, str]) -> None:
+    def launches(self, launches: dict[str, LaunchText]) -> None:
         self.state.launches = launches
 
     def states(self) -> dict[str, str]:

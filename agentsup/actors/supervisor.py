@@ -26,6 +26,7 @@ from agentsup.actors.logic import (
 )
 from agentsup.actors.refs import tell_quietly
 from agentsup.actors.timers import TimerService
+from agentsup.launches import LaunchText
 from agentsup.logs import EventLog
 from agentsup.messages import AgentStopped, AttachAgent, PublishHealth, StopAgent
 
@@ -112,7 +113,7 @@ class JobSupervisor(pykka.ThreadingActor):
             if isinstance(command, StopAgent):
                 tell_quietly(self.actor_ref, AgentStopped(agent_id, None, None))
 
-    def _attach(self, agent_id: str, ref: pykka.ActorRef[Any], launch: str) -> None:
+    def _attach(self, agent_id: str, ref: pykka.ActorRef[Any], launch: LaunchText) -> None:
         """Take the agent's actor and give it what the logic has told it so far, in
         order. Once the job has finished nothing is passed on: an agent attached that
         late was never launched, and must not be now."""

@@ -31,6 +31,7 @@ from agentsup.environment import agent_environment
 from agentsup.job.loader import load_job
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.job.problems import JobFileError, Located
+from agentsup.launches import LaunchText
 from agentsup.messages import ReloadJob
 from agentsup.openfiles import ensure_open_files
 from agentsup.plan import DeploymentPlan
@@ -113,7 +114,10 @@ class Reloader:
         agents = {a.id: a for a in job.agents}
         # A job that grows needs more descriptors; a shortfall was reported at the start.
         ensure_open_files(len(job.agents))
-        launches = {a.id: launch_text(a, settings[a.id]) for a in job.agents}
+        launches = {
+            a.id: LaunchText(functools.partial(launch_text, a, settings[a.id]))
+            for a in job.agents
+        }
 
         def make(agent_id: str) -> pykka.ActorRef[Any]:
             return self.actor_for(agents[agent_id], settings[agent_id])

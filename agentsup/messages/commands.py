@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from agentsup.launches import LaunchText
+
 
 class StartJob(msgspec.Struct, frozen=True):
     """Start the job's first stage (sent once by the main thread)."""
@@ -16,14 +18,14 @@ class AttachAgent(msgspec.Struct, frozen=True):
 
     The job starts while the actors are still being made (`app._run_actors`), so the
     first agents can be launched before the last actor thread exists; commands for an
-    agent not attached yet wait in the supervisor until this arrives. `launch` is the
-    text of what shapes its process, which a reload compares.
+    agent not attached yet wait in the supervisor until this arrives. `launch` is what
+    shapes its process, which a reload compares.
     """
 
     agent_id: str
     ref: Any
     """Its `pykka.ActorRef`."""
-    launch: str
+    launch: LaunchText
 
 
 class StopJob(msgspec.Struct, frozen=True):

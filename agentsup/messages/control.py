@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from agentsup.launches import LaunchText
+
 Reply = Callable[[int, dict[str, Any]], None]
 
 
@@ -50,7 +52,7 @@ class ReloadJob(msgspec.Struct, frozen=True):
     """
 
     plan: Any  # DeploymentPlan; Any here keeps messages free of the planner's imports
-    launches: Mapping[str, str]
+    launches: Mapping[str, LaunchText]
     policies: Mapping[str, Any]
     make: Callable[[str], Any]
     """Makes the actor (not yet started) of an added or changed agent, by id."""
