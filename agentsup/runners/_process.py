@@ -225,8 +225,16 @@ def describe_launch_error(request: SpawnRequest, exc: OSError) -> str:
 def fork_agent(
     request: SpawnRequest, env: Mapping[str, str], *, parent_death: bool = False
 ) -> tuple[subprocess.Popen[bytes], int, int]:
-    """Start one agent as the leader of a new process group; returns it with the read ends
-    of its stdout and stderr pipes.
+    """Start one agent as the leader of a new session (and so of a new process group);
+    returns it with the read ends of its stdout and stderr pipes.
+
+    A session of its own means no controlling terminal. In agentsup's session an agent
+    could open the terminal `agentsup start` runs in: write over the live view, or ask
+    it a question as `git`, `ssh` or `sudo` ask for a password, and that read would
+    stop the agent (SIGTTIN, it is not the foreground job) so that it never became
+    ready. It also gives each agent its own share of the CPU where the kernel groups
+    tasks by session (autogroup), as honcho and supervisord do; in one session with
+    agentsup, a whole job shared one share with every other program the user runs.
 
     Normally no code runs in the child between fork and exec, so `subprocess` can use
     vfork: about 1.7 ms a spawn here against 12 ms for a fork that runs a `preexec_fn`,
@@ -250,7 +258,7 @@ def fork_agent(
             env=env,
             cwd=request.cwd,
             close_fds=True,
-            process_group=0,
+            start_new_session=True,
             preexec_fn=functools.partial(child_setup, os.getpid()) if parent_death else None,
         )
     except OSError as exc:

@@ -5,7 +5,8 @@ agent's process) and `programs/reaper.py` (the watchdog that outlives a killed
 supervisor); this module adapts it to `Runner`. The `LocalBackend` owns the job's hub and
 closes it once every agent has stopped.
 
-Each agent leads its own process group, so signals reach everything it forked. The
+Each agent leads its own session and process group: signals reach everything it forked,
+and it has no terminal to write over the live view or to wait on (`_process.fork_agent`). The
 reaper, started before the first agent, ends the groups and every marked process if the
 supervisor dies; if it cannot run, each leader gets `PR_SET_PDEATHSIG` instead. A local
 agent costs the supervisor `FDS_PER_AGENT` (3) file descriptors and no thread.
