@@ -6,7 +6,6 @@ the supervisor, and wait for the exit code. Everything else happens in actors.
 
 from __future__ import annotations
 
-import functools
 import sys
 import time
 import uuid
@@ -26,7 +25,7 @@ from agentsup.actors.supervisor import JobSupervisor
 from agentsup.actors.timers import TimerService
 from agentsup.console import choose_format
 from agentsup.control.logring import LogRing, TappedRunner
-from agentsup.control.reload import Reloader, launch_text
+from agentsup.control.reload import Reloader, launch_of
 from agentsup.control.rundir import ControlError
 from agentsup.control.running import refuse_down_while_running
 from agentsup.control.server import ControlServer, open_control
@@ -34,7 +33,6 @@ from agentsup.environment import agent_environment
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
-from agentsup.launches import LaunchText
 from agentsup.logfiles import LogFiles, open_log_files
 from agentsup.logs import EventLog, route_stdlib_logging
 from agentsup.messages import AttachAgent, StartJob
@@ -297,7 +295,7 @@ def _run_actors(
                     break
                 agent = by_id[agent_id]
                 agents[agent_id] = actor_for(agent, settings[agent_id])
-                launch = LaunchText(functools.partial(launch_text, agent, settings[agent_id]))
+                launch = launch_of(agent, settings[agent_id])
                 supervisor.tell(AttachAgent(agent_id, agents[agent_id], launch))
         reloader = Reloader(control, supervisor, backends, settings_for, actor_for)
         control.attach(supervisor, list(agents), reloader)

@@ -25,10 +25,7 @@ class LaunchText:
     @classmethod
     def known(cls, text: str) -> LaunchText:
         """A launch whose text is at hand already."""
-        launch = cls(str)
-        launch._make = None
-        launch._text = text
-        return launch
+        return cls(lambda: text)
 
     @property
     def text(self) -> str:

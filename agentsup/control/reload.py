@@ -59,6 +59,11 @@ def launch_text(agent: Agent, settings: AgentSettings) -> str:
     return agent.model_dump_json() + "\n" + repr(shown) + ("\nbuilt at each launch" if live else "")
 
 
+def launch_of(agent: Agent, settings: AgentSettings) -> LaunchText:
+    """The agent's launch, its text made when a reload first compares it."""
+    return LaunchText(functools.partial(launch_text, agent, settings))
+
+
 class Reloader:
     def __init__(
         self,
@@ -114,10 +119,7 @@ class Reloader:
         agents = {a.id: a for a in job.agents}
         # A job that grows needs more descriptors; a shortfall was reported at the start.
         ensure_open_files(len(job.agents))
-        launches = {
-            a.id: LaunchText(functools.partial(launch_text, a, settings[a.id]))
-            for a in job.agents
-        }
+        launches = {a.id: launch_of(a, settings[a.id]) for a in job.agents}
 
         def make(agent_id: str) -> pykka.ActorRef[Any]:
             return self.actor_for(agents[agent_id], settings[agent_id])
