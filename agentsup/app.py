@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -31,6 +32,7 @@ from agentsup.control.running import refuse_down_while_running
 from agentsup.control.server import ControlServer, open_control
 from agentsup.environment import agent_environment
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
+from agentsup.job.envfiles import EnvFileError
 from agentsup.job.loader import LoadedJob
 from agentsup.job.models import Agent, JobDefinition, Target
 from agentsup.logfiles import LogFiles, open_log_files
@@ -137,8 +139,23 @@ def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> Ba
         pull=job.deployment.pull,
         swarm=job.deployment.swarm,
         start_timeout=job.deployment.timeout,
-        environment=lambda agent: agent_environment(job, plan, agent, base_dir),
+        environment=lambda agent: environment_of(job, plan, agent, base_dir),
     )
+
+
+def environment_of(
+    job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path,
+    *, urls: Callable[[str], str] | None = None,
+) -> dict[str, str]:
+    """`agent_environment`, with an env file that cannot be read any more (the loader
+    read it, but minutes can pass before an agent's environment is built) reported as
+    the `RunnerError` every step that builds one already handles."""
+    try:
+        if urls is None:
+            return agent_environment(job, plan, agent, base_dir)
+        return agent_environment(job, plan, agent, base_dir, urls=urls)
+    except EnvFileError as exc:
+        raise RunnerError(f"cannot build the environment of agent {agent.id!r}: {exc}") from None
 
 
 def agents_by_target(job: JobDefinition) -> dict[Target, list[Agent]]:
@@ -255,7 +272,7 @@ def _run_actors(
             start_timeout=effective.start_timeout(job, agent),
             spec=backend.launch_spec(
                 agent,
-                agent_environment(job, plan, agent, backend.context.base_dir),
+                environment_of(job, plan, agent, backend.context.base_dir),
                 effective.process_settings(job, agent),
             ),
             spec_at_launch=_live_spec(job, plan, agent, backend),
@@ -272,7 +289,11 @@ def _run_actors(
     by_id = {agent.id: agent for agent in job.agents}
     # The first stage's agents first, so that its launches need not wait for the rest.
     order = plan.start_order()
-    settings = {agent.id: settings_for(job, plan, agent) for agent in job.agents}
+    try:
+        settings = {agent.id: settings_for(job, plan, agent) for agent in job.agents}
+    except RunnerError as exc:
+        events.emit("job.failed", "error", reason=f"{exc}; nothing was started")
+        return EXIT_FAILED
     try:
         # The supervisor's thread is known to the `finally` below before a stop signal
         # can unwind the set-up (StopSignals.held).
@@ -320,12 +341,7 @@ def _live_spec(
     base_dir = backend.context.base_dir
 
     def build() -> LaunchSpec:
-        try:
-            env = agent_environment(job, plan, agent, base_dir, urls=liveurls.live)
-        except (OSError, ValueError) as exc:  # an env file that went away since the start
-            raise RunnerError(
-                f"cannot build the environment of agent {agent.id!r}: {exc}"
-            ) from exc
+        env = environment_of(job, plan, agent, base_dir, urls=liveurls.live)
         return backend.launch_spec(agent, env, effective.process_settings(job, agent))
 
     return build

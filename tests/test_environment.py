@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from agentsup import settings
 from agentsup.environment import agent_environment, config_variable
+from agentsup.job.envfiles import EnvFileError, read_env_file
 from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
 from agentsup.plan import TopologyResolver
@@ -335,3 +338,39 @@ def test_inherit_environment_is_set_per_job_and_overridden_per_agent() -> None:
         """)
     assert settings.inherits_environment(job, job.agent("a")) is False
     assert settings.inherits_environment(job, job.agent("b")) is True
+
+
+# ---------------------------------------------------------------------- env files read again later
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.mkdir(), "is not a file"),
+        (lambda p: os.mkfifo(p), "is not a file"),  # reading a FIFO would block the start
+        (lambda p: p.write_bytes(b"A=\xff\n"), "is not UTF-8 text (invalid start byte)"),
+    ],
+    ids=["missing", "directory", "fifo", "not-utf8"],
+)
+def test_an_env_file_that_cannot_be_read_is_an_error_not_an_empty_file(
+    tmp_path: Path, make: Callable[[Path], object], reason: str
+) -> None:
+    """python-dotenv reads a missing path as an empty file; agentsup reads the file
+    itself, so a file gone since the job was loaded is said, not dropped."""
+    path = tmp_path / "gone.env"
+    make(path)
+    with pytest.raises(EnvFileError) as caught:
+        read_env_file(path)
+    assert str(caught.value) == f"env file {str(path)!r} {reason}"
+
+
+def test_a_device_is_not_an_env_file(tmp_path: Path) -> None:
+    with pytest.raises(EnvFileError, match="'/dev/zero' is not a file"):
+        read_env_file(Path("/dev/zero"))
+
+
+def test_an_env_file_is_parsed_as_before(tmp_path: Path) -> None:
+    path = tmp_path / "a.env"
+    path.write_text('A=1\nexport B="two words"\nC\nD=${A}-x\n# comment\nE=\'single\'\n')
+    assert read_env_file(path) == {"A": "1", "B": "two words", "C": "", "D": "1-x",
+                                   "E": "single"}

@@ -7,6 +7,9 @@ are built, once per `agentsup start`.
 
 from __future__ import annotations
 
+import io
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +23,57 @@ def resolve(base_dir: Path, name: str) -> Path:
     return path if path.is_absolute() else base_dir / path
 
 
+class EnvFileError(ValueError):
+    """An env file that cannot be read when an agent's environment is built.
+
+    The loader checks every env file, but a start reads them again later (after the
+    backends' checks, which can take minutes) and a reload or a launch later still: a
+    file deleted or made unreadable in between must stop that step with this message,
+    not give the agents an environment without its variables.
+    """
+
+
+def _text_of(path: Path) -> str:
+    """The file's text, or `EnvFileError` saying why there is none.
+
+    Opened without blocking and checked to be a regular file before reading: a FIFO
+    or a device named as an env file would otherwise hang the start or never end.
+    """
+    shown = repr(str(path))
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise EnvFileError(f"env file {shown} does not exist") from None
+    except PermissionError:
+        raise EnvFileError(f"env file {shown} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise EnvFileError(f"env file {shown} cannot be read: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise EnvFileError(f"env file {shown} is not a file")
+        with open(fd, "rb", closefd=False) as handle:
+            data = handle.read()
+    except OSError as exc:
+        raise EnvFileError(f"env file {shown} cannot be read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EnvFileError(f"env file {shown} is not UTF-8 text ({exc.reason})") from None
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables of one file; a bare `KEY` without `=` is set to the empty text.
 
     `${VAR}` expands from earlier lines of the same file, then agentsup's environment.
+    The file is read once, here, and its text parsed: python-dotenv given a path reads
+    a missing file as an empty one, which would drop its variables without a word.
     """
     from dotenv import dotenv_values  # only jobs with env files pay for the import
 
-    return {key: value or "" for key, value in dotenv_values(path, encoding="utf-8").items()}
+    text = _text_of(path)
+    return {key: value or "" for key, value in dotenv_values(stream=io.StringIO(text)).items()}
 
 
 def read_all(base_dir: Path, names: list[str] | None) -> dict[str, str]:
@@ -39,19 +85,10 @@ def read_all(base_dir: Path, names: list[str] | None) -> dict[str, str]:
 
 
 def _problem(base_dir: Path, name: str, path: DocPath) -> Problem | None:
-    resolved = resolve(base_dir, name)
-    if not resolved.exists():
-        return Problem(path, f"env file {str(resolved)!r} does not exist")
-    if not resolved.is_file():
-        return Problem(path, f"env file {str(resolved)!r} is not a file")
     try:
-        resolved.read_bytes().decode("utf-8")
-    except PermissionError:
-        return Problem(path, f"env file {str(resolved)!r} cannot be read (permission denied)")
-    except UnicodeDecodeError as exc:
-        return Problem(path, f"env file {str(resolved)!r} is not UTF-8 text ({exc.reason})")
-    except OSError as exc:
-        return Problem(path, f"env file {str(resolved)!r} cannot be read: {exc.strerror}")
+        _text_of(resolve(base_dir, name))
+    except EnvFileError as exc:
+        return Problem(path, str(exc))
     return None
 
 
