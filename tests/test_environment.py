@@ -374,3 +374,38 @@ def test_an_env_file_is_parsed_as_before(tmp_path: Path) -> None:
     path.write_text('A=1\nexport B="two words"\nC\nD=${A}-x\n# comment\nE=\'single\'\n')
     assert read_env_file(path) == {"A": "1", "B": "two words", "C": "", "D": "1-x",
                                    "E": "single"}
+
+
+def test_env_file_lines_that_cannot_be_used_are_validate_errors(tmp_path: Path) -> None:
+    """python-dotenv would log a warning without the file's name and leave these out
+    (or, for a NUL, let the launch fail): each is a problem at the env_file entry,
+    naming the file and its line."""
+    from agentsup.job.problems import JobFileError
+
+    (tmp_path / "weird.env").write_text(
+        "GOOD=1\nnot a valid line\nKEY with space=1\nB=\"unterminated\nC=3\n"
+    )
+    (tmp_path / "nul.env").write_bytes(b"A=1\nB=x\0y\n")
+    with pytest.raises(JobFileError) as caught:
+        load_text(
+            "job: {name: w}\nenv_file: [weird.env, nul.env]\n"
+            "agents: [{id: a, command: x, config: {port: 1}}]\ntopology: {type: dynamic}\n",
+            "job.yaml", base_dir=tmp_path, import_check=False,
+        )
+    weird, nul = str(tmp_path / "weird.env"), str(tmp_path / "nul.env")
+    hint = "cannot be read as KEY=value (a name without spaces, `=` or `#`; a quoted value " \
+        "needs its closing quote)"
+    assert caught.value.render().splitlines() == [
+        f"job.yaml:2:12: env_file[0]: env file {weird!r}, line 2: 'not a valid line' {hint}",
+        f"job.yaml:2:12: env_file[0]: env file {weird!r}, line 3: 'KEY with space=1' {hint}",
+        f"job.yaml:2:12: env_file[0]: env file {weird!r}, line 4: 'B=\"unterminated' {hint}",
+        f"job.yaml:2:23: env_file[1]: env file {nul!r}, line 2: contains a NUL character, "
+        "which no environment variable can hold",
+    ]
+
+
+def test_an_env_file_changed_after_the_check_is_refused_when_read(tmp_path: Path) -> None:
+    path = tmp_path / "a.env"
+    path.write_text("A=1\nB ad=2\n")
+    with pytest.raises(EnvFileError, match=r"a.env', line 2: 'B ad=2' cannot be read as"):
+        read_env_file(path)

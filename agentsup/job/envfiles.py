@@ -63,6 +63,36 @@ def _text_of(path: Path) -> str:
         raise EnvFileError(f"env file {shown} is not UTF-8 text ({exc.reason})") from None
 
 
+def _line_problems(path: Path, text: str) -> list[str]:
+    """What python-dotenv would skip or pass on unusable, line by line.
+
+    Given a line it cannot read as `KEY=value`, python-dotenv logs a warning without
+    the file's name and leaves the variable out; a NUL character reaches the agent's
+    launch and fails it there. Both are said here, with the file and the line, so that
+    `validate` reports them and a start never runs an agent without them.
+    """
+    from dotenv.parser import parse_stream  # only jobs with env files pay for the import
+
+    shown = repr(str(path))
+    problems = []
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        written = binding.original.string.strip()
+        if "\0" in binding.original.string:
+            problems.append(
+                f"env file {shown}, line {line}: contains a NUL character, which no "
+                "environment variable can hold"
+            )
+        elif binding.error:
+            shortened = written if len(written) <= 40 else written[:37] + "..."
+            problems.append(
+                f"env file {shown}, line {line}: {shortened!r} cannot be read as "
+                "KEY=value (a name without spaces, `=` or `#`; a quoted value needs its "
+                "closing quote)"
+            )
+    return problems
+
+
 def read_env_file(path: Path) -> dict[str, str]:
     """The variables of one file; a bare `KEY` without `=` is set to the empty text.
 
@@ -73,6 +103,9 @@ def read_env_file(path: Path) -> dict[str, str]:
     from dotenv import dotenv_values  # only jobs with env files pay for the import
 
     text = _text_of(path)
+    problems = _line_problems(path, text)
+    if problems:
+        raise EnvFileError("; ".join(problems))
     return {key: value or "" for key, value in dotenv_values(stream=io.StringIO(text)).items()}
 
 
@@ -84,12 +117,13 @@ def read_all(base_dir: Path, names: list[str] | None) -> dict[str, str]:
     return merged
 
 
-def _problem(base_dir: Path, name: str, path: DocPath) -> Problem | None:
+def _problems(base_dir: Path, name: str, path: DocPath) -> list[Problem]:
+    resolved = resolve(base_dir, name)
     try:
-        _text_of(resolve(base_dir, name))
+        text = _text_of(resolved)
     except EnvFileError as exc:
-        return Problem(path, str(exc))
-    return None
+        return [Problem(path, str(exc))]
+    return [Problem(path, message) for message in _line_problems(resolved, text)]
 
 
 def _entries(job: JobDefinition) -> Iterator[tuple[DocPath, list[str]]]:
@@ -101,12 +135,11 @@ def _entries(job: JobDefinition) -> Iterator[tuple[DocPath, list[str]]]:
 
 
 def env_file_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
-    """Every env file that is missing or unreadable, at its place in the job file."""
+    """Every env file that is missing, unreadable or has lines that cannot be used, at
+    its place in the job file."""
     for where, names in _entries(job):
         for position, name in enumerate(names):
-            problem = _problem(base_dir, name, (*where, position))
-            if problem is not None:
-                yield problem
+            yield from _problems(base_dir, name, (*where, position))
 
 
 def agent_env_files(job: JobDefinition, agent: Agent, base_dir: Path) -> tuple[
