@@ -127,6 +127,7 @@ class JobView(msgspec.Struct):
             case "agent.stopped":
                 row.state = "stopped"
                 row.since = None
+                row.health = ""
 
     def snapshot(self) -> Snapshot:
         return Snapshot(

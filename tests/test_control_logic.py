@@ -275,3 +275,18 @@ def test_a_requested_restart_that_never_gets_ready_answers_failed() -> None:
     assert dict(answer.body) == {
         "ok": False, "agents": {"w": "failed: exited before it was ready (exit code 3)"}}
     assert logic.phase.value == "running"
+
+
+def test_status_health_says_how_an_agent_ended_and_nothing_while_stopped() -> None:
+    """The last check's "ok" is not the health of an agent that no longer runs."""
+    logic, _ = running(RestartPolicy(max_restarts=0))
+    def healths() -> dict[str, Any]:
+        [answer] = replies(logic.handle(ReportStatus(collector()[1])))
+        return {a["id"]: a["health"] for a in answer.body["agents"]}
+
+    assert healths() == {"w": "ok", "hub": "ok"}
+    logic.handle(StopAgents(("w",), collector()[1]))
+    logic.handle(AgentStopped("w", None, 15))
+    assert healths() == {"w": None, "hub": "ok"}
+    logic.handle(AgentExited("hub", 1, 3, None))
+    assert healths()["hub"] == "exit code 3"

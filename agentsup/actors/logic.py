@@ -253,6 +253,10 @@ class SupervisorLogic:
             if message.reason:  # what the target knows beyond the code (out of memory)
                 fields["reason"] = message.reason
                 description += f", {message.reason}"
+        # An exited agent is checked no more: its health says how it ended, as the
+        # live view's row does, instead of the last check's "ok".
+        agent.health = (f"killed by {fields['signal']}" if "signal" in fields
+                        else description)
         level = "info" if message.exit_code == 0 and message.signal is None else "warning"
         effects: list[Effect] = [Emit("agent.exited", fields, level)]
         if self.state.phase in (JobPhase.STOPPING, JobPhase.FINISHED) or agent.state in (
@@ -385,6 +389,7 @@ class SupervisorLogic:
             return []
         state.stopping.discard(agent_id)
         state.agents[agent_id].state = AgentState.STOPPED
+        state.agents[agent_id].health = None  # not checked while stopped
         fields: dict[str, Any] = {"agent": agent_id}
         if message.signal is not None:
             fields["signal"] = signal_name(message.signal)
