@@ -189,6 +189,20 @@ def _is_number(word: str) -> bool:
     return True
 
 
+def _interrupt_on_stop_signals() -> None:
+    """SIGTERM and SIGHUP, like SIGINT, interrupt `start` while it loads the job.
+
+    `run_job` sets the job's own handlers once the file is loaded; before that, the
+    default action would kill the process and exit 143 or 129, where a stop by signal
+    exits 0. Like the job's handlers (`signals.trapped`), these replace whatever was
+    set before.
+    """
+    import signal
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.default_int_handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The `agentsup` program: run one command and return its exit code.
 
@@ -239,12 +253,16 @@ def _main(argv: Sequence[str] | None) -> int:
                 collector.resume()  # `logs --follow` runs as long as the job does
                 return control_commands.run(args)
             case "start":
-                loaded = _load(args)
-                from agentsup.app import run_job
-
+                _interrupt_on_stop_signals()
+                try:
+                    loaded = _load(args)
+                    plan = _resolve(loaded)
+                    from agentsup.app import run_job
+                except KeyboardInterrupt:
+                    return EXIT_OK  # stopped before anything ran: a clean stop
                 return run_job(
                     loaded,
-                    _resolve(loaded),
+                    plan,
                     log_format=args.log_format,
                     log_level=args.log_level,
                     monitor=args.monitor,

@@ -1,0 +1,42 @@
+"""A stop signal while `start` still loads the job file: exit 0, as for a running job.
+
+The job file is a FIFO that the test holds open without writing, so the CLI is known
+to be inside the load (blocked reading it) when the signal arrives: no timing guess.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.clirun import agentsup_command
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_during_the_load_is_a_clean_stop(tmp_path: Path, signum: int) -> None:
+    fifo = tmp_path / "job.yaml"
+    os.mkfifo(fifo)
+    cli = subprocess.Popen(agentsup_command("start", str(fifo), "--log-format", "json"),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # Opening the write end blocks until the CLI opens the file to read it.
+        writer = os.open(fifo, os.O_WRONLY)
+        try:
+            cli.send_signal(signum)
+            out, err = cli.communicate(timeout=30)
+        finally:
+            os.close(writer)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 0, err
+    assert "Traceback" not in err
+    assert out == ""  # nothing ran, so there is nothing to report
