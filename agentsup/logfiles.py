@@ -3,8 +3,9 @@
 The event stream is for pipelines and the terminal; a file per agent is what someone
 reads after the job has gone (`less`, `grep`, `tail -f`). Each agent writes
 `DIR/<job>/<agent>.log`; when the next line would take it past `max_size`, the file
-becomes `<agent>.log.1`, older ones move up by one and the one past `keep` is deleted,
-as logrotate does.
+becomes `<agent>.log.1`, older ones move up by one and those past `keep` are deleted,
+as logrotate does. A rotation renames only the numbered files that exist (found once when
+the file is opened, then followed), so its cost never depends on how large `keep` is.
 
 Lines are handed in on the runners' I/O threads, so a write must not wait on anything
 but the disk; a file that cannot be written any more is reported once and then left
@@ -40,6 +41,7 @@ class RotatingFile:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file: BinaryIO | None = path.open("ab")
         self._size = self._file.tell()
+        self._rotated = rotated_numbers(path)
 
     def write(self, text: str) -> None:
         """Append `text`; a rotation happens only between its lines."""
@@ -62,24 +64,45 @@ class RotatingFile:
                 self._broken = True
                 logger.warning("log file %s cannot be written any more: %s", self.path, exc)
 
+    @property
+    def rotated(self) -> tuple[int, ...]:
+        """The numbers of the rotated files this file knows to exist, oldest (highest) first."""
+        with self._lock:
+            return tuple(self._rotated)
+
     def _rotate(self) -> None:
+        """The current file becomes number 1, after the older ones have made room."""
         assert self._file is not None
         self._file.close()
         self._file = None
-        for number in range(self.keep, 0, -1):
-            older = self._numbered(number)
-            if number == self.keep:
-                older.unlink(missing_ok=True)
-            else:
-                newer = self._numbered(number + 1)
-                if older.exists():
-                    os.replace(older, newer)
+        self._rotated = self._shift_rotated()
         if self.keep > 0:
             os.replace(self.path, self._numbered(1))
+            self._rotated.append(1)
         else:
             self.path.unlink(missing_ok=True)
         self._file = self.path.open("ab")
         self._size = 0
+
+    def _shift_rotated(self) -> list[int]:
+        """Each rotated file one number up, oldest first; those that would pass `keep` go.
+
+        Only the files known to exist are touched, so a `keep` of a million costs what a
+        `keep` of five does. Files left past `keep` by a run with a larger one go too. One
+        deleted meanwhile by someone else is skipped rather than ending the log.
+        """
+        shifted: list[int] = []
+        for number in self._rotated:
+            older = self._numbered(number)
+            if number >= self.keep:
+                older.unlink(missing_ok=True)
+                continue
+            try:
+                os.replace(older, self._numbered(number + 1))
+            except FileNotFoundError:
+                continue
+            shifted.append(number + 1)
+        return shifted
 
     def _numbered(self, number: int) -> Path:
         return self.path.with_name(f"{self.path.name}.{number}")
@@ -89,6 +112,34 @@ class RotatingFile:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+def rotated_numbers(path: Path) -> list[int]:
+    """The N of every `<path>.N` beside `path`, highest (oldest) first.
+
+    Read from the directory rather than probed number by number, so that the cost is
+    that of the directory, not of `keep`. Only the names a rotation makes count: `N` in
+    plain decimal digits without a leading zero, so `a.log.01` or `a.log.1.gz` are left
+    alone.
+    """
+    prefix = path.name + "."
+    numbers: list[int] = []
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            suffix = entry.name.removeprefix(prefix)
+            if suffix != entry.name and _is_rotation_number(suffix):
+                numbers.append(int(suffix))
+    return sorted(numbers, reverse=True)
+
+
+def _is_rotation_number(text: str) -> bool:
+    """Whether `text` is a number `_numbered` could have written: 1, 2, ... in ASCII.
+
+    Past 18 digits a name is no rotation's (no `keep` comes near), so it is left alone.
+    """
+    return (
+        len(text) <= 18 and text.isascii() and text.isdigit() and not text.startswith("0")
+    )
 
 
 def _lines_of(data: bytes) -> list[bytes]:

@@ -11,7 +11,7 @@ import pytest
 
 from agentsup import settings
 from agentsup.job.loader import load_text
-from agentsup.logfiles import RotatingFile
+from agentsup.logfiles import LogFiles, RotatingFile, rotated_numbers
 from tests.clirun import agent_entry, free_ports, supervisor, write_job_document
 
 LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr) (.*)")
@@ -38,6 +38,97 @@ def test_a_reopened_file_goes_on_from_its_size(tmp_path: Path) -> None:
     file.close()
     assert (tmp_path / "a.log.1").read_text() == "x" * 90
     assert path.read_text() == "y" * 20
+
+
+def test_a_huge_keep_renames_only_the_rotated_files_there(tmp_path: Path) -> None:
+    # Each rotation used to walk every number from keep down to 1: with keep=10**9 this
+    # write would not have finished within the test timeout.
+    path = tmp_path / "a.log"
+    files = LogFiles({"a": RotatingFile(path, max_size=1024, keep=10**9)})
+    for number in range(4):
+        files("a", "stdout", [f"{number} {'y' * 1500}"])  # each line past max_size
+    rotated = files.files["a"].rotated
+    files.close()
+    assert rotated == (3, 2, 1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.log", "a.log.1", "a.log.2", "a.log.3"]
+    texts = [(tmp_path / name).read_text() for name in ("a.log.3", "a.log.2", "a.log.1", "a.log")]
+    assert [LINE.fullmatch(t.rstrip("\n")).group(2)[0] for t in texts] == ["0", "1", "2", "3"]
+
+
+def test_rotation_moves_what_is_there_and_deletes_past_keep(tmp_path: Path) -> None:
+    for name, text in [("a.log", "current"), ("a.log.1", "one"), ("a.log.3", "three"),
+                       ("a.log.7", "left by a larger keep"), ("a.log.01", "not ours"),
+                       ("a.log.1.gz", "not ours"), ("b.log.1", "another agent's")]:
+        (tmp_path / name).write_text(text)
+    file = RotatingFile(tmp_path / "a.log", max_size=10, keep=4)
+    assert file.rotated == (7, 3, 1)
+    file.write("new\n")  # "current" + "new\n" would pass 10 bytes
+    assert file.rotated == (4, 2, 1)
+    file.close()
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "a.log": "new\n", "a.log.1": "current", "a.log.2": "one", "a.log.4": "three",
+        "a.log.01": "not ours", "a.log.1.gz": "not ours", "b.log.1": "another agent's",
+    }
+
+
+def test_keep_0_leaves_no_rotated_file(tmp_path: Path) -> None:
+    (tmp_path / "a.log.1").write_text("from a run that kept some")
+    file = RotatingFile(tmp_path / "a.log", max_size=10, keep=0)
+    file.write("123456789\n")
+    file.write("abc\n")
+    file.close()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.log"]
+    assert (tmp_path / "a.log").read_text() == "abc\n"
+
+
+def test_a_rotated_file_deleted_meanwhile_does_not_end_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    file = RotatingFile(path, max_size=10, keep=3)
+    for text in ("first\n", "second\n", "third\n"):
+        file.write(text)
+    (tmp_path / "a.log.2").unlink()
+    file.write("fourth\n")
+    file.close()
+    assert {p.name: p.read_text() for p in tmp_path.iterdir()} == {
+        "a.log": "fourth\n", "a.log.1": "third\n", "a.log.2": "second\n",
+    }
+
+
+def test_rotated_numbers_ignores_names_no_rotation_makes(tmp_path: Path) -> None:
+    for name in ("a.log", "a.log.2", "a.log.10", "a.log.0", "a.log.x", "a.log.",
+                 "a.log.\u0661", "a.log." + "9" * 30, "xa.log.3", "a.log2"):
+        (tmp_path / name).write_text("")
+    assert rotated_numbers(tmp_path / "a.log") == [10, 2]
+
+
+def _job_with_keep(keep: str) -> str:
+    return (f"job: {{name: j}}\ndeployment: {{logs: {{dir: l, keep: {keep}}}}}\n"
+            "agents: [{id: a, command: x, config: {port: 1}}]\ntopology: {type: dynamic}\n")
+
+
+@pytest.mark.parametrize(("keep", "expected"), [("0", 0), ("1000", 1000), ("3.0", 3)])
+def test_keep_up_to_1000_is_accepted(keep: str, expected: int) -> None:
+    job = load_text(_job_with_keep(keep), "job.yaml", base_dir=Path("."),
+                    import_check=False).definition
+    effective = settings.log_files(job, job.agent("a"))
+    assert effective is not None and effective.keep == expected
+
+
+@pytest.mark.parametrize(("keep", "message"), [
+    ("1001", "should be at most 1000 rotated files, not 1001"),
+    ("1000000000", "should be at most 1000 rotated files, not 1000000000"),
+    ("-1", "should be greater than or equal to 0"),
+    ("'3'", "should be a whole number, not '3'"),
+    ("true", "should be a whole number, not True"),
+])
+def test_keep_past_1000_or_not_a_count_is_an_error(keep: str, message: str) -> None:
+    from agentsup.job.problems import JobFileError
+
+    with pytest.raises(JobFileError) as caught:
+        load_text(_job_with_keep(keep), "job.yaml", base_dir=Path("."), import_check=False)
+    assert caught.value.render().splitlines() == [
+        f"job.yaml:2:35: deployment.logs.keep: {message}",
+    ]
 
 
 def test_logs_settings_merge_job_and_agent() -> None:

@@ -26,6 +26,7 @@ from agentsup.job.fields import (
     EnvName,
     EnvValue,
     Flag,
+    KeptFiles,
     Model,
     OutputLevel,
     Port,
@@ -62,7 +63,9 @@ class LogFiles(Model):
     max_size: ByteSize | None = Field(
         default=None, description="Size at which a log file is rotated (10M)."
     )
-    keep: int | None = Field(default=None, ge=0, description="Rotated files kept (5).")
+    keep: KeptFiles | None = Field(
+        default=None, description="Rotated files kept, 0 to 1000 (5)."
+    )
     enabled: bool | None = Field(
         default=None, description="false turns the job's log files off for one agent."
     )

@@ -64,6 +64,25 @@ PositiveCount = Annotated[int, Field(ge=1), BeforeValidator(_whole_number)]
 """A whole number from 1."""
 
 
+MAX_KEPT_FILES = 1000
+"""The most rotated log files an agent may keep. More is almost certainly a typo (an extra
+digit or two), and the number also bounds what one rotation may have to rename."""
+
+
+def _kept_files(value: Any) -> Any:
+    """A count of rotated files, refused with the bound named rather than pydantic's words."""
+    value = _whole_number(value)
+    if isinstance(value, int) and value > MAX_KEPT_FILES:
+        raise ValueError(f"should be at most {MAX_KEPT_FILES} rotated files, not {value}")
+    return value
+
+
+KeptFiles = Annotated[
+    int, Field(ge=0, le=MAX_KEPT_FILES), BeforeValidator(_kept_files)
+]
+"""How many rotated log files to keep: 0 to MAX_KEPT_FILES (the JSON Schema says so too)."""
+
+
 def empty_list() -> list[Any]:
     """A new empty list, for `default_factory`.
 
