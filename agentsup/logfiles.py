@@ -18,12 +18,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from agentsup.job.models import JobDefinition
+from agentsup.runners.lines import LineBatch
 from agentsup.settings import log_files
 
 logger = logging.getLogger(__name__)
@@ -159,18 +160,30 @@ def _stamp() -> str:
 class LogFiles:
     """An output sink for `EventLog`: each line of an agent into that agent's file.
 
-    A line reads `<UTC time to the millisecond> <stream> <text>`.
+    A line reads `<UTC time to the millisecond> <stream> <text>`. A line longer than
+    64 KiB arrives in pieces; each is a file line of its own, and each but the last has
+    `+` after the stream (`stdout+`), so that a reader can join them. Joining them in the
+    file instead would mean holding pieces back while the agent's other stream writes,
+    for a line of any length.
     """
 
     def __init__(self, files: Mapping[str, RotatingFile]) -> None:
         self.files = dict(files)
 
-    def __call__(self, agent: str, stream: str, lines: Sequence[str]) -> None:
+    def __call__(self, agent: str, stream: str, batch: LineBatch) -> None:
         """A read's lines of one agent's stream, with one time stamp and one write."""
         file = self.files.get(agent)
-        if file is not None and lines:
-            head = f"{_stamp()} {stream} "
-            file.write(head + f"\n{head}".join(lines) + "\n")
+        if file is None or not batch.texts:
+            return
+        stamp = _stamp()
+        head = f"{stamp} {stream} "
+        if not batch.pieces:
+            file.write(head + f"\n{head}".join(batch.texts) + "\n")
+            return
+        more = f"{stamp} {stream}+ "
+        file.write("".join(
+            (more if line.continued else head) + line.text + "\n" for line in batch
+        ))
 
     def close(self) -> None:
         for file in self.files.values():

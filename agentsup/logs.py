@@ -42,9 +42,9 @@ TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 _T = TypeVar("_T")
 
-OutputSink = Callable[[str, str, Sequence[str]], None]
-"""Receives every output line (agent, stream, lines), a read's lines at a time, whatever
-the log level."""
+OutputSink = Callable[[str, str, LineBatch], None]
+"""Receives every output line (agent, stream, batch), a read's lines at a time, whatever
+the log level; the batch says which lines are pieces of an over-long one."""
 
 
 class _NeverRaised(Exception):
@@ -278,7 +278,7 @@ class EventLog:
         if not texts:
             return
         for sink in self._sinks:
-            sink(agent, stream, texts)
+            sink(agent, stream, batch)
         level = self._stream_levels.get((agent, stream), "info")
         if self._fmt == "json":
             if self.min_level <= LEVELS[level]:

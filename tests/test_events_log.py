@@ -237,7 +237,7 @@ def test_each_stream_has_its_own_level(out: io.StringIO) -> None:
 def test_output_sinks_get_every_line_whatever_the_level(out: io.StringIO) -> None:
     seen: list[tuple[str, str, list[str]]] = []
     log = EventLog("demo", stream=out, level="error")
-    log.add_output_sink(lambda agent, stream, lines: seen.append((agent, stream, list(lines))))
+    log.add_output_sink(lambda agent, stream, batch: seen.append((agent, stream, batch.texts)))
     log.output("a", "stdout", "one")
     log.output("a", "stderr", '{"k": 1}')
     log.output_lines("a", "stdout", LineBatch(["two", "three"]))

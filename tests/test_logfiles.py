@@ -12,6 +12,7 @@ import pytest
 from agentsup import settings
 from agentsup.job.loader import load_text
 from agentsup.logfiles import LogFiles, RotatingFile, rotated_numbers
+from agentsup.runners.lines import LineBatch
 from tests.clirun import agent_entry, free_ports, supervisor, write_job_document
 
 LINE = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout|stderr) (.*)")
@@ -46,7 +47,7 @@ def test_a_huge_keep_renames_only_the_rotated_files_there(tmp_path: Path) -> Non
     path = tmp_path / "a.log"
     files = LogFiles({"a": RotatingFile(path, max_size=1024, keep=10**9)})
     for number in range(4):
-        files("a", "stdout", [f"{number} {'y' * 1500}"])  # each line past max_size
+        files("a", "stdout", LineBatch([f"{number} {'y' * 1500}"]))  # each line past max_size
     rotated = files.files["a"].rotated
     files.close()
     assert rotated == (3, 2, 1)
@@ -234,3 +235,35 @@ def test_logs_without_a_directory_anywhere_are_an_error() -> None:
         "job.yaml:6:63: agents[2].deployment.logs: log files need 'dir' (here or in the "
         "job's deployment.logs)",
     ]
+
+
+@pytest.mark.integration
+def test_a_line_over_64_kib_is_written_in_marked_pieces(tmp_path: Path) -> None:
+    """Every piece but the last says `stdout+`; joined, they are the line as written."""
+    import sys
+
+    from tests.clirun import TEST_AGENT
+
+    (port,) = free_ports(1)
+    long_line = "x" * 150_000 + "END"
+    agent = agent_entry("long", port)
+    agent["command"] = [
+        sys.executable, "-c",
+        f"print('x' * 150_000 + 'END', flush=True); import runpy, sys; "
+        f"sys.argv = [{str(TEST_AGENT)!r}]; runpy.run_path(sys.argv[0], run_name='__main__')",
+    ]
+    job = write_job_document(tmp_path, [agent], {"type": "dynamic"}, name="long",
+                             logs={"dir": "logs"})
+    with supervisor(job) as running:
+        running.wait_for("job.ready")
+        running.wait_for("agent.output", where=lambda e: e.get("continued") is False)
+        running.signal(signal.SIGTERM)
+        assert running.wait() == 0
+    lines = (tmp_path / "logs" / "long" / "long.log").read_text().splitlines()
+    piece = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (stdout\+?) (.*)")
+    matches = [piece.fullmatch(line) for line in lines]
+    assert all(matches), [line[:80] for line in lines]
+    pieces = [(m.group(1), m.group(2)) for m in matches if m][:3]
+    assert [stream for stream, _ in pieces] == ["stdout+", "stdout+", "stdout"]
+    assert [len(text) for _, text in pieces] == [65536, 65536, len(long_line) - 2 * 65536]
+    assert "".join(text for _, text in pieces) == long_line

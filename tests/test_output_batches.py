@@ -186,7 +186,7 @@ def test_a_batch_below_the_level_is_not_rendered_but_reaches_the_sinks() -> None
     log = EventLog("j", stream=io.StringIO(), level="warning")
     collect = Collect()
     log._writer = collect
-    log.add_output_sink(lambda _agent, _stream, lines: seen.append(list(lines)))
+    log.add_output_sink(lambda _agent, _stream, batch: seen.append(list(batch.texts)))
     log.output_lines("a", "stdout", LineBatch(["x", "y"]))
     assert collect.calls == 0 and seen == [["x", "y"]]
 
@@ -251,7 +251,7 @@ def test_log_files_take_a_batch_and_rotate_between_its_lines(tmp_path: Path) -> 
     path = tmp_path / "a.log"
     files = LogFiles({"a": RotatingFile(path, max_size=400, keep=20)})
     for start in range(0, 60, 20):
-        files("a", "stdout", [f"line {n:03d}" for n in range(start, start + 20)])
+        files("a", "stdout", LineBatch([f"line {n:03d}" for n in range(start, start + 20)]))
     files.close()
     names = sorted((p for p in tmp_path.iterdir()), key=lambda p: -int(p.suffix[1:])
                    if p.suffix[1:].isdigit() else 0)
@@ -390,5 +390,10 @@ def test_a_real_burst_arrives_whole_and_in_order_in_events_logs_and_files(
                    if p.suffix[1:].isdigit() else 0)
     assert len(files) > 1  # it rotated
     logged = [line.split(" ", 2) for p in files for line in p.read_text().splitlines()]
-    assert all(stream == "stdout" for _, stream, _ in logged)
-    assert [text for _, _, text in logged if '"listening"' not in text] == expected
+    kept = [(stream, text) for _, stream, text in logged if '"listening"' not in text]
+    assert [text for _, text in kept] == expected
+    # the over-long line's first piece says it goes on in the next file line
+    first_piece = expected.index("L" * 50000 + "M" * 15536)
+    assert [stream for stream, _ in kept] == [
+        "stdout+" if index == first_piece else "stdout" for index in range(len(expected))
+    ]
