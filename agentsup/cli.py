@@ -89,7 +89,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     down = commands.add_parser(
         "down", help="remove what earlier runs of a job left behind (containers, remote agents)"
     )
-    _job_arguments(down)
+    _job_arguments(down)  # the file, not a job name: it says where the agents ran
     down.add_argument("--log-format", choices=["auto", "json", "console"], default="auto",
                       help="event format (auto: console on a terminal, json otherwise)")
 
@@ -145,6 +145,22 @@ def _job_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not check that local agents' modules exist and define their type",
     )
+
+
+def _down_without_file(job: Path) -> int | None:
+    """`agentsup down NAME`: say that `down` takes the job file, and give the exit code;
+    None when `job` is a file or is plainly meant as one (the loader then reports it).
+
+    Unlike the control commands, `down` cannot work from a job's name: what an earlier
+    run left behind (containers, services, remote agents) is found on the targets only
+    the file names, and that run's supervisor, which knew them, is gone.
+    """
+    word = str(job)
+    if job.exists() or job.is_symlink() or control_arguments.looks_like_path(word):
+        return None
+    print(f"agentsup: {word}: no such file; `agentsup down` takes the job file, not the "
+          "job's name: it reads from the file where the agents ran", file=sys.stderr)
+    return EXIT_INVALID
 
 
 def _load(args: argparse.Namespace) -> LoadedJob:
@@ -243,6 +259,8 @@ def _main(argv: Sequence[str] | None) -> int:
                 print(json.dumps(job_schema(), indent=2))
                 return EXIT_OK
             case "down":
+                if (refused := _down_without_file(args.job)) is not None:
+                    return refused
                 loaded = _load(args)
                 from agentsup.app import down_job
 

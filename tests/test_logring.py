@@ -31,3 +31,13 @@ def test_a_follower_gets_the_tail_then_every_new_line_of_its_agents_only() -> No
     follower.close()
     ring.add("a", "stdout", "after close")
     assert follower.lines.empty()
+
+
+def test_an_agent_asked_for_twice_gives_its_lines_once() -> None:
+    ring = LogRing()
+    for i in range(3):
+        ring.add("a", "stdout", f"a{i}")
+        ring.add("b", "stdout", f"b{i}")
+    once = [line.line for line in ring.tail(["a", "b"], 10)]
+    assert [line.line for line in ring.tail(["a", "b", "a"], 10)] == once
+    assert [line.line for line in ring.tail(["a", "a"], 2)] == ["a1", "a2"]

@@ -12,6 +12,16 @@ from typing import Any
 COMMANDS = ("status", "restart", "stop", "logs", "reload")
 
 
+def looks_like_path(argument: str) -> bool:
+    """Whether a JOB argument that names no file was meant as a file all the same.
+
+    A job name has no `/` (`rundir.check_name`) and job files end in `.yaml` or `.yml`,
+    so such a word is a file that is missing, not a name; any other word that is no
+    file is taken as a job's name.
+    """
+    return "/" in argument or argument.endswith((".yaml", ".yml"))
+
+
 def add_parsers(commands: Any) -> None:
     """Add the subcommands to the CLI's subparsers."""
     job_help = "the job file as given to `start`, or the job's name"
@@ -29,12 +39,15 @@ def add_parsers(commands: Any) -> None:
         "stop", help="stop a running job, or just some of its agents"
     )
     stop.add_argument("job", help=job_help)
-    stop.add_argument("agents", nargs="*", metavar="AGENT",
+    # argparse counts a `*` positional without a default as required, and names it in
+    # the usage error when `job` is missing (`required: job, AGENT`); it is optional.
+    stop.add_argument("agents", nargs="*", default=[], metavar="AGENT",
                       help="stop only these; they stay stopped until `restart`")
 
     logs = commands.add_parser("logs", help="show the last lines of agents' output")
     logs.add_argument("job", help=job_help)
-    logs.add_argument("agents", nargs="*", metavar="AGENT", help="default: every agent")
+    logs.add_argument("agents", nargs="*", default=[], metavar="AGENT",
+                      help="default: every agent")
     logs.add_argument("-n", "--lines", type=int, default=10, metavar="N",
                       help="lines per agent (10)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from agentsup.control.arguments import looks_like_path
 from agentsup.control.rundir import BadJobArgument, ControlError, control_dir, job_paths
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 
@@ -22,12 +23,41 @@ if TYPE_CHECKING:
     from agentsup.control.client import ControlClient
 
 def job_name(argument: str) -> str:
-    """The job's name from a job file, or the argument itself when it is a name."""
+    """The name of the job that `argument` (a job file or a job's name) stands for.
+
+    A file is first looked up among the running jobs' records of the file each was
+    started from: the job runs under the name it had then, even when the file has been
+    deleted or its `job.name` edited since. Only a file no running job was started
+    from is read for its `job.name`.
+    """
     path = Path(argument)
-    if not path.is_file():
-        if "/" in argument or argument.endswith((".yaml", ".yml")):
-            raise BadJobArgument(f"{argument}: no such job file")
-        return argument
+    exists = path.is_file()
+    if not exists and not looks_like_path(argument):
+        return argument  # checked as a name by `job_paths`
+    from agentsup.control.running import started_from
+
+    started = started_from(path)
+    if len(started) == 1:
+        return started[0]
+    if not exists:
+        if started:
+            raise BadJobArgument(_several(argument, started))
+        raise BadJobArgument(f"{argument}: no such job file, and no running job was "
+                             "started from it")
+    name = _name_in_file(path)
+    if started and name not in started:
+        raise BadJobArgument(_several(argument, started))
+    return name
+
+
+def _several(argument: str, names: list[str]) -> str:
+    """The file was started under several names (its `job.name` edited in between)."""
+    listed = ", ".join(repr(name) for name in names)
+    return f"{argument}: jobs {listed} were all started from this file; name the job instead"
+
+
+def _name_in_file(path: Path) -> str:
+    """The `job.name` a job file says now."""
     try:
         document = yaml.safe_load(path.read_text())
         name = document["job"]["name"]
@@ -63,11 +93,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _client(argument: str, timeout: float | None = 30.0) -> ControlClient:
+    """The client for the job a command line's JOB stands for."""
+    return _client_of(job_name(argument), timeout)
+
+
+def _client_of(name: str, timeout: float | None = 30.0) -> ControlClient:
+    """The client for the job called `name`."""
     # http.client (with ssl and email) is imported by the control commands only: every
     # other command builds this parser too, and would pay for it on each run.
     from agentsup.control.client import ControlClient
 
-    return ControlClient(job_paths(job_name(argument)), timeout=timeout)
+    return ControlClient(job_paths(name), timeout=timeout)
 
 
 def _failed(status: int, body: dict[str, Any]) -> int:
@@ -87,7 +123,8 @@ def _status(args: argparse.Namespace) -> int:
     found = []
     for socket_path in sorted(control_dir().glob("*.sock")):
         try:
-            status, body = _client(socket_path.stem).call("GET", "/v1/status")
+            # A socket's name is a job's name, even where a file of that name exists.
+            status, body = _client_of(socket_path.stem).call("GET", "/v1/status")
         except NotRunning:
             continue  # left by a supervisor that died; the next start replaces it
         if status == 200:

@@ -111,7 +111,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _logs(self, query: dict[str, list[str]]) -> None:
         control = self._control()
-        agents = query.get("agent") or control.agent_ids
+        # An agent named twice is asked for once: its lines are printed once.
+        agents = list(dict.fromkeys(query.get("agent") or control.agent_ids))
         unknown = [a for a in agents if a not in control.agent_ids]
         if unknown:
             self._send(404, {"error": "no agent " + ", ".join(map(repr, unknown))

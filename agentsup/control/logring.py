@@ -134,7 +134,7 @@ class LogRing:
 
     def _tail(self, agents: Iterable[str], count: int) -> list[Line]:
         picked: list[Line] = []
-        for agent in agents:
+        for agent in dict.fromkeys(agents):  # an agent named twice gives its lines once
             kept = self._kept.get(agent)
             need = min(count, self._keep)
             if kept is None or need <= 0:

@@ -35,7 +35,8 @@ class AlreadyRunning(ControlError):
 
 
 class BadJobArgument(ControlError):
-    """The command line names neither a job file nor a possible job name."""
+    """The command line names no job: neither a job file (nor one a running job was
+    started from) nor a possible job name, or a file several running jobs started from."""
 
 
 def control_dir() -> Path:

@@ -1,5 +1,6 @@
 """Whether a job's supervisor runs now, told by its lock, for commands that must not
-act under a live one (`agentsup down`).
+act under a live one (`agentsup down`), and which running jobs were started from a file
+(for control commands given the file after it was deleted or its `job.name` edited).
 
 The lock is the one `start` holds for its whole life (`rundir.JobLock`). Asking for a
 shared lock without waiting answers the question without a socket round-trip, and
@@ -13,15 +14,50 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
+from pathlib import Path
 
-from agentsup.control.rundir import ControlError, job_paths, read_holder
+from agentsup.control.rundir import (
+    BadJobArgument,
+    ControlError,
+    JobPaths,
+    control_dir,
+    job_paths,
+    read_holder,
+)
 from agentsup.exitcodes import EXIT_FAILED
 
 
 def supervisor_pid(name: str) -> int | None:
     """The pid of the running supervisor of job `name` (0 when it left none), or None
     when no supervisor holds the job's lock."""
-    paths = job_paths(name)
+    return _holder_pid(job_paths(name))
+
+
+def started_from(job_file: Path) -> list[str]:
+    """The names of the running jobs whose `start` was given `job_file`, sorted.
+
+    `start` records the file it was given, resolved, in the job's lock file; a lock
+    file outlives its supervisor, so only a lock still held counts. The file itself
+    may be gone or say another `job.name` by now: this answers from the record alone.
+    """
+    try:
+        wanted = str(job_file.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: it cannot be what `start` read
+        return []
+    directory = control_dir()
+    names: list[str] = []
+    for lock in sorted(directory.glob("*.lock")):
+        try:
+            paths = job_paths(lock.stem, directory)
+        except BadJobArgument:
+            continue  # not a lock `start` made: every job name passes that check
+        if read_holder(paths).get("file") == wanted and _holder_pid(paths) is not None:
+            names.append(paths.name)
+    return names
+
+
+def _holder_pid(paths: JobPaths) -> int | None:
+    """`supervisor_pid` for the lock at `paths`."""
     try:
         fd = os.open(paths.lock, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
