@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -227,7 +228,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     long as they run.
     """
     with collector.paused():
-        return _main(argv)
+        try:
+            return _main(argv)
+        except BrokenPipeError:
+            # The reader went away (`agentsup status | head -1`): what it wanted, it
+            # has. Stop quietly; stdout goes to /dev/null so that the flush at exit
+            # cannot fail again.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+            return EXIT_OK
 
 
 def _main(argv: Sequence[str] | None) -> int:
