@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from jobtext import at
 
 from agentsup import settings
@@ -24,12 +25,19 @@ from agentsup.job.models import (
     scalar_text,
 )
 from agentsup.job.problems import JobFileError
+from agentsup.job.yamlpos import Mark, parse
 
 FILE = "job.yaml"
 
 
 def load(text: str) -> LoadedJob:
     return load_text(textwrap.dedent(text), FILE, base_dir=Path("."), import_check=False)
+
+
+def mark(text: str, needle: str, occurrence: int = 1) -> Mark:
+    """`at` as the parser's `Mark`, for asserting recorded positions."""
+    line, column = at(text, needle, occurrence).split(":")
+    return Mark(int(line), int(column))
 
 
 def errors(text: str) -> list[str]:
@@ -255,6 +263,164 @@ def test_merge_keys_explicit_values_win() -> None:
     """
     agent = load(text).definition.agents[0]
     assert agent.command == ["base"] and agent.config.port == 2
+
+
+def test_a_key_that_overrides_a_merged_one_is_located_where_it_is_written(
+    tmp_path: Path,
+) -> None:
+    text = """\
+    x-base: &base {module: agent, config: {port: 9301}}
+    job: {name: md}
+    agents:
+      - <<: *base
+        id: a
+        module: agent2
+    topology: {type: dynamic}
+    """
+    with pytest.raises(JobFileError) as caught:
+        load_text(textwrap.dedent(text), FILE, base_dir=tmp_path, import_check=True)
+    (line,) = caught.value.render().splitlines()
+    text = textwrap.dedent(text)
+    assert line.startswith(
+        f"{FILE}:{at(text, 'agent2')}: agents[0].module: module 'agent2' cannot be found"
+    )
+
+
+def test_a_nested_value_that_overrides_a_merged_one_is_located_where_it_is_written() -> None:
+    text = """\
+    x-base: &base {module: agent, config: {port: 9301}}
+    job: {name: mp}
+    agents:
+      - <<: *base
+        id: a
+        config: {port: 70000}
+    topology: {type: dynamic}
+    """
+    assert errors(text) == [
+        f"{FILE}:{at(textwrap.dedent(text), '70000')}: agents[0].config.port: "
+        "must be a port number from 1 to 65535, not 70000"
+    ]
+
+
+def test_an_overriding_mapping_replaces_the_merged_one_with_its_positions() -> None:
+    text = textwrap.dedent(
+        """\
+        x-base: &base
+          command: [serve]
+          deployment: {target: container, image: img, host_port: 1.10}
+        job: {name: j}
+        agents:
+          - <<: *base
+            id: a
+            config: {port: 1}
+            deployment:
+              target: remot
+        topology: {type: dynamic}
+        """
+    )
+    parsed = parse(text)
+    assert parsed.data == yaml.safe_load(text)
+    deployment = ("agents", 0, "deployment")
+    assert parsed.data["agents"][0]["deployment"] == {"target": "remot"}
+    assert parsed.positions.values[deployment] == mark(text, "target: remot")
+    assert parsed.positions.keys[deployment] == mark(text, "deployment", 2)
+    assert parsed.positions.values[(*deployment, "target")] == mark(text, "remot")
+    # Nothing is left of the merged mapping that lost.
+    assert (*deployment, "image") not in parsed.positions.values
+    assert (*deployment, "host_port") not in parsed.numbers
+    (line,) = errors(text)
+    assert line.startswith(f"{FILE}:{at(text, 'remot')}: agents[0].deployment.target: ")
+
+
+def test_of_several_merged_mappings_the_first_that_gives_a_key_wins() -> None:
+    text = textwrap.dedent(
+        """\
+        x-a: &a {command: [a], config: {port: 70001}}
+        x-b: &b {command: [b], config: {port: 70002}, x-b: only-b}
+        job: {name: j}
+        agents:
+          - <<: [*a, *b]
+            id: a
+        topology: {type: dynamic}
+        """
+    )
+    parsed = parse(text)
+    assert parsed.data == yaml.safe_load(text)
+    agent = parsed.data["agents"][0]
+    assert agent["command"] == ["a"] and agent["config"] == {"port": 70001}
+    assert list(agent) == list(yaml.safe_load(text)["agents"][0])
+    assert parsed.positions.values[("agents", 0, "command", 0)] == mark(text, "a]")
+    assert parsed.positions.values[("agents", 0, "x-b")] == mark(text, "only-b")
+    assert errors(text) == [
+        f"{FILE}:{at(text, '70001')}: agents[0].config.port: "
+        "must be a port number from 1 to 65535, not 70001"
+    ]
+
+
+def test_a_key_only_merged_in_is_located_in_the_anchor() -> None:
+    text = textwrap.dedent(
+        """\
+        x-base: &base {command: [serve], config: {port: 0}}
+        job: {name: j}
+        agents:
+          - <<: *base
+            id: a
+            deployment: {target: localhost}
+        topology: {type: dynamic}
+        """
+    )
+    parsed = parse(text)
+    assert parsed.positions.keys[("agents", 0, "config")] == mark(text, "config")
+    assert errors(text) == [
+        f"{FILE}:{at(text, '0}')}: agents[0].config.port: "
+        "must be a port number from 1 to 65535, not 0"
+    ]
+
+
+def test_merges_of_merges_keep_the_value_pyyaml_keeps() -> None:
+    text = textwrap.dedent(
+        """\
+        x-a: &a {k: 1, j: 1}
+        x-b: &b {<<: *a, k: 2}
+        x-c: {<<: *b}
+        x-d: {<<: {<<: *a, k: 3}}
+        x-e: {<<: [*b, *a]}
+        x-f: *b
+        """
+    )
+    parsed = parse(text)
+    assert parsed.problems == []
+    assert parsed.data == yaml.safe_load(text)
+    assert [parsed.data[k]["k"] for k in ("x-c", "x-d", "x-e", "x-f")] == [2, 3, 2, 2]
+    assert parsed.positions.values[("x-c", "k")] == mark(text, "2}")
+    assert parsed.positions.values[("x-c", "j")] == mark(text, "1}")
+    assert parsed.positions.values[("x-d", "k")] == mark(text, "3}")
+    assert parsed.positions.values[("x-e", "k")] == mark(text, "2}")
+
+
+def test_a_mapping_with_merges_may_be_used_again_through_an_alias() -> None:
+    # A mapping is read twice (where it is written and through `*b`); its merged `k`
+    # is not a repeat of its own.
+    text = "x-a: &a {k: 1}\nx-b: &b {<<: *a, k: 2}\nx-c: *b\n"
+    parsed = parse(text)
+    assert parsed.problems == []
+    assert parsed.data == yaml.safe_load(text)
+
+
+def test_a_mapping_that_merges_itself_is_a_syntax_error() -> None:
+    (line,) = errors("job: &a {<<: {<<: *a}}\n")
+    assert line == (
+        f"{FILE}:1:6: (document): invalid YAML: found a mapping that merges itself "
+        "(while constructing a mapping)"
+    )
+
+
+def test_merge_bomb_is_refused_quickly() -> None:
+    text = "a0: &a0 {k: 1, j: 2}\n"
+    for level in range(1, 40):
+        text += f"a{level}: &a{level} {{<<: [*a{level - 1}, *a{level - 1}]}}\n"
+    (line,) = errors(text)
+    assert "more than 200000 values (too many aliases?)" in line
 
 
 def test_load_job_reads_a_file_and_remembers_it(tmp_path: Path) -> None:

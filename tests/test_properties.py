@@ -1,5 +1,6 @@
-"""Property tests: the ordering rule holds for random DAGs, and no input, however
-mangled, makes the loader raise anything but `JobFileError`."""
+"""Property tests: the ordering rule holds for random DAGs, no input, however mangled,
+makes the loader raise anything but `JobFileError`, and with `<<` merges the data is
+PyYAML's and every position is where the value kept was written."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from hypothesis import strategies as st
 from agentsup.job.loader import LoadedJob, load_text
 from agentsup.job.models import JobDefinition
 from agentsup.job.problems import JobFileError
+from agentsup.job.yamlpos import parse
 from agentsup.plan import TopologyResolver
 
 FAST = settings(
@@ -376,3 +378,79 @@ def near_valid(draw: st.DrawFn) -> dict[str, Any]:
 @given(near_valid())
 def test_near_valid_jobs(data: dict[str, Any]) -> None:
     check_never_crashes(yaml.safe_dump(data, sort_keys=False))
+
+
+MERGE_KEYS = ["k", "j", "m"]
+
+
+@st.composite
+def merged_documents(draw: st.DrawFn) -> str:
+    """Anchored mappings that merge earlier ones, then mappings that merge and override.
+
+    Every scalar is a distinct token (`v0`, `v1`, ...), so the text at a recorded position
+    tells which written value it is.
+    """
+    tokens = itertools.count()
+
+    def mapping(depth: int) -> str:
+        keys = draw(st.lists(st.sampled_from(MERGE_KEYS), max_size=3, unique=True))
+        parts = [merge(depth)] if anchors and draw(st.booleans()) else []
+        for key in keys:
+            nested = depth < 1 and draw(st.booleans())
+            parts.append(f"{key}: {mapping(depth + 1) if nested else f'v{next(tokens)}'}")
+        return "{" + ", ".join(parts) + "}"
+
+    def merge(depth: int) -> str:
+        chosen = draw(st.lists(st.sampled_from(anchors), min_size=1, max_size=3))
+        if len(chosen) == 1 and draw(st.booleans()):
+            return f"<<: *{chosen[0]}"
+        if depth < 1 and draw(st.booleans()):
+            return f"<<: {mapping(depth + 1)}"
+        return "<<: [" + ", ".join(f"*{name}" for name in chosen) + "]"
+
+    anchors: list[str] = []
+    lines = []
+    for index in range(draw(st.integers(1, 4))):
+        lines.append(f"a{index}: &a{index} {mapping(0)}")
+        anchors.append(f"a{index}")
+    for index in range(draw(st.integers(1, 3))):
+        # Block style, one key a line, so that lines as well as columns are checked.
+        lines.append(f"t{index}:")
+        lines.append(f"  {merge(0)}")
+        for key in draw(st.lists(st.sampled_from(MERGE_KEYS), max_size=3, unique=True)):
+            lines.append(f"  {key}: {mapping(1) if draw(st.booleans()) else f'v{next(tokens)}'}")
+    return "\n".join(lines) + "\n"
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    found = {path: value}
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found |= _paths(item, (*path, key))
+    return found
+
+
+def _ordered(value: Any) -> Any:
+    if isinstance(value, dict):
+        return [(key, _ordered(item)) for key, item in value.items()]
+    return value
+
+
+@FAST
+@given(merged_documents())
+def test_merged_values_are_located_where_the_winning_value_is_written(text: str) -> None:
+    parsed = parse(text)
+    assert parsed.problems == []
+    assert _ordered(parsed.data) == _ordered(yaml.safe_load(text)), "the data PyYAML builds"
+    lines = text.splitlines()
+    paths = _paths(parsed.data)
+    # A position for every value the data holds, and none for values that lost.
+    assert set(parsed.positions.values) == set(paths)
+    for path, value in paths.items():
+        if isinstance(value, str):
+            mark = parsed.positions.values[path]
+            written = re.match(r"v\d+", lines[mark.line - 1][mark.column - 1 :])
+            assert written and written.group() == value, path
+        if path:
+            mark = parsed.positions.keys[path]
+            assert lines[mark.line - 1][mark.column - 1 :].startswith(f"{path[-1]}:"), path

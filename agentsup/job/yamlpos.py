@@ -58,6 +58,9 @@ EXPONENT_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+")
 """A YAML 1.2 float with an exponent that YAML 1.1 leaves as text (`1e3`, `2E-1`)."""
 MAX_NODES = 200_000
 """More nodes than any job file needs: stops alias bombs (`&a [*b, *b, ...]`) early."""
+MERGE_TAG = "tag:yaml.org,2002:merge"
+Pair = tuple[yaml.Node, yaml.Node, bool]
+"""A key node, its value node, and whether the key is written in the mapping itself."""
 
 
 class _Builder:
@@ -67,59 +70,139 @@ class _Builder:
         self.problems: list[Problem] = []
         self.numbers: dict[DocPath, str] = {}
         self.nodes = 0
+        self.flat: dict[int, list[Pair]] = {}
 
-    def build(self, node: yaml.Node, path: DocPath, active: frozenset[int]) -> Any:
-        self.nodes += 1
+    def count(self, values: int, node: yaml.Node) -> None:
+        """Stop a document that expands (through aliases or merges) beyond `MAX_NODES`."""
+        self.nodes += values
         if self.nodes > MAX_NODES:
             raise YamlSyntaxError(
                 f"the document expands to more than {MAX_NODES} values (too many aliases?)",
                 _mark(node),
             )
-        self.positions.values.setdefault(path, _mark(node))
+
+    def build(self, node: yaml.Node, path: DocPath, active: frozenset[int]) -> Any:
+        self.count(1, node)
+        # Each path is built once, from the node whose value the data holds, so its
+        # position is where that value was written.
+        self.positions.values[path] = _mark(node)
         if id(node) in active:
             self.problems.append(Problem(path, "recursive YAML alias is not allowed"))
             return None
         if isinstance(node, yaml.MappingNode):
-            explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
-            self.loader.flatten_mapping(node)
-            result: dict[Any, Any] = {}
-            merged: set[str] = set()
-            inner = active | {id(node)}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    self.problems.append(
-                        Problem(path, "mapping keys must be plain values, not lists or mappings")
-                    )
-                    continue
-                # Keys are names, taken as written: `ON:` is the variable ON, not `true`,
-                # and `1.10:` is not `1.1`.
-                key = key_node.value
-                child = (*path, key)
-                if id(key_node) not in explicit:
-                    # From a `<<` merge: the first source wins, explicit keys override.
-                    if key in result:
-                        continue
-                    merged.add(key)
-                elif key in merged:
-                    merged.discard(key)
-                    del result[key]
-                if key in result:
-                    first = self.positions.keys.get(child)
-                    where = f" (first given on line {first.line})" if first else ""
-                    self.problems.append(
-                        Problem(
-                            child, f"key {key!r} is repeated{where}; give it once", on_key=True
-                        )
-                    )
-                    self.positions.keys[child] = _mark(key_node)
-                    continue
-                self.positions.keys[child] = _mark(key_node)
-                result[key] = self.build(value_node, child, inner)
-            return result
+            return self.mapping(node, path, active | {id(node)})
         if isinstance(node, yaml.SequenceNode):
             inner = active | {id(node)}
             return [self.build(item, (*path, i), inner) for i, item in enumerate(node.value)]
         return self.scalar(node, path)
+
+    def mapping(self, node: yaml.MappingNode, path: DocPath, inner: frozenset[int]) -> Any:
+        """Build a mapping from the pairs that win, as PyYAML's constructor picks them.
+
+        Only the winning pair of each key is built, so the positions (and the numbers as
+        written) of a path are those of the value the data holds, never of a merged value
+        that an explicit key overrides.
+        """
+        pairs = self.flattened(node, frozenset())
+        winners: dict[str, int] = {}
+        repeats: list[tuple[str, yaml.Node]] = []
+        for index, (key_node, _, explicit) in enumerate(pairs):
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problems.append(
+                    Problem(path, "mapping keys must be plain values, not lists or mappings")
+                )
+                continue
+            # Keys are names, taken as written: `ON:` is the variable ON, not `true`,
+            # and `1.10:` is not `1.1`.
+            key = key_node.value
+            if explicit and key in winners and pairs[winners[key]][2]:
+                # Unlike PyYAML (the last one wins), a key written twice is refused; the
+                # first is kept so that the rest of the file is still checked.
+                repeats.append((key, key_node))
+            else:
+                # Merged pairs come first and explicit ones last, so a later pair wins
+                # as in PyYAML: an explicit key over merged ones, and among merged pairs
+                # the one `_flattened` puts last.
+                winners[key] = index
+        # The keys in the order PyYAML's dict has them: where each first appeared.
+        result: dict[Any, Any] = {}
+        for key, index in winners.items():
+            key_node, value_node, _ = pairs[index]
+            child = (*path, key)
+            self.positions.keys[child] = _mark(key_node)
+            result[key] = self.build(value_node, child, inner)
+        for key, key_node in repeats:
+            child = (*path, key)
+            first = self.positions.keys[child]
+            self.problems.append(
+                Problem(
+                    child,
+                    f"key {key!r} is repeated (first given on line {first.line}); give it once",
+                    on_key=True,
+                )
+            )
+            # The repeat is what the problem is about: point at it.
+            self.positions.keys[child] = _mark(key_node)
+        return result
+
+    def flattened(self, node: yaml.MappingNode, sources: frozenset[int]) -> list[Pair]:
+        """The pairs of a mapping with its `<<` merges spread out, in PyYAML's order.
+
+        This is `SafeConstructor.flatten_mapping` without its side effect: that one
+        rewrites the node in place, so a mapping built twice (where its anchor is written,
+        then through an alias) would no longer tell its own keys from merged ones, and its
+        merged keys would look repeated.
+
+        As in PyYAML, merged pairs come first and the explicit ones last; each source's
+        pairs are flattened in turn (its own keys after what it merges), and for
+        `<<: [*a, *b]` b's pairs come before a's, so that keeping the last pair of a key
+        gives the first source. Results are kept per node and counted against
+        `MAX_NODES`, so merges of merges cannot blow up in time or memory.
+        """
+        known = self.flat.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in sources:
+            # PyYAML would recurse until the stack runs out.
+            raise yaml.constructor.ConstructorError(
+                "while constructing a mapping",
+                node.start_mark,
+                "found a mapping that merges itself",
+                node.start_mark,
+            )
+        inside = sources | {id(node)}
+        merged: list[Pair] = []
+        own: list[Pair] = []
+        for key_node, value_node in node.value:
+            if key_node.tag != MERGE_TAG:
+                own.append((key_node, value_node, True))
+            elif isinstance(value_node, yaml.MappingNode):
+                merged.extend(_merged_in(self.flattened(value_node, inside)))
+            elif isinstance(value_node, yaml.SequenceNode):
+                parts: list[list[Pair]] = []
+                for subnode in value_node.value:
+                    if not isinstance(subnode, yaml.MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping",
+                            node.start_mark,
+                            f"expected a mapping for merging, but found {subnode.id}",
+                            subnode.start_mark,
+                        )
+                    parts.append(_merged_in(self.flattened(subnode, inside)))
+                for part in reversed(parts):
+                    merged.extend(part)
+            else:
+                raise yaml.constructor.ConstructorError(
+                    "while constructing a mapping",
+                    node.start_mark,
+                    "expected a mapping or list of mappings for merging, but found "
+                    f"{value_node.id}",
+                    value_node.start_mark,
+                )
+        pairs = merged + own
+        self.count(len(pairs), node)
+        self.flat[id(node)] = pairs
+        return pairs
 
     def scalar(self, node: yaml.Node, path: DocPath) -> Any:
         if node.tag == TIMESTAMP_TAG and isinstance(node, yaml.ScalarNode):
@@ -148,6 +231,11 @@ class _Builder:
         if node.tag in NUMBER_TAGS and isinstance(node, yaml.ScalarNode):
             self.numbers[path] = node.value
         return value
+
+
+def _merged_in(pairs: list[Pair]) -> list[Pair]:
+    """The same pairs, marked as merged into another mapping rather than written there."""
+    return [(key_node, value_node, False) for key_node, value_node, _ in pairs]
 
 
 class ParsedYaml(msgspec.Struct):
