@@ -11,11 +11,18 @@ def port_in_use(port: int) -> bool:
 
     Binding with SO_REUSEADDR ignores connections lingering in TIME_WAIT (a port from
     a previous run is free again at once) but still fails while anything listens.
+
+    A port agentsup may not bind (below 1024 without CAP_NET_BIND_SERVICE: `EACCES`)
+    tells nothing about whether it is in use, and the agent may be allowed to bind it
+    where agentsup is not (file capabilities, authbind); it is not called in use. An
+    agent that cannot bind it fails its start with its own error.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
+        except PermissionError:
+            return False
         except OSError:
             return True
     return False
