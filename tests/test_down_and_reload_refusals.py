@@ -1,15 +1,21 @@
 """What a running job refuses, through the real CLI: `down` under its live supervisor,
-and a reload that needs a target the job was not started with."""
+a reload that needs a target the job was not started with, and a reload that would
+start a local agent on a port another process listens on."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.clirun import (
+    TEST_AGENT,
     agent_entry,
     agentsup_command,
     free_ports,
@@ -98,5 +104,83 @@ def test_reload_that_needs_a_new_target_is_refused_and_changes_nothing(
         assert [e for e in run.events[mark:] if e.get("event") != "agent.output"] == []
         assert {a: s["pid"] for a, s in agents_of("t").items()} == {
             a: s["pid"] for a, s in before.items()}
+        assert ctl("stop", "t").returncode == 0
+        assert run.wait() == 0
+
+
+def listener_on(port: int) -> socket.socket:
+    """A socket listening on `port` that no agent of the job owns."""
+    held = socket.socket()
+    held.bind(("127.0.0.1", port))
+    held.listen()
+    return held
+
+
+@pytest.mark.integration
+def test_reload_onto_a_port_another_process_holds_is_refused_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    a, c = free_ports(2)
+    job = write_job_document(tmp_path, [agent_entry("a", a)], {"type": "dynamic"})
+    with listener_on(c) as foreign, supervisor(job) as run:
+        run.wait_for("job.ready")
+        before = agents_of("t")
+        write_job_document(tmp_path, [agent_entry("a", a), agent_entry("c", c)],
+                           {"type": "dynamic"})
+        mark = len(run.events)
+        result = ctl("reload", "t")
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr == (
+            f"agentsup: port {c} of agent 'c' is already in use by another process; "
+            "nothing was changed\n")
+        assert [e for e in run.events[mark:] if e.get("event") != "agent.output"] == []
+        after = agents_of("t")
+        assert sorted(after) == ["a"]
+        assert after["a"]["pid"] == before["a"]["pid"]
+        assert after["a"]["state"] == "ready"
+        assert pid_alive(before["a"]["pid"])
+        assert run.process.poll() is None  # the job runs on
+
+        # Refused, the job is as reloadable as before: with the port free, `c` comes up.
+        foreign.close()
+        result = ctl("reload", "t")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["added: c", "removed: -", "restarted: -"]
+        assert agents_of("t")["a"]["pid"] == before["a"]["pid"]
+        assert ctl("stop", "t").returncode == 0
+        assert run.wait() == 0
+
+
+@pytest.mark.integration
+def test_reload_onto_ports_the_job_s_own_agents_hold_is_not_refused(tmp_path: Path) -> None:
+    a, b = free_ports(2)
+    topology = {"type": "dynamic"}
+    job = write_job_document(tmp_path, [agent_entry("a", a), agent_entry("b", b)], topology)
+    with supervisor(job) as run:
+        run.wait_for("job.ready")
+        before = agents_of("t")
+        # a's command changes, its port stays: its own running process holds the port.
+        unbuffered = {**agent_entry("a", a), "command": [sys.executable, "-u", str(TEST_AGENT)]}
+        write_job_document(tmp_path, [unbuffered, agent_entry("b", b)], topology)
+        result = ctl("reload", "t")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["added: -", "removed: -", "restarted: a"]
+        middle = agents_of("t")
+        assert middle["a"]["pid"] != before["a"]["pid"]
+        assert middle["b"]["pid"] == before["b"]["pid"]
+        assert {s["state"] for s in middle.values()} == {"ready"}
+
+        # b goes and c takes its port, which b's process holds until the reload stops it.
+        write_job_document(tmp_path, [unbuffered, agent_entry("c", b)], topology)
+        result = ctl("reload", "t")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == ["added: c", "removed: b", "restarted: -"]
+        after = agents_of("t")
+        assert sorted(after) == ["a", "c"]
+        assert after["a"]["pid"] == middle["a"]["pid"]
+        assert after["c"]["state"] == "ready"
+        assert after["c"]["url"] == f"http://localhost:{b}"
+        assert wait_gone([before["b"]["pid"]], 5.0) == []
         assert ctl("stop", "t").returncode == 0
         assert run.wait() == 0

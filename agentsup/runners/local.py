@@ -34,6 +34,7 @@ from agentsup.runners.base import (
     ExitCallback,
     LaunchSpec,
     OutputCallback,
+    Reloaded,
     Runner,
     RunnerError,
     StartInfo,
@@ -143,11 +144,21 @@ class LocalBackend(Backend):
         self.hub = LocalHub()
 
     def preflight(self) -> list[str]:
-        busy = ports_in_use([(a.id, a.config.port) for a in self.agents])
-        return [
-            f"port {port} of agent {agent_id!r} is already in use by another process"
-            for agent_id, port in busy
-        ]
+        return _busy_ports(self.agents, held_by_the_job=frozenset())
+
+    def reload_preflight(self, reloaded: Reloaded) -> list[str]:
+        """The start's port check for the new and changed agents, so that a port some
+        other process listens on refuses the reload instead of crashing the agent until
+        its restart budget, and with it the job, runs out.
+
+        The ports of the job's own local agents are not checked: an agent that keeps its
+        port, or takes the port of a removed or changed agent, finds it held by an old
+        process that the reload stops before the new one starts. The loader lets no two
+        agents of one file share a port of this machine, so such a port is never also
+        wanted by an agent that keeps running.
+        """
+        held = frozenset(agent.config.port for agent in self.agents)
+        return _busy_ports(reloaded.fresh(self.agents), held_by_the_job=held)
 
     def interpreter(self, agent: Agent) -> str:
         return agent.deployment.python or sys.executable
@@ -163,3 +174,14 @@ class LocalBackend(Backend):
 
     def close(self) -> None:
         self.hub.close()
+
+
+def _busy_ports(agents: list[Agent], held_by_the_job: frozenset[int]) -> list[str]:
+    """Why `agents` cannot listen on their ports, one sentence each: the same words for
+    a start and a reload. Ports in `held_by_the_job` are skipped, since the job's own
+    agents listening there give them up before anything else starts on them."""
+    wanted = [(a.id, a.config.port) for a in agents if a.config.port not in held_by_the_job]
+    return [
+        f"port {port} of agent {agent_id!r} is already in use by another process"
+        for agent_id, port in ports_in_use(wanted)
+    ]
