@@ -238,6 +238,32 @@ def test_reload_starts_agents_that_call_each_other_together() -> None:
     assert replies(effects)[0].body["ok"] is True
 
 
+def test_reload_waits_for_every_agent_of_a_stage_to_stop() -> None:
+    """Two restarted agents of one stage: the switch to the new plan (new actors, the
+    starts) comes once both have stopped, not when the first has."""
+    logic = SupervisorLogic(make_plan([["a", "b"]]), policies={}, clock=Clock())
+    logic.handle(StartJob())
+    for index, agent in enumerate(["a", "b"]):
+        logic.handle(AgentStarted(agent, 1, 11 + index, "localhost"))
+        logic.handle(AgentReady(agent, 1, "u", 0.1))
+    logic.launches = texts({"a": "a1", "b": "b1"})
+    effects, _ = reloaded(logic, make_plan([["a", "b"]]), {"a": "a2", "b": "b2"})
+    assert [e for e in effects if isinstance(e, Send)] == [
+        Send("a", StopAgent()), Send("b", StopAgent())]
+    effects = logic.handle(AgentStopped("b", 0, None))
+    assert [e for e in effects if isinstance(e, Send | Replace)] == []
+    effects = logic.handle(AgentStopped("a", 0, None))
+    assert [e.agent_id for e in effects if isinstance(e, Replace)] == ["a", "b"]
+    assert [e for e in effects if isinstance(e, Send)] == [
+        Send("a", StartAgent()), Send("b", StartAgent())]
+    for index, agent in enumerate(["a", "b"]):
+        logic.handle(AgentStarted(agent, 2, 40 + index, "localhost"))
+    logic.handle(AgentReady("a", 2, "u", 0.1))
+    effects = logic.handle(AgentReady("b", 2, "u", 0.1))
+    assert replies(effects)[0].body["ok"] is True
+    assert logic.states() == {"a": "ready", "b": "ready"}
+
+
 def test_reload_with_nothing_changed_keeps_everything() -> None:
     logic, _ = running()
     logic.launches = texts({"w": "w1", "hub": "hub1"})

@@ -84,6 +84,8 @@ class Reload:
                 reload.stopping.add(agent_id)
             if members:
                 return [Send(a, StopAgent()) for a in members]
+        if reload.stopping:
+            return []  # the rest of this stage is still stopping
         return self._switch(reload)
 
     def _switch(self, reload: ReloadUnderWay) -> list[Effect]:
