@@ -415,6 +415,26 @@ def test_a_mapping_that_merges_itself_is_a_syntax_error() -> None:
     )
 
 
+def test_two_merge_keys_in_one_mapping_are_a_repeated_key() -> None:
+    text = """\
+x-a: &a {command: x}
+x-b: &b {config: {port: 8001}}
+job: {name: m2}
+agents:
+  - <<: *a
+    <<: *b
+    id: a
+topology: {type: dynamic}
+"""
+    assert errors(text) == [
+        f"{FILE}:6:5: agents[0].<<: key '<<' is repeated (first given on line 5); merge "
+        "several mappings with one `<<: [*a, *b]`",
+    ]
+    # the one way to say it is accepted
+    fixed = text.replace("  - <<: *a\n    <<: *b\n", "  - <<: [*a, *b]\n")
+    assert load(fixed).definition.agents[0].config.port == 8001
+
+
 def test_merge_bomb_is_refused_quickly() -> None:
     text = "a0: &a0 {k: 1, j: 2}\n"
     for level in range(1, 40):

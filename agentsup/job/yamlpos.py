@@ -103,6 +103,18 @@ class _Builder:
         written) of a path are those of the value the data holds, never of a merged value
         that an explicit key overrides.
         """
+        merges = [key for key, _ in node.value if key.tag == MERGE_TAG]
+        for repeated in merges[1:]:
+            # PyYAML merges every `<<` of a mapping; a key written twice is refused
+            # here whatever it is, and `<<: [*a, *b]` says the same thing once.
+            child = (*path, "<<")
+            self.positions.keys[child] = _mark(repeated)
+            self.problems.append(Problem(
+                child,
+                f"key '<<' is repeated (first given on line {_mark(merges[0]).line}); "
+                "merge several mappings with one `<<: [*a, *b]`",
+                on_key=True,
+            ))
         pairs = self.flattened(node, frozenset())
         winners: dict[str, int] = {}
         repeats: list[tuple[str, yaml.Node]] = []
