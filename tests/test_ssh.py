@@ -366,9 +366,13 @@ def test_down_removes_what_a_killed_supervisor_and_watchdog_left(
 
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("case", ["unknown", "changed"])
+@pytest.mark.parametrize("by_alias", [False, True], ids=["address", "alias"])
 def test_unverified_host_key_is_refused_with_a_clear_message(
-    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str, case: str
+    tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str, case: str,
+    by_alias: bool,
 ) -> None:
+    """By address and port, or by an ~/.ssh/config alias whose HostName and Port say
+    them: the message names the address the connection went to either way."""
     known_hosts = tmp_path / "known_hosts"
     lines = [ssh_hosts.b.known_hosts_line]
     if case == "changed":
@@ -376,11 +380,16 @@ def test_unverified_host_key_is_refused_with_a_clear_message(
         lines.append(f"[{ssh_hosts.a.address}]:{ssh_hosts.a.port} {other[0]} {other[1]}")
     known_hosts.write_text("\n".join(lines) + "\n")
     (port,) = free_ports(1)
+    agent = remote_agent("one", port, ssh_hosts.a, ssh_hosts, workdir)
+    env = None
+    if by_alias:
+        agent["deployment"]["host"] = "host-a"
+        del agent["deployment"]["port"]
+        env = {**os.environ, "HOME": str(ssh_hosts.home)}
     job = write_job(
-        tmp_path, job_name, [remote_agent("one", port, ssh_hosts.a, ssh_hosts, workdir)],
-        {"type": "mesh"}, ssh={"known_hosts": str(known_hosts)},
+        tmp_path, job_name, [agent], {"type": "mesh"}, ssh={"known_hosts": str(known_hosts)},
     )
-    with supervisor(job) as run:
+    with supervisor(job, env=env) as run:
         assert run.wait(timeout=40) == 1
         reason = run.wait_for("job.failed")["reason"]
         assert not run.named("agent.started")

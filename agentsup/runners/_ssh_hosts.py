@@ -36,6 +36,7 @@ from agentsup.runners.base import (
     BackendContext,
     RunnerError,
 )
+from agentsup.sshconfig import default_config_paths
 
 logger = logging.getLogger(__name__)
 # asyncssh logs every channel at INFO; the job's events say what matters.
@@ -256,7 +257,12 @@ class Host:
     async def _connect_once(self, timeout: float) -> asyncssh.SSHClientConnection:
         label = self.label
         try:
-            options = await asyncssh.SSHClientConnectionOptions.construct(None, **self._options())
+            # The OpenSSH configuration named explicitly: without it the options keep the
+            # alias and port 22 (asyncssh applies `HostName` and `Port` only inside
+            # `connect`), and every message and host-key look-up used those.
+            options = await asyncssh.SSHClientConnectionOptions.construct(
+                None, config=[str(path) for path in default_config_paths()], **self._options()
+            )
         except (OSError, asyncssh.Error, asyncssh.KeyImportError, ValueError) as exc:
             raise _ConnectFailed(
                 f"cannot use the SSH settings for {label}: {exc}", transient=False
