@@ -426,7 +426,8 @@ def test_known_hosts_ignore_connects_with_a_warning_event(
 
 
 @pytest.mark.timeout(60)
-@pytest.mark.parametrize("case", ["wrong key", "missing python", "missing module"])
+@pytest.mark.parametrize("case", ["wrong key", "missing python", "not python",
+                                  "missing module"])
 def test_preflight_problems_are_reported_clearly(
     tmp_path: Path, ssh_hosts: SshHosts, workdir: Path, job_name: str, case: str
 ) -> None:
@@ -442,6 +443,10 @@ def test_preflight_problems_are_reported_clearly(
     elif case == "missing python":
         agent["deployment"]["python"] = "/nowhere/bin/python3"
         expected = ["agent 'one' on root@127.0.0.2", "'/nowhere/bin/python3' was not found"]
+    elif case == "not python":
+        agent["deployment"]["python"] = "/bin/true"  # exits 0 whatever it is given
+        expected = ["agent 'one' on root@127.0.0.2",
+                    "'/bin/true' ran the check without running it as Python"]
     else:
         agent["module"] = "agentsup_no_such_module"
         expected = ["agent 'one' on root@127.0.0.2",

@@ -18,10 +18,16 @@ from agentsup.runners.base import LaunchSpec
 RECORD_ROOT = "~/.agentsup"
 """Run records live in `RECORD_ROOT/<job>/<machine id>/<agent>.json` on each remote host."""
 
+PYTHON_MARK = "agentsup: python ok"
+"""What the check script prints once it runs as Python 3.7+: a `deployment.python`
+that exits 0 without running it (`/bin/true`) is not an interpreter."""
+
 CHECK_SCRIPT = """\
 import sys
 if sys.version_info < (3, 7):
     sys.exit(105)
+sys.stdout.write("agentsup: python ok\\n")
+sys.stdout.flush()
 import json, os, subprocess
 # The agent's environment comes on stdin, never on a command line (ps shows those).
 env = dict(os.environ)

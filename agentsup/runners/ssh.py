@@ -39,6 +39,7 @@ from agentsup.runners._ssh_hosts import (
 )
 from agentsup.runners._ssh_scripts import (
     CHECK_SCRIPT,
+    PYTHON_MARK,
     RECORD_ROOT,
     agent_launch,
     exec_command_line,
@@ -234,11 +235,16 @@ class SshBackend(Backend):
         if agent.module is not None:
             check += " " + shlex.quote(agent.module)
         steps.append(check)
-        status, _, stderr = await host.run("; ".join(steps), json.dumps(env) + "\n")
+        status, stdout, stderr = await host.run("; ".join(steps), json.dumps(env) + "\n")
         where = f"in {workdir}" if workdir else "in the remote home directory"
         match status:
-            case 0:
+            case 0 if PYTHON_MARK in stdout:
                 return None
+            case 0:
+                return (
+                    f"{python!r} ran the check without running it as Python: it is not a "
+                    "Python interpreter (set deployment.python to python3's path)"
+                )
             case 101:
                 return f"the working directory {workdir} does not exist"
             case 102:
