@@ -30,7 +30,7 @@ from agentsup.control.reload import Reloader, launch_of
 from agentsup.control.rundir import ControlError
 from agentsup.control.running import refuse_down_while_running
 from agentsup.control.server import ControlServer, open_control
-from agentsup.environment import agent_environment
+from agentsup.environment import agent_environment, same_url
 from agentsup.exitcodes import EXIT_FAILED, EXIT_INVALID, EXIT_OK
 from agentsup.job.envfiles import EnvFileError
 from agentsup.job.loader import LoadedJob
@@ -145,14 +145,12 @@ def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> Ba
 
 def environment_of(
     job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path,
-    *, urls: Callable[[str], str] | None = None,
+    *, urls: Callable[[str], str] = same_url,
 ) -> dict[str, str]:
     """`agent_environment`, with an env file that cannot be read any more (the loader
     read it, but minutes can pass before an agent's environment is built) reported as
     the `RunnerError` every step that builds one already handles."""
     try:
-        if urls is None:
-            return agent_environment(job, plan, agent, base_dir)
         return agent_environment(job, plan, agent, base_dir, urls=urls)
     except EnvFileError as exc:
         raise RunnerError(f"cannot build the environment of agent {agent.id!r}: {exc}") from None

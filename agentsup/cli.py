@@ -303,6 +303,5 @@ def _main(argv: Sequence[str] | None) -> int:
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover - argparse guards
 
 
-
 if __name__ == "__main__":  # `python -m agentsup.cli ...` runs the command, as the script does
     sys.exit(main())

@@ -33,13 +33,14 @@ def config_text(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _same(url: str) -> str:
+def same_url(url: str) -> str:
+    """Each peer URL as the plan has it (every target but a swarm reached from outside)."""
     return url
 
 
 def agent_environment(
     job: JobDefinition, plan: DeploymentPlan, agent: Agent, base_dir: Path,
-    *, urls: Callable[[str], str] = _same,
+    *, urls: Callable[[str], str] = same_url,
 ) -> dict[str, str]:
     """The variables an agent is given; env files are read from `base_dir` (the job
     file's directory) now. `urls` maps each peer URL of the plan to the one to give
