@@ -212,12 +212,16 @@ def _interrupt_on_stop_signals() -> None:
     `run_job` sets the job's own handlers once the file is loaded; before that, the
     default action would kill the process and exit 143 or 129, where a stop by signal
     exits 0. Like the job's handlers (`signals.trapped`), these replace whatever was
-    set before.
+    set before, except a SIGHUP ignored by `nohup`: it stays ignored, in a way the
+    processes agentsup starts do not inherit (see `signals`).
     """
     import signal
 
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.default_int_handler)
+    from agentsup.signals import hangup_ignored, ignore_signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    hangup = ignore_signal if hangup_ignored() else signal.default_int_handler
+    signal.signal(signal.SIGHUP, hangup)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

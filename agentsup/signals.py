@@ -4,6 +4,13 @@ Handlers are installed on the main thread only, for as long as a `with trapped(.
 block lasts, and the previous ones are put back afterwards. SIGHUP (the terminal closed,
 the SSH session dropped) is a graceful stop like the other two; left at its default it
 would kill agentsup on the spot, with no events and no SIGTERM to the agents.
+
+A SIGHUP that was already ignored when agentsup started stays ignored: that is what
+`nohup agentsup start job.yaml &` asks for, and a job started so must outlive the
+terminal. It is ignored by a handler that does nothing rather than by `SIG_IGN`, because
+an ignored signal is inherited through `exec` and a caught one is not: the agents start
+with SIGHUP at its default, as they would without `nohup`, and an agent whose
+`stop_signal` is SIGHUP still stops.
 """
 
 from __future__ import annotations
@@ -24,9 +31,19 @@ Handler = Callable[[int, FrameType | None], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    """Stands for `SIG_IGN` where the processes agentsup starts must not inherit it."""
+
+
+def hangup_ignored() -> bool:
+    """Whether SIGHUP is ignored now, as `nohup` leaves it (or as `ignore_signal` does)."""
+    return signal.getsignal(signal.SIGHUP) in (signal.SIG_IGN, ignore_signal)
+
+
 @contextlib.contextmanager
 def trapped(handler: Handler, *, ignore_after: bool = False) -> Iterator[None]:
-    """Install `handler` for the stop signals while the block runs.
+    """Install `handler` for the stop signals while the block runs (SIGHUP only if it was
+    not ignored when the block began).
 
     With `ignore_after` the signals are ignored afterwards instead of getting their old
     handlers back: once the job has reported its exit code, a late signal must not turn
@@ -36,6 +53,8 @@ def trapped(handler: Handler, *, ignore_after: bool = False) -> Iterator[None]:
         yield
         return
     previous = {signum: signal.signal(signum, handler) for signum in STOP_SIGNALS}
+    if previous[signal.SIGHUP] in (signal.SIG_IGN, ignore_signal):
+        signal.signal(signal.SIGHUP, ignore_signal)
     try:
         yield
     finally:

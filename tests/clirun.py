@@ -101,15 +101,17 @@ class Supervisor:
     """A running `agentsup start`, with its events collected as they arrive."""
 
     def __init__(self, job: Path, *extra: str, env: dict[str, str] | None = None,
-                 open_files: tuple[int, int] | None = None) -> None:
-        """`open_files`: the (soft, hard) RLIMIT_NOFILE the CLI starts with."""
+                 open_files: tuple[int, int] | None = None,
+                 prefix: tuple[str, ...] = ()) -> None:
+        """`open_files`: the (soft, hard) RLIMIT_NOFILE the CLI starts with; `prefix`: a
+        program that runs the CLI (`nohup`)."""
 
         def limit() -> None:
             if open_files is not None:
                 resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
 
         self.process = subprocess.Popen(
-            agentsup_command("start", str(job), "--log-format", "json", *extra),
+            [*prefix, *agentsup_command("start", str(job), "--log-format", "json", *extra)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -210,9 +212,10 @@ class Supervisor:
 
 @contextmanager
 def supervisor(job: Path, *extra: str, env: dict[str, str] | None = None,
-               open_files: tuple[int, int] | None = None) -> Iterator[Supervisor]:
+               open_files: tuple[int, int] | None = None,
+               prefix: tuple[str, ...] = ()) -> Iterator[Supervisor]:
     """Start `agentsup start JOB`; on the way out, leave nothing running."""
-    running = Supervisor(job, *extra, env=env, open_files=open_files)
+    running = Supervisor(job, *extra, env=env, open_files=open_files, prefix=prefix)
     try:
         yield running
     finally:

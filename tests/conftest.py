@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import tempfile
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
@@ -17,6 +18,18 @@ import pytest
 
 if TYPE_CHECKING:
     from agentsup.probes.loop import ProbeLoop
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    pass
+
+
+# `agentsup start` keeps a SIGHUP that was ignored when it started ignored (nohup), and
+# processes inherit an ignored signal. Tests that send the CLI SIGHUP expect it at its
+# default, whatever the shell that ran pytest ignored; a handler that does nothing keeps
+# pytest itself as immune as it was, and is not inherited.
+if signal.getsignal(signal.SIGHUP) == signal.SIG_IGN:
+    signal.signal(signal.SIGHUP, _ignore)
 
 
 @pytest.hookimpl(hookwrapper=True)
