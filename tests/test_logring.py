@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentsup.control.logring import LogRing
+from agentsup.control.logring import FOLLOW_BACKLOG, Line, LogRing, Missed
 
 
 def test_keeps_the_last_lines_of_each_agent_in_arrival_order() -> None:
@@ -25,12 +25,12 @@ def test_a_follower_gets_the_tail_then_every_new_line_of_its_agents_only() -> No
     ring.add("b", "stdout", "other")
     ring.add("a", "stderr", "new")
     assert [line.line for line in tail] == ["old"]
-    assert follower.lines.get_nowait().to_json() == {"agent": "a", "stream": "stderr",
-                                                     "line": "new"}
-    assert follower.lines.empty()
+    assert [entry.to_json() for entry in follower.take(0)] == [
+        {"agent": "a", "stream": "stderr", "line": "new"}]
+    assert follower.take(0) == []
     follower.close()
     ring.add("a", "stdout", "after close")
-    assert follower.lines.empty()
+    assert follower.take(0) == []
 
 
 def test_an_agent_asked_for_twice_gives_its_lines_once() -> None:
@@ -41,3 +41,30 @@ def test_an_agent_asked_for_twice_gives_its_lines_once() -> None:
     once = [line.line for line in ring.tail(["a", "b"], 10)]
     assert [line.line for line in ring.tail(["a", "b", "a"], 10)] == once
     assert [line.line for line in ring.tail(["a", "a"], 2)] == ["a1", "a2"]
+
+
+def test_a_follower_that_falls_behind_is_told_how_many_lines_it_missed_and_where() -> None:
+    ring = LogRing()
+    _, follower = ring.tail_and_follow(["a", "b"], 0)
+    ring.add_lines("a", "stdout", [f"a{i}" for i in range(FOLLOW_BACKLOG + 5)])
+    ring.add_lines("b", "stdout", ["b0", "b1"])  # no room: missed too
+    first = follower.take(0)
+    assert [e.line for e in first if isinstance(e, Line)] == [
+        f"a{i}" for i in range(FOLLOW_BACKLOG)]
+    assert not any(isinstance(e, Missed) for e in first)
+    ring.add_lines("a", "stdout", ["later"])
+    # The count comes first, where the lines went missing, then what followed.
+    assert follower.take(0) == [Missed("a", 5), Missed("b", 2),
+                                Line("a", "stdout", "later", FOLLOW_BACKLOG + 8)]
+    follower.close()
+
+
+def test_a_follower_of_every_agent_gets_agents_that_appear_later() -> None:
+    ring = LogRing()
+    ring.add("a", "stdout", "old")
+    tail, follower = ring.tail_and_follow(["a"], 10, every=True)
+    ring.add("new", "stdout", "hello")
+    assert [line.line for line in tail] == ["old"]
+    assert [(e.agent, e.line) for e in follower.take(0) if isinstance(e, Line)] == [
+        ("new", "hello")]
+    follower.close()

@@ -216,6 +216,12 @@ def _logs(args: argparse.Namespace) -> int:
     client = _client(args.job, timeout=None)
     try:
         for line in client.lines(args.agents, args.lines, args.follow):
+            if "missed" in line:
+                # The follower fell behind the agent; say so where the gap is.
+                sys.stdout.flush()
+                print(f"agentsup: {line['missed']} lines of {line['agent']} missed here: "
+                      "`logs -f` fell behind", file=sys.stderr, flush=True)
+                continue
             print(f"{line['agent']} | {line['line']}", flush=args.follow)
     except ControlError as exc:
         print(f"agentsup: {exc}", file=sys.stderr)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler
-from queue import Empty
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-from agentsup.control.logring import LogRing
+from agentsup.control.logring import Line, LogRing, Missed
 from agentsup.messages import RestartAgents, StopAgents
 from agentsup.messages.control import Reply
 
@@ -130,22 +129,25 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         if not follow:
-            for line in control.ring.tail(agents, count):
-                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
+            self._write_entries(control.ring.tail(agents, count))
             return
-        lines, follower = control.ring.tail_and_follow(agents, count)
+        # Without `agent`, agents a reload adds are followed too.
+        lines, follower = control.ring.tail_and_follow(agents, count,
+                                                       every=not query.get("agent"))
         try:
-            for line in lines:
-                self.wfile.write(json.dumps(line.to_json()).encode() + b"\n")
-            self.wfile.flush()
+            self._write_entries(lines)
             while not control.closing.is_set():
-                try:
-                    entry = follower.lines.get(timeout=0.5)
-                except Empty:
-                    continue
-                self.wfile.write(json.dumps(entry.to_json()).encode() + b"\n")
-                self.wfile.flush()
+                self._write_entries(follower.take(timeout=0.5))
+            self._write_entries(follower.take(0))  # the last lines before the job ended
         except (BrokenPipeError, ConnectionResetError):
             pass  # the reader went away
         finally:
             follower.close()
+
+    def _write_entries(self, entries: Sequence[Line | Missed]) -> None:
+        """One write for what is waiting: a fast agent's lines must not cost a system
+        call each, or the follower falls behind and loses them."""
+        if entries:
+            self.wfile.write(b"".join(json.dumps(entry.to_json()).encode() + b"\n"
+                                      for entry in entries))
+            self.wfile.flush()

@@ -12,11 +12,9 @@ a `tail`.
 
 from __future__ import annotations
 
-import queue
 import threading
 from collections import deque
 from collections.abc import Iterable, Sequence
-from contextlib import suppress
 from typing import Any, NamedTuple
 
 from agentsup.runners.base import (
@@ -35,8 +33,9 @@ from agentsup.runners.lines import LineBatch
 
 LINES_KEPT = 1000
 FOLLOW_BACKLOG = 10_000
-"""Lines a follower may fall behind by before the newest are dropped for it: a reader
-that stopped reading must not make the supervisor's memory grow."""
+"""Lines a follower may fall behind by before new ones are dropped for it: a reader
+that stopped reading must not make the supervisor's memory grow. What is dropped is
+counted and reported in its place (`Missed`)."""
 
 
 class Line(NamedTuple):
@@ -45,20 +44,65 @@ class Line(NamedTuple):
     line: str
     seq: int
 
-    def to_json(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str | int]:
         return {"agent": self.agent, "stream": self.stream, "line": self.line}
 
 
-class Follower:
-    """New lines of some agents, as they arrive; `close` when done."""
+class Missed(NamedTuple):
+    """Lines of `agent` a follower did not get, because it had fallen too far behind."""
 
-    def __init__(self, ring: LogRing, agents: frozenset[str]) -> None:
+    agent: str
+    number: int
+
+    def to_json(self) -> dict[str, str | int]:
+        return {"agent": self.agent, "missed": self.number}
+
+
+class Follower:
+    """New lines of some agents (`None`: every agent, those a reload adds too), as they
+    arrive; `close` when done.
+
+    Its entries live behind the ring's lock, and `take` hands over all that are waiting
+    at once, so that a fast agent's lines reach the reader in large writes instead of a
+    write each.
+    """
+
+    def __init__(self, ring: LogRing, agents: frozenset[str] | None) -> None:
         self._ring = ring
         self.agents = agents
-        self.lines: queue.Queue[Line] = queue.Queue(maxsize=FOLLOW_BACKLOG)
+        self._entries: deque[Line | Missed] = deque()
+        self._missed: dict[str, int] = {}
+        self._waiting = threading.Condition(ring._lock)
+
+    def wants(self, agent: str) -> bool:
+        return self.agents is None or agent in self.agents
+
+    def take(self, timeout: float | None = None) -> list[Line | Missed]:
+        """Every entry waiting, in order; waits up to `timeout` for the first one."""
+        with self._waiting:
+            if not self._entries and timeout != 0:
+                self._waiting.wait(timeout)
+            entries = list(self._entries)
+            self._entries.clear()
+            return entries
 
     def close(self) -> None:
         self._ring._drop(self)
+
+    def _offer(self, agent: str, stream: str, lines: Sequence[str], first: int) -> None:
+        """Called with the ring's lock held. A count of what was dropped goes in where the
+        lines went missing, once there is room again."""
+        room = FOLLOW_BACKLOG - len(self._entries)
+        if self._missed and room > 0:
+            self._entries.extend(Missed(a, n) for a, n in self._missed.items())
+            self._missed.clear()
+        taken = lines[:max(room, 0)]
+        self._entries.extend(Line(agent, stream, line, seq)
+                             for seq, line in enumerate(taken, first))
+        if len(taken) < len(lines):
+            self._missed[agent] = self._missed.get(agent, 0) + len(lines) - len(taken)
+        if taken:
+            self._waiting.notify()
 
 
 class _Chunk(NamedTuple):
@@ -102,12 +146,9 @@ class LogRing:
         with self._lock:
             first = self._seq + 1
             self._seq += len(lines)
-            following = [f for f in self._followers if agent in f.agents]
-            for follower in following:
-                put = follower.lines.put_nowait
-                with suppress(queue.Full):
-                    for seq, line in enumerate(lines, first):
-                        put(Line(agent, stream, line, seq))
+            for follower in self._followers:
+                if follower.wants(agent):
+                    follower._offer(agent, stream, lines, first)
             if len(lines) > self._keep:
                 first += len(lines) - self._keep
                 lines = lines[-self._keep:]
@@ -124,11 +165,13 @@ class LogRing:
         with self._lock:
             return self._tail(agents, count)
 
-    def tail_and_follow(self, agents: Iterable[str], count: int) -> tuple[list[Line], Follower]:
-        """The tail and a follower that starts right after it, with no line lost between."""
-        wanted = frozenset(agents)
+    def tail_and_follow(self, agents: Iterable[str], count: int, *, every: bool = False
+                        ) -> tuple[list[Line], Follower]:
+        """The tail of `agents` and a follower that starts right after it, with no line
+        lost between; with `every`, the follower also gets agents added later."""
+        wanted = list(dict.fromkeys(agents))
         with self._lock:
-            follower = Follower(self, wanted)
+            follower = Follower(self, None if every else frozenset(wanted))
             self._followers.append(follower)
             return self._tail(wanted, count), follower
 

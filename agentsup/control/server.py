@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import socketserver
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,13 @@ class _UnixServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
     block_on_close = False
     control: ControlServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer (`timeout 1 agentsup restart ...`,
+        Ctrl-C) is nothing to report; anything else is printed as `socketserver` does."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class ControlServer:
