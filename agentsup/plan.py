@@ -29,6 +29,11 @@ def _same_name(alias: str, user: str | None = None, port: int | None = None) -> 
     return alias
 
 DOCKER_HOST_FROM_CONTAINER = "host.docker.internal"
+PUBLISHED_ADDRESS = "127.0.0.1"
+"""Where a container agent's port is published on the Docker host (the Docker runner
+publishes there), and so the address its URL names on this machine. Not `localhost`:
+where that name means ::1 first (a stock /etc/hosts), a program of someone else's
+listening on [::1]:PORT would answer for the container."""
 
 
 class DeploymentPlan(msgspec.Struct, frozen=True):
@@ -155,7 +160,7 @@ class TopologyResolver:
             host = self._host_names(deployment.host, deployment.user, deployment.port)
             return f"http://{host}:{agent.config.port}"
         if deployment.target is Target.CONTAINER:
-            return f"http://localhost:{self._host_ports[agent.id]}"
+            return f"http://{PUBLISHED_ADDRESS}:{self._host_ports[agent.id]}"
         if deployment.target is Target.SWARM:
             # The node is chosen by Swarm at launch; the runner binds the real URL.
             return placeholder(agent.id, self._host_ports[agent.id])

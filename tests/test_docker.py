@@ -10,11 +10,13 @@ network and the Docker host's bridge address.
 
 from __future__ import annotations
 
+import http.server
 import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -130,10 +132,10 @@ def test_mixed_job_every_agent_reaches_its_peers_and_sigterm_removes_everything(
         run.wait_for("job.ready", timeout=90)
         plan = run.named("plan.resolved")[0]
         urls = plan["agent_urls"]
-        assert urls["a"] == f"http://localhost:{p_a}"
-        assert urls["b"] == f"http://localhost:{p_b_host}"
+        assert urls["a"] == f"http://127.0.0.1:{p_a}"
+        assert urls["b"] == f"http://127.0.0.1:{p_b_host}"
         expected = {
-            "front": {f"http://localhost:{p_a}": "a"},  # host to container: published port
+            "front": {f"http://127.0.0.1:{p_a}": "a"},  # host to container: published port
             "a": {f"http://b:{p_b}": "b"},  # container to container: id on the network
             "b": {f"http://host.docker.internal:{p_back}": "back"},  # container to host
             "back": {},
@@ -302,8 +304,8 @@ def test_two_containers_on_one_port_publish_different_host_ports(
     with supervisor(job) as run:
         run.wait_for("job.ready", timeout=60)
         urls = {e["agent"]: e["url"] for e in run.named("agent.ready")}
-        assert urls["one"] == f"http://localhost:{port}"
-        assert urls["two"] == f"http://localhost:{port + 1}"
+        assert urls["one"] == f"http://127.0.0.1:{port}"
+        assert urls["two"] == f"http://127.0.0.1:{port + 1}"
         run.signal(signal.SIGTERM)
         assert run.wait(timeout=60) == 0
     assert labelled(docker_client, job_name) == ([], [])
@@ -398,3 +400,46 @@ def test_pieces_of_a_long_line_are_cut_between_characters() -> None:
     assert [p.part for p in pieces[:-1]] == list(range(1, len(pieces)))
     assert [p.continued for p in pieces[:-1]] == [True] * (len(pieces) - 2) + [False]
     assert pieces[-1] == Line("next")
+
+
+class _HttpOnIpv6Loopback(http.server.HTTPServer):
+    address_family = socket.AF_INET6
+
+
+class _Answers200(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.timeout(IMAGE_TIMEOUT)
+def test_a_listener_on_ipv6_loopback_does_not_answer_for_a_container(
+        tmp_path: Path, docker_image: str, job_name: str, docker_client: Any) -> None:
+    """With a stock hosts file `localhost` is ::1 first. Another program listening on
+    [::1]:PORT must not make a container that never listens look ready: the URL names
+    127.0.0.1, where Docker publishes the port. The supervisor runs in a mount namespace
+    of its own (`unshare -m`) with such a hosts file bound over /etc/hosts."""
+    (port,) = free_ports(1)
+    hosts = tmp_path / "hosts"
+    hosts.write_text("::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 localhost\n")
+    silent = {"id": "silent", "command": ["sleep", "600"], "config": {"port": port},
+              "deployment": {"target": "container", "image": docker_image}}
+    job = write_job(tmp_path, job_name, [silent], {"type": "dynamic"}, timeout=3)
+    imposter = _HttpOnIpv6Loopback(("::1", port), _Answers200)
+    threading.Thread(target=imposter.serve_forever, daemon=True).start()
+    try:
+        in_namespace = ("unshare", "-m", "sh", "-c",
+                        'mount --bind "$0" /etc/hosts && exec "$@"', str(hosts))
+        with supervisor(job, prefix=in_namespace) as run:
+            assert run.wait(timeout=60) == 1  # deployment.timeout is 3 s
+            assert not run.named("agent.ready")
+            assert "not ready" in run.wait_for("job.failed")["reason"]
+    finally:
+        imposter.shutdown()
+        imposter.server_close()
+    assert labelled(docker_client, job_name) == ([], [])

@@ -380,16 +380,18 @@ def test_urls_for_every_target(tmp_path: Path) -> None:
         "front": "http://localhost:8000",
         "far": "http://gpu.example.net:8100",
         "raw": "http://192.0.2.1:8200",
-        "box": "http://localhost:8300",
-        "pinned": "http://localhost:18400",
+        # A container is reached where Docker publishes its port: 127.0.0.1, which no
+        # hosts file can turn into ::1.
+        "box": "http://127.0.0.1:8300",
+        "pinned": "http://127.0.0.1:18400",
     }
     connections = {a: plan.connection_map(a) for a in plan.agent_urls}
     # From this machine: the supervisor's URLs.
     assert connections["front"] == {
         "far": "http://gpu.example.net:8100",
         "raw": "http://192.0.2.1:8200",
-        "box": "http://localhost:8300",
-        "pinned": "http://localhost:18400",
+        "box": "http://127.0.0.1:8300",
+        "pinned": "http://127.0.0.1:18400",
     }
     # From a container: peers in Docker by id and container port, this machine through
     # host.docker.internal, remote hosts by name.
@@ -434,7 +436,7 @@ def test_containers_sharing_a_port_publish_distinct_host_ports() -> None:
     """
     plan = resolve(agents, "type: mesh\n")
     assert dict(plan.host_ports) == {"c1": 7001, "c2": 7003, "pin": 7002}
-    assert plan.agent_urls["c2"] == "http://localhost:7003"
+    assert plan.agent_urls["c2"] == "http://127.0.0.1:7003"
     assert plan.connection_map("c1")["c2"] == "http://c2:7000"  # inside Docker: its own port
 
 
@@ -502,4 +504,11 @@ def test_each_remote_host_is_looked_up_once_not_once_per_edge() -> None:
         "http://gpu.example.net:8100"
     }
     assert plan.connection_map("box")["pinned"] == "http://pinned:8400"
-    assert plan.connection_map("front")["pinned"] == "http://localhost:18400"
+    assert plan.connection_map("front")["pinned"] == "http://127.0.0.1:18400"
+
+
+def test_the_container_address_is_where_the_docker_runner_publishes() -> None:
+    from agentsup.plan import PUBLISHED_ADDRESS
+    from agentsup.runners._docker_engine import PUBLISH_ADDRESS
+
+    assert PUBLISHED_ADDRESS == PUBLISH_ADDRESS

@@ -83,7 +83,7 @@ def test_reload_adds_and_changes_containers_on_their_new_host_ports(
         created = [e["network"] for e in run.events[mark:] if e.get("event") == "network.created"]
         assert created == [extra]
         urls = {e["agent"]: e["url"] for e in run.events[mark:] if e.get("event") == "agent.ready"}
-        assert urls == {"a": f"http://localhost:{moved}", "b": f"http://localhost:{port}"}
+        assert urls == {"a": f"http://127.0.0.1:{moved}", "b": f"http://127.0.0.1:{port}"}
         assert answers(moved) == {"id": "a"}
         assert answers(port) == {"id": "b"}
 
