@@ -11,6 +11,8 @@ from urllib.parse import urlencode
 
 from agentsup.control.rundir import ControlError, JobPaths
 
+READ_SIZE = 1 << 16
+
 
 class NotRunning(ControlError):
     pass
@@ -72,8 +74,10 @@ class ControlClient:
         return response.status, value if isinstance(value, dict) else {}
 
     def lines(self, agents: list[str], count: int, follow: bool
-              ) -> Iterator[dict[str, Any]]:
-        """Output lines, one JSON object each; with `follow`, until the job ends."""
+              ) -> Iterator[list[dict[str, Any]]]:
+        """Output lines, one JSON object each, in batches of what has arrived; with
+        `follow`, until the job ends. A batch is what one read brought, so that a
+        follower of a fast agent prints (and flushes) in large writes."""
         query = urlencode([("agent", a) for a in agents] + [("n", str(count))]
                           + [("follow", "1" if follow else "0")])
         connection, response = self._open("GET", f"/v1/logs?{query}", None)
@@ -81,13 +85,16 @@ class ControlClient:
             if response.status != 200:
                 value = json.loads(response.read() or b"{}")
                 raise ControlError(str(value.get("error", f"HTTP {response.status}")))
+            rest = b""
             while True:
                 try:
-                    raw = response.readline()
+                    data = response.read1(READ_SIZE)
                 except (ConnectionError, http.client.IncompleteRead):
                     return
-                if not raw:
+                if not data:
                     return
-                yield json.loads(raw)
+                *complete, rest = (rest + data).split(b"\n")
+                if complete:
+                    yield [json.loads(line) for line in complete]
         finally:
             connection.close()

@@ -215,14 +215,21 @@ def _logs(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     client = _client(args.job, timeout=None)
     try:
-        for line in client.lines(args.agents, args.lines, args.follow):
-            if "missed" in line:
+        for batch in client.lines(args.agents, args.lines, args.follow):
+            shown: list[str] = []
+            for line in batch:
+                if "missed" not in line:
+                    shown.append(f"{line['agent']} | {line['line']}\n")
+                    continue
                 # The follower fell behind the agent; say so where the gap is.
+                sys.stdout.write("".join(shown))
+                shown.clear()
                 sys.stdout.flush()
                 print(f"agentsup: {line['missed']} lines of {line['agent']} missed here: "
                       "`logs -f` fell behind", file=sys.stderr, flush=True)
-                continue
-            print(f"{line['agent']} | {line['line']}", flush=args.follow)
+            sys.stdout.write("".join(shown))
+            if args.follow:
+                sys.stdout.flush()
     except ControlError as exc:
         print(f"agentsup: {exc}", file=sys.stderr)
         return EXIT_INVALID if str(exc).startswith("no agent") else EXIT_FAILED

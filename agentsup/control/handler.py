@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+import orjson
+
 from agentsup.control.logring import Line, LogRing, Missed
 from agentsup.messages import RestartAgents, StopAgents
 from agentsup.messages.control import Reply
@@ -148,6 +150,16 @@ class Handler(BaseHTTPRequestHandler):
         """One write for what is waiting: a fast agent's lines must not cost a system
         call each, or the follower falls behind and loses them."""
         if entries:
-            self.wfile.write(b"".join(json.dumps(entry.to_json()).encode() + b"\n"
-                                      for entry in entries))
+            self.wfile.write(b"".join(map(_entry_bytes, entries)))
             self.wfile.flush()
+
+
+def _entry_bytes(entry: Line | Missed) -> bytes:
+    """One `logs` entry as a JSON line. orjson is several times faster, which a follower
+    of a fast agent needs; it refuses text the standard library writes (a lone
+    surrogate), and that goes through the standard library as before."""
+    value = entry.to_json()
+    try:
+        return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+    except TypeError:
+        return json.dumps(value).encode() + b"\n"

@@ -32,10 +32,14 @@ from agentsup.runners.base import (
 from agentsup.runners.lines import LineBatch
 
 LINES_KEPT = 1000
-FOLLOW_BACKLOG = 10_000
-"""Lines a follower may fall behind by before new ones are dropped for it: a reader
-that stopped reading must not make the supervisor's memory grow. What is dropped is
-counted and reported in its place (`Missed`)."""
+FOLLOW_BACKLOG = 4 << 20
+"""Bytes of text a follower may fall behind by before new lines are dropped for it (as
+much as the event stream holds for a slow reader): a reader that stopped reading must
+not make the supervisor's memory grow. What is dropped is counted and reported in its
+place (`Missed`)."""
+LINE_COST = 64
+"""What a line counts for beyond its text: its entry's own size, roughly, so that a
+flood of empty lines is bounded too."""
 
 
 class Line(NamedTuple):
@@ -72,6 +76,7 @@ class Follower:
         self.agents = agents
         self._entries: deque[Line | Missed] = deque()
         self._missed: dict[str, int] = {}
+        self._size = 0
         self._waiting = threading.Condition(ring._lock)
 
     def wants(self, agent: str) -> bool:
@@ -84,6 +89,7 @@ class Follower:
                 self._waiting.wait(timeout)
             entries = list(self._entries)
             self._entries.clear()
+            self._size = 0
             return entries
 
     def close(self) -> None:
@@ -92,15 +98,21 @@ class Follower:
     def _offer(self, agent: str, stream: str, lines: Sequence[str], first: int) -> None:
         """Called with the ring's lock held. A count of what was dropped goes in where the
         lines went missing, once there is room again."""
-        room = FOLLOW_BACKLOG - len(self._entries)
+        room = FOLLOW_BACKLOG - self._size
         if self._missed and room > 0:
             self._entries.extend(Missed(a, n) for a, n in self._missed.items())
             self._missed.clear()
-        taken = lines[:max(room, 0)]
-        self._entries.extend(Line(agent, stream, line, seq)
-                             for seq, line in enumerate(taken, first))
-        if len(taken) < len(lines):
-            self._missed[agent] = self._missed.get(agent, 0) + len(lines) - len(taken)
+        taken = 0
+        for seq, line in enumerate(lines, first):
+            if room <= 0:
+                break
+            self._entries.append(Line(agent, stream, line, seq))
+            cost = len(line) + LINE_COST
+            room -= cost
+            self._size += cost
+            taken += 1
+        if taken < len(lines):
+            self._missed[agent] = self._missed.get(agent, 0) + len(lines) - taken
         if taken:
             self._waiting.notify()
 
