@@ -25,10 +25,32 @@ LEVEL_STYLES = {"warning": "yellow", "error": "red"}
 SKIPPED = ("timestamp", "level", "event", "job", "agent", "elapsed")
 QUIET = frozenset({"agent.starting"})
 """Events people need not read: the `stage.started` line before them says the same."""
+REPLACEMENT = "\ufffd"
+_UNSAFE = dict.fromkeys(
+    [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0),  # C0 but tab, DEL, C1
+     *range(0x202A, 0x202F), *range(0x2066, 0x206A)],  # bidi embeddings, overrides, isolates
+    REPLACEMENT,
+)
+
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on shown as `\ufffd` instead.
+
+    C0 controls (all but tab: escape, carriage return, backspace, newline...), DEL and
+    the C1 controls U+0080-U+009F (U+009B is CSI, U+009D OSC, U+0085 NEL: terminals
+    that read UTF-8 obey them like their ESC forms) would let an agent's output clear
+    the screen, move the cursor, set the window title or switch to the alternate
+    screen. The bidi embeddings, overrides and isolates (U+202A-U+202E,
+    U+2066-U+2069) would let it reorder the rest of the line as shown. The bidi marks
+    (U+200E, U+200F, U+061C), which right-to-left text needs and which reorder
+    nothing by themselves, stay.
+    """
+    return text.translate(_UNSAFE)
 
 
 class Line(msgspec.Struct, frozen=True):
-    """One line for a person: who says it, what, and how loud."""
+    """One line for a person: who says it, what, and how loud; `who` and `text` hold no
+    character a terminal acts on (`printable`)."""
 
     time: str
     who: str
@@ -145,14 +167,15 @@ def _local_time(timestamp: str) -> str | None:
 
 
 def to_line(event: Mapping[str, Any]) -> Line:
-    """An event as a person reads it; agent output keeps its own words."""
+    """An event as a person reads it, safe to print on a terminal (`printable`): agent
+    output keeps its own words, JSON payloads included."""
     level = str(event.get("level", "info"))
     when = local_time(event.get("timestamp"))
     if event.get("event") == "agent.output":
         payload = event.get("payload")
         text = compact(payload) if "payload" in event else str(event.get("line", ""))
-        return Line(when, str(event.get("agent", "")), text, level, True)
-    return Line(when, SUPERVISOR, describe(event), level, False)
+        return Line(when, printable(str(event.get("agent", ""))), printable(text), level, True)
+    return Line(when, SUPERVISOR, printable(describe(event)), level, False)
 
 
 class Palette:

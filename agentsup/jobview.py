@@ -16,7 +16,7 @@ import msgspec
 from rich.table import Table
 from rich.text import Text
 
-from agentsup.eventtext import Palette
+from agentsup.eventtext import Palette, printable
 
 STATE_STYLES = {
     "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",
@@ -184,15 +184,17 @@ def table(snap: Snapshot, palette: Palette) -> Table:
             grid.add_section()
         shown_stage = str(row.stage) if row.stage != stage else ""
         stage = row.stage
-        health = row.health if len(row.health) <= HEALTH_WIDTH else (
-            row.health[: HEALTH_WIDTH - 1] + "…")
+        health = printable(row.health)
+        if len(health) > HEALTH_WIDTH:
+            health = health[: HEALTH_WIDTH - 1] + "…"
+        # Text, not str: rich would read "[...]" in a cell as markup
         grid.add_row(
             shown_stage,
-            Text(row.agent, style=palette.colour(row.agent)),
-            Text(row.state, style=STATE_STYLES.get(row.state, "")),
+            Text(printable(row.agent), style=palette.colour(row.agent)),
+            Text(printable(row.state), style=STATE_STYLES.get(row.state, "")),
             "" if row.pid is None else str(row.pid),
-            row.host,
-            row.url,
+            Text(printable(row.host)),
+            Text(printable(row.url)),
             "" if row.since is None else uptime(snap.now - row.since),
             str(row.restarts),
             Text(health, style="green" if health == "ok" else ("red" if health else "")),

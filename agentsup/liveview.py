@@ -38,17 +38,13 @@ from rich.spinner import Spinner
 from rich.style import Style
 from rich.text import Text
 
-from agentsup.eventtext import LEVEL_STYLES, QUIET, Palette, to_line
+from agentsup.eventtext import LEVEL_STYLES, QUIET, Palette, printable, to_line
 from agentsup.jobview import JobView, progress_text, table
 
 FLUSH_INTERVAL = 0.05
 MAX_PENDING = 5000
 LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                  "error": logging.ERROR}
-
-
-_CONTROLS = {code: "\ufffd" for code in [*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F]}
-"""An agent's escape codes or carriage returns would move the cursor under rich's feet."""
 
 
 @functools.lru_cache(maxsize=64)
@@ -134,7 +130,7 @@ class LiveView:
         line = to_line(event)
         return _Row(line.time, line.who.ljust(self.palette.width),
                     _style(self.palette.colour(line.who)),
-                    line.text.translate(_CONTROLS),
+                    line.text,  # `to_line` made it printable
                     _style(LEVEL_STYLES.get(line.level, "")))
 
     def _take(self) -> tuple[list[_Row], int]:
@@ -170,7 +166,7 @@ class LiveView:
             snap = self.view.snapshot()
             palette = self.palette
             grid = table(snap, palette)
-        headline = Text(progress_text(snap), style="bold")
+        headline = Text(printable(progress_text(snap)), style="bold")
         if snap.phase in ("starting", "stopping"):
             return Group(Spinner("dots", text=headline), grid)
         return Group(headline, grid)

@@ -264,3 +264,65 @@ def test_the_table_sees_every_event_whatever_the_log_level() -> None:
     printed = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue())
     assert "a unhealthy after 3 failed checks: refused" in printed
     assert "ordinary" not in printed and "a ready in" not in printed
+
+
+HOSTILE = [
+    "\u009d0;C1-TITLE\u009c",  # OSC 0 (the window title) in its C1 form
+    "\u009b?1049h\u009b?25l\u009b2J\u009b1;1HC1-CLEARED",  # alternate screen, clear, home
+    "\x1b]0;ESC-TITLE\x07\x1b[?1049hESC-TAKEN",  # the same with ESC
+    "next\u0085line",  # NEL
+    "abc\u202edef",  # right-to-left override
+    json.dumps({"note": "\u009b?1049h in JSON"}),  # a payload: the C1 is JSON-escaped
+]
+
+
+@pytest.mark.integration
+def test_agent_output_cannot_take_over_the_terminal(tmp_path: Path) -> None:
+    """Escape sequences in their ESC and their C1 (U+0080-U+009F) forms, in lines and
+    in JSON payloads, are shown as `\ufffd`: no title, no alternate screen, no clearing."""
+    (port,) = free_ports(1)
+    echo = tmp_path / "hostile.txt"
+    echo.write_text("".join(line + "\n" for line in HOSTILE), encoding="utf-8")
+    job = write_job_document(tmp_path, [agent_entry("a", port, ECHO_FILE=echo, PYTHONUTF8=1)],
+                             {"type": "dynamic"}, name="demo")
+    terminal = Terminal([*CLI, "start", str(job)])
+    try:
+        terminal.wait_for(lambda s: "running, 1 of 1 agents ready" in s and "JSON" in s)
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+    screen = terminal.text()
+    assert terminal.screen.title == ""
+    assert (1049 << 5) not in terminal.screen.mode  # pyte keeps private modes shifted
+    assert not terminal.screen.cursor.hidden
+    for raw in ("\u009b", "\u009d", "\u009c", "\u0085", "\u202e", "\x1b]", "\x1b[?1049h"):
+        assert raw.encode() not in terminal.raw
+    assert re.search(r"^\d\d:\d\d:\d\d a +\| \ufffd0;C1-TITLE\ufffd$", screen, re.M), screen
+    assert "| \ufffd?1049h\ufffd?25l\ufffd2J\ufffd1;1HC1-CLEARED" in screen
+    assert "| \ufffd]0;ESC-TITLE\ufffd\ufffd[?1049hESC-TAKEN" in screen
+    assert "| next\ufffdline" in screen and "| abc\ufffddef" in screen
+    assert '| {"note":"\ufffd?1049h in JSON"}' in screen
+    assert "demo: stopped" in screen
+
+
+def test_printable_keeps_text_and_tabs_and_replaces_what_terminals_act_on() -> None:
+    from agentsup.eventtext import printable
+
+    text = "plain text, é, 日本, \u200fmark\ttab"
+    assert printable(text) == text
+    unsafe = [*range(0x00, 0x09), *range(0x0A, 0x20), *range(0x7F, 0xA0),
+              *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    assert printable("".join(map(chr, unsafe))) == "\ufffd" * len(unsafe)
+    assert printable("\u00a0") == "\u00a0"  # the first character after the C1 controls
+
+
+def test_table_cells_are_shown_as_written() -> None:
+    """An error or host holding escape codes or rich markup is shown, not obeyed."""
+    view = JobView("demo", clock=Clock())
+    feed(view, PLAN,
+         {"event": "agent.started", "agent": "maps", "pid": 42, "host": "[bold]h\u009b2J"},
+         {"event": "agent.unhealthy", "agent": "maps", "failures": 3,
+          "error": "[red]x[/red]\x1b]0;T\x07"})
+    (row,) = [line for line in shown(view).splitlines() if " maps " in line]
+    assert "[bold]h\ufffd2J" in row and row.endswith("[red]x[/red]\ufffd]0;T\ufffd")
