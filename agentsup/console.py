@@ -3,16 +3,19 @@
 An agent's output appears under the agent's id; everything agentsup itself says appears
 under `agentsup`, as a short sentence ("maps ready in 0.08 s") instead of a key=value
 dump. The sentences, lines and colours come from `eventtext`, which the console lines
-and the live view (`liveview`) share. Colour (one per agent) only goes to a terminal,
-so a console log redirected into a file stays plain text. `console_output` picks the
-format's renderer; it is the one place that imports the live view, and nothing the
-live view imports comes back here.
+and the live view (`liveview`) share, with every character a terminal would act on
+already replaced (`eventtext.printable`), so an agent's escape codes cannot move the
+cursor or change the terminal. Colour (one per agent) only goes to a terminal, and not
+with `NO_COLOR` or `TERM=dumb`, so a console log redirected into a file stays plain
+text. `console_output` picks the format's renderer; it is the one place that imports
+the live view, and nothing the live view imports comes back here.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import MutableMapping, Sequence
+import os
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, TextIO
 
 from agentsup.eventtext import LEVEL_STYLES, QUIET, Line, Palette, to_line
@@ -64,6 +67,17 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+def wants_colour(stream: TextIO, environ: Mapping[str, str] | None = None) -> bool:
+    """Colour only on a terminal, and not when `NO_COLOR` is set (to anything but "")
+    or `TERM` is `dumb` or `unknown`: what rich decides for the live view."""
+    env = os.environ if environ is None else environ
+    if env.get("NO_COLOR", "") != "":
+        return False
+    if env.get("TERM", "").lower() in ("dumb", "unknown"):
+        return False
+    return _is_terminal(stream)
+
+
 def console_output(
     fmt: str, stream: TextIO, job: str, agents: Sequence[str] = (), min_level: int = logging.INFO
 ) -> tuple[Any, Any]:
@@ -77,7 +91,7 @@ def console_output(
         for agent in agents:
             view.palette.colour(agent)
         return view.render, view
-    renderer = ConsoleRenderer(colour=_is_terminal(stream))
+    renderer = ConsoleRenderer(colour=wants_colour(stream))
     for agent in agents:
         renderer.palette.colour(agent)
     return renderer, None

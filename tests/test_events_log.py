@@ -146,6 +146,47 @@ def test_console_format_is_a_readable_non_json_line(out: io.StringIO) -> None:
     assert "\x1b[" not in first + second  # no colour codes when the stream is not a terminal
 
 
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_console_lines_on_a_terminal_carry_no_escape_codes_of_the_agents() -> None:
+    """Only the colours agentsup chose: an agent's title, alternate screen, hidden
+    cursor, reset and carriage return are shown as U+FFFD."""
+    out = Tty()
+    log = EventLog("demo", fmt="console", stream=out, agents=["a"])
+    log.output("a", "stdout", "x\x1b]0;TITLE\x07\x1b[?1049h\x1b[?25l\x1bc\rover\u009b2J")
+    log.output("a", "stdout", '{"k": "\\u001b[2J\\u009d0;T\\u009c"}')
+    log.emit("agent.unhealthy", "warning", agent="a", failures=3, error="\x1b[2Jbad")
+    first, second, third = lines(out)
+    assert "\x1b" not in re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # colours only
+    assert first.endswith("\x1b[0m | x\ufffd]0;TITLE\ufffd\ufffd[?1049h\ufffd[?25l"
+                          "\ufffdc\ufffdover\ufffd2J")
+    # compact JSON writes C0 controls as \\u escapes itself, which a terminal shows
+    assert second.endswith('| {"k":"\\u001b[2J\ufffd0;T\ufffd"}')
+    assert "\ufffd[2Jbad" in third
+
+
+@pytest.mark.parametrize(("environ", "colour"), [
+    ({"TERM": "xterm-256color"}, True),
+    ({"TERM": "xterm-256color", "NO_COLOR": "1"}, False),
+    ({"TERM": "xterm-256color", "NO_COLOR": ""}, True),
+    ({"TERM": "dumb"}, False),
+    ({}, True),
+])
+def test_console_colour_honours_no_color_and_dumb_terminals(
+    monkeypatch: pytest.MonkeyPatch, environ: dict[str, str], colour: bool,
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("TERM", raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    out = Tty()
+    EventLog("demo", fmt="console", stream=out, agents=["a"]).output("a", "stdout", "hi")
+    assert ("\x1b[" in out.getvalue()) is colour
+
+
 def test_console_format_filters_levels_too(out: io.StringIO) -> None:
     log = EventLog("demo", fmt="console", stream=out, level="error")
     log.emit("agent.ready", agent="a")
