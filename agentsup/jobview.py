@@ -4,6 +4,14 @@
 host, URL, since when it runs, restarts, the last health result). It is a plain class
 with no terminal and no threads, so the live view (`liveview`) draws it and tests drive
 it with scripted events and a fake clock.
+
+Some states are read off the order of events rather than an event of their own. An
+ordered stop stops the stages in reverse start order, one stage at a time, and only
+`agent.stopped` says when an agent is done: after `job.stopping` the running agents of
+the last stage not yet stopped show `stopping`, and the next stage follows once that
+one's agents have all stopped. A kill at once (a second signal, `shutdown_timeout`)
+sends no `agent.stopped`: `job.stopped` with `killed: true` is the end of every agent
+still running, which shows `killed`.
 """
 
 from __future__ import annotations
@@ -21,8 +29,10 @@ from agentsup.eventtext import Palette, printable
 STATE_STYLES = {
     "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",
     "exited": "red", "failed": "bold red", "stopping": "yellow", "stopped": "dim",
-    "pending": "dim",
+    "pending": "dim", "killed": "red",
 }
+RUNNING = frozenset({"starting", "ready", "unhealthy", "restarting", "stopping"})
+"""States of an agent whose process may still run."""
 HEALTH_WIDTH = 40
 
 
@@ -48,6 +58,8 @@ class Snapshot(msgspec.Struct):
     now: float
     ready_seconds: float | None = None
     started: float = 0.0
+    killed: int = 0
+    """How many agents were still running when everything was killed at once."""
 
 
 class JobView(msgspec.Struct):
@@ -61,6 +73,10 @@ class JobView(msgspec.Struct):
     stages: int = 0
     ready_seconds: float | None = None
     started: float = 0.0
+    killed: int = 0
+    kill_reason: str = ""
+    done: set[str] = msgspec.field(default_factory=set)
+    """Agents with an `agent.stopped` since they last started."""
 
     def apply(self, event: Mapping[str, Any]) -> None:
         name = event.get("event")
@@ -85,9 +101,18 @@ class JobView(msgspec.Struct):
                 seconds = event.get("seconds")
                 self.ready_seconds = float(seconds) if seconds is not None else None
             case "job.stopping":
-                self.phase = "killing" if event.get("reason") == "kill" else "stopping"
+                if event.get("reason") in ("kill", "shutdown_timeout"):
+                    self.phase = "killing"
+                    signal = event.get("signal")
+                    self.kill_reason = (f"killed: second {signal}" if signal else
+                                        f"killed: {event.get('reason')}")
+                else:
+                    self.phase = "stopping"
+                    self._stop_next_stage()
             case "job.stopped":
                 self.phase = "stopped"
+                if event.get("killed"):
+                    self._killed()
             case "job.failed":
                 if self.phase == "starting":
                     self.phase = "failed"
@@ -98,6 +123,7 @@ class JobView(msgspec.Struct):
                 row.state = "starting"
             case "agent.started":
                 row.state = "starting"
+                self.done.discard(agent)
                 row.pid = event.get("pid")
                 row.host = str(event.get("host", ""))
                 row.since = now
@@ -128,13 +154,42 @@ class JobView(msgspec.Struct):
                 row.state = "stopped"
                 row.since = None
                 row.health = ""
+                self.done.add(agent)
+                if self.phase == "stopping":
+                    self._stop_next_stage()
+
+    def _stop_next_stage(self) -> None:
+        """Show the running agents of the stage an ordered stop is at as `stopping`: the
+        last stage (in start order) with an agent that ran and has not stopped yet."""
+        waiting = [row for row in self.rows.values()
+                   if row.state != "pending" and row.agent not in self.done]
+        if not waiting:
+            return
+        last = max(row.stage for row in waiting)
+        for row in waiting:
+            if row.stage == last and row.state in RUNNING and row.state != "stopping":
+                row.state = "stopping"
+                row.health = ""
+
+    def _killed(self) -> None:
+        """Every agent still running was killed at once, with no `agent.stopped`."""
+        for row in self.rows.values():
+            if row.state in RUNNING and row.agent not in self.done:
+                row.state = "killed"
+                row.since = None
+                row.health = self.kill_reason or "killed"
+                self.killed += 1
 
     def snapshot(self) -> Snapshot:
         return Snapshot(
             self.job, self.phase, self.stage, self.stages,
             [msgspec.structs.replace(row) for row in self.rows.values()], self.clock(),
-            self.ready_seconds, self.started,
+            self.ready_seconds, self.started, self.killed,
         )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def uptime(seconds: float) -> str:
@@ -166,7 +221,9 @@ def progress_text(snap: Snapshot) -> str:
         case "killing":
             return f"{snap.job}: killing every agent"
         case "stopped":
-            return f"{snap.job}: stopped"
+            killed = (f"; {_plural(snap.killed, 'agent')} killed at once" if snap.killed
+                      else "")
+            return f"{snap.job}: stopped{killed}"
         case "failed":
             return f"{snap.job}: failed"
     return f"{snap.job}: loading"

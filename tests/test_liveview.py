@@ -93,6 +93,57 @@ def test_the_table_follows_the_events() -> None:
     )
 
 
+def states(view: JobView) -> dict[str, tuple[str, str]]:
+    return {row.agent: (row.state, row.health) for row in view.snapshot().rows}
+
+
+def running_view() -> JobView:
+    view = JobView("demo", clock=Clock())
+    feed(view, {"event": "job.loaded"}, PLAN)
+    for pid, agent in enumerate(("weather", "maps", "controller"), start=41):
+        feed(view, {"event": "agent.started", "agent": agent, "pid": pid, "host": "localhost"},
+             {"event": "agent.ready", "agent": agent, "url": "http://localhost:1"})
+    feed(view, {"event": "job.ready", "seconds": 0.4})
+    return view
+
+
+def test_an_ordered_stop_shows_the_stage_being_stopped_as_stopping() -> None:
+    view = running_view()
+    feed(view, {"event": "job.stopping", "reason": "signal", "signal": "SIGINT"})
+    assert states(view) == {"weather": ("ready", "ok"), "maps": ("ready", "ok"),
+                            "controller": ("stopping", "")}
+    feed(view, {"event": "agent.stopped", "agent": "controller", "signal": "SIGTERM"})
+    assert states(view) == {"weather": ("stopping", ""), "maps": ("stopping", ""),
+                            "controller": ("stopped", "")}
+    feed(view, {"event": "agent.stopped", "agent": "maps", "exit_code": 0})
+    assert states(view)["weather"] == ("stopping", "")
+    assert re.search(r"^1\s+weather\s+stopping\s+41\s", shown(view), re.M)
+
+
+def test_a_kill_at_once_shows_the_agents_still_running_as_killed() -> None:
+    """A second signal sends no `agent.stopped`: `job.stopped` with `killed` ends them."""
+    view = running_view()
+    feed(view, {"event": "job.stopping", "reason": "signal", "signal": "SIGINT"},
+         {"event": "agent.stopped", "agent": "controller", "signal": "SIGTERM"},
+         {"event": "job.stopping", "reason": "kill", "signal": "SIGINT"},
+         {"event": "job.stopped", "exit_code": 0, "killed": True})
+    assert states(view) == {"weather": ("killed", "killed: second SIGINT"),
+                            "maps": ("killed", "killed: second SIGINT"),
+                            "controller": ("stopped", "")}
+    text = shown(view)
+    assert text.splitlines()[0] == "demo: stopped; 2 agents killed at once"
+    assert "ready" not in text and " ok" not in text
+    assert all(row.since is None for row in view.snapshot().rows)  # no uptime counts on
+
+
+def test_a_shutdown_timeout_kill_says_so() -> None:
+    view = running_view()
+    feed(view, {"event": "job.stopping", "reason": "request"},
+         {"event": "job.stopping", "reason": "shutdown_timeout"},
+         {"event": "job.stopped", "exit_code": 0, "killed": True})
+    assert states(view)["controller"] == ("killed", "killed: shutdown_timeout")
+
+
 def job_file(tmp_path: Path, **deployment: Any) -> Path:
     ports = free_ports(3)
     return write_job_document(
@@ -156,11 +207,18 @@ def test_a_second_ctrl_c_kills_at_once(tmp_path: Path) -> None:
     try:
         terminal.wait_for(lambda s: "running, 1 of 1 agents ready" in s)
         terminal.type(b"\x03")
-        terminal.wait_for(lambda s: "Ctrl-C again kills" in s)
+        # the agent being stopped is not shown ready any more
+        terminal.wait_for(lambda s: "Ctrl-C again kills" in s
+                          and re.search(r"^1\s+stubborn\s+stopping\s+\d+\s", s, re.M))
         terminal.type(b"\x03")
         terminal.wait_for(lambda s: "killing every agent now (SIGINT)" in s)
         assert terminal.wait() == 0
-        assert "job stopped, exit code 0, agents killed" in terminal.text()
+        screen = terminal.text()
+        assert "job stopped, exit code 0, agents killed" in screen
+        assert "demo: stopped; 1 agent killed at once" in screen
+        (row,) = [line for line in screen.splitlines() if re.match(r"1\s+stubborn\s", line)]
+        assert re.fullmatch(r"1\s+stubborn\s+killed\s+\d+\s+localhost\s+http://localhost:\d+"
+                            r"\s+0\s+killed: second SIGINT", row), row
     finally:
         terminal.close()
 
