@@ -60,6 +60,9 @@ class Snapshot(msgspec.Struct):
     started: float = 0.0
     killed: int = 0
     """How many agents were still running when everything was killed at once."""
+    failure: str = ""
+    """The reason of `job.failed`, once the job failed."""
+    exit_code: int | None = None
 
 
 class JobView(msgspec.Struct):
@@ -75,6 +78,8 @@ class JobView(msgspec.Struct):
     started: float = 0.0
     killed: int = 0
     kill_reason: str = ""
+    failure: str = ""
+    exit_code: int | None = None
     done: set[str] = msgspec.field(default_factory=set)
     """Agents with an `agent.stopped` since they last started."""
 
@@ -110,11 +115,15 @@ class JobView(msgspec.Struct):
                     self.phase = "stopping"
                     self._stop_next_stage()
             case "job.stopped":
-                self.phase = "stopped"
+                code = event.get("exit_code")
+                self.exit_code = code if isinstance(code, int) else None
+                # a failed job stays failed through its stop
+                self.phase = "failed" if self.failure or self.exit_code else "stopped"
                 if event.get("killed"):
                     self._killed()
             case "job.failed":
-                if self.phase == "starting":
+                self.failure = str(event.get("reason") or "failed")
+                if self.phase in ("loading", "starting", "running"):
                     self.phase = "failed"
         if row is None:
             return
@@ -150,10 +159,18 @@ class JobView(msgspec.Struct):
             case "agent.failed":
                 row.state = "failed"
                 row.since = None
+                # how its last process ended ("exit code 3") says more than the reason
+                # cut to the column; without one the reason is what there is
+                if not row.health or row.health == "ok":
+                    row.health = str(event.get("reason", ""))
             case "agent.stopped":
-                row.state = "stopped"
+                # A failed agent stays failed; an agent whose process had already ended
+                # keeps how it ended; a running one is just stopped.
+                if row.state not in ("failed", "exited"):
+                    row.health = ""
+                if row.state != "failed":
+                    row.state = "stopped"
                 row.since = None
-                row.health = ""
                 self.done.add(agent)
                 if self.phase == "stopping":
                     self._stop_next_stage()
@@ -184,7 +201,7 @@ class JobView(msgspec.Struct):
         return Snapshot(
             self.job, self.phase, self.stage, self.stages,
             [msgspec.structs.replace(row) for row in self.rows.values()], self.clock(),
-            self.ready_seconds, self.started, self.killed,
+            self.ready_seconds, self.started, self.killed, self.failure, self.exit_code,
         )
 
 
@@ -207,6 +224,7 @@ def progress_text(snap: Snapshot) -> str:
     total = len(snap.rows)
     ready = sum(1 for row in snap.rows if row.state == "ready")
     stopped = sum(1 for row in snap.rows if row.state in ("stopped", "failed", "pending"))
+    killed = f"; {_plural(snap.killed, 'agent')} killed at once" if snap.killed else ""
     match snap.phase:
         case "starting":
             return (f"{snap.job}: stage {max(snap.stage, 1)}/{snap.stages} starting: "
@@ -216,16 +234,17 @@ def progress_text(snap: Snapshot) -> str:
             return (f"{snap.job}: running, {ready} of {total} agents ready{took}, "
                     f"up {uptime(snap.now - snap.started)}; Ctrl-C stops")
         case "stopping":
-            return (f"{snap.job}: stopping: {stopped} of {total} agents stopped; "
+            failed = " failed," if snap.failure else ""
+            return (f"{snap.job}:{failed} stopping: {stopped} of {total} agents stopped; "
                     "Ctrl-C again kills")
         case "killing":
             return f"{snap.job}: killing every agent"
         case "stopped":
-            killed = (f"; {_plural(snap.killed, 'agent')} killed at once" if snap.killed
-                      else "")
             return f"{snap.job}: stopped{killed}"
         case "failed":
-            return f"{snap.job}: failed"
+            code = f" (exit code {snap.exit_code})" if snap.exit_code is not None else ""
+            why = f": {snap.failure}" if snap.failure else ""
+            return f"{snap.job}: failed{code}{why}{killed}"
     return f"{snap.job}: loading"
 
 

@@ -144,6 +144,51 @@ def test_a_shutdown_timeout_kill_says_so() -> None:
     assert states(view)["controller"] == ("killed", "killed: shutdown_timeout")
 
 
+def test_a_failed_job_and_its_failed_agent_stay_failed_through_the_stop() -> None:
+    view = JobView("demo", clock=Clock())
+    feed(view, {"event": "job.loaded"}, PLAN, {"event": "stage.started", "stage": 1},
+         {"event": "agent.started", "agent": "weather", "pid": 41, "host": "localhost"},
+         {"event": "agent.ready", "agent": "weather", "url": "http://localhost:1"},
+         {"event": "agent.started", "agent": "maps", "pid": 42, "host": "localhost"},
+         {"event": "agent.exited", "agent": "maps", "exit_code": 3},
+         {"event": "agent.failed", "agent": "maps",
+          "reason": "restarted 2 times within 60 s and exited again (exit code 3)"},
+         {"event": "job.failed", "reason": "agent 'maps' failed"},
+         {"event": "job.stopping", "reason": "failure"})
+    assert shown(view).splitlines()[0] == (
+        "demo: failed, stopping: 2 of 3 agents stopped; Ctrl-C again kills")
+    feed(view, {"event": "agent.stopped", "agent": "maps", "exit_code": 3},
+         {"event": "agent.stopped", "agent": "weather", "signal": "SIGTERM"},
+         {"event": "job.stopped", "exit_code": 1})
+    assert states(view) == {"weather": ("stopped", ""), "maps": ("failed", "exit code 3"),
+                            "controller": ("pending", "")}
+    text = shown(view)
+    assert text.splitlines()[0] == "demo: failed (exit code 1): agent 'maps' failed"
+    assert re.search(r"^\s+maps\s+failed\s+42\s+localhost\s+http://localhost:2\s+0\s+"
+                     r"exit code 3$", text, re.M), text
+
+
+def test_a_failed_agent_without_an_exit_shows_its_reason() -> None:
+    view = JobView("demo", clock=Clock())
+    feed(view, PLAN,
+         {"event": "agent.started", "agent": "maps", "pid": 42, "host": "localhost"},
+         {"event": "agent.failed", "agent": "maps", "reason": "not ready within 15 s"},
+         {"event": "agent.stopped", "agent": "maps", "signal": "SIGTERM"},
+         {"event": "job.stopped", "exit_code": 1})
+    assert states(view)["maps"] == ("failed", "not ready within 15 s")
+    assert shown(view).splitlines()[0] == "demo: failed (exit code 1)"
+
+
+def test_an_agent_that_had_exited_keeps_how_it_ended_when_stopped() -> None:
+    view = running_view()
+    feed(view, {"event": "agent.exited", "agent": "maps", "exit_code": 0},
+         {"event": "job.stopping", "reason": "signal", "signal": "SIGTERM"},
+         {"event": "agent.stopped", "agent": "maps", "exit_code": 0},
+         {"event": "job.stopped", "exit_code": 0})
+    assert states(view)["maps"] == ("stopped", "exit code 0")
+    assert shown(view).splitlines()[0] == "demo: stopped"
+
+
 def job_file(tmp_path: Path, **deployment: Any) -> Path:
     ports = free_ports(3)
     return write_job_document(
@@ -384,3 +429,23 @@ def test_table_cells_are_shown_as_written() -> None:
           "error": "[red]x[/red]\x1b]0;T\x07"})
     (row,) = [line for line in shown(view).splitlines() if " maps " in line]
     assert "[bold]h\ufffd2J" in row and row.endswith("[red]x[/red]\ufffd]0;T\ufffd")
+
+
+@pytest.mark.integration
+def test_the_final_table_of_a_failed_job_says_failed(tmp_path: Path) -> None:
+    good, bad = free_ports(2)
+    job = write_job_document(
+        tmp_path,
+        [agent_entry("good", good),
+         agent_entry("crash", bad, restart={"max_restarts": 1, "backoff": {"initial": 0.1}},
+                     EXIT_AFTER=0.01, EXIT_CODE=3)],
+        {"type": "hub-spoke", "hub": "good", "spokes": ["crash"]}, name="demo")
+    terminal = Terminal([*CLI, "start", str(job)])
+    try:
+        assert terminal.wait() == 1
+    finally:
+        terminal.close()
+    screen = terminal.text()
+    assert re.search(r"^demo: failed \(exit code 1\): agent 'crash' failed", screen, re.M), screen
+    assert re.search(r"^1\s+crash\s+failed\s+\d+\s+localhost\s+http://localhost:\d+\s+1\s+"
+                     r"exit code 3$", screen, re.M), screen
