@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
+from rich.cells import cell_len, set_cell_size
 from rich.table import Table
 from rich.text import Text
 
@@ -219,22 +220,41 @@ def uptime(seconds: float) -> str:
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
-def progress_text(snap: Snapshot) -> str:
-    """The line over the table: where the job is, in a few words."""
+def progress_text(snap: Snapshot, width: int | None = None) -> str:
+    """The line over the table: where the job is, in a few words; in fewer when the
+    sentence would not fit `width`, cut short with `…` when even those do not."""
+    text = _progress(snap, short=False)
+    if width is None or cell_len(text) <= width:
+        return text
+    text = _progress(snap, short=True)
+    return text if cell_len(text) <= width else set_cell_size(text, width - 1).rstrip() + "…"
+
+
+def _progress(snap: Snapshot, *, short: bool) -> str:
     total = len(snap.rows)
     ready = sum(1 for row in snap.rows if row.state == "ready")
     stopped = sum(1 for row in snap.rows if row.state in ("stopped", "failed", "pending"))
-    killed = f"; {_plural(snap.killed, 'agent')} killed at once" if snap.killed else ""
+    killed = "" if not snap.killed else (
+        f"; {snap.killed} killed" if short
+        else f"; {_plural(snap.killed, 'agent')} killed at once")
+    failed = " failed," if snap.failure else ""
+    up = uptime(snap.now - snap.started)
     match snap.phase:
+        case "starting" if short:
+            return (f"{snap.job}: stage {max(snap.stage, 1)}/{snap.stages} starting, "
+                    f"{ready}/{total} ready")
         case "starting":
             return (f"{snap.job}: stage {max(snap.stage, 1)}/{snap.stages} starting: "
                     f"{ready} of {total} agents ready")
+        case "running" if short:
+            return f"{snap.job}: running, {ready}/{total} ready, up {up}; Ctrl-C stops"
         case "running":
             took = f", ready in {snap.ready_seconds:.2f} s" if snap.ready_seconds else ""
             return (f"{snap.job}: running, {ready} of {total} agents ready{took}, "
-                    f"up {uptime(snap.now - snap.started)}; Ctrl-C stops")
+                    f"up {up}; Ctrl-C stops")
+        case "stopping" if short:
+            return f"{snap.job}:{failed} stopping, {stopped}/{total} stopped; Ctrl-C kills"
         case "stopping":
-            failed = " failed," if snap.failure else ""
             return (f"{snap.job}:{failed} stopping: {stopped} of {total} agents stopped; "
                     "Ctrl-C again kills")
         case "killing":
@@ -244,35 +264,115 @@ def progress_text(snap: Snapshot) -> str:
         case "failed":
             code = f" (exit code {snap.exit_code})" if snap.exit_code is not None else ""
             why = f": {snap.failure}" if snap.failure else ""
-            return f"{snap.job}: failed{code}{why}{killed}"
+            return f"{snap.job}: failed{code}{killed}{why}"
     return f"{snap.job}: loading"
 
 
-def table(snap: Snapshot, palette: Palette) -> Table:
-    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for heading in ("stage", "agent", "state", "pid", "host", "url", "uptime", "restarts",
-                    "health"):
-        grid.add_column(heading, no_wrap=True,
-                        justify="right" if heading in ("pid", "restarts", "uptime") else "left")
+COLUMNS = ("stage", "agent", "state", "pid", "host", "url", "uptime", "restarts", "health")
+SHORT_HEADINGS = {"stage": "st", "uptime": "up", "restarts": "rst"}
+RIGHT = frozenset({"pid", "uptime", "restarts"})
+GAP = 2
+"""Spaces between two columns (rich's padding of one on each side)."""
+FLEX_MINIMUM = {"health": 16, "url": 12, "host": 8}
+"""Columns that give way on a narrow terminal, and how far before the host goes."""
+URL_LAST = 6
+"""Narrower than this the URL column goes."""
+
+_Cells = dict[str, tuple[str, str]]
+
+
+def _width(column: str, heading: str, rows: list[_Cells]) -> int:
+    return max([cell_len(heading), *(cell_len(row[column][0]) for row in rows)])
+
+
+def _fit(rows: list[_Cells], width: int | None) -> tuple[list[str], dict[str, str],
+                                                         dict[str, int]]:
+    """The columns, their headings and the widths of those that give way, so the table
+    fits `width`: every column as wide as its widest cell while that fits (wide
+    terminals); otherwise, one step after the other until it fits, the host column goes
+    when every host is in its agent's URL anyway, headings get short (`st`, `up`,
+    `rst`), URLs lose `http://`, and then health, URL and host share what the
+    columns that never give way (stage, agent, state, pid, uptime, restarts) leave,
+    the health first, down to `FLEX_MINIMUM` (the host goes when even that does not
+    fit; below that the URL shrinks, and goes at `URL_LAST`). Cells cut short end in
+    `…` (URLs start with it: their ends hold the port); what still does not fit rich
+    cuts from every column."""
+    columns = list(COLUMNS)
+    headings = {column: column for column in COLUMNS}
+
+    def total() -> int:
+        return (sum(_width(c, headings[c], rows) for c in columns)
+                + GAP * (len(columns) - 1))
+
+    if width is None or total() <= width:
+        return columns, headings, {}
+    if all(not row["host"][0] or row["host"][0] in row["url"][0] for row in rows):
+        columns.remove("host")
+    if total() > width:
+        headings.update(SHORT_HEADINGS)
+    if total() > width:
+        for row in rows:
+            url, style = row["url"]
+            row["url"] = (url.removeprefix("http://"), style)
+    if total() <= width:
+        return columns, headings, {}
+    flex: list[str] = [c for c in ("health", "url", "host") if c in columns]
+    natural = {c: _width(c, headings[c], rows) for c in flex}
+    room = width - GAP * (len(columns) - 1) - sum(
+        _width(c, headings[c], rows) for c in columns if c not in flex)
+    widths: dict[str, int] = {c: min(natural[c], FLEX_MINIMUM[c]) for c in flex}
+    if "host" in widths and sum(widths.values()) > room:
+        columns.remove("host")
+        del widths["host"]
+        room += GAP
+    spare = room - sum(widths.values())
+    for column in widths:  # health, url, host: in that order
+        more = max(0, min(spare, natural[column] - widths[column]))
+        widths[column] += more
+        spare -= more
+    if spare < 0 and "url" in widths:  # very narrow: the URL goes before any other
+        if widths["url"] + spare >= URL_LAST:
+            widths["url"] += spare
+        else:
+            columns.remove("url")
+            del widths["url"]
+    return columns, headings, widths
+
+
+def table(snap: Snapshot, palette: Palette, width: int | None = None) -> Table:
+    """Every agent by stage; `width`: what the table must fit in (`_fit`), or None for
+    every column as wide as its widest cell."""
+    rows: list[_Cells] = []
     stage = None
     for row in sorted(snap.rows, key=lambda r: r.stage):
-        if stage is not None and row.stage != stage:
-            grid.add_section()
-        shown_stage = str(row.stage) if row.stage != stage else ""
-        stage = row.stage
         health = printable(row.health)
         if len(health) > HEALTH_WIDTH:
             health = health[: HEALTH_WIDTH - 1] + "…"
+        rows.append({
+            "stage": (str(row.stage) if row.stage != stage else "", ""),
+            "agent": (printable(row.agent), palette.colour(row.agent)),
+            "state": (printable(row.state), STATE_STYLES.get(row.state, "")),
+            "pid": ("" if row.pid is None else str(row.pid), ""),
+            "host": (printable(row.host), ""),
+            "url": (printable(row.url), ""),
+            "uptime": ("" if row.since is None else uptime(snap.now - row.since), ""),
+            "restarts": (str(row.restarts), ""),
+            "health": (health, "green" if health == "ok" else ("red" if health else "")),
+        })
+        stage = row.stage
+    columns, headings, widths = _fit(rows, width)
+    if "url" in widths:  # cut from the left: the port says more than the scheme
+        for cells in rows:
+            url, style = cells["url"]
+            if cell_len(url) > widths["url"]:
+                cells["url"] = ("…" + url[len(url) - widths["url"] + 1:], style)
+    grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in columns:
+        grid.add_column(headings[column], no_wrap=True, width=widths.get(column),
+                        justify="right" if column in RIGHT else "left")
+    for cells in rows:
+        if cells["stage"][0] and cells is not rows[0]:
+            grid.add_section()
         # Text, not str: rich would read "[...]" in a cell as markup
-        grid.add_row(
-            shown_stage,
-            Text(printable(row.agent), style=palette.colour(row.agent)),
-            Text(printable(row.state), style=STATE_STYLES.get(row.state, "")),
-            "" if row.pid is None else str(row.pid),
-            Text(printable(row.host)),
-            Text(printable(row.url)),
-            "" if row.since is None else uptime(snap.now - row.since),
-            str(row.restarts),
-            Text(health, style="green" if health == "ok" else ("red" if health else "")),
-        )
+        grid.add_row(*(Text(cells[c][0], style=cells[c][1]) for c in columns))
     return grid

@@ -165,9 +165,15 @@ class LiveView:
         with self._state_lock:
             snap = self.view.snapshot()
             palette = self.palette
-            grid = table(snap, palette)
-        headline = Text(printable(progress_text(snap)), style="bold")
-        if snap.phase in ("starting", "stopping"):
+            # Lines stay off the terminal's last column: one that wraps, or fills it
+            # and leaves the cursor waiting to wrap, throws off rich's count of the
+            # lines to redraw, and a stale copy of the line stays on the screen.
+            width = self.console.width - 1
+            grid = table(snap, palette, width)
+        spinning = snap.phase in ("starting", "stopping")
+        headline = Text(printable(progress_text(snap, width - 2 if spinning else width)),
+                        style="bold")
+        if spinning:
             return Group(Spinner("dots", text=headline), grid)
         return Group(headline, grid)
 

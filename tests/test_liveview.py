@@ -189,6 +189,89 @@ def test_an_agent_that_had_exited_keeps_how_it_ended_when_stopped() -> None:
     assert shown(view).splitlines()[0] == "demo: stopped"
 
 
+def hub_spoke(*extra: dict[str, Any]) -> JobView:
+    """examples/hub-spoke.yaml, running for a minute, with pids as long as Linux's."""
+    clock = Clock()
+    view = JobView("hub-spoke-demo", clock=clock)
+    urls = {"controller": "http://localhost:8101", "weather": "http://localhost:8102",
+            "maps": "http://localhost:8103"}
+    feed(view, {"event": "job.loaded"},
+         {"event": "plan.resolved", "stages": [["weather", "maps"], ["controller"]],
+          "agent_urls": urls})
+    for pid, agent in enumerate(("weather", "maps", "controller"), start=4194301):
+        feed(view, {"event": "agent.started", "agent": agent, "pid": pid, "host": "localhost"},
+             {"event": "agent.ready", "agent": agent, "url": urls[agent]})
+    feed(view, {"event": "job.ready", "seconds": 0.41}, *extra)
+    clock.now += 65
+    return view
+
+
+def drawn(view: JobView, width: int) -> list[str]:
+    console = Console(file=io.StringIO(), width=width, color_system=None)
+    with console.capture() as capture:
+        console.print(table(view.snapshot(), Palette(), width))
+    lines = [line.rstrip() for line in capture.get().splitlines()]
+    assert all(len(line) <= width for line in lines)
+    return lines
+
+
+def test_the_table_is_readable_on_80_columns() -> None:
+    """Agent, state, pid and health whole; the host, redundant with the URL, goes first."""
+    lines = drawn(hub_spoke(), 80)
+    assert lines[0].split() == ["st", "agent", "state", "pid", "url", "up", "rst", "health"]
+    assert [line.split() for line in lines[1:]] == [
+        ["1", "weather", "ready", "4194301", "http://localhost:8102", "1m05s", "0", "ok"],
+        ["maps", "ready", "4194302", "http://localhost:8103", "1m05s", "0", "ok"],
+        ["2", "controller", "ready", "4194303", "http://localhost:8101", "1m05s", "0", "ok"]]
+    stopping = hub_spoke({"event": "agent.unhealthy", "agent": "maps", "failures": 3,
+                          "error": "connection refused"},
+                         {"event": "job.stopping", "reason": "signal", "signal": "SIGINT"})
+    lines = drawn(stopping, 80)
+    assert lines[2].split() == ["maps", "unhealthy", "4194302", "…alhost:8103", "1m05s",
+                                "0", "connection", "refused"]
+    assert lines[3].split() == ["2", "controller", "stopping", "4194303", "…alhost:8101",
+                                "1m05s", "0"]
+
+
+def test_the_line_over_the_table_fits_its_width() -> None:
+    snap = hub_spoke().snapshot()
+    assert progress_text(snap, 100) == progress_text(snap) == (
+        "hub-spoke-demo: running, 3 of 3 agents ready, ready in 0.41 s, up 1m05s; "
+        "Ctrl-C stops")
+    assert progress_text(snap, 80) == "hub-spoke-demo: running, 3/3 ready, up 1m05s; Ctrl-C stops"
+    assert progress_text(snap, 30) == "hub-spoke-demo: running, 3/3…"
+    failed = hub_spoke({"event": "job.failed", "reason": "agent 'maps' failed: " + "x" * 80},
+                       {"event": "job.stopped", "exit_code": 1, "killed": True})
+    line = progress_text(failed.snapshot(), 80)
+    assert line.startswith("hub-spoke-demo: failed (exit code 1); 3 killed: agent 'maps'")
+    assert len(line) == 80 and line.endswith("x…")
+
+
+def test_wide_terminals_keep_every_column_and_heading() -> None:
+    for width in (100, None):
+        lines = [line.split() for line in drawn(hub_spoke(), width or 200)] if width else [
+            line.split() for line in shown(hub_spoke()).splitlines()[1:]]
+        assert lines[0] == ["stage", "agent", "state", "pid", "host", "url", "uptime",
+                            "restarts", "health"]
+        assert lines[1] == ["1", "weather", "ready", "4194301", "localhost",
+                            "http://localhost:8102", "1m05s", "0", "ok"]
+
+
+def test_a_host_that_is_not_in_the_url_stays_and_narrow_terminals_keep_the_ids() -> None:
+    view = hub_spoke({"event": "agent.started", "agent": "maps", "pid": 7,
+                      "host": "agentsup-hub-spoke-demo-maps"})
+    lines = drawn(view, 80)
+    assert lines[0].split()[4] == "host"
+    assert lines[2].split() == ["maps", "starting", "7", "agentsup…", "localhost:8103",
+                                "1m05s", "0"]
+    for width in (60, 50):
+        lines = drawn(hub_spoke(), width)
+        found = [re.search(r" (weather|maps|controller) +ready +419430\d ", line)
+                 for line in lines[1:]]
+        assert [m.group(1) if m else None for m in found] == ["weather", "maps", "controller"]
+    assert "url" not in lines[0].split()  # on 50 columns
+
+
 def job_file(tmp_path: Path, **deployment: Any) -> Path:
     ports = free_ports(3)
     return write_job_document(
@@ -449,3 +532,24 @@ def test_the_final_table_of_a_failed_job_says_failed(tmp_path: Path) -> None:
     assert re.search(r"^demo: failed \(exit code 1\): agent 'crash' failed", screen, re.M), screen
     assert re.search(r"^1\s+crash\s+failed\s+\d+\s+localhost\s+http://localhost:\d+\s+1\s+"
                      r"exit code 3$", screen, re.M), screen
+
+
+@pytest.mark.integration
+def test_an_80_column_terminal_shows_whole_ids_states_and_pids(tmp_path: Path) -> None:
+    terminal = Terminal([*CLI, "start", str(job_file(tmp_path))], columns=80)
+    try:
+        screen = terminal.wait_for(lambda s: "running, 3 of 3 agents ready" in s)
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+    # no stale copy of a redrawn line stays behind (a line filling the last column did)
+    assert "demo: running" not in terminal.text()
+    assert terminal.text().count("st  agent") == 1
+    lines = screen.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("st  agent"))
+    assert lines[header].split() == ["st", "agent", "state", "pid", "url", "up", "rst",
+                                     "health"]
+    rows = [re.match(r"^(?:\d\s+)?\s*(\w+)\s+ready\s+\d+\s+http://localhost:\d+\s+\d+s\s+0\s+ok$",
+                     line) for line in lines[header + 1: header + 4]]
+    assert [m.group(1) if m else None for m in rows] == ["weather", "maps", "controller"], screen
