@@ -276,12 +276,13 @@ def _run_actors(
             spec_at_launch=_live_spec(job, plan, agent, backend),
         )
 
-    def actor_for(agent: Agent, settings: AgentSettings) -> pykka.ActorRef[Any]:
+    def actor_for(agent: Agent, settings: AgentSettings, runs: int = 0) -> pykka.ActorRef[Any]:
         backend = backends[agent.deployment.target]
         runner = TappedRunner(backend.runner_for(agent), control.ring, agent.id)
         assert supervisor is not None  # started before the first agent actor
         return AgentActor.start(
-            settings, runner, supervisor, timers=timers, prober=prober, events=events
+            settings, runner, supervisor, timers=timers, prober=prober, events=events,
+            runs=runs,
         )
 
     by_id = {agent.id: agent for agent in job.agents}

@@ -520,3 +520,11 @@ def test_quiet_passes_only_while_no_failure_is_counted() -> None:
     assert not after_failure.quiet_passes  # the next pass resets the count: it is news
     (after_pass,) = of(h.send(h.checked(True)), Probe)
     assert after_pass.quiet_passes
+
+
+def test_an_agent_replaced_by_a_reload_goes_on_counting_its_runs() -> None:
+    h = History()
+    h.logic = AgentLogic(h.logic.settings, clock=lambda: h.now, runs=3)
+    assert [e.run for e in of(h.send(StartAgent()), Launch)] == [4]
+    h.send(Launched(4, 1001, "localhost"))
+    assert h.reports() == [AgentStarted("a", 4, 1001, "localhost")]

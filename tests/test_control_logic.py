@@ -14,6 +14,7 @@ from agentsup.messages import (
     AgentExited,
     AgentReady,
     AgentStarted,
+    AgentStartFailed,
     AgentStopped,
     ReloadJob,
     ReportStatus,
@@ -316,3 +317,166 @@ def test_status_health_says_how_an_agent_ended_and_nothing_while_stopped() -> No
     assert healths() == {"w": None, "hub": "ok"}
     logic.handle(AgentExited("hub", 1, 3, None))
     assert healths()["hub"] == "exit code 3"
+
+
+# ----------------------------------------------------------------------------- reload
+# and what else goes on meanwhile
+
+
+def answering(logic: SupervisorLogic, message: object) -> list[Effect]:
+    """`logic.handle(message)`, and every answer it gives handed to its reply, as the
+    supervisor actor does."""
+    effects = logic.handle(message)
+    for effect in replies(effects):
+        effect.reply(effect.status, dict(effect.body))
+    return effects
+
+
+def reload_to(logic: SupervisorLogic, plan: Any, launches: dict[str, str]
+              ) -> tuple[list[Effect], list[tuple[int, dict[str, Any]]]]:
+    answers, reply = collector()
+    effects = answering(
+        logic, ReloadJob(plan, texts(launches), {}, lambda agent_id, runs: agent_id, reply))
+    return effects, answers
+
+
+def pipeline(policy: RestartPolicy | None = None,
+             on_failure: FailureAction = FailureAction.SHUTDOWN) -> SupervisorLogic:
+    """a -> b -> c (stages c, b, a), all ready at run 1, launches known."""
+    policies = {a: policy for a in "abc"} if policy else {}
+    logic = SupervisorLogic(make_plan([["c"], ["b"], ["a"]], {"a": ["b"], "b": ["c"]}),
+                            policies=policies, on_failure=on_failure, clock=Clock())
+    answering(logic, StartJob())
+    for index, agent in enumerate("cba"):
+        answering(logic, AgentStarted(agent, 1, 11 + index, "localhost"))
+        answering(logic, AgentReady(agent, 1, "u", 0.1))
+    assert logic.phase.value == "running"
+    logic.launches = texts({"a": "a1", "b": "b1", "c": "c1"})
+    return logic
+
+
+def sends(effects: list[Effect]) -> list[Send]:
+    return [e for e in effects if isinstance(e, Send)]
+
+
+def test_reload_starts_a_changed_caller_once_its_restarting_callee_is_ready() -> None:
+    """The callee restarts on request while the reload comes to start its caller: the
+    caller waits, and starts when the callee is ready, outside the reload."""
+    logic = pipeline()
+    restart_answers, reply = collector()
+    answering(logic, RestartAgents(("c",), reply))
+    answering(logic, AgentStarted("c", 2, 21, "localhost"))
+    effects, answers = reload_to(logic, logic.plan, {"a": "a1", "b": "b2", "c": "c1"})
+    assert sends(effects) == [Send("b", StopAgent())]
+    effects = answering(logic, AgentStopped("b", 0, None))
+    assert [e.agent_id for e in effects if isinstance(e, Replace)] == ["b"]
+    assert sends(effects) == []  # c is not ready: b waits
+    [refused] = replies(answering(logic, StopAgents(("b",), collector()[1])))
+    assert (refused.status, dict(refused.body)) == (
+        409, {"error": "agent 'b' waits for the reload to start it"})
+    effects = answering(logic, AgentReady("c", 2, "u", 0.1))
+    assert sends(effects) == [Send("b", StartAgent())]
+    assert restart_answers == [(200, {"ok": True, "agents": {"c": "ready"}})]
+    answering(logic, AgentStarted("b", 2, 22, "localhost"))
+    effects = answering(logic, AgentReady("b", 2, "u", 0.1))
+    assert events(effects, "job.reloaded") == [
+        {"added": [], "removed": [], "restarted": ["b"]}]
+    assert answers[0][1]["ok"] is True and answers[0][1]["agents"] == {"b": "ready"}
+    assert logic.states() == {"c": "ready", "b": "ready", "a": "ready"}
+
+
+def test_reload_starts_a_changed_caller_once_its_crashed_callee_is_back() -> None:
+    logic = pipeline(RestartPolicy(max_restarts=3))
+    effects = answering(logic, AgentExited("c", 1, None, 9))
+    assert sends(effects) == [Send("c", RestartAgent(1, 0.5))]
+    reload_to(logic, logic.plan, {"a": "a1", "b": "b2", "c": "c1"})
+    assert sends(answering(logic, AgentStopped("b", 0, None))) == []
+    answering(logic, AgentStarted("c", 2, 21, "localhost"))
+    assert sends(answering(logic, AgentReady("c", 2, "u", 0.1))) == [Send("b", StartAgent())]
+
+
+def test_a_stop_request_of_an_agent_the_reload_starts_is_its_outcome() -> None:
+    logic = pipeline()
+    effects, answers = reload_to(logic, logic.plan, {"a": "a1", "b": "b1", "c": "c2"})
+    answering(logic, AgentStopped("c", 0, None))  # the reload's stop; c starts again
+    stop_answers, reply = collector()
+    assert sends(answering(logic, StopAgents(("c",), reply))) == [Send("c", StopAgent())]
+    effects = answering(logic, AgentStopped("c", None, 15))
+    assert stop_answers == [(200, {"ok": True, "agents": {"c": "stopped"}})]
+    assert events(effects, "job.reloaded") == [
+        {"added": [], "removed": [], "restarted": ["c"]}]
+    assert answers == [(200, {"ok": False, "added": [], "removed": [], "restarted": ["c"],
+                              "agents": {"c": "stopped"}})]
+    assert logic.states()["c"] == "stopped"
+    # the reload is over: another one is taken
+    effects, _ = reload_to(logic, logic.plan, {"a": "a1", "b": "b1", "c": "c3"})
+    assert events(effects, "job.reloading") != []
+
+
+def test_run_numbers_go_on_across_a_reload_and_a_restart_of_a_changed_agent_answers() -> None:
+    """A failed agent whose command a reload fixed: restart starts it under the new
+    actor, whose runs go on from the old one's, and answers once it is ready."""
+    logic = SupervisorLogic(make_plan([["a", "broken"]]), policies={
+        "broken": RestartPolicy(mode=RestartMode.NO)}, on_failure=FailureAction.CONTINUE,
+        clock=Clock())
+    answering(logic, StartJob())
+    answering(logic, AgentStarted("a", 1, 11, "localhost"))
+    answering(logic, AgentReady("a", 1, "u", 0.1))
+    answering(logic, AgentStarted("broken", 1, 12, "localhost"))
+    answering(logic, AgentExited("broken", 1, 3, None))
+    assert logic.states() == {"a": "ready", "broken": "failed"}
+    logic.launches = texts({"a": "a1", "broken": "broken1"})
+    effects, answers = reload_to(logic, logic.plan, {"a": "a1", "broken": "broken2"})
+    assert [(e.agent_id, e.runs) for e in effects if isinstance(e, Replace)] == [
+        ("broken", 1)]
+    assert answers[0][1]["ok"] is True and logic.states()["broken"] == "failed"
+    restart_answers, reply = collector()
+    answering(logic, RestartAgents(("broken",), reply))
+    answering(logic, AgentStarted("broken", 2, 13, "localhost"))
+    answering(logic, AgentReady("broken", 2, "u", 0.1))
+    assert restart_answers == [(200, {"ok": True, "agents": {"broken": "ready"}})]
+    [status] = replies(answering(logic, ReportStatus(collector()[1])))
+    assert {a["id"]: a["run"] for a in status.body["agents"]} == {"a": 1, "broken": 2}
+
+
+def test_the_first_launch_of_a_replaced_agent_that_fails_is_its_failure() -> None:
+    """Its run numbers go on, but the new actor's first launch is still a start: a
+    failure to start it ends the agent rather than restarting it under its policy."""
+    logic = pipeline(RestartPolicy(max_restarts=3), on_failure=FailureAction.CONTINUE)
+    effects, answers = reload_to(logic, logic.plan, {"a": "a1", "b": "b1", "c": "c2"})
+    effects = answering(logic, AgentStopped("c", 0, None))
+    assert [(e.agent_id, e.runs) for e in effects if isinstance(e, Replace)] == [("c", 1)]
+    effects = answering(logic, AgentStartFailed("c", 2, "no such file"))
+    assert events(effects, "agent.restarting") == []
+    assert answers[0][1]["agents"] == {"c": "failed: no such file"}
+
+
+def test_a_restart_request_of_an_agent_a_reload_replaces_answers_its_readiness() -> None:
+    logic = pipeline()
+    restart_answers, reply = collector()
+    answering(logic, RestartAgents(("c",), reply))
+    answering(logic, AgentStarted("c", 2, 21, "localhost"))
+    effects, answers = reload_to(logic, logic.plan, {"a": "a1", "b": "b1", "c": "c2"})
+    assert sends(effects) == [Send("c", StopAgent())]
+    effects = answering(logic, AgentStopped("c", 0, None))
+    assert restart_answers == []  # stopped only to start again
+    assert [(e.agent_id, e.runs) for e in effects if isinstance(e, Replace)] == [("c", 2)]
+    answering(logic, AgentStarted("c", 3, 22, "localhost"))
+    answering(logic, AgentReady("c", 3, "u", 0.1))
+    assert restart_answers == [(200, {"ok": True, "agents": {"c": "ready"}})]
+    assert answers[0][1]["agents"] == {"c": "ready"}
+
+
+def test_a_restart_request_the_reload_cannot_start_again_is_answered() -> None:
+    """b is restarting on request and changed by the reload, but its callee c has
+    exited meanwhile (code 0, restart policy "no"): the reload does not start b, and
+    says so to the restart request too."""
+    logic = pipeline(RestartPolicy(mode=RestartMode.NO))
+    answering(logic, AgentExited("c", 1, 0, None))  # exited: not settled, and not running
+    restart_answers, reply = collector()
+    answering(logic, RestartAgents(("b",), reply))
+    reload_to(logic, logic.plan, {"a": "a1", "b": "b2", "c": "c1"})
+    answering(logic, AgentStopped("b", 0, None))
+    assert restart_answers == [(200, {"ok": False, "agents": {
+        "b": "not started: 'c' is not running"}})]
+

@@ -69,10 +69,11 @@ class AgentActor(pykka.ThreadingActor):
         prober: Prober,
         events: EventLog,
         clock: Callable[[], float] = time.monotonic,
+        runs: int = 0,
     ) -> None:
         super().__init__()
         self.settings = settings
-        self.logic = AgentLogic(settings, clock=clock)
+        self.logic = AgentLogic(settings, clock=clock, runs=runs)
         self.runner = runner
         self.supervisor = supervisor
         self.timers = timers

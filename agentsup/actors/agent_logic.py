@@ -78,11 +78,15 @@ class AgentLogic:
     """Phases, runs and generations, the readiness schedule, liveness failures and the
     three ways a stop completes (exit first, stop first, or the exit never reported)."""
 
-    def __init__(self, settings: AgentSettings, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self, settings: AgentSettings, *, clock: Callable[[], float], runs: int = 0
+    ) -> None:
+        """`runs`: how many times the agent was launched before (by the actor a reload
+        replaced); this logic's launches go on counting from there."""
         self.settings = settings
         self.clock = clock
         self.phase = AgentPhase.IDLE
-        self.run = 0
+        self.run = runs
         self.generation = 0
         self.alive = False
         self.expected_exit = False

@@ -68,6 +68,12 @@ class ControlRequests:
             return [Respond(reply, 409, {"error": f"the job is {state.phase.value}"})]
         for agent_id in agents:
             agent_state = state.agents[agent_id].state
+            reload = state.reload
+            if agent_state is AgentState.PENDING and reload is not None and (
+                agent_id in reload.to_start
+            ):
+                return [Respond(reply, 409, {
+                    "error": f"agent {agent_id!r} waits for the reload to start it"})]
             if agent_state is AgentState.PENDING:
                 return [Respond(reply, 409, {
                     "error": f"agent {agent_id!r} has not been started yet (its stage is "

@@ -62,10 +62,12 @@ class Respond(msgspec.Struct, frozen=True):
 
 
 class Replace(msgspec.Struct, frozen=True):
-    """Stop the actor of `agent_id`, if any, and put `make(agent_id)` in its place."""
+    """Stop the actor of `agent_id`, if any, and put `make(agent_id, runs)` in its place:
+    `runs` launches so far, so that the new actor's run numbers go on from there."""
 
     agent_id: str
-    make: Callable[[str], Any]
+    make: Callable[[str, int], Any]
+    runs: int = 0
 
 
 class Retire(msgspec.Struct, frozen=True):
@@ -100,6 +102,10 @@ class JobPhase(StrEnum):
 class AgentRecord(msgspec.Struct):
     state: AgentState = AgentState.PENDING
     run: int = 0
+    """How many times it has been launched (the run of its latest launch)."""
+    first_run: int = 1
+    """The first run of its current actor (a reload's replacement goes on counting):
+    that run failing to start is the agent's failure, a later one a restart's."""
     ever_started: bool = False
     pid: int | None = None
     host: str | None = None

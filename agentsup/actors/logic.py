@@ -113,6 +113,15 @@ class SupervisorLogic:
         agent_id = getattr(message, "agent_id", None)
         if isinstance(agent_id, str) and agent_id not in self.state.agents:
             return []  # from the actor of an agent a reload removed
+        effects = self._dispatch(message)
+        if self.state.reload is not None:
+            # An agent the reload waits to start may be free to start now (or never
+            # able to), whatever the message was: a callee that was restarting when
+            # the reload came to it is ready now, say.
+            effects.extend(self._reload.start_ready())
+        return effects
+
+    def _dispatch(self, message: object) -> list[Effect]:
         match message:
             case StartJob():
                 return self._start_job()
@@ -310,7 +319,10 @@ class SupervisorLogic:
         agent = self.state.agents[message.agent_id]
         if agent.state in (AgentState.STOPPING, AgentState.STOPPED):
             return []
-        if message.run > 1 and self.state.phase not in (JobPhase.STOPPING, JobPhase.FINISHED):
+        agent.run = max(agent.run, message.run)  # launched, if not up
+        if message.run > agent.first_run and self.state.phase not in (
+            JobPhase.STOPPING, JobPhase.FINISHED
+        ):
             # A restart that could not launch or come up (a host still unreachable, say)
             # is one more failure under the restart policy, not the end of the agent.
             budget = self.state.budgets[message.agent_id]
@@ -396,8 +408,11 @@ class SupervisorLogic:
         elif message.exit_code is not None:
             fields["exit_code"] = message.exit_code
         effects: list[Effect] = [Emit("agent.stopped", fields)]
-        for waits in (state.stop_waits, state.restart_waits):
-            effects.extend(record_outcome(waits, agent_id, "stopped"))
+        effects.extend(record_outcome(state.stop_waits, agent_id, "stopped"))
+        if not self._reload.restarts(agent_id):
+            # (A restart request of an agent the reload stops to start it again is
+            # answered by its readiness under the new launch.)
+            effects.extend(record_outcome(state.restart_waits, agent_id, "stopped"))
         if state.phase is JobPhase.STOPPING and not state.stopping:
             effects.extend(self._shutdown.stop_next_stage())
         elif state.phase is JobPhase.STARTING:

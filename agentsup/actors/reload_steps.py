@@ -21,6 +21,7 @@ from agentsup.actors.job_state import (
     Retire,
     Send,
 )
+from agentsup.actors.waiting import record_outcome
 from agentsup.messages import ReloadJob, StartAgent, StopAgent
 from agentsup.plan import DeploymentPlan
 from agentsup.restart import RestartBudget, RestartPolicy
@@ -64,12 +65,24 @@ class Reload:
             AgentState.STARTING, AgentState.READY, AgentState.UNHEALTHY, AgentState.RESTARTING)
 
     def stopped(self, agent_id: str) -> list[Effect]:
-        """An agent has stopped: if the reload stopped it, go on with the next stops."""
+        """An agent has stopped: if the reload stopped it, go on with the next stops; if
+        the reload was starting it (and a stop request stopped it), that is its outcome."""
         reload = self.state.reload
-        if reload is None or agent_id not in reload.stopping:
+        if reload is None:
+            return []
+        if agent_id in reload.starting:
+            return self.outcome(agent_id, "stopped")
+        if agent_id not in reload.stopping:
             return []
         reload.stopping.discard(agent_id)
         return self.stop_next()
+
+    def restarts(self, agent_id: str) -> bool:
+        """Whether the reload is stopping `agent_id` to start it again: that stop then
+        answers no restart request (its readiness under the new launch does)."""
+        reload = self.state.reload
+        return reload is not None and agent_id in reload.stopping and (
+            agent_id in reload.restarted)
 
     def stop_next(self) -> list[Effect]:
         state = self.state
@@ -105,17 +118,25 @@ class Reload:
         for agent_id in reload.added + reload.changed:
             state.budgets[agent_id] = RestartBudget(
                 message.policies.get(agent_id, RestartPolicy()))
-            effects.append(Replace(agent_id, message.make))
+            record = state.agents[agent_id]
+            # The new actor numbers its launches on from the old one's: `run` counts
+            # every launch, and a restart request waits for a run after the one it saw.
+            record.first_run = record.run + 1
+            effects.append(Replace(agent_id, message.make, record.run))
         for agent_id in reload.restarted:
             state.agents[agent_id].state = AgentState.PENDING
             state.agents[agent_id].restarts += 1
         state.find_dependents()
         state.pending_dependents = {}
-        return effects + self._start_ready()
+        return effects + self.start_ready()
 
-    def _start_ready(self) -> list[Effect]:
+    def start_ready(self) -> list[Effect]:
         """Start each waiting agent whose peers of earlier stages are all ready (the
-        ordering rule)."""
+        ordering rule), and answer once every agent has an outcome.
+
+        The logic asks after every message while a reload is under way: a peer may
+        become ready (or end for good) outside the reload, a callee that was restarting
+        or recovering from a crash when the reload came to start its caller."""
         state = self.state
         reload = state.reload
         if reload is None or reload.stop_queue or reload.stopping:
@@ -131,7 +152,10 @@ class Reload:
                 and not state.settled(p)]
             if blocked:
                 reload.to_start.remove(agent_id)
-                reload.outcomes[agent_id] = f"not started: {blocked[0]!r} is not running"
+                outcome = f"not started: {blocked[0]!r} is not running"
+                reload.outcomes[agent_id] = outcome
+                # A restart request it stopped for the reload gets the same answer.
+                effects.extend(record_outcome(state.restart_waits, agent_id, outcome))
             elif all(state.settled(p) for p in peers):
                 reload.to_start.remove(agent_id)
                 reload.starting.add(agent_id)
@@ -154,12 +178,12 @@ class Reload:
         return effects
 
     def outcome(self, agent_id: str, outcome: str) -> list[Effect]:
-        """An agent the reload started is ready, or failed."""
+        """An agent the reload started is ready, failed, or was stopped on request."""
         reload = self.state.reload
         if reload is None or agent_id not in reload.starting or agent_id in reload.outcomes:
             return []
         reload.outcomes[agent_id] = outcome
-        return self._start_ready()
+        return self.start_ready()
 
     def abandon(self) -> list[Effect]:
         """The job stops: a reload under way is answered as not done."""

@@ -80,11 +80,11 @@ class JobSupervisor(pykka.ThreadingActor):
             case After(seconds=seconds, message=later):
                 me = self.actor_ref
                 self.timers.call_later(seconds, lambda: tell_quietly(me, later))
-            case Replace(agent_id=agent_id, make=make):
+            case Replace(agent_id=agent_id, make=make, runs=runs):
                 old = self.agents.pop(agent_id, None)
                 if old is not None:
                     old.stop(block=False)
-                self.agents[agent_id] = make(agent_id)
+                self.agents[agent_id] = make(agent_id, runs)
             case Retire(agent_id=agent_id):
                 old = self.agents.pop(agent_id, None)
                 if old is not None:

@@ -39,7 +39,9 @@ from agentsup.runners.base import Backend, Reloaded, RunnerError
 from agentsup.settings import restart_policies
 
 SettingsFor = Callable[[JobDefinition, DeploymentPlan, Agent], AgentSettings]
-ActorFor = Callable[[Agent, AgentSettings], pykka.ActorRef[Any]]
+ActorFor = Callable[[Agent, AgentSettings, int], pykka.ActorRef[Any]]
+"""Makes and starts the actor of an agent, its run numbers going on from the third
+argument (how many times the agent was launched before)."""
 
 if TYPE_CHECKING:
     from agentsup.control.server import ControlServer
@@ -121,8 +123,8 @@ class Reloader:
         ensure_open_files(len(job.agents))
         launches = {a.id: launch_of(a, settings[a.id]) for a in job.agents}
 
-        def make(agent_id: str) -> pykka.ActorRef[Any]:
-            return self.actor_for(agents[agent_id], settings[agent_id])
+        def make(agent_id: str, runs: int) -> pykka.ActorRef[Any]:
+            return self.actor_for(agents[agent_id], settings[agent_id], runs)
 
         status, body = self.control.ask(
             lambda reply: ReloadJob(plan, launches, restart_policies(job), make, reply)

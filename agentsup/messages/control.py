@@ -54,6 +54,7 @@ class ReloadJob(msgspec.Struct, frozen=True):
     plan: Any  # DeploymentPlan; Any here keeps messages free of the planner's imports
     launches: Mapping[str, LaunchText]
     policies: Mapping[str, Any]
-    make: Callable[[str], Any]
-    """Makes the actor (not yet started) of an added or changed agent, by id."""
+    make: Callable[[str, int], Any]
+    """Makes the actor of an added or changed agent, by id and how many times the agent
+    was launched before (its run numbers go on from there)."""
     reply: Reply
