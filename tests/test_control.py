@@ -381,3 +381,41 @@ def test_a_socket_path_too_long_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         "t.sock: cannot listen on the control socket: AF_UNIX path too long")
     assert result.stdout == ""
+
+
+def test_a_restart_during_start_up_holds_the_next_stage_back(tmp_path: Path) -> None:
+    """a -> b -> c (stages c, b, a). c is restarted on request while b starts: a, which
+    may call c, starts only once c is ready again, and so does `job.ready`. Each agent
+    is held back from readiness by its UNHEALTHY_FILE until the test lets it go."""
+    ports = free_ports(3)
+    held_b, held_c = tmp_path / "held_b", tmp_path / "held_c"
+    held_b.touch()
+    job = write_job_document(
+        tmp_path,
+        [agent_entry("a", ports[0]), agent_entry("b", ports[1], UNHEALTHY_FILE=held_b),
+         agent_entry("c", ports[2], UNHEALTHY_FILE=held_c)],
+        {"type": "pipeline", "stages": ["a", "b", "c"]},
+    )
+    with supervisor(job) as run:
+        run.wait_for("stage.started", where=lambda e: e["stage"] == 2)
+        held_c.touch()
+        restart = subprocess.Popen(agentsup_command("restart", "t", "c"), text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   env=dict(os.environ))
+        try:
+            run.wait_for("agent.started", where=lambda e: e["agent"] == "c" and e["run"] == 2)
+            held_b.unlink()
+            run.wait_for("agent.ready", where=lambda e: e["agent"] == "b")
+            held_c.unlink()
+            out, err = restart.communicate(timeout=60)
+            assert (restart.returncode, out.strip()) == (0, "c: ready"), err
+        finally:
+            restart.kill()
+        run.wait_for("job.ready")
+        order = [(e["event"], e.get("agent", e.get("stage"))) for e in run.events
+                 if e.get("event") in ("agent.ready", "agent.starting", "job.ready")]
+        assert order == [("agent.starting", "c"), ("agent.ready", "c"),
+                         ("agent.starting", "b"), ("agent.ready", "b"), ("agent.ready", "c"),
+                         ("agent.starting", "a"), ("agent.ready", "a"), ("job.ready", None)]
+        run.signal(signal.SIGTERM)
+        assert run.wait() == 0

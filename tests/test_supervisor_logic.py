@@ -35,6 +35,7 @@ from agentsup.messages import (
     KillAgent,
     KillAll,
     RestartAgent,
+    RestartAgents,
     ShutdownTimedOut,
     StartAgent,
     StartJob,
@@ -319,6 +320,28 @@ def test_ready_from_an_earlier_stage_after_a_restart_does_not_advance_again() ->
     assert sends(again) == []
     assert targets(h.effects, StartAgent) == ["summarise", "clean", "fetch"]
     assert len(events(h.effects, "job.ready")) == 1
+
+
+@pytest.mark.parametrize("how", ["crash", "request"])
+def test_the_next_stage_waits_for_an_earlier_stage_agent_on_its_way_back(how: str) -> None:
+    """Stage 1's agent restarts (after a crash, or on request) while stage 2 starts:
+    stage 2 getting ready does not start stage 3, whose agents may call it; its return
+    does, and the job is ready only then."""
+    h = History(pipeline(), policy=ON_FAILURE)
+    h.feed(StartJob())
+    assert targets(h.up("summarise"), StartAgent) == ["clean"]
+    if how == "crash":
+        assert targets(h.exited("summarise", 1), RestartAgent) == ["summarise"]
+    else:
+        restart = h.feed(RestartAgents(("summarise",), lambda status, body: None))
+        assert targets(restart, RestartAgent) == ["summarise"]
+    h.launched("summarise")  # starting again, not ready
+    clean = h.up("clean")
+    assert sends(clean) == [] and "stage.ready" not in names(clean)
+    back = h.ready("summarise")
+    assert targets(back, StartAgent) == ["fetch"]
+    assert [e.fields["stage"] for e in events(back, "stage.ready", "stage.started")] == [2, 3]
+    assert "job.ready" in names(h.up("fetch"))
 
 
 def test_a_stage_waits_for_its_agent_that_crashed_before_the_stage_was_ready() -> None:

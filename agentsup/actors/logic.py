@@ -222,10 +222,16 @@ class SupervisorLogic:
         return effects
 
     def _maybe_advance(self) -> list[Effect]:
+        """Start the next stage once this one is settled and no agent of an earlier
+        stage is on its way back (restarting after a crash or on request): the next
+        stage's agents may call it."""
         state = self.state
         effects: list[Effect] = []
         while state.phase is JobPhase.STARTING and all(
             state.settled(a) for a in state.plan.stages[state.stage]
+        ) and not any(
+            state.agents[a].state in (AgentState.STARTING, AgentState.RESTARTING)
+            for stage in state.plan.stages[:state.stage] for a in stage
         ):
             effects.append(
                 Emit(
