@@ -480,3 +480,12 @@ def test_a_restart_request_the_reload_cannot_start_again_is_answered() -> None:
     assert restart_answers == [(200, {"ok": False, "agents": {
         "b": "not started: 'c' is not running"}})]
 
+
+def test_status_shows_the_url_an_agent_was_ready_at() -> None:
+    """A swarm agent's URL in the plan names its node only as a placeholder; its
+    readiness carries the real one."""
+    logic, _ = running()
+    answering(logic, AgentReady("w", 1, "http://10.0.0.2:9001", 0.1))
+    [answer] = replies(answering(logic, ReportStatus(collector()[1])))
+    assert {a["id"]: a["url"] for a in answer.body["agents"]} == {
+        "w": "http://10.0.0.2:9001", "hub": "http://localhost:9002"}

@@ -48,7 +48,7 @@ class ControlRequests:
                 "state": agent.state.value,
                 "pid": agent.pid if running else None,
                 "host": agent.host,
-                "url": state.plan.agent_urls.get(agent_id),
+                "url": agent.url or state.plan.agent_urls.get(agent_id),
                 "run": agent.run,
                 "restarts": agent.restarts,
                 "uptime": uptime,

@@ -106,6 +106,9 @@ class AgentRecord(msgspec.Struct):
     first_run: int = 1
     """The first run of its current actor (a reload's replacement goes on counting):
     that run failing to start is the agent's failure, a later one a restart's."""
+    url: str | None = None
+    """The URL it was last ready at, as its actor probes it (a swarm agent's is known
+    only once its task runs); None until then and once a reload changed it."""
     ever_started: bool = False
     pid: int | None = None
     host: str | None = None

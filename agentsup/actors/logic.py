@@ -205,6 +205,7 @@ class SupervisorLogic:
             return []
         agent.state = AgentState.READY
         agent.health = "ok"
+        agent.url = message.url
         effects: list[Effect] = [
             Emit(
                 "agent.ready",

@@ -122,6 +122,7 @@ class Reload:
             # The new actor numbers its launches on from the old one's: `run` counts
             # every launch, and a restart request waits for a run after the one it saw.
             record.first_run = record.run + 1
+            record.url = None
             effects.append(Replace(agent_id, message.make, record.run))
         for agent_id in reload.restarted:
             state.agents[agent_id].state = AgentState.PENDING
