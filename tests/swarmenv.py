@@ -9,6 +9,9 @@ down with `scripts/test-swarm down`.
 
 `swarm_job` gives each test its own job name and removes whatever carries that job's
 label afterwards (services first, then networks), whatever the test did.
+
+A swarm that was up before the session (both nodes ready, others may be using it) is
+left up: only a swarm the session built is torn down.
 """
 
 from __future__ import annotations
@@ -47,15 +50,32 @@ def _script(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
                           timeout=timeout, check=False)
 
 
+def _already_up() -> bool:
+    """Whether both nodes of the test swarm answer and are in the swarm already."""
+    try:
+        worker = _script("env").stdout.strip()
+        states = [
+            subprocess.run(["docker", *host, "info", "--format", "{{.Swarm.LocalNodeState}}"],
+                           capture_output=True, text=True, timeout=30,
+                           check=False).stdout.strip()
+            for host in ([], ["-H", worker])
+        ]
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return states == ["active", "active"]
+
+
 @pytest.fixture(scope="session")
 def swarm(docker_image: str) -> Iterator[Swarm]:
+    found_up = _already_up()
     try:
         result = _script("up")
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"cannot set up the test swarm with {SCRIPT.name}: {exc}")
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-5:])
-        _script("down", timeout=120)
+        if not found_up:
+            _script("down", timeout=120)
         pytest.skip(f"cannot set up the test swarm with {SCRIPT.name}: {tail}")
     worker_host = _script("env").stdout.strip()
     manager = docker.from_env(timeout=60)
@@ -65,7 +85,8 @@ def swarm(docker_image: str) -> Iterator[Swarm]:
     finally:
         manager.close()
         worker.close()
-        _script("down", timeout=120)
+        if not found_up:
+            _script("down", timeout=120)
 
 
 def labelled(client: Any, job: str) -> tuple[list[Any], list[Any]]:
