@@ -324,6 +324,36 @@ def test_down_removes_what_a_killed_supervisor_left(
 
 @pytest.mark.integration
 @pytest.mark.timeout(SWARM_TIMEOUT)
+def test_a_start_right_after_a_killed_supervisor_waits_until_the_old_network_is_gone(
+    tmp_path: Path, swarm: Swarm, swarm_job: str
+) -> None:
+    # Swarm accepts the removal of an overlay network whose tasks are still being torn
+    # down and deletes it only later: the next start must not create it before then.
+    p_mgr, p_wrk = free_ports(2)
+    path = write_job(tmp_path, swarm_job,
+                     [swarm_agent("on_manager", p_mgr, "node.role==manager"),
+                      swarm_agent("on_worker", p_wrk, "node.role==worker")],
+                     {"type": "dynamic"})
+    with supervisor(path) as first:
+        first.wait_for("job.ready", timeout=120)
+        old_network = swarm.manager.networks.get(f"agentsup-{swarm_job}-swarm").id
+        first.kill()  # SIGKILL: services, tasks and the network stay
+        # (Inside the helper's block, whose exit ends the agents' pids on the nodes.)
+        with supervisor(path) as second:
+            second.wait_for("job.ready", timeout=120)
+            removed = second.index_of("network.removed")
+            assert second.events[removed]["reason"] == "left over from an earlier run"
+            assert removed < second.index_of("network.created")
+            assert not second.named("swarm.cleanup_failed")
+            assert swarm.manager.networks.get(f"agentsup-{swarm_job}-swarm").id != old_network
+            assert get_json(f"http://{WORKER_ADDRESS}:{p_wrk}/whoami") == {"id": "on_worker"}
+            second.signal(signal.SIGTERM)
+            assert second.wait(timeout=90) == 0, second.stderr_text()
+    assert labelled(swarm.manager, swarm_job) == ([], [])
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(SWARM_TIMEOUT)
 def test_an_unschedulable_task_is_a_failed_start_with_swarms_reason(
     tmp_path: Path, swarm: Swarm, swarm_job: str
 ) -> None:

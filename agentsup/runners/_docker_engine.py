@@ -129,14 +129,16 @@ def nano_cpus(cpu: float) -> int:
 
 
 class Found(msgspec.Struct, frozen=True):
-    """A container or network that carries a job's label."""
+    """A container, service or network that carries a job's label."""
 
-    kind: str  # "container" or "network"
+    kind: str  # "container", "service" or "network"
     id: str
     name: str
     agent: str | None
     run: str | None
     host_ports: tuple[int, ...] = ()
+    grace: float = 0.0
+    """A service's stop grace period in seconds: how long its task may outlive it."""
 
     def describe(self) -> str:
         owner = f" (agent {self.agent!r})" if self.agent else ""

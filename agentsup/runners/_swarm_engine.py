@@ -32,6 +32,7 @@ from agentsup.runners._docker_engine import (
     job_networks,
     memory_bytes,
     nano_cpus,
+    network_exists,
     remove_network,
 )
 from agentsup.runners._docker_engine import (
@@ -42,8 +43,12 @@ from agentsup.runners.base import LaunchSpec, RunnerError
 WAITING_STATES = frozenset({"new", "allocated", "pending", "assigned", "accepted",
                             "preparing", "ready", "starting"})
 """Task states on the way to `running`."""
-NETWORK_RELEASE_TIMEOUT = 20.0
-"""Seconds a network may stay in use by tasks that are still being torn down."""
+NETWORK_RELEASE_TIMEOUT = 30.0
+"""Seconds, beyond the longest stop grace period of the services removed with it, that
+an overlay network may take to be gone after its removal was asked for."""
+DEFAULT_GRACE = 10.0
+"""Swarm's stop grace period for a service that names none."""
+NETWORK_POLL_INTERVAL = 0.25
 
 
 def swarm_engine(swarm: SwarmSettings) -> str:
@@ -246,6 +251,13 @@ def node_address(api: Any, node_id: str) -> tuple[str, str]:
     return name, address
 
 
+def _grace_seconds(spec: Mapping[str, Any]) -> float:
+    """A service's stop grace period: how long its task may take to end once removed."""
+    container = ((spec.get("TaskTemplate") or {}).get("ContainerSpec")) or {}
+    grace = container.get("StopGracePeriod")
+    return DEFAULT_GRACE if grace is None else int(grace) / 1e9
+
+
 def job_services(api: Any, job: str, run_id: str | None = None) -> list[Found]:
     wanted = [f"{LABEL_JOB}={job}"]
     if run_id is not None:
@@ -255,7 +267,8 @@ def job_services(api: Any, job: str, run_id: str | None = None) -> list[Found]:
         spec = attrs.get("Spec") or {}
         marks = spec.get("Labels") or {}
         found.append(Found(kind="service", id=attrs["ID"], name=spec.get("Name", attrs["ID"]),
-                           agent=marks.get(LABEL_AGENT), run=marks.get(LABEL_RUN)))
+                           agent=marks.get(LABEL_AGENT), run=marks.get(LABEL_RUN),
+                           grace=_grace_seconds(spec)))
     return found
 
 
@@ -271,24 +284,47 @@ def remove_service(api: Any, service: str) -> bool:
     return True
 
 
-def remove_network_when_free(api: Any, network: str) -> bool:
-    """Remove a network once the tasks of removed services have let go of it."""
-    deadline = time.monotonic() + NETWORK_RELEASE_TIMEOUT
+def remove_network_when_gone(api: Any, network: Found, timeout: float) -> bool:
+    """Remove an overlay network and return once it no longer exists; False when it was
+    gone already.
+
+    Swarm accepts the removal of an overlay network that tasks of removed services still
+    use and deletes it only once those tasks are over, on every node: until then its
+    name is taken, and creating the job's network again fails. A network that is still
+    there after `timeout` seconds (a task on a node that went away, say) is an error
+    that names it.
+    """
+    deadline = time.monotonic() + timeout
+    asked = False
     while True:
         try:
-            return remove_network(api, network)
-        except RunnerError:
+            if not asked:
+                if not remove_network(api, network.id):
+                    return False
+                asked = True
+            if not network_exists(api, network.id):
+                return True
+        except RunnerError:  # refused: still in use by a container attached to it
             if time.monotonic() >= deadline:
                 raise
-            time.sleep(0.5)
+        if time.monotonic() >= deadline:
+            raise RunnerError(
+                f"overlay network {network.name} is still there {timeout:g} s after its "
+                "removal: tasks of the job's removed services still hold it (`docker "
+                "service ps` / `docker network inspect` on the nodes say which)"
+            )
+        time.sleep(NETWORK_POLL_INTERVAL)
 
 
 def clear_job(api: Any, job: str, run_id: str | None = None) -> Iterator[Found]:
-    """Remove the job's services, then its overlay networks; yields each as it goes."""
+    """Remove the job's services, then its overlay networks; yields each as it goes.
+    A network is yielded once it is really gone, so that it can be created again."""
+    grace = 0.0
     for found in job_services(api, job, run_id):
         if remove_service(api, found.id):
+            grace = max(grace, found.grace)
             yield found
     for found in job_networks(api, job, overlay=True):
         ours = found.name == overlay_name(job) and (run_id is None or found.run == run_id)
-        if ours and remove_network_when_free(api, found.id):
+        if ours and remove_network_when_gone(api, found, grace + NETWORK_RELEASE_TIMEOUT):
             yield found

@@ -7,8 +7,10 @@ one `SwarmRunner` (in `_swarm_runner`) per agent runs its services. The life of 
   DOCKER_HOST, else the local socket) answers and is a swarm manager. Constraint syntax
   was checked when the job file was loaded.
 - `prepare`: services and networks an earlier run of the same job left behind (same
-  `agentsup.job` label) are removed with `service.removed` / `network.removed` events;
-  the job's attachable overlay network is created (`network.created`).
+  `agentsup.job` label) are removed with `service.removed` / `network.removed` events
+  (a network once Swarm has really deleted it: it keeps an overlay that tasks of removed
+  services still use, and its name taken, until those tasks are over); the job's
+  attachable overlay network is created (`network.created`).
 - each launch: a service with one replica on the overlay, the agent id as its alias,
   DNS round-robin endpoints, the port published in host mode, Swarm's restarts off.
 - `close`, once every agent has stopped: services this run still has are removed, then
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+
+import docker.errors
 
 from agentsup.job.models import Agent
 from agentsup.runners._docker_engine import Found, labels
@@ -77,6 +81,16 @@ class SwarmBackend(EngineBackend):
                 self.network, driver="overlay", attachable=True, check_duplicate=True,
                 labels=labels(self.job_name, self.context.run_id),
             )
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # the clear-up's warning says why it is still there
+                raise RunnerError(
+                    f"cannot create overlay network {self.network!r} on {self.engine}: a "
+                    "network of that name is still there"
+                ) from exc
+            raise RunnerError(
+                f"cannot create overlay network {self.network!r} on {self.engine}: "
+                f"{exc.explanation or exc}"
+            ) from exc
         except Exception as exc:
             raise RunnerError(
                 f"cannot create overlay network {self.network!r} on {self.engine}: {exc}"
