@@ -191,6 +191,18 @@ def job_networks(api: Any, job: str, *, overlay: bool = False) -> list[Found]:
     return found
 
 
+class EngineUnreachable(RunnerError):
+    """An Engine request got no answer at all (as opposed to a refusal)."""
+
+
+def unreachable(doing: str, exc: BaseException) -> RunnerError:
+    """The error for an Engine request that got no answer: the Engine stopped, or its
+    socket went. The SDK lets the transport's own exceptions through (requests'
+    `ConnectionError`, which is an `OSError`), and a thread that removes an exited
+    agent's object must get a `RunnerError` it can report, not a traceback."""
+    return EngineUnreachable(f"{doing}: cannot reach the Docker Engine: {_root_cause(exc)}")
+
+
 def remove_container(api: Any, container: str) -> bool:
     """Force-remove (kill first if running); False when it was already gone."""
     try:
@@ -201,6 +213,8 @@ def remove_container(api: Any, container: str) -> bool:
         if exc.status_code == 409 and "already in progress" in str(exc):
             return False  # someone else is removing it
         raise RunnerError(f"cannot remove container {container}: {exc.explanation}") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise unreachable(f"cannot remove container {container}", exc) from exc
     return True
 
 
@@ -212,6 +226,8 @@ def remove_network(api: Any, network: str) -> bool:
         return False
     except docker.errors.APIError as exc:
         raise RunnerError(f"cannot remove network {network}: {exc.explanation}") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise unreachable(f"cannot remove network {network}", exc) from exc
     return True
 
 
@@ -268,4 +284,6 @@ def network_exists(api: Any, name: str) -> bool:
         api.inspect_network(name)
     except docker.errors.NotFound:
         return False
+    except OSError as exc:
+        raise unreachable(f"cannot inspect network {name}", exc) from exc
     return True

@@ -27,6 +27,7 @@ from agentsup.runners._docker_engine import (
     LABEL_AGENT,
     LABEL_JOB,
     LABEL_RUN,
+    EngineUnreachable,
     Found,
     engine_address,
     job_networks,
@@ -34,6 +35,7 @@ from agentsup.runners._docker_engine import (
     nano_cpus,
     network_exists,
     remove_network,
+    unreachable,
 )
 from agentsup.runners._docker_engine import (
     connect as engine_connect,
@@ -281,6 +283,8 @@ def remove_service(api: Any, service: str) -> bool:
         return False
     except docker.errors.APIError as exc:
         raise RunnerError(f"cannot remove service {service}: {exc.explanation}") from exc
+    except (docker.errors.DockerException, OSError) as exc:
+        raise unreachable(f"cannot remove service {service}", exc) from exc
     return True
 
 
@@ -304,6 +308,8 @@ def remove_network_when_gone(api: Any, network: Found, timeout: float) -> bool:
                 asked = True
             if not network_exists(api, network.id):
                 return True
+        except EngineUnreachable:
+            raise
         except RunnerError:  # refused: still in use by a container attached to it
             if time.monotonic() >= deadline:
                 raise
