@@ -172,10 +172,14 @@ def test_plan_urls_overlay_names_for_peers_and_a_placeholder_for_the_rest(
         ({"State": "rejected", "Err": "No such image: x:y"},
          ("unschedulable", "No such image: x:y", None)),
         ({"State": "running", "ContainerStatus": {"ExitCode": 0}}, ("running", None, None)),
-        ({"State": "failed", "Err": "task: non-zero exit (137)",
+        ({"State": "failed", "Message": "started", "Err": "task: non-zero exit (137)",
           "ContainerStatus": {"ExitCode": 137}},
-         ("ended", "task: non-zero exit (137)", 137)),
+         ("ended", None, 137)),
+        ({"State": "failed", "Message": "starting", "Err": "starting container failed: "
+          "... bind: address already in use", "ContainerStatus": {"PID": 0, "ExitCode": 128}},
+         ("unstarted", "starting container failed: ... bind: address already in use", None)),
         ({"State": "complete", "ContainerStatus": {"ExitCode": 0}}, ("ended", None, 0)),
+        ({"State": "shutdown", "ContainerStatus": {"ExitCode": 0}}, ("ended", None, 0)),
         ({"State": "shutdown"}, ("ended", "task shutdown", None)),
     ],
 )
@@ -371,6 +375,27 @@ def test_an_unschedulable_task_is_a_failed_start_with_swarms_reason(
             "Swarm cannot run the task of agent 'nowhere': no suitable node"
         ), failed
         assert not run.named("agent.ready")
+    assert labelled(swarm.manager, swarm_job) == ([], [])
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(SWARM_TIMEOUT)
+def test_a_task_whose_port_is_taken_on_its_node_is_a_failed_start_with_swarms_reason(
+    tmp_path: Path, swarm: Swarm, swarm_job: str
+) -> None:
+    import socket
+
+    (port,) = free_ports(1)
+    path = write_job(tmp_path, swarm_job, [swarm_agent("busy", port, "node.role==manager")],
+                     {"type": "dynamic"}, restart={"policy": "no"})
+    with socket.create_server(("0.0.0.0", port)), supervisor(path) as run:  # the manager
+        assert run.wait(timeout=120) == 1, run.stderr_text()
+        (failed,) = run.named("agent.failed")
+        assert failed["reason"].startswith(
+            "Swarm cannot run the task of agent 'busy': starting container failed: "
+        ), failed
+        assert "address already in use" in failed["reason"], failed
+        assert not run.named("agent.started")
     assert labelled(swarm.manager, swarm_job) == ([], [])
 
 

@@ -164,11 +164,20 @@ def create_service(api: Any, settings: ServiceSettings, spec: LaunchSpec) -> str
 
 
 class Outcome(msgspec.Struct, frozen=True):
-    """How far a task has got: still on its way, running, or over."""
+    """How far a task has got: still on its way, running, or over.
 
-    kind: str  # "waiting", "unschedulable", "running", "ended"
+    `unschedulable`: Swarm cannot place it, or the node rejected it; `unstarted`: the
+    node tried to start its container and failed (its published port is taken there,
+    say), so the agent never ran. Both carry Swarm's reason. `ended` carries the exit
+    code, and a reason when Swarm gives one beyond the exit code."""
+
+    kind: str  # "waiting", "unschedulable", "unstarted", "running", "ended"
     reason: str | None = None
     exit_code: int | None = None
+
+
+_EXIT_ERROR = "task: non-zero exit"
+"""How Swarm's `Err` begins when a task's container ran and exited with a non-zero code."""
 
 
 def task_outcome(task: Mapping[str, Any]) -> Outcome:
@@ -188,8 +197,14 @@ def task_outcome(task: Mapping[str, Any]) -> Outcome:
         return Outcome("unschedulable", error or "rejected by the node")
     if state == "complete":
         return Outcome("ended", None, int(code) if code is not None else 0)
-    reason = error or f"task {state or 'vanished'}"
-    return Outcome("ended", reason, int(code) if code is not None else None)
+    if error and error.startswith(_EXIT_ERROR):
+        return Outcome("ended", None, int(code) if code is not None else None)
+    # `Message` is the step the task was at: "started" once its container ran.
+    if state == "failed" and error and status.get("Message") != "started":
+        return Outcome("unstarted", error)
+    if code is None:
+        return Outcome("ended", error or f"task {state or 'vanished'}")
+    return Outcome("ended", error, int(code))  # shut down (the service was removed)
 
 
 def service_tasks(api: Any, service_id: str) -> list[dict[str, Any]]:

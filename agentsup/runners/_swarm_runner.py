@@ -4,7 +4,8 @@ A launch creates the service (one replica, Swarm's restarts off) and waits, poll
 manager, until its task runs: then the node that runs it is known, and with it the URL
 the supervisor and agents outside the swarm use (bound in `agentsup.liveurls`). A task
 Swarm cannot place (no node satisfies the constraints) or a node rejects (the image is
-missing) fails the launch with Swarm's own reason.
+missing) or fails to start (its published port is taken on the node) fails the launch
+with Swarm's own reason.
 
 Once the task runs, two daemon threads take over:
 
@@ -140,7 +141,7 @@ class SwarmRunner(EngineObjectRunner[ServiceSettings, _Launch]):
             tasks = service_tasks(self._api, service_id)
             for task in tasks:
                 outcome = task_outcome(task)
-                if outcome.kind == "unschedulable":
+                if outcome.kind in ("unschedulable", "unstarted"):
                     raise RunnerError(
                         f"Swarm cannot run the task of agent {settings.agent_id!r}: "
                         f"{outcome.reason}"
@@ -183,9 +184,8 @@ class SwarmRunner(EngineObjectRunner[ServiceSettings, _Launch]):
                 status = ExitStatus(None, reason=f"lost the swarm manager while waiting: {exc}")
                 break
             outcome = task_outcome(task)
-            if outcome.kind == "ended":
-                status = ExitStatus(outcome.exit_code,
-                                    reason=outcome.reason if outcome.exit_code is None else None)
+            if outcome.kind in ("ended", "unstarted"):
+                status = ExitStatus(outcome.exit_code, reason=outcome.reason)
                 break
             time.sleep(POLL_INTERVAL)
         if launch.reader is not None:
