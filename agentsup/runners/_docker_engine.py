@@ -154,14 +154,22 @@ def _host_ports(attrs: dict[str, Any]) -> tuple[int, ...]:
     return tuple(ports)
 
 
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"
+"""Swarm's label on the container of a task: such a container is the swarm target's."""
+
+
 def job_containers(api: Any, job: str, run_id: str | None = None) -> list[Found]:
-    """Every container, running or not, labelled with `job` (and `run_id`, if given)."""
+    """Every container, running or not, labelled with `job` (and `run_id`, if given),
+    except the containers of the job's swarm tasks: they carry the same labels (a
+    service passes its labels on), and Swarm removes them with their services."""
     wanted = [f"{LABEL_JOB}={job}"]
     if run_id is not None:
         wanted.append(f"{LABEL_RUN}={run_id}")
     found = []
     for attrs in api.containers(all=True, filters={"label": wanted}):
         marks = attrs.get("Labels") or {}
+        if SWARM_TASK_LABEL in marks:
+            continue
         names = attrs.get("Names") or [attrs["Id"][:12]]
         found.append(
             Found(
