@@ -146,6 +146,39 @@ def test_placement_syntax_is_checked_with_positions(tmp_path: Path) -> None:
     ]
 
 
+def test_names_swarm_would_refuse_are_load_time_errors_with_positions(tmp_path: Path) -> None:
+    # Swarm's names are DNS name components of at most 63 characters; the loader's ids
+    # may have dots and any length. (That Swarm refuses these is checked by hand: its
+    # error is "name must be valid as a DNS name component" / "63 characters or fewer".)
+    long_id = "x" * 46
+    agents = [
+        {**swarm_agent("agent.v2", 18601), "id": "agent.v2"},
+        {**swarm_agent(long_id, 18602), "id": long_id},
+        swarm_agent("fine_name", 18603),
+        local_agent("local.dotted", 18604),
+    ]
+    path = write_job(tmp_path, "names-ok", agents, {"type": "dynamic"})
+    lines = path.read_text().splitlines()
+    first, second = (lines.index(f"- id: {name}") + 1 for name in ("agent.v2", long_id))
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines() == [
+        f"{path}:{first}:7: agents[0].id: service name 'agentsup-names-ok-agent.v2' is not a "
+        "name Swarm takes: letters, digits, '-' and '_' only (no '.'), ending in a letter or "
+        "digit",
+        f"{path}:{second}:7: agents[1].id: service name 'agentsup-names-ok-{long_id}' is 64 "
+        "characters; Swarm takes at most 63: shorten the job name or the agent id",
+    ]
+    path.write_text(path.read_text().replace("names-ok", "names.dotted"))
+    result = run_cli("validate", str(path))
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"{path}:2:9: job.name: overlay network name 'agentsup-names.dotted-swarm' is not a "
+        "name Swarm takes: letters, digits, '-' and '_' only (no '.'), ending in a letter or "
+        "digit",
+    ]
+
+
 def test_plan_urls_overlay_names_for_peers_and_a_placeholder_for_the_rest(
     tmp_path: Path,
 ) -> None:

@@ -60,6 +60,7 @@ def check_job(
     """Every whole-job problem; `graph` is the job's topology graph, built once per load."""
     problems = [
         *_agent_problems(job),
+        *_swarm_name_problems(job),
         *_topology_problems(job, graph),
         *_port_problems(job),
         *envfiles.env_file_problems(job, base_dir),
@@ -127,6 +128,40 @@ def _swarm_problems(agent: Agent, here: DocPath) -> Iterator[Problem]:
         message = preference_problem(text)
         if message is not None:
             yield Problem((*here, "deployment", "placement", "preferences", j), message)
+
+
+SWARM_NAME = re.compile(r"[A-Za-z0-9](?:[-_]*[A-Za-z0-9]+)*")
+"""What Swarm takes as the name of a service or network: a DNS name component, with
+underscores allowed, of at most `SWARM_NAME_LENGTH` characters."""
+SWARM_NAME_LENGTH = 63
+
+
+def _swarm_name_problem(name: str, what: str) -> str | None:
+    if not SWARM_NAME.fullmatch(name):
+        return (f"{what} {name!r} is not a name Swarm takes: letters, digits, '-' and '_' "
+                "only (no '.'), ending in a letter or digit")
+    if len(name) > SWARM_NAME_LENGTH:
+        return (f"{what} {name!r} is {len(name)} characters; Swarm takes at most "
+                f"{SWARM_NAME_LENGTH}: shorten the job name or the agent id")
+    return None
+
+
+def _swarm_name_problems(job: JobDefinition) -> Iterator[Problem]:
+    """The names agentsup gives a swarm job's overlay network and services (as
+    `runners._swarm_engine` makes them) must be names Swarm takes, or the start fails
+    half-way; the loader's own rule for ids and names is wider (dots, any length)."""
+    swarm = [(i, a) for i, a in enumerate(job.agents) if a.deployment.target is Target.SWARM]
+    if not swarm:
+        return
+    name = job.job.name
+    problem = _swarm_name_problem(f"agentsup-{name}-swarm", "overlay network name")
+    if problem is not None:
+        yield Problem(("job", "name"), problem)
+        return  # every service name would repeat it
+    for i, agent in swarm:
+        problem = _swarm_name_problem(f"agentsup-{name}-{agent.id}", "service name")
+        if problem is not None:
+            yield Problem(("agents", i, "id"), problem)
 
 
 def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Problem]:
