@@ -459,3 +459,26 @@ def test_skip_import_check(tmp_path: Path) -> None:
     assert load_job(path, import_check=False).definition.agents[0].module == (
         "no_such_agent_module_q7"
     )
+
+
+def test_an_exec_health_check_is_refused_for_swarm_agents_only() -> None:
+    text = job(
+        """\
+        - id: s
+          command: [x]
+          config: {port: 8001}
+          deployment: {target: swarm, image: i}
+          health_check: {type: exec, command: [check]}
+        - id: c
+          command: [x]
+          config: {port: 8002}
+          deployment: {target: container, image: i}
+          health_check: {type: exec, command: [check]}
+        """,
+        "topology: {type: dynamic}\n",
+    )
+    assert errors(text) == [
+        f"{FILE}:{at(text, 'exec, command: [check]}')}: agents[0].health_check.type: agent 's' "
+        "runs on swarm, where agentsup cannot run a command for an exec health check; use "
+        "http, tcp or log"
+    ]

@@ -319,6 +319,16 @@ def _health_problems(job: JobDefinition, base_dir: Path) -> Iterator[Problem]:
                                ("liveness", health.live_probe())):
             if not probe.enabled:
                 continue
+            if probe.type is ProbeType.EXEC and agent.deployment.target is Target.SWARM:
+                # Swarm offers no way to run a command in a task's container; the
+                # check could only ever fail, after the whole start-up timeout.
+                where = _type_origin(job, agent, i, purpose)
+                if where not in reported:
+                    reported.add(where)
+                    yield Problem(where, f"agent {agent.id!r} runs on swarm, where "
+                                  "agentsup cannot run a command for an exec health "
+                                  "check; use http, tcp or log")
+                continue
             needs = {ProbeType.EXEC: "command", ProbeType.LOG: "pattern"}.get(probe.type)
             if needs is None or getattr(probe, needs):
                 continue
