@@ -482,3 +482,22 @@ def test_an_exec_health_check_is_refused_for_swarm_agents_only() -> None:
         "runs on swarm, where agentsup cannot run a command for an exec health check; use "
         "http, tcp or log"
     ]
+
+
+def test_connected_container_agents_must_share_a_network() -> None:
+    text = job(
+        """\
+        - {id: a, command: x, config: {port: 1}, deployment: {target: container, image: i}}
+        - {id: b, command: x, config: {port: 2},
+           deployment: {target: container, image: i, network: theirs}}
+        - {id: c, command: x, config: {port: 3}, deployment: {target: container, image: i}}
+        """,
+        "topology: {type: pipeline, stages: [a, b, c]}\n",
+    )
+    message = ("container agent {} connects to {}, but they are on different Docker networks "
+               "({} and {}), and a peer's id resolves only on its own network; put both on one "
+               "network")
+    assert [line.split(": ", 2)[2] for line in errors(text)] == [
+        message.format("'a'", "'b'", "'agentsup-j'", "'theirs'"),
+        message.format("'b'", "'c'", "'theirs'", "'agentsup-j'"),
+    ]

@@ -62,6 +62,7 @@ def check_job(
         *_agent_problems(job),
         *_swarm_name_problems(job),
         *_topology_problems(job, graph),
+        *_network_problems(job, graph),
         *_port_problems(job),
         *envfiles.env_file_problems(job, base_dir),
         *_log_file_problems(job),
@@ -217,6 +218,31 @@ def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Pro
             ("topology", CYCLE_FIELD.get(kind, "type")),
             f"the topology has a cycle: {' -> '.join(names)}; no start order satisfies it",
         )
+
+
+def _network_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Problem]:
+    """Connected container agents must share a Docker network: a peer's URL names it by
+    its id, an alias that only its own network resolves."""
+    agents = {agent.id: (i, agent) for i, agent in enumerate(job.agents)}
+    default = f"agentsup-{job.job.name}"
+    reported: set[frozenset[str]] = set()
+    for caller, callee in graph.edges:
+        if caller not in agents or callee not in agents or caller == callee:
+            continue
+        i, one = agents[caller]
+        _, other = agents[callee]
+        if Target.CONTAINER not in (one.deployment.target, other.deployment.target) or \
+                one.deployment.target is not other.deployment.target:
+            continue
+        here, there = one.deployment.network or default, other.deployment.network or default
+        pair = frozenset((caller, callee))
+        if here == there or pair in reported:
+            continue
+        reported.add(pair)
+        path = graph.edge_paths.get((caller, callee)) or ("agents", i, "deployment")
+        yield Problem(path, f"container agent {caller!r} connects to {callee!r}, but they are "
+                      f"on different Docker networks ({here!r} and {there!r}), and a peer's "
+                      "id resolves only on its own network; put both on one network")
 
 
 def find_cycle(edges: list[tuple[str, str]]) -> list[str] | None:
