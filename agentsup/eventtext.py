@@ -115,6 +115,8 @@ def describe(event: Mapping[str, Any]) -> str:
             return f"{agent} is gone: {get('reason')}"
         case "agent.restarting":
             because = f" because {get('because')}" if get("because") else ""
+            if get("reason"):  # a caller following a peer to its new URL
+                because = f" because {get('reason')}"
             return (f"{agent} restarting in {_seconds(get('delay'))} "
                     f"(attempt {get('attempt')}){because}")
         case "agent.failed":

@@ -9,7 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from agentsup.actors.logic import Effect, Emit, Replace, Respond, Retire, Send, SupervisorLogic
+from agentsup.job.models import Strategy
 from agentsup.launches import LaunchText
+from agentsup.liveurls import placeholder
 from agentsup.messages import (
     AgentExited,
     AgentReady,
@@ -26,6 +28,7 @@ from agentsup.messages import (
     StopAgents,
     StopJob,
 )
+from agentsup.plan import DeploymentPlan
 from agentsup.restart import FailureAction, RestartMode, RestartPolicy
 from tests.test_supervisor_logic import make_plan
 
@@ -406,7 +409,7 @@ def test_a_stop_request_of_an_agent_the_reload_starts_is_its_outcome() -> None:
     assert events(effects, "job.reloaded") == [
         {"added": [], "removed": [], "restarted": ["c"]}]
     assert answers == [(200, {"ok": False, "added": [], "removed": [], "restarted": ["c"],
-                              "agents": {"c": "stopped"}})]
+                              "reconnected": [], "agents": {"c": "stopped"}})]
     assert logic.states()["c"] == "stopped"
     # the reload is over: another one is taken
     effects, _ = reload_to(logic, logic.plan, {"a": "a1", "b": "b1", "c": "c3"})
@@ -489,3 +492,103 @@ def test_status_shows_the_url_an_agent_was_ready_at() -> None:
     [answer] = replies(answering(logic, ReportStatus(collector()[1])))
     assert {a["id"]: a["url"] for a in answer.body["agents"]} == {
         "w": "http://10.0.0.2:9001", "hub": "http://localhost:9002"}
+
+
+# ------------------------------------------------------- callers following a moved agent
+
+WORKER, MANAGER = "http://10.0.0.2:9001", "http://10.0.0.1:9001"
+
+
+def swarm_plan() -> Any:
+    """`b` is a swarm agent; `l` (this machine) and `top` (this machine, calling `l` and
+    `b`) are given its live URL, `o` (on the overlay) its name. Stages: b; o, l; top."""
+    b_url = placeholder("b", 9001)
+    return DeploymentPlan(
+        job="logic-test", strategy=Strategy.STAGED,
+        stages=(("b",), ("o", "l"), ("top",)),
+        agent_urls={"b": b_url, "o": placeholder("o", 9002), "l": "http://localhost:9003",
+                    "top": "http://localhost:9004"},
+        connections={"b": (), "o": ("http://b:9001",), "l": (b_url,),
+                     "top": ("http://localhost:9003", b_url)},
+        peers={"b": (), "o": ("b",), "l": ("b",), "top": ("l", "b")},
+    )
+
+
+def swarm_running() -> SupervisorLogic:
+    """The job of `swarm_plan`, everyone ready at run 1, `b` on the worker."""
+    logic = SupervisorLogic(swarm_plan(), policies={"b": RestartPolicy(max_restarts=3)},
+                            clock=Clock())
+    answering(logic, StartJob())
+    for index, agent in enumerate(["b", "o", "l", "top"]):
+        answering(logic, AgentStarted(agent, 1, 11 + index, "node"))
+        answering(logic, AgentReady(agent, 1, WORKER if agent == "b" else "u", 0.1))
+    assert logic.phase.value == "running"
+    logic.launches = texts({"b": "b1", "o": "o1", "l": "l1", "top": "top1"})
+    return logic
+
+
+def test_callers_given_a_moved_agents_url_follow_it_callees_first() -> None:
+    """A crash restart of `b` that Swarm places on the other node: the callers outside
+    the overlay were given its old address and restart once it is ready at the new one,
+    `l` before `top` (which calls `l`); `o` reaches it by name and keeps running."""
+    logic = swarm_running()
+    answering(logic, AgentExited("b", 1, 137, None))
+    answering(logic, AgentStarted("b", 2, 21, "node"))
+    effects = answering(logic, AgentReady("b", 2, MANAGER, 0.1))
+    assert sends(effects) == [Send("l", RestartAgent(0, 0.0))]
+    assert events(effects, "agent.restarting") == [{
+        "agent": "l", "attempt": 0, "delay": 0.0, "because": "b",
+        "reason": f"the URL of 'b' changed from {WORKER} to {MANAGER}"}]
+    assert logic.states() == {"b": "ready", "o": "ready", "l": "restarting", "top": "ready"}
+    answering(logic, AgentStarted("l", 2, 22, "localhost"))
+    effects = answering(logic, AgentReady("l", 2, "u", 0.1))
+    assert sends(effects) == [Send("top", RestartAgent(0, 0.0))]
+    answering(logic, AgentStarted("top", 2, 23, "localhost"))
+    assert sends(answering(logic, AgentReady("top", 2, "u", 0.1))) == []
+    assert {a: r.restarts for a, r in logic.agents.items()} == {
+        "b": 1, "o": 0, "l": 1, "top": 1}
+    # Back on the same node: nobody follows.
+    answering(logic, AgentExited("b", 2, 137, None))
+    answering(logic, AgentStarted("b", 3, 31, "node"))
+    assert sends(answering(logic, AgentReady("b", 3, MANAGER, 0.1))) == []
+
+
+def test_a_reload_that_moves_an_agent_waits_for_the_callers_that_follow_it() -> None:
+    """A reload changes `b`'s placement: only `b`'s launch changed, but once it is ready
+    on the other node its callers outside the overlay restart, and the reload answers
+    when they are back, naming them `reconnected`."""
+    logic = swarm_running()
+    effects, answers = reload_to(logic, logic.plan, {"b": "b2", "o": "o1", "l": "l1",
+                                                      "top": "top1"})
+    assert events(effects, "job.reloading") == [
+        {"added": [], "removed": [], "restarted": ["b"]}]
+    answering(logic, AgentStopped("b", 0, None))
+    answering(logic, AgentStarted("b", 2, 21, "node"))
+    effects = answering(logic, AgentReady("b", 2, MANAGER, 0.1))
+    assert sends(effects) == [Send("l", RestartAgent(0, 0.0))]
+    assert answers == []
+    answering(logic, AgentStarted("l", 2, 22, "localhost"))
+    effects = answering(logic, AgentReady("l", 2, "u", 0.1))
+    assert sends(effects) == [Send("top", RestartAgent(0, 0.0))]
+    assert answers == []
+    answering(logic, AgentStarted("top", 2, 23, "localhost"))
+    effects = answering(logic, AgentReady("top", 2, "u", 0.1))
+    assert events(effects, "job.reloaded") == [{
+        "added": [], "removed": [], "restarted": ["b"], "reconnected": ["l", "top"]}]
+    assert answers == [(200, {
+        "ok": True, "added": [], "removed": [], "restarted": ["b"],
+        "reconnected": ["l", "top"], "agents": {"b": "ready", "l": "ready", "top": "ready"}})]
+    assert set(logic.states().values()) == {"ready"}
+
+
+def test_a_reload_that_leaves_an_agent_on_its_node_restarts_no_caller() -> None:
+    logic = swarm_running()
+    _, answers = reload_to(logic, logic.plan, {"b": "b2", "o": "o1", "l": "l1",
+                                               "top": "top1"})
+    answering(logic, AgentStopped("b", 0, None))
+    answering(logic, AgentStarted("b", 2, 21, "node"))
+    effects = answering(logic, AgentReady("b", 2, WORKER, 0.1))
+    assert sends(effects) == []
+    assert answers == [(200, {
+        "ok": True, "added": [], "removed": [], "restarted": ["b"], "reconnected": [],
+        "agents": {"b": "ready"}})]

@@ -109,6 +109,9 @@ class AgentRecord(msgspec.Struct):
     url: str | None = None
     """The URL it was last ready at, as its actor probes it (a swarm agent's is known
     only once its task runs); None until then and once a reload changed it."""
+    last_url: str | None = None
+    """The URL it was last ready at, kept across reloads: a caller outside the swarm was
+    given a swarm agent's URL as it was at the caller's launch (`url_changes`)."""
     ever_started: bool = False
     pid: int | None = None
     host: str | None = None
@@ -131,6 +134,24 @@ class ReloadUnderWay(msgspec.Struct):
     to_start: list[str] = msgspec.field(default_factory=list)
     starting: set[str] = msgspec.field(default_factory=set)
     outcomes: dict[str, str] = msgspec.field(default_factory=dict)
+    reconnected: list[str] = msgspec.field(default_factory=list)
+    """Running callers restarted because an agent the reload started came up at a new
+    URL (`url_changes`): the reload waits for them too."""
+
+
+class Relaunch(msgspec.Struct):
+    """The callers of `callee` that were given its old URL, restarted now that it is
+    ready at `url`: one group at a time, callees first (the ordering rule)."""
+
+    callee: str
+    old_url: str
+    url: str
+    groups: list[list[str]]
+    """The callers still to restart, stage by stage of the plan."""
+    for_reload: bool
+    """The callee is an agent the reload under way started: the reload answers once
+    these callers are back."""
+    restarting: set[str] = msgspec.field(default_factory=set)
 
 
 class Waiting(msgspec.Struct):
@@ -184,6 +205,8 @@ class JobState:
         self.restart_waits: list[Waiting] = []
         self.stop_waits: list[Waiting] = []
         self.reload: ReloadUnderWay | None = None
+        self.relaunches: list[Relaunch] = []
+        """Callers being restarted because an agent they call moved (`url_changes`)."""
         self.launches: dict[str, LaunchText] = {}
         """Each agent's launch as text (set by the shell); a reload compares against it."""
 

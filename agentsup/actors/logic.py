@@ -7,9 +7,9 @@ message histories against it with a fake clock.
 
 The logic decides the start-up (stage advance) and what a failure means (restart
 budgets, `on_failure`), and hands the rest to collaborators that share its `JobState`:
-`ControlRequests` (`control_requests`), `Reload` (`reload_steps`) and `Shutdown`
-(`shutdown_steps`). They import `job_state` and each other in one direction only
-(control requests -> shutdown -> reload), never this module.
+`ControlRequests` (`control_requests`), `Reload` (`reload_steps`), `Shutdown`
+(`shutdown_steps`) and `UrlChanges` (`url_changes`). They import `job_state` and each
+other in one direction only (control requests -> shutdown -> reload), never this module.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from agentsup.actors.job_state import (
 )
 from agentsup.actors.reload_steps import Reload
 from agentsup.actors.shutdown_steps import Shutdown
+from agentsup.actors.url_changes import UrlChanges
 from agentsup.actors.waiting import record_outcome
 from agentsup.exitcodes import EXIT_FAILED
 from agentsup.launches import LaunchText
@@ -82,6 +83,7 @@ class SupervisorLogic:
         self._reload = Reload(self.state)
         self._shutdown = Shutdown(self.state, self._reload)
         self._control = ControlRequests(self.state, self._shutdown)
+        self._urls = UrlChanges(self.state)
 
     @property
     def plan(self) -> DeploymentPlan:
@@ -114,6 +116,9 @@ class SupervisorLogic:
         if isinstance(agent_id, str) and agent_id not in self.state.agents:
             return []  # from the actor of an agent a reload removed
         effects = self._dispatch(message)
+        if self.state.relaunches:
+            # Callers following an agent to its new URL: the next group may go now.
+            effects.extend(self._urls.advance())
         if self.state.reload is not None:
             # An agent the reload waits to start may be free to start now (or never
             # able to), whatever the message was: a callee that was restarting when
@@ -216,6 +221,8 @@ class SupervisorLogic:
         ]
         effects.extend(record_outcome(
             self.state.restart_waits, message.agent_id, "ready", run=message.run))
+        # Before the reload hears of it: a reload that started it waits for its callers.
+        effects.extend(self._urls.ready_at(message.agent_id, message.url))
         effects.extend(self._reload.outcome(message.agent_id, "ready"))
         effects.extend(self._restart_waiting_dependents(message.agent_id))
         if self.state.phase is JobPhase.STARTING:

@@ -166,16 +166,22 @@ class Reload:
                 effects.append(Emit("agent.starting", {
                     "agent": agent_id, "stage": state.plan.stage_of(agent_id) + 1}))
                 effects.append(Send(agent_id, StartAgent()))
-        if not reload.to_start and len(reload.outcomes) == len(reload.added) + len(
-            reload.restarted
-        ):
+        # Callers that follow an agent it started to a new URL (`url_changes`) are part
+        # of the reload: it is done once they are back too.
+        following = any(r.for_reload for r in state.relaunches)
+        if not reload.to_start and not following and len(reload.outcomes) == len(
+            reload.added) + len(reload.restarted) + len(reload.reconnected):
             state.reload = None
-            fields = {"added": reload.added, "removed": reload.removed,
-                      "restarted": reload.restarted}
+            fields: dict[str, list[str]] = {
+                "added": reload.added, "removed": reload.removed,
+                "restarted": reload.restarted}
             ok = all(o == "ready" for o in reload.outcomes.values())
-            effects.append(Emit("job.reloaded", fields, "info" if ok else "warning"))
-            effects.append(Respond(reload.message.reply, 200,
-                                   {"ok": ok, **fields, "agents": dict(reload.outcomes)}))
+            event = {**fields, **({"reconnected": reload.reconnected}
+                                  if reload.reconnected else {})}
+            effects.append(Emit("job.reloaded", event, "info" if ok else "warning"))
+            effects.append(Respond(reload.message.reply, 200, {
+                "ok": ok, **fields, "reconnected": reload.reconnected,
+                "agents": dict(reload.outcomes)}))
         return effects
 
     def outcome(self, agent_id: str, outcome: str) -> list[Effect]:
@@ -193,4 +199,5 @@ class Reload:
             return []
         return [Respond(reload.message.reply, 200, {
             "ok": False, "added": reload.added, "removed": reload.removed,
-            "restarted": reload.restarted, "error": "the job stopped during the reload"})]
+            "restarted": reload.restarted, "reconnected": reload.reconnected,
+            "error": "the job stopped during the reload"})]

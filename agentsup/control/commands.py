@@ -248,6 +248,8 @@ def _reload(args: argparse.Namespace) -> int:
         return _failed(status, body)
     for what in ("added", "removed", "restarted"):
         print(f"{what}: {', '.join(body.get(what, [])) or '-'}")
+    if body.get("reconnected"):  # callers that followed a restarted agent to its new URL
+        print(f"reconnected: {', '.join(body['reconnected'])}")
     failed = {a: o for a, o in body.get("agents", {}).items() if o != "ready"}
     for agent, outcome in failed.items():
         print(f"{agent}: {outcome}")
