@@ -1,6 +1,7 @@
 """`agentsup reload` of swarm agents, on the real two-node test swarm (tests/swarmenv.py)
 and through the real CLI: an added service publishes the host port of the new plan on
-the node its task runs on, and a changed one is replaced."""
+the node its task runs on, and a changed one is replaced; a swarm agent the reload moves
+to the other node is followed there by its caller on this machine."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from clirun import agentsup_command, free_ports, supervisor
 from dockerenv import docker_client, docker_image
 from swarmenv import MANAGER_ADDRESS, WORKER_ADDRESS, Swarm, labelled, swarm, swarm_job
-from test_swarm import SWARM_TIMEOUT, get_json, swarm_agent, write_job
+from test_swarm import SWARM_TIMEOUT, get_json, local_agent, swarm_agent, write_job
 
 __all__ = ["docker_client", "docker_image", "swarm", "swarm_job"]  # fixtures used by name
 
@@ -68,6 +69,42 @@ def test_reload_adds_a_service_on_its_new_host_port_and_replaces_a_changed_one(
         ports = {s.name: s.attrs["Spec"]["EndpointSpec"]["Ports"][0]["PublishedPort"]
                  for s in services}
         assert ports[f"agentsup-{swarm_job}-two"] == published
+
+        stopped = ctl("stop", swarm_job)
+        assert stopped.returncode == 0, stopped.stderr
+        assert run.wait(timeout=90) == 0
+    assert labelled(swarm.manager, swarm_job) == ([], [])
+
+
+@pytest.mark.timeout(SWARM_TIMEOUT)
+def test_a_caller_on_this_machine_follows_a_swarm_agent_the_reload_moves(
+    tmp_path: Path, swarm: Swarm, swarm_job: str
+) -> None:
+    """`near` (this machine) calls `far` at the address of the node its task runs on. A
+    reload that moves `far` from the worker to the manager restarts `near` once `far`
+    is ready there, and `near` then reaches it at the new address."""
+    p_far, p_near = free_ports(2)
+    topology = {"type": "dag", "connections": [{"from": "near", "to": "far"}]}
+    agents = [swarm_agent("far", p_far, "node.role==worker"), local_agent("near", p_near)]
+    job = write_job(tmp_path, swarm_job, agents, topology)
+    with supervisor(job) as run:
+        run.wait_for("job.ready", timeout=120)
+        peers = f"http://localhost:{p_near}/peers"
+        on_worker, on_manager = f"http://{WORKER_ADDRESS}:{p_far}", f"http://{MANAGER_ADDRESS}:{p_far}"
+        assert get_json(peers)["results"] == {on_worker: {"id": "far"}}
+
+        agents[0] = swarm_agent("far", p_far, "node.role==manager")
+        write_job(tmp_path, swarm_job, agents, topology)
+        mark = len(run.events)
+        result = ctl("reload", str(job))
+        assert result.returncode == 0, result.stderr + "\n".join(
+            json.dumps(e) for e in run.events[mark:])
+        assert result.stdout.splitlines() == [
+            "added: -", "removed: -", "restarted: far", "reconnected: near"]
+        [restarting] = [e for e in run.events[mark:] if e.get("event") == "agent.restarting"]
+        assert (restarting["agent"], restarting["because"]) == ("near", "far")
+        assert restarting["reason"] == f"the URL of 'far' changed from {on_worker} to {on_manager}"
+        assert get_json(peers)["results"] == {on_manager: {"id": "far"}}
 
         stopped = ctl("stop", swarm_job)
         assert stopped.returncode == 0, stopped.stderr
