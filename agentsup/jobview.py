@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 from rich.cells import cell_len, set_cell_size
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -339,17 +340,62 @@ def _fit(rows: list[_Cells], width: int | None) -> tuple[list[str], dict[str, st
     return columns, headings, widths
 
 
-def table(snap: Snapshot, palette: Palette, width: int | None = None) -> Table:
+ATTENTION = ("failed", "unhealthy", "exited", "restarting", "starting", "stopping",
+             "killed")
+"""States that need a look, most urgent first: the rows a table too long for its
+room keeps (`table`)."""
+SUMMARY_ORDER = (*ATTENTION, "ready", "pending", "stopped")
+
+
+def _picked(rows: list[AgentRow], room: int) -> set[int]:
+    """The indexes of the `room` rows to show: those that need attention first
+    (`ATTENTION`, most urgent first), then the rest in table order."""
+    rank = {state: number for number, state in enumerate(ATTENTION)}
+    order = sorted(range(len(rows)),
+                   key=lambda i: (rank.get(rows[i].state, len(ATTENTION)), i))
+    return set(order[:room])
+
+
+def hidden_summary(hidden: list[AgentRow], width: int | None = None) -> Text:
+    """The line under a table that could not show every agent: how many it left out,
+    by state, those that need attention first (`+33 more: 2 starting, 31 ready`)."""
+    counts: dict[str, int] = {}
+    for row in hidden:
+        counts[row.state] = counts.get(row.state, 0) + 1
+    states = sorted(counts, key=lambda s: (SUMMARY_ORDER.index(s) if s in SUMMARY_ORDER
+                                          else len(SUMMARY_ORDER), s))
+    text = Text(f"+{len(hidden)} more: ", style="dim")
+    for number, state in enumerate(states):
+        if number:
+            text.append(", ")
+        text.append(f"{counts[state]} {printable(state)}", style=STATE_STYLES.get(state, ""))
+    if width is not None and cell_len(text.plain) > width:
+        text.truncate(max(width, 1), overflow="ellipsis")
+    return text
+
+
+def table(snap: Snapshot, palette: Palette, width: int | None = None,
+          lines: int | None = None) -> RenderableType:
     """Every agent by stage; `width`: what the table must fit in (`_fit`), or None for
-    every column as wide as its widest cell."""
+    every column as wide as its widest cell.
+
+    `lines`: the most lines the table may take, its heading included, or None for no
+    limit. A table with more agents than that shows the agents that need attention
+    (`ATTENTION`: failed, unhealthy, restarting, starting, ...) first and as many
+    others as there is room for, still by stage, and on its last line how many it left
+    out, by state (`hidden_summary`). Columns are as wide as every agent needs, shown
+    or not, so the table keeps its shape while rows come and go."""
+    ordered = sorted(snap.rows, key=lambda r: r.stage)
+    keep = set(range(len(ordered)))
+    if lines is not None and 1 + len(ordered) > lines:
+        keep = _picked(ordered, max(0, lines - 2))  # the heading, the line for the rest
     rows: list[_Cells] = []
-    stage = None
-    for row in sorted(snap.rows, key=lambda r: r.stage):
+    for row in ordered:
         health = printable(row.health)
         if len(health) > HEALTH_WIDTH:
             health = health[: HEALTH_WIDTH - 1] + "…"
         rows.append({
-            "stage": (str(row.stage) if row.stage != stage else "", ""),
+            "stage": (str(row.stage), ""),
             "agent": (printable(row.agent), palette.colour(row.agent)),
             "state": (printable(row.state), STATE_STYLES.get(row.state, "")),
             "pid": ("" if row.pid is None else str(row.pid), ""),
@@ -359,20 +405,32 @@ def table(snap: Snapshot, palette: Palette, width: int | None = None) -> Table:
             "restarts": (str(row.restarts), ""),
             "health": (health, "green" if health == "ok" else ("red" if health else "")),
         })
-        stage = row.stage
     columns, headings, widths = _fit(rows, width)
     if "url" in widths:  # cut from the left: the port says more than the scheme
         for cells in rows:
             url, style = cells["url"]
             if cell_len(url) > widths["url"]:
                 cells["url"] = ("…" + url[len(url) - widths["url"] + 1:], style)
+    hidden = [row for number, row in enumerate(ordered) if number not in keep]
+    if hidden:  # every agent's width, not only the shown ones'
+        widths = {c: widths.get(c, _width(c, headings[c], rows)) for c in columns}
     grid = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in columns:
         grid.add_column(headings[column], no_wrap=True, width=widths.get(column),
                         justify="right" if column in RIGHT else "left")
-    for cells in rows:
-        if cells["stage"][0] and cells is not rows[0]:
-            grid.add_section()
+    stage = None
+    for number, cells in enumerate(rows):
+        if number not in keep:
+            continue
+        # the stage on the first row shown of each stage, a section between stages
+        if ordered[number].stage != stage:
+            if stage is not None:
+                grid.add_section()
+        else:
+            cells["stage"] = ("", "")
+        stage = ordered[number].stage
         # Text, not str: rich would read "[...]" in a cell as markup
         grid.add_row(*(Text(cells[c][0], style=cells[c][1]) for c in columns))
-    return grid
+    if not hidden:
+        return grid
+    return Group(grid, hidden_summary(hidden, width))

@@ -15,6 +15,11 @@ most `FLUSH_INTERVAL` later. A flood of output then costs one redraw per batch, 
 per line; past `MAX_PENDING` queued lines the oldest are dropped with a note saying how
 many (the JSON stream and the log files keep every line).
 
+The line over the table and the table leave at least a third of the terminal's height
+(`OUTPUT_SHARE`) to the lines above them, so agents' output stays in sight; a job with
+more agents than the rest holds shows those that need attention and a line counting the
+others (`jobview.table`). The last table, drawn when the job is over, has every agent.
+
 Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
 writer takes the view's lock only to apply an event and lets go before printing, so
 the two never wait on each other.
@@ -43,6 +48,9 @@ from agentsup.jobview import JobView, progress_text, table
 
 FLUSH_INTERVAL = 0.05
 MAX_PENDING = 5000
+OUTPUT_SHARE = 3
+"""While the job runs, the line over the table and the table leave at least a third of
+the terminal's height to the lines above them."""
 LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                  "error": logging.ERROR}
 
@@ -94,6 +102,8 @@ class LiveView:
         self._dropped = 0
         self._queued = threading.Condition()
         self._closing = False
+        self._final = False
+        """Set for the last table, which has every agent."""
         self._live: Live | None = Live(
             self, console=self.console, refresh_per_second=4, transient=False,
             redirect_stdout=False, redirect_stderr=False,
@@ -169,7 +179,10 @@ class LiveView:
             # and leaves the cursor waiting to wrap, throws off rich's count of the
             # lines to redraw, and a stale copy of the line stays on the screen.
             width = self.console.width - 1
-            grid = table(snap, palette, width)
+            height = self.console.height
+            lines = None if self._final else max(  # less the line over the table
+                1, height - height // OUTPUT_SHARE - 1)
+            grid = table(snap, palette, width, lines)
         spinning = snap.phase in ("starting", "stopping")
         headline = Text(printable(progress_text(snap, width - 2 if spinning else width)),
                         style="bold")
@@ -186,5 +199,6 @@ class LiveView:
             live, self._live = self._live, None
             if live is not None:
                 self._print(*self._take())
+                self._final = True
                 with contextlib.suppress(OSError, ValueError):
                     live.stop()
