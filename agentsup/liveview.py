@@ -20,9 +20,20 @@ The line over the table and the table leave at least a third of the terminal's h
 more agents than the rest holds shows those that need attention and a line counting the
 others (`jobview.table`). The last table, drawn when the job is over, has every agent.
 
+Ctrl-Z (SIGTSTP) stops agentsup as it would stop any program, but first the view stops
+drawing, leaves its table where it is and shows the cursor again; once agentsup is
+continued (`fg`) it draws anew below whatever the shell printed meanwhile. Agents run
+in their own sessions and go on; supervising them pauses while agentsup is stopped.
+
 Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
 writer takes the view's lock only to apply an event and lets go before printing, so
-the two never wait on each other.
+the two never wait on each other. The SIGTSTP handler runs on the main thread between
+two bytecodes, maybe while that thread holds one of the view's locks (it writes events
+too). It takes none of them: it hands the stop to the view's `live-view-stops` thread
+through a `queue.SimpleQueue` (made to be used from a signal handler) and waits, for
+`SUSPEND_WAIT` at most, on an event only it waits on; a Ctrl-Z that comes while the
+main thread applies an event is acted on once it has (`msg`). While the job is being
+closed the handler stops agentsup at once: the main thread draws the last table then.
 """
 
 from __future__ import annotations
@@ -30,9 +41,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
+import queue
+import signal
 import threading
 import time
 from collections.abc import Mapping, MutableMapping
+from types import FrameType
 from typing import Any, TextIO
 
 import msgspec
@@ -51,6 +66,9 @@ MAX_PENDING = 5000
 OUTPUT_SHARE = 3
 """While the job runs, the line over the table and the table leave at least a third of
 the terminal's height to the lines above them."""
+SUSPEND_WAIT = 1.0
+"""Seconds Ctrl-Z waits for the view to stop drawing before agentsup stops anyway (the
+terminal may not be taking output)."""
 LEVEL_NUMBERS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
                  "error": logging.ERROR}
 
@@ -104,20 +122,51 @@ class LiveView:
         self._closing = False
         self._final = False
         """Set for the last table, which has every agent."""
-        self._live: Live | None = Live(
-            self, console=self.console, refresh_per_second=4, transient=False,
-            redirect_stdout=False, redirect_stderr=False,
-        )
-        self._live.start()
+        self._suspended = False
+        """Stopped by Ctrl-Z: nothing is drawn until agentsup is continued."""
+        self._live: Live | None = self._new_live()
         self._flusher = threading.Thread(target=self._flush_loop, name="live-view",
                                          daemon=True)
         self._flusher.start()
+        self._stops: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._stop_drawn = threading.Event()
+        self._stopping = False
+        self._main = threading.main_thread().ident
+        self._main_busy = False
+        self._stop_deferred = False
+        self._trapped = False
+        self._previous_tstp: Any = signal.SIG_DFL
+        self._stopper = threading.Thread(target=self._stop_loop, name="live-view-stops",
+                                         daemon=True)
+        self._stopper.start()
+        self._trap_terminal_stop()
+
+    def _new_live(self) -> Live:
+        live = Live(self, console=self.console, refresh_per_second=4, transient=False,
+                    redirect_stdout=False, redirect_stderr=False)
+        live.start()
+        return live
 
     # structlog: the last processor hands the event on, whole, as the writer's argument
     def render(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
         return (dict(event_dict),), {}
 
     def msg(self, event: dict[str, Any]) -> None:
+        if threading.get_ident() != self._main:
+            self._apply(event)
+            return
+        # The main thread writes events too; a Ctrl-Z meanwhile waits until it holds
+        # none of the view's locks (`_on_terminal_stop`).
+        self._main_busy = True
+        try:
+            self._apply(event)
+        finally:
+            self._main_busy = False
+            if self._stop_deferred:
+                self._stop_deferred = False
+                self._on_terminal_stop(signal.SIGTSTP, None)
+
+    def _apply(self, event: dict[str, Any]) -> None:
         with self._state_lock:
             self.view.apply(event)
             self.palette.learn(event)
@@ -161,7 +210,7 @@ class LiveView:
     def _flush_loop(self) -> None:
         while True:
             with self._queued:
-                while not self._pending and not self._closing:
+                while (not self._pending or self._suspended) and not self._closing:
                     self._queued.wait()
                 if self._closing:
                     return
@@ -169,7 +218,87 @@ class LiveView:
             with self._print_lock:
                 if self._live is None:
                     return
-                self._print(*self._take())
+                if not self._suspended:  # else the lines wait for `fg`
+                    self._print(*self._take())
+
+    # Ctrl-Z
+    def _trap_terminal_stop(self) -> None:
+        """Handle SIGTSTP while the view draws: only on the main thread (where handlers
+        go), and not when it was ignored (agentsup started with it ignored must not be
+        stopped by it)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        previous = signal.getsignal(signal.SIGTSTP)
+        if previous == signal.SIG_IGN:
+            return
+        if previous is not None:  # None: set outside Python; SIG_DFL puts it back
+            self._previous_tstp = previous
+        signal.signal(signal.SIGTSTP, self._on_terminal_stop)
+        self._trapped = True
+
+    def _untrap_terminal_stop(self) -> None:
+        if not self._trapped or threading.current_thread() is not threading.main_thread():
+            return
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signal.SIGTSTP, self._previous_tstp)
+        self._trapped = False
+
+    def _on_terminal_stop(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGTSTP, on the main thread: have the view's thread stop drawing and show the
+        cursor, stop as the default action would, and once continued have it draw
+        again. Takes no lock the main thread may hold (see the module's notes)."""
+        if self._stopping:  # a second Ctrl-Z while this one is being handled
+            return
+        if self._main_busy:  # the main thread may hold a lock the view's thread needs
+            self._stop_deferred = True
+            return
+        self._stopping = True
+        try:
+            if not self._closing:  # else the main thread draws the last table itself
+                self._stop_drawn.clear()
+                self._stops.put("stop")
+                self._stop_drawn.wait(SUSPEND_WAIT)
+            signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+            try:
+                os.kill(os.getpid(), signal.SIGTSTP)  # stops here until SIGCONT
+            finally:
+                signal.signal(signal.SIGTSTP, self._on_terminal_stop)
+            self._stops.put("continue")
+        finally:
+            self._stopping = False
+
+    def _stop_loop(self) -> None:
+        while True:
+            match self._stops.get():
+                case "stop":
+                    self._suspend()
+                    self._stop_drawn.set()
+                case "continue":
+                    with self._print_lock:
+                        self._resume()
+                case None:
+                    return
+
+    def _suspend(self) -> None:
+        """Stop drawing: the table stays as last drawn, the cursor below it, shown."""
+        with self._print_lock:
+            if self._live is None or self._suspended:
+                return
+            self._suspended = True
+            with contextlib.suppress(OSError, ValueError):
+                self._live.stop()
+
+    def _resume(self) -> None:
+        """Draw again, from where the cursor is: below what was printed meanwhile, which
+        the table of before, left where it was, must not be drawn over. Called with the
+        print lock held."""
+        if self._live is None or not self._suspended:
+            return
+        with contextlib.suppress(OSError, ValueError):
+            self._live = self._new_live()
+        self._suspended = False
+        with self._queued:
+            self._queued.notify()
 
     def __rich__(self) -> RenderableType:
         with self._state_lock:
@@ -195,10 +324,13 @@ class LiveView:
         with self._queued:
             self._closing = True
             self._queued.notify()
+        self._stops.put(None)
         with self._print_lock:
+            self._resume()  # closed before a Ctrl-Z's `fg` was seen: draw again
             live, self._live = self._live, None
             if live is not None:
                 self._print(*self._take())
                 self._final = True
                 with contextlib.suppress(OSError, ValueError):
                     live.stop()
+        self._untrap_terminal_stop()

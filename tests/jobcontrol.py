@@ -1,0 +1,65 @@
+"""A shell's job control, as little of it as a test needs: `python jobcontrol.py ARGS...`
+runs `python ARGS...` as the foreground job of this terminal (its own process group,
+like a job an interactive shell starts). When the job stops (Ctrl-Z), this takes the
+terminal back, prints `[job stopped]` and reads commands as a shell would, with a `$ `
+prompt: `echo WORDS` prints the words, `fg` gives the terminal back to the job and
+continues it (SIGCONT). Exits with the job's exit code once the job has ended.
+
+A test cannot be this itself: a process group whose parent is outside its session is
+orphaned, and the kernel does not stop an orphaned group on SIGTSTP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+
+
+def main() -> int:
+    tty = sys.stdin.fileno()
+    # As a shell: not stopped or interrupted from the terminal, and free to take the
+    # terminal back while in the background.
+    for signum in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT,
+                   signal.SIGQUIT):
+        signal.signal(signum, signal.SIG_IGN)
+    pid = os.fork()
+    if pid == 0:
+        os.setpgid(0, 0)
+        os.tcsetpgrp(tty, os.getpgrp())
+        for signum in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT,
+                       signal.SIGQUIT):
+            signal.signal(signum, signal.SIG_DFL)
+        os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+    # Both sides set the group and the terminal's foreground, whichever comes first.
+    with contextlib.suppress(OSError):
+        os.setpgid(pid, pid)
+    with contextlib.suppress(OSError):
+        os.tcsetpgrp(tty, pid)
+    while True:
+        _, status = os.waitpid(pid, os.WUNTRACED)
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(tty, os.getpgrp())
+        if not os.WIFSTOPPED(status):
+            return os.waitstatus_to_exitcode(status)
+        print("\n[job stopped]", flush=True)
+        while True:
+            print("$ ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:  # the terminal is gone: end the job as a closing terminal would
+                os.killpg(pid, signal.SIGHUP)
+                os.killpg(pid, signal.SIGCONT)
+                break
+            words = line.split()
+            if words[:1] == ["echo"]:
+                print(" ".join(words[1:]), flush=True)
+            elif words == ["fg"]:
+                break
+        with contextlib.suppress(OSError):
+            os.tcsetpgrp(tty, pid)
+        os.killpg(pid, signal.SIGCONT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
