@@ -30,7 +30,10 @@ def test_a_stop_signal_during_the_load_is_a_clean_stop(tmp_path: Path, signum: i
         writer = os.open(fifo, os.O_WRONLY)
         try:
             cli.send_signal(signum)
-            out, err = cli.communicate(timeout=30)
+            try:
+                out, err = cli.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the CLI did not end after {signum!r}: {_signal_state(cli.pid)}")
         finally:
             os.close(writer)
     finally:
@@ -40,3 +43,14 @@ def test_a_stop_signal_during_the_load_is_a_clean_stop(tmp_path: Path, signum: i
     assert cli.returncode == 0, err
     assert "Traceback" not in err
     assert out == ""  # nothing ran, so there is nothing to report
+
+
+def _signal_state(pid: int) -> str:
+    """What the kernel says of a process that did not end on a signal: which signals it
+    blocks, ignores, catches and has pending, and where it waits."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    wanted = ("State", "SigPnd", "ShdPnd", "SigBlk", "SigIgn", "SigCgt")
+    lines = [line for line in status if line.split(":")[0] in wanted]
+    wchan = Path(f"/proc/{pid}/wchan").read_text()
+    threads = len(list(Path(f"/proc/{pid}/task").iterdir()))
+    return "; ".join(lines) + f"; wchan {wchan}; {threads} threads"
