@@ -71,7 +71,8 @@ def _seconds(value: Any) -> str:
     return f"{number:.2f} s" if number < 10 else f"{number:.1f} s"
 
 
-def _plural(count: Any, noun: str) -> str:
+def plural(count: Any, noun: str) -> str:
+    """`1 agent`, `3 agents`."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
@@ -87,12 +88,12 @@ def describe(event: Mapping[str, Any]) -> str:
     get = event.get
     match name:
         case "job.loaded":
-            return (f"job {get('job')}: {_plural(get('agents'), 'agent')}, "
+            return (f"job {get('job')}: {plural(get('agents'), 'agent')}, "
                     f"{get('topology')} topology ({get('file')})")
         case "plan.resolved":
             stages = get("stages") or []
             parts = [", ".join(stage) for stage in stages]
-            return f"plan: {_plural(len(stages), 'stage')}: " + " | ".join(parts)
+            return f"plan: {plural(len(stages), 'stage')}: " + " | ".join(parts)
         case "stage.started":
             return f"stage {get('stage')}: starting {', '.join(get('agents') or [])}"
         case "agent.started":
@@ -102,10 +103,10 @@ def describe(event: Mapping[str, Any]) -> str:
         case "stage.ready":
             return f"stage {get('stage')} ready"
         case "job.ready":
-            return (f"job ready: {_plural(get('agents'), 'agent')} in "
-                    f"{_plural(get('stages'), 'stage')}, {_seconds(get('seconds'))}")
+            return (f"job ready: {plural(get('agents'), 'agent')} in "
+                    f"{plural(get('stages'), 'stage')}, {_seconds(get('seconds'))}")
         case "agent.unhealthy":
-            return (f"{agent} unhealthy after {_plural(get('failures'), 'failed check')}: "
+            return (f"{agent} unhealthy after {plural(get('failures'), 'failed check')}: "
                     f"{get('error')}")
         case "agent.exited":
             if get("signal") is not None:

@@ -26,7 +26,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentsup.eventtext import Palette, printable
+from agentsup.eventtext import Palette, plural, printable
 
 STATE_STYLES = {
     "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",
@@ -207,10 +207,6 @@ class JobView(msgspec.Struct):
         )
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def uptime(seconds: float) -> str:
     """`42s`, `3m07s`, `2h05m`: short, and stable in width while it counts."""
     whole = int(seconds)
@@ -237,7 +233,7 @@ def _progress(snap: Snapshot, *, short: bool) -> str:
     stopped = sum(1 for row in snap.rows if row.state in ("stopped", "failed", "pending"))
     killed = "" if not snap.killed else (
         f"; {snap.killed} killed" if short
-        else f"; {_plural(snap.killed, 'agent')} killed at once")
+        else f"; {plural(snap.killed, 'agent')} killed at once")
     failed = " failed," if snap.failure else ""
     up = uptime(snap.now - snap.started)
     match snap.phase:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from agentsup import settings
 from agentsup.job import envfiles, imports
+from agentsup.job.docker_names import network_of, overlay_name, service_name
 from agentsup.job.graph import TopologyGraph
 from agentsup.job.models import (
     Agent,
@@ -155,12 +156,12 @@ def _swarm_name_problems(job: JobDefinition) -> Iterator[Problem]:
     if not swarm:
         return
     name = job.job.name
-    problem = _swarm_name_problem(f"agentsup-{name}-swarm", "overlay network name")
+    problem = _swarm_name_problem(overlay_name(name), "overlay network name")
     if problem is not None:
         yield Problem(("job", "name"), problem)
         return  # every service name would repeat it
     for i, agent in swarm:
-        problem = _swarm_name_problem(f"agentsup-{name}-{agent.id}", "service name")
+        problem = _swarm_name_problem(service_name(name, agent.id), "service name")
         if problem is not None:
             yield Problem(("agents", i, "id"), problem)
 
@@ -224,17 +225,15 @@ def _network_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Prob
     """Connected container agents must share a Docker network: a peer's URL names it by
     its id, an alias that only its own network resolves."""
     agents = {agent.id: (i, agent) for i, agent in enumerate(job.agents)}
-    default = f"agentsup-{job.job.name}"
     reported: set[frozenset[str]] = set()
     for caller, callee in graph.edges:
         if caller not in agents or callee not in agents or caller == callee:
             continue
         i, one = agents[caller]
         _, other = agents[callee]
-        if Target.CONTAINER not in (one.deployment.target, other.deployment.target) or \
-                one.deployment.target is not other.deployment.target:
+        if {one.deployment.target, other.deployment.target} != {Target.CONTAINER}:
             continue
-        here, there = one.deployment.network or default, other.deployment.network or default
+        here, there = network_of(job.job.name, one), network_of(job.job.name, other)
         pair = frozenset((caller, callee))
         if here == there or pair in reported:
             continue

@@ -90,14 +90,6 @@ def connect(max_pool_size: int = 10, address: str | None = None) -> Any:
     return api
 
 
-def default_network(job: str) -> str:
-    return f"agentsup-{job}"
-
-
-def network_of(job: str, agent: Agent) -> str:
-    return agent.deployment.network or default_network(job)
-
-
 def container_name(job: str, agent: Agent) -> str:
     return agent.deployment.container_name or f"agentsup-{job}-{agent.id}"
 

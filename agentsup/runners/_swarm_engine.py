@@ -21,6 +21,7 @@ import docker.errors
 import docker.types
 import msgspec
 
+from agentsup.job.docker_names import overlay_name, service_name
 from agentsup.job.models import Agent, SwarmSettings
 from agentsup.job.placement import spread_of
 from agentsup.runners._docker_engine import (
@@ -73,14 +74,6 @@ def manager_problem(api: Any, address: str) -> str | None:
         return (f"the Docker Engine at {address} is a swarm worker, not a manager; point "
                 "deployment.swarm.engine at a manager")
     return None
-
-
-def service_name(job: str, agent_id: str) -> str:
-    return f"agentsup-{job}-{agent_id}"
-
-
-def overlay_name(job: str) -> str:
-    return f"agentsup-{job}-swarm"
 
 
 class ServiceSettings(msgspec.Struct, frozen=True):

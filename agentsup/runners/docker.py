@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from agentsup.job.docker_names import network_of
 from agentsup.job.models import Agent
 from agentsup.ports import port_in_use
 from agentsup.runners._docker_engine import (
@@ -39,7 +40,6 @@ from agentsup.runners._docker_engine import (
     memory_bytes,
     nano_cpus,
     network_exists,
-    network_of,
     pull_image,
     remove_container,
     remove_network,

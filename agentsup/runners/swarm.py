@@ -27,13 +27,13 @@ from typing import Any
 
 import docker.errors
 
+from agentsup.job.docker_names import overlay_name
 from agentsup.job.models import Agent
 from agentsup.runners._docker_engine import Found, labels
 from agentsup.runners._engine_object import EngineBackend
 from agentsup.runners._swarm_engine import (
     clear_job,
     manager_problem,
-    overlay_name,
     service_settings,
     swarm_engine,
 )
