@@ -126,7 +126,7 @@ def _command_word(words: Sequence[str]) -> str | None:
 
 def monitor_interval(text: str) -> float:
     """`--monitor SECONDS`: a finite duration within the job file's bounds."""
-    from agentsup.job.models import MAX_SECONDS  # builds the schema the command needs next
+    from agentsup.job.values import MAX_SECONDS
 
     try:
         seconds = float(text)

@@ -46,7 +46,7 @@ def agent_environment(
     file's directory) now. `urls` maps each peer URL of the plan to the one to give
     (`liveurls.live` binds swarm agents' addresses at launch time)."""
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
-    for key, value in (agent.config.model_extra or {}).items():
+    for key, value in agent.config.extra.items():
         text = config_text(value)
         if text is not None:
             env[config_variable(key)] = text

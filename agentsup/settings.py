@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 DEFAULT_LOG_FILES: dict[str, Any] = {"max_size": 10 * 1024**2, "keep": 5, "enabled": True}
 
 
+def given(layer: Any, *leave_out: str) -> dict[str, Any]:
+    """The fields a layer of the job file sets (those not None), but `leave_out`."""
+    return {
+        name: getattr(layer, name)
+        for name in layer.__struct_fields__
+        if name not in leave_out and getattr(layer, name) is not None
+    }
+
+
 def health(job: JobDefinition, agent: Agent, base_dir: Path | None = None) -> EffectiveHealth:
     """Merge the agent's health check over the job's over the defaults.
 
@@ -44,14 +53,14 @@ def health(job: JobDefinition, agent: Agent, base_dir: Path | None = None) -> Ef
         checks.append(agent.health_check)
     shared: dict[str, Any] = {}
     for check in checks:
-        shared.update(check.model_dump(exclude_none=True, exclude={"readiness", "liveness"}))
+        shared.update(given(check, "readiness", "liveness"))
 
     def purpose(name: str) -> EffectiveProbe:
         merged = dict(shared)
         for check in checks:
             layer = getattr(check, name)
             if layer is not None:
-                merged.update(layer.model_dump(exclude_none=True))
+                merged.update(given(layer))
         if base_dir is not None and merged.get("ca_file"):
             merged["ca_file"] = str(base_dir / Path(merged["ca_file"]).expanduser())
         return EffectiveProbe(**merged)
@@ -85,7 +94,7 @@ def output_levels(job: JobDefinition, agent: Agent) -> dict[str, str]:
     levels = dict(DEFAULT_OUTPUT)
     for layer in (job.deployment.output, agent.deployment.output):
         if layer is not None:
-            levels.update(layer.model_dump(exclude_none=True))
+            levels.update(given(layer))
     return levels
 
 
@@ -94,7 +103,7 @@ def log_files(job: JobDefinition, agent: Agent) -> EffectiveLogFiles | None:
     merged = dict(DEFAULT_LOG_FILES)
     for layer in (job.deployment.logs, agent.deployment.logs):
         if layer is not None:
-            merged.update(layer.model_dump(exclude_none=True))
+            merged.update(given(layer))
     if not merged["enabled"] or merged.get("dir") is None:
         return None
     return EffectiveLogFiles(dir=merged["dir"], max_size=merged["max_size"], keep=merged["keep"])
@@ -119,10 +128,10 @@ def process_settings(job: JobDefinition, agent: Agent) -> ProcessSettings:
 def _layer(settings: RestartSettings | None) -> dict[str, Any]:
     if settings is None:
         return {}
-    values = settings.model_dump(exclude_none=True, exclude={"backoff"})
+    values = given(settings, "backoff")
     if settings.backoff is not None:
         values.update(
-            {f"backoff_{k}": v for k, v in settings.backoff.model_dump(exclude_none=True).items()}
+            {f"backoff_{k}": v for k, v in given(settings.backoff).items()}
         )
     return values
 

@@ -76,8 +76,8 @@ def test_launch_spec_takes_the_settings_given_with_it(tmp_path: Path) -> None:
     sink = Sink()
     context = job_context_with_sink(loaded, plan, sink)
     backend = LocalBackend(context, list(job.agents))
-    reloaded = job.model_copy(
-        update={"deployment": job.deployment.model_copy(update={"stop_timeout": 9.0})}
+    reloaded = msgspec.structs.replace(
+        job, deployment=msgspec.structs.replace(job.deployment, stop_timeout=9.0)
     )
     spec = backend.launch_spec(
         job.agent("b"), {"X": "1"}, settings.process_settings(reloaded, job.agent("b"))

@@ -247,7 +247,7 @@ def test_x_keys_are_allowed_outside_free_form_maps_and_kept_inside_them() -> Non
     """
     agent = load(text).definition.agents[0]
     assert agent.command == ["serve"]
-    assert agent.config.model_extra == {"x-kept": 2}
+    assert agent.config.extra == {"x-kept": 2}
     assert agent.deployment.environment == {"x-env": "1"}
 
 

@@ -33,7 +33,7 @@ plugin = Recorder()
 
 PROBE = """\
 import json, os, sys
-import agentsup.job.models
+import agentsup.job.schema_models
 after_models = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
 from pydantic import BaseModel
 class UserModel(BaseModel):
@@ -96,15 +96,27 @@ def test_plugins_reach_the_job_models_when_imported_another_way(tmp_path: Path) 
 
 
 def test_empty_defaults_are_new_each_time() -> None:
-    # The factories are plain functions (job/fields.py); each model still gets its own.
-    from agentsup.job.models import Agent, JobInfo, Placement
+    # The factories are plain functions (job/values.py); each record still gets its own,
+    # whether validation or the code makes it, and so does each pydantic model.
+    from agentsup.job import schema_models
+    from agentsup.job.models import JobInfo, Placement
+    from agentsup.job.validation import validate_job
 
     first, second = JobInfo(name="a"), JobInfo(name="b")
     assert first.tags == [] and second.tags == []
     assert first.tags is not second.tags
-    agent = Agent.model_validate({"id": "a", "config": {"port": 1}})
-    assert agent.deployment.environment == {}
-    assert agent.deployment.environment is not Agent.model_validate(
+    job = validate_job(
+        {
+            "job": {"name": "j"},
+            "agents": [{"id": "a", "config": {"port": 1}}, {"id": "b", "config": {"port": 2}}],
+            "topology": {"type": "dynamic"},
+        }
+    )
+    one, two = job.agents
+    assert one.deployment.environment == {} == two.deployment.environment
+    assert one.deployment.environment is not two.deployment.environment
+    assert Placement().constraints is not Placement().constraints
+    model = schema_models.Agent.model_validate({"id": "a", "config": {"port": 1}})
+    assert model.deployment.environment is not schema_models.Agent.model_validate(
         {"id": "b", "config": {"port": 2}}
     ).deployment.environment
-    assert Placement().constraints is not Placement().constraints

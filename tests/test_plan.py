@@ -8,6 +8,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from agentsup.cli import PLAN_FORMATS
@@ -417,10 +418,9 @@ def test_remote_agents_reach_this_machine_by_its_name_not_localhost() -> None:
 
 def test_advertise_host_overrides_the_local_host_name() -> None:
     job = definition(MIXED, "type: mesh\n")
-    network = job.deployment.network.model_copy(update={"advertise_host": "10.9.8.7"})
-    job = job.model_copy(
-        update={"deployment": job.deployment.model_copy(update={"network": network})}
-    )
+    network = msgspec.structs.replace(job.deployment.network, advertise_host="10.9.8.7")
+    deployment = msgspec.structs.replace(job.deployment, network=network)
+    job = msgspec.structs.replace(job, deployment=deployment)
     plan = TopologyResolver(local_host="supervisor.lan").resolve(job)
     assert plan.connection_map("raw")["front"] == "http://10.9.8.7:8000"
     assert plan.connection_map("front")["raw"] == "http://192.0.2.1:8200"

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from agentsup.job.loader import LoadedJob, load_text
 from agentsup.job.models import JobDefinition
 from agentsup.job.problems import JobFileError
+from agentsup.job.validation import validate_job
 from agentsup.job.yamlpos import parse
 from agentsup.plan import TopologyResolver
 
@@ -52,7 +53,7 @@ def random_dags(draw: st.DrawFn) -> tuple[list[str], list[tuple[str, list[str] |
 def dag_job(
     names: list[str], connections: list[tuple[str, list[str] | str]], strategy: str
 ) -> JobDefinition:
-    return JobDefinition.model_validate(
+    return validate_job(
         {
             "job": {"name": "prop"},
             "agents": [

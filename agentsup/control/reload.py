@@ -58,7 +58,7 @@ def launch_text(agent: Agent, settings: AgentSettings) -> str:
     """
     live = settings.spec_at_launch is not None
     shown = msgspec.structs.replace(settings, spec_at_launch=None)
-    return agent.model_dump_json() + "\n" + repr(shown) + ("\nbuilt at each launch" if live else "")
+    return repr(agent) + "\n" + repr(shown) + ("\nbuilt at each launch" if live else "")
 
 
 def launch_of(agent: Agent, settings: AgentSettings) -> LaunchText:

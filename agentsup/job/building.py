@@ -6,7 +6,7 @@ The first model pydantic builds in a process looks for plugins: it imports
 models are not meant to be instrumented by whatever plugin happens to be installed, so
 they are built with pydantic's documented switch, `PYDANTIC_DISABLE_PLUGINS`, set for
 the duration of the build and removed right after it. The build runs when
-`agentsup.job.models` is first imported, in the main thread before any agent or helper
+`agentsup.job.schema_models` is first imported, in the main thread before any agent or helper
 process exists, so no child ever inherits the variable. A value the user set is left
 alone (and honoured by pydantic as always).
 """

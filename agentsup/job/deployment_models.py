@@ -7,17 +7,9 @@ in `agentsup.settings`, not here.
 # Annotations here are evaluated as written (no `from __future__ import annotations`):
 # postponed, pydantic would compile and evaluate each one while building the models.
 
-import re
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Field,
-    SecretStr,
-    Strict,
-    WithJsonSchema,
-    field_validator,
-)
+from pydantic import AfterValidator, BeforeValidator, Field, Strict, WithJsonSchema
 
 from agentsup.job.fields import (
     ByteSize,
@@ -28,14 +20,22 @@ from agentsup.job.fields import (
     Flag,
     KeptFiles,
     Model,
-    OutputLevel,
     Port,
     Seconds,
+    SecretText,
     StopSignal,
-    empty_dict,
-    empty_list,
 )
 from agentsup.job.health_models import HealthCheck
+from agentsup.job.kinds import Strategy, Target
+from agentsup.job.values import (
+    MEMORY_SCHEMA_PATTERN,
+    OutputLevel,
+    empty_dict,
+    empty_list,
+    memory_size,
+    memory_text,
+    restart_policy,
+)
 
 
 class OutputLevels(Model):
@@ -47,9 +47,6 @@ class OutputLevels(Model):
         description="Level of stderr lines (warning, so that `--log-level warning` still "
         "shows tracebacks).",
     )
-
-
-DEFAULT_OUTPUT = {"stdout": "info", "stderr": "warning"}
 
 
 class LogFiles(Model):
@@ -71,18 +68,14 @@ class LogFiles(Model):
     )
 
 
-MEMORY_PATTERN = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?$")
-
-
-MEMORY_SCHEMA_PATTERN = r"^\s*\d+(\.\d+)?\s*([KMGT]i?[Bb]?|[Bb])?\s*$"
-
-
 class Resources(Model):
     cpu: Annotated[float, Strict()] | None = Field(
         default=None, gt=0, allow_inf_nan=False, description="CPU cores (e.g. 0.5, 2)."
     )
     memory: Annotated[
         str,
+        BeforeValidator(memory_text),
+        AfterValidator(memory_size),
         WithJsonSchema(
             {"anyOf": [{"type": "string", "pattern": MEMORY_SCHEMA_PATTERN}, {"type": "integer"}]}
         ),
@@ -90,28 +83,6 @@ class Resources(Model):
         default=None, description="Memory like 512M, 1G or 2Gi."
     )
     gpu: Count | None = Field(default=None, description="Number of GPUs.")
-
-    @field_validator("memory", mode="before")
-    @classmethod
-    def _memory_text(cls, value: Any) -> Any:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        return value
-
-    @field_validator("memory")
-    @classmethod
-    def _memory_format(cls, value: str | None) -> str | None:
-        if value is not None and not MEMORY_PATTERN.match(value.strip()):
-            raise ValueError(f"{value!r} is not a size; write it like 512M, 1G or 2Gi")
-        return value
-
-
-class Target(StrEnum):
-    LOCALHOST = "localhost"
-    REMOTE = "remote"
-    CONTAINER = "container"
-    SWARM = "swarm"
-    KUBERNETES = "kubernetes"
 
 
 class Placement(Model):
@@ -141,7 +112,7 @@ class AgentDeployment(Model):
     user: str | None = None
     port: Port | None = Field(default=None, description="SSH port (22).")
     ssh_key: str | None = None
-    password: SecretStr | None = Field(default=None, description="SSH password; never shown.")
+    password: SecretText | None = Field(default=None, description="SSH password; never shown.")
     python: str | None = Field(
         default=None,
         description="Interpreter for module agents: locally the current one, remotely python3.",
@@ -213,7 +184,8 @@ class RestartSettings(Model):
 
     policy: Annotated[
         Literal["no", "on-failure", "always"],
-        # YAML 1.1 reads a bare `no` as false, which is taken as "no" (below).
+        # YAML 1.1 reads a bare `no` as false, which is taken as "no".
+        BeforeValidator(restart_policy),
         WithJsonSchema({"enum": ["no", "on-failure", "always", False]}),
     ] | None = Field(
         default=None, description="When an exit calls for a restart (on-failure)."
@@ -227,19 +199,6 @@ class RestartSettings(Model):
         default=None,
         description="Once this agent is ready again, restart the agents that connect to it.",
     )
-
-    @field_validator("policy", mode="before")
-    @classmethod
-    def _yaml_no(cls, value: Any) -> Any:
-        # YAML 1.1 reads a bare `no` as false; people mean the policy.
-        return "no" if value is False else value
-
-
-class Strategy(StrEnum):
-    STAGED = "staged"
-    SEQUENTIAL = "sequential"
-    PARALLEL = "parallel"
-    TOP_DOWN = "top-down"
 
 
 class SshSettings(Model):
@@ -291,16 +250,9 @@ class JobDeployment(Model):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     swarm: SwarmSettings = Field(default_factory=SwarmSettings)
     pull: Flag = Field(default=False, description="Pull missing container images.")
-    restart: RestartSettings = Field(default_factory=lambda: RestartSettings())
+    restart: RestartSettings = Field(default_factory=RestartSettings)
     on_agent_failure: Literal["shutdown", "continue"] = Field(
         default="shutdown",
         description="When an agent has failed: stop the job (exit 1), or report and go on.",
     )
 
-
-class EffectiveLogFiles(Model):
-    """The log-file settings in force for one agent."""
-
-    dir: str
-    max_size: int
-    keep: int

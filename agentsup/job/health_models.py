@@ -1,20 +1,16 @@
-"""The health-check part of the job-file schema, and the probe settings once merged.
+"""The health-check part of the job-file schema.
 
 `HealthCheck` is what the job file says (every field optional, so layers can merge);
-`EffectiveProbe` and `EffectiveHealth` are what is in force for one agent, computed in
+what is in force for one agent is `effective.EffectiveHealth`, computed in
 `agentsup.settings`.
 """
 
 # Annotations here are evaluated as written (no `from __future__ import annotations`):
 # postponed, pydantic would compile and evaluate each one while building the models.
 
-from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    Field,
-    field_validator,
-)
+from pydantic import AfterValidator, Field
 
 from agentsup.job.fields import (
     Command,
@@ -23,14 +19,8 @@ from agentsup.job.fields import (
     PositiveCount,
     Seconds,
 )
-
-
-class ProbeType(StrEnum):
-    HTTP = "http"
-    TCP = "tcp"
-    EXEC = "exec"
-    LOG = "log"
-    A2A = "a2a"
+from agentsup.job.kinds import ProbeType
+from agentsup.job.values import absolute_path
 
 
 class ProbeSettings(Model):
@@ -45,7 +35,9 @@ class ProbeSettings(Model):
         default=None, description="Failures in a row before an agent is unhealthy."
     )
     timeout: Seconds | None = Field(default=None, description="Seconds one check may take.")
-    path: str | None = Field(default=None, description="HTTP path to GET (default /health).")
+    path: Annotated[str, AfterValidator(absolute_path)] | None = Field(
+        default=None, description="HTTP path to GET (default /health)."
+    )
     scheme: Literal["http", "https"] | None = Field(
         default=None, description="http (default) or https (certificate not verified "
         "unless ca_file is given)."
@@ -63,14 +55,6 @@ class ProbeSettings(Model):
         "a line of its output matches."
     )
 
-    @field_validator("path")
-    @classmethod
-    def _path_absolute(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError(f"must start with '/', like '/{value}'")
-        return value
-
-
 
 class HealthCheck(ProbeSettings):
     """Health-check settings; unset fields inherit from the job, then the defaults.
@@ -87,47 +71,3 @@ class HealthCheck(ProbeSettings):
         "{enabled: false} turns only these off."
     )
 
-
-DEFAULT_HEALTH = HealthCheck(
-    enabled=True, type=ProbeType.HTTP, interval=10.0, retries=3, timeout=5.0, path="/health",
-    scheme="http",
-)
-
-
-class EffectiveProbe(Model):
-    """One probe with nothing left unset (`command` and `pattern` only where needed)."""
-
-    enabled: bool
-    interval: float
-    retries: int
-    timeout: float
-    path: str
-    type: ProbeType = ProbeType.HTTP
-    scheme: Literal["http", "https"] = "http"
-    ca_file: str | None = None
-    command: list[str] | None = None
-    pattern: str | None = None
-
-    @property
-    def uses_network(self) -> bool:
-        """Whether the probe connects to the agent's port (http, tcp, a2a)."""
-        return self.type in (ProbeType.HTTP, ProbeType.TCP, ProbeType.A2A)
-
-
-class EffectiveHealth(EffectiveProbe):
-    """The health settings in force for one agent: the shared fields, and the probe for
-    each purpose. Without explicit purposes (tests build it by hand) both are the
-    shared probe."""
-
-    readiness: EffectiveProbe | None = None
-    liveness: EffectiveProbe | None = None
-
-    def ready_probe(self) -> EffectiveProbe:
-        return self.readiness if self.readiness is not None else self
-
-    def live_probe(self) -> EffectiveProbe:
-        """Liveness; a `log` readiness leaves liveness to the process being alive."""
-        probe: EffectiveProbe = self.liveness if self.liveness is not None else self
-        if probe.type is ProbeType.LOG:
-            return probe.model_copy(update={"enabled": False})
-        return probe

@@ -8,10 +8,10 @@ Import the schema from `agentsup.job.models`, which builds every model in one go
 # Annotations here are evaluated as written (no `from __future__ import annotations`):
 # postponed, pydantic would compile and evaluate each one while building the models.
 
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -19,7 +19,6 @@ from pydantic import (
     Field,
     Tag,
     WithJsonSchema,
-    field_validator,
 )
 
 from agentsup.job.deployment_models import (
@@ -29,7 +28,6 @@ from agentsup.job.deployment_models import (
     RestartSettings,
 )
 from agentsup.job.fields import (
-    SAFE_NAME,
     Command,
     EnvFiles,
     EnvName,
@@ -37,37 +35,34 @@ from agentsup.job.fields import (
     IdList,
     Model,
     Port,
-    Scalar,
-    empty_dict,
-    empty_list,
-    safe_name,
 )
 from agentsup.job.health_models import HealthCheck
+from agentsup.job.kinds import TopologyType
+from agentsup.job.values import (
+    SAFE_NAME,
+    agent_id,
+    empty_dict,
+    empty_list,
+    job_name,
+    level_kind,
+    topology_type,
+    version_text,
+)
 
 
 class JobInfo(Model):
-    name: str = Field(
+    name: Annotated[str, AfterValidator(job_name)] = Field(
         min_length=1,
         json_schema_extra={"pattern": SAFE_NAME},  # checked by `_safe_name`, with a hint
         description="The job's name; used in events and names.",
     )
-    version: Annotated[str, WithJsonSchema({"type": ["string", "number"]})] | None = Field(
+    version: Annotated[
+        str, BeforeValidator(version_text), WithJsonSchema({"type": ["string", "number"]})
+    ] | None = Field(
         default=None, description="Free text; kept, not acted on."
     )
     description: str | None = None
     tags: list[str] = Field(default_factory=empty_list)
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _version_as_text(cls, value: Any) -> Any:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        return safe_name(value, "it names networks, containers and directories")
 
 
 class AgentConfig(BaseModel):
@@ -77,18 +72,11 @@ class AgentConfig(BaseModel):
 
     port: Port = Field(description="The TCP port the agent serves HTTP on.")
 
-    def scalars(self) -> dict[str, Scalar]:
-        """The scalar settings (the environment gives lists and maps too, as JSON)."""
-        extra = self.model_extra or {}
-        return {
-            key: value
-            for key, value in extra.items()
-            if isinstance(value, str | int | float | bool)
-        }
-
 
 class Agent(Model):
-    id: str = Field(min_length=1, json_schema_extra={"pattern": SAFE_NAME})
+    id: Annotated[str, AfterValidator(agent_id)] = Field(
+        min_length=1, json_schema_extra={"pattern": SAFE_NAME}
+    )
     type: str | None = Field(default=None, description="Class the module defines.")
     module: str | None = Field(default=None, description="Run as `python -m module`.")
     command: Command | None = Field(
@@ -101,12 +89,6 @@ class Agent(Model):
     restart: RestartSettings | None = Field(
         default=None, description="Overrides fields of the job's `deployment.restart`."
     )
-
-    @field_validator("id")
-    @classmethod
-    def _safe_id(cls, value: str) -> str:
-        return safe_name(value, "ids become host names and variable values")
-
 
 
 class Connection(Model):
@@ -122,34 +104,15 @@ class LevelGroup(Model):
     children: IdList
 
 
-class TopologyType(StrEnum):
-    HUB_SPOKE = "hub-spoke"
-    PIPELINE = "pipeline"
-    DAG = "dag"
-    MESH = "mesh"
-    HIERARCHICAL = "hierarchical"
-    DYNAMIC = "dynamic"
-
-
-def _level_kind(value: Any) -> str:
-    return "group" if isinstance(value, dict) or hasattr(value, "parent") else "ids"
-
-
 Level = Annotated[
     Annotated[IdList, Tag("ids")] | Annotated[LevelGroup, Tag("group")],
-    Discriminator(_level_kind),
+    Discriminator(level_kind),
 ]
 """A hierarchical level: a list of ids, or a `{parent, children}` group."""
 
 
-def _normalise_topology_type(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip().lower().replace("_", "-")
-    return value
-
-
 class Topology(Model):
-    type: Annotated[TopologyType, BeforeValidator(_normalise_topology_type)]
+    type: Annotated[TopologyType, BeforeValidator(topology_type)]
     hub: str | None = None
     spokes: IdList | None = None
     stages: list[IdList] | None = None
@@ -173,10 +136,4 @@ class JobDefinition(Model):
     environment: dict[EnvName, EnvValue] = Field(
         default_factory=empty_dict, json_schema_extra={"additionalProperties": False}
     )
-
-    def agent(self, agent_id: str) -> Agent:
-        for agent in self.agents:
-            if agent.id == agent_id:
-                return agent
-        raise KeyError(agent_id)
 

@@ -12,16 +12,20 @@ import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from pydantic import BaseModel, ValidationError
+from pydantic_core import ValidationError
 
 from agentsup.job import checks
 from agentsup.job.graph import TopologyGraph, build_graph
 from agentsup.job.models import JobDefinition
 from agentsup.job.problems import DocPath, JobFileError, Located, Problem
+from agentsup.job.validation import validate_job
 from agentsup.job.yamlpos import Positions, YamlSyntaxError, parse
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 FREE_FORM = frozenset({"config", "environment", "execution"})
 
@@ -108,7 +112,7 @@ def load_text(
     data = _strip_extension_keys(data, ())
     data = _numbers_as_written(data, parsed.numbers)
     try:
-        definition = JobDefinition.model_validate(data)
+        definition = validate_job(data)
     except ValidationError as exc:
         problems.extend(_translate(exc, data))
         raise _locate(file, positions, problems) from None
@@ -290,8 +294,13 @@ def _unknown_key_message(path: DocPath) -> str:
 
 
 def _allowed_keys(path: DocPath) -> set[str]:
-    """The keys the schema accepts at a document path, for did-you-mean suggestions."""
-    candidates: list[type[BaseModel]] = [JobDefinition]
+    """The keys the schema accepts at a document path, for did-you-mean suggestions.
+
+    Read from the pydantic models, which only a file with an unknown key pays for.
+    """
+    from agentsup.job import schema_models
+
+    candidates: list[type[BaseModel]] = [schema_models.JobDefinition]
     for part in path:
         if isinstance(part, int):
             continue
@@ -308,6 +317,8 @@ def _allowed_keys(path: DocPath) -> set[str]:
 
 
 def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    from pydantic import BaseModel
+
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     found: list[type[BaseModel]] = []

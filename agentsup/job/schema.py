@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from agentsup.job.models import JobDefinition, TopologyType
+from agentsup.job.kinds import TopologyType
+from agentsup.job.schema_models import JobDefinition
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -1,0 +1,30 @@
+"""Checking a job file's data against the schema, without pydantic's model classes.
+
+The schema is the one the pydantic models make, written into `records_schema` with
+typed dicts that become the records in place of the models (see `generate`).
+pydantic-core compiles it here, once per process and only when a file is checked, and
+gives the same values and the same `ValidationError`s as `JobDefinition.model_validate`
+would, without the cost of building the models (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import cast
+
+from pydantic_core import SchemaValidator, core_schema
+
+from agentsup.job.records import JobDefinition
+from agentsup.job.records_schema import SCHEMA
+
+
+@cache
+def _validator() -> SchemaValidator:
+    return SchemaValidator(cast(core_schema.CoreSchema, SCHEMA))
+
+
+def validate_job(data: object) -> JobDefinition:
+    """The job record for `data` (parsed YAML), or `pydantic_core.ValidationError`."""
+    job = _validator().validate_python(data)
+    assert isinstance(job, JobDefinition)
+    return job
