@@ -13,14 +13,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator, core_schema
 
-from agentsup.job import generate, schema_models
+from agentsup.job import generate, records_schema, schema_models, validation
 from agentsup.job.models import AgentConfig, HealthCheck, JobDefinition, Secret
 from agentsup.job.validation import validate_job
 
@@ -167,6 +168,37 @@ def test_the_examples_read_the_same_both_ways(example: Path) -> None:
     assert _outcome(validate_job, data) == _outcome(
         schema_models.JobDefinition.model_validate, data
     )
+
+
+@pytest.mark.parametrize("data", [GOOD, *BAD], ids=["good", *map(str, range(len(BAD)))])
+def test_the_schema_made_for_another_pydantic_core_checks_the_same(data: Any) -> None:
+    # What `validation` compiles when the installed pydantic-core is not the one the
+    # written schema was made for: the same schema, made now from the models.
+    made = SchemaValidator(cast(core_schema.CoreSchema, generate.live_schema()))
+    assert _outcome(made.validate_python, data) == _outcome(validate_job, data)
+
+
+def test_another_pydantic_core_takes_the_schema_made_from_the_models(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The installed pydantic-core is the one the file was written for; the test says
+    # that the file was written for another one, the only way to reach this path here.
+    made: list[dict[str, Any]] = []
+
+    def live_schema() -> dict[str, Any]:
+        made.append(original())
+        return made[-1]
+
+    original = generate.live_schema
+    monkeypatch.setattr(records_schema, "PYDANTIC_CORE_VERSION", "0.0.0")
+    monkeypatch.setattr(generate, "live_schema", live_schema)
+    validation._validator.cache_clear()
+    try:
+        by_models = schema_models.JobDefinition.model_validate(GOOD)
+        assert _plain(validate_job(GOOD)) == _plain(by_models)
+        assert len(made) == 1
+    finally:
+        validation._validator.cache_clear()
 
 
 def test_records_are_frozen_values() -> None:

@@ -19,10 +19,11 @@ from __future__ import annotations
 import enum
 import sys
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -51,11 +52,13 @@ NOTICE = "Do not edit: run `python -m agentsup.job.generate` (see `generate` for
 
 
 class Code:
-    """Text to write as it is, naming what it uses (`module`, `name`)."""
+    """Text to write as it is, naming what it uses (`module`, `name`); `live` makes the
+    object the text stands for, for a schema used in this process (`live_schema`)."""
 
-    def __init__(self, text: str, *uses: tuple[str, str]) -> None:
+    def __init__(self, text: str, *uses: tuple[str, str], live: Callable[[], Any]) -> None:
         self.text = text
         self.uses = uses
+        self.live = live
 
 
 class Source:
@@ -264,12 +267,19 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
     record = HAND_WRITTEN.get(model.__name__)
     record_name = model.__name__
     record_module = record.__module__ if record else "agentsup.job.records"
+
+    def live_record() -> Any:
+        from agentsup.job import records
+
+        return record_parts.record_of(record or getattr(records, record_name))
     part = {
         "type": "function-before",
         "function": {
             "type": "no-info",
             "function": Code(
-                f"mapping_of({model.__name__!r})", ("agentsup.job.record_parts", "mapping_of")
+                f"mapping_of({model.__name__!r})",
+                ("agentsup.job.record_parts", "mapping_of"),
+                live=lambda: record_parts.mapping_of(model.__name__),
             ),
         },
         "schema": {
@@ -280,6 +290,7 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
                     f"record_of({record_name})",
                     ("agentsup.job.record_parts", "record_of"),
                     (record_module, record_name),
+                    live=live_record,
                 ),
             },
             "schema": {
@@ -293,6 +304,25 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
     if "ref" in schema:
         part["ref"] = schema["ref"].split(":", 1)[0]
     return part
+
+
+def live_schema() -> dict[str, Any]:
+    """The schema `records_schema.py` holds, made now from the models that this
+    process's pydantic builds: for a pydantic-core other than the one the file was
+    written for, which may not read it (`validation`)."""
+
+    def resolved(part: Any) -> Any:
+        if isinstance(part, Code):
+            return part.live()
+        if isinstance(part, dict):
+            return {key: resolved(value) for key, value in part.items()}
+        if isinstance(part, list):
+            return [resolved(value) for value in part]
+        return part
+
+    core = schema_models.JobDefinition.__pydantic_core_schema__
+    made: dict[str, Any] = resolved(as_typed_dicts(core))
+    return made
 
 
 def records_text() -> str:
@@ -327,6 +357,8 @@ def schema_text() -> str:
         "from __future__ import annotations\n\n"
         + source.imports_text()
         + "\n"
+        + f"PYDANTIC_CORE_VERSION = {pydantic_core.__version__!r}\n"
+        + '"""The pydantic-core this schema was written for (`validation`)."""\n\n'
         + "SCHEMA: dict[str, Any] = "
         + body
         + "\n"

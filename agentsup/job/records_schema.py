@@ -57,6 +57,9 @@ from agentsup.job.values import (
     whole_number,
 )
 
+PYDANTIC_CORE_VERSION = '2.46.4'
+"""The pydantic-core this schema was written for (`validation`)."""
+
 SCHEMA: dict[str, Any] = {
     'type': 'definitions',
     'schema': {

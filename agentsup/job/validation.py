@@ -12,15 +12,24 @@ from __future__ import annotations
 from functools import cache
 from typing import cast
 
+import pydantic_core
 from pydantic_core import SchemaValidator, core_schema
 
+from agentsup.job import records_schema
 from agentsup.job.records import JobDefinition
-from agentsup.job.records_schema import SCHEMA
 
 
 @cache
 def _validator() -> SchemaValidator:
-    return SchemaValidator(cast(core_schema.CoreSchema, SCHEMA))
+    schema = records_schema.SCHEMA
+    if pydantic_core.__version__ != records_schema.PYDANTIC_CORE_VERSION:
+        # The schema was written for another pydantic-core, which may read it
+        # differently or not at all; make it from the models as the generator does,
+        # which costs what the written file saves, but checks the same.
+        from agentsup.job.generate import live_schema
+
+        schema = live_schema()
+    return SchemaValidator(cast(core_schema.CoreSchema, schema))
 
 
 def validate_job(data: object) -> JobDefinition:
