@@ -3,7 +3,7 @@
 Durations, counts, ports, environment names and values, signal names and sizes are
 annotated types here, so every model that uses one validates it the same way and the
 JSON Schema says the same thing everywhere. The checks themselves are plain functions in
-`values`, which the generated schema in `records` calls too.
+`values`, which the generated schema in `records_schema` calls too.
 """
 
 # Annotations here are evaluated as written (no `from __future__ import annotations`):

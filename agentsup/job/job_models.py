@@ -1,8 +1,9 @@
 """The job itself: its header, agents and topology, on the building blocks of `fields`,
 `deployment_models` and `health_models`.
 
-Import the schema from `agentsup.job.models`, which builds every model in one go (see
-`building`); this module only holds the classes.
+Import the schema models from `agentsup.job.schema_models`, which builds every model in
+one go (see `building`); this module only holds the classes. The runtime reads a job as
+the records generated from these (`agentsup.job.models`).
 """
 
 # Annotations here are evaluated as written (no `from __future__ import annotations`):

@@ -10,10 +10,11 @@ The schema is spread over `fields` (base model, checked types), `deployment_mode
 `health_models` and `job_models` (the job itself); this module builds them all in one
 block, without pydantic's plugin scan (see `building`). Building pydantic's classes
 costs about 0.2 s, so commands that only run or check a job never import this module:
-`python -m agentsup.job.generate` writes the validation schema these models make, and
-plain record classes with the same fields, into `records`, which is what `start`,
-`validate` and the runtime use (`agentsup.job.models`). `agentsup schema`, the loader's
-suggestions for unknown keys and the generator use the models here.
+`python -m agentsup.job.generate` writes frozen Structs with the same fields into
+`records` and the validation schema these models make into `records_schema`, which is
+what `start`, `validate` and the runtime use (`agentsup.job.models`, `validation`).
+`agentsup schema`, the loader's suggestions for unknown keys and the generator use the
+models here.
 """
 
 from agentsup.job.building import without_plugin_scan

@@ -1,8 +1,8 @@
 """What a value in a job file may be: the checks and conversions of single fields.
 
-These functions are what pydantic calls while it validates a job file, through the
+These functions are what pydantic-core calls while it validates a job file, through the
 schema models (`schema_models`) and through the schema generated from them into
-`records`. They import nothing of pydantic, so that `start` and `validate` can check a
+`records_schema`. They import nothing of pydantic, so that `start` and `validate` can check a
 file without building pydantic's model classes (docs/performance.md). Each raises
 `ValueError` with the words the user reads.
 """
