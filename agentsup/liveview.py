@@ -24,6 +24,10 @@ Ctrl-Z (SIGTSTP) stops agentsup as it would stop any program, but first the view
 drawing, leaves its table where it is and shows the cursor again; once agentsup is
 continued (`fg`) it draws anew below whatever the shell printed meanwhile. Agents run
 in their own sessions and go on; supervising them pauses while agentsup is stopped.
+Continued in the background instead (`bg`), or started there (`agentsup start ... &`),
+agentsup runs and the view does not draw: the terminal belongs to the shell then. It
+draws again once continued in the foreground (`fg` sends SIGCONT, which the view
+handles); lines that came meanwhile wait, as they do while agentsup is stopped.
 
 Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
 writer takes the view's lock only to apply an event and lets go before printing, so
@@ -122,9 +126,10 @@ class LiveView:
         self._closing = False
         self._final = False
         """Set for the last table, which has every agent."""
-        self._suspended = False
-        """Stopped by Ctrl-Z: nothing is drawn until agentsup is continued."""
-        self._live: Live | None = self._new_live()
+        self._suspended = not self._in_foreground()
+        """Stopped by Ctrl-Z, or in the background: nothing is drawn until agentsup is
+        continued in the foreground."""
+        self._live: Live | None = self._new_live(start=not self._suspended)
         self._flusher = threading.Thread(target=self._flush_loop, name="live-view",
                                          daemon=True)
         self._flusher.start()
@@ -136,16 +141,26 @@ class LiveView:
         self._stop_deferred = False
         self._trapped = False
         self._previous_tstp: Any = signal.SIG_DFL
+        self._previous_cont: Any = signal.SIG_DFL
         self._stopper = threading.Thread(target=self._stop_loop, name="live-view-stops",
                                          daemon=True)
         self._stopper.start()
         self._trap_terminal_stop()
 
-    def _new_live(self) -> Live:
+    def _new_live(self, *, start: bool = True) -> Live:
         live = Live(self, console=self.console, refresh_per_second=4, transient=False,
                     redirect_stdout=False, redirect_stderr=False)
-        live.start()
+        if start:
+            live.start()
         return live
+
+    def _in_foreground(self) -> bool:
+        """Whether agentsup's process group has the terminal; True where that cannot be
+        told (not a terminal, or none at all)."""
+        try:
+            return os.tcgetpgrp(self.console.file.fileno()) == os.getpgrp()
+        except (OSError, ValueError, AttributeError):
+            return True
 
     # structlog: the last processor hands the event on, whole, as the writer's argument
     def render(self, _: Any, __: str, event_dict: MutableMapping[str, Any]) -> Any:
@@ -234,6 +249,7 @@ class LiveView:
         if previous is not None:  # None: set outside Python; SIG_DFL puts it back
             self._previous_tstp = previous
         signal.signal(signal.SIGTSTP, self._on_terminal_stop)
+        self._previous_cont = signal.signal(signal.SIGCONT, self._on_continue)
         self._trapped = True
 
     def _untrap_terminal_stop(self) -> None:
@@ -241,7 +257,14 @@ class LiveView:
             return
         with contextlib.suppress(TypeError, ValueError):
             signal.signal(signal.SIGTSTP, self._previous_tstp)
+        with contextlib.suppress(TypeError, ValueError):
+            signal.signal(signal.SIGCONT, self._previous_cont)
         self._trapped = False
+
+    def _on_continue(self, _signum: int, _frame: FrameType | None) -> None:
+        """SIGCONT, on the main thread: continued, by `fg` or `bg`; the view's thread
+        draws again if agentsup now has the terminal. Takes no lock (see the notes)."""
+        self._stops.put("continue")
 
     def _on_terminal_stop(self, _signum: int, _frame: FrameType | None) -> None:
         """SIGTSTP, on the main thread: have the view's thread stop drawing and show the
@@ -275,7 +298,8 @@ class LiveView:
                     self._stop_drawn.set()
                 case "continue":
                     with self._print_lock:
-                        self._resume()
+                        if self._in_foreground():  # else continued by `bg`
+                            self._resume()
                 case None:
                     return
 

@@ -2,8 +2,10 @@
 runs `python ARGS...` as the foreground job of this terminal (its own process group,
 like a job an interactive shell starts). When the job stops (Ctrl-Z), this takes the
 terminal back, prints `[job stopped]` and reads commands as a shell would, with a `$ `
-prompt: `echo WORDS` prints the words, `fg` gives the terminal back to the job and
-continues it (SIGCONT). Exits with the job's exit code once the job has ended.
+prompt: `echo WORDS` prints the words, `bg` continues the job (SIGCONT) and keeps the
+terminal, `fg` gives the terminal back to the job and continues it (SIGCONT). Exits
+with the job's exit code once the job has ended. `python jobcontrol.py --bg ARGS...`
+starts the job in the background, as `ARGS &` would, and reads commands at once.
 
 A test cannot be this itself: a process group whose parent is outside its session is
 orphaned, and the kernel does not stop an orphaned group on SIGTSTP.
@@ -19,6 +21,8 @@ import sys
 
 def main() -> int:
     tty = sys.stdin.fileno()
+    background = sys.argv[1:2] == ["--bg"]
+    job = sys.argv[2:] if background else sys.argv[1:]
     # As a shell: not stopped or interrupted from the terminal, and free to take the
     # terminal back while in the background.
     for signum in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT,
@@ -27,23 +31,27 @@ def main() -> int:
     pid = os.fork()
     if pid == 0:
         os.setpgid(0, 0)
-        os.tcsetpgrp(tty, os.getpgrp())
+        if not background:
+            os.tcsetpgrp(tty, os.getpgrp())
         for signum in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT,
                        signal.SIGQUIT):
             signal.signal(signum, signal.SIG_DFL)
-        os.execv(sys.executable, [sys.executable, *sys.argv[1:]])
+        os.execv(sys.executable, [sys.executable, *job])
     # Both sides set the group and the terminal's foreground, whichever comes first.
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
-    with contextlib.suppress(OSError):
-        os.tcsetpgrp(tty, pid)
-    while True:
-        _, status = os.waitpid(pid, os.WUNTRACED)
+    if not background:
         with contextlib.suppress(OSError):
-            os.tcsetpgrp(tty, os.getpgrp())
-        if not os.WIFSTOPPED(status):
-            return os.waitstatus_to_exitcode(status)
-        print("\n[job stopped]", flush=True)
+            os.tcsetpgrp(tty, pid)
+    while True:
+        if not background:
+            _, status = os.waitpid(pid, os.WUNTRACED)
+            with contextlib.suppress(OSError):
+                os.tcsetpgrp(tty, os.getpgrp())
+            if not os.WIFSTOPPED(status):
+                return os.waitstatus_to_exitcode(status)
+            print("\n[job stopped]", flush=True)
+        background = False
         while True:
             print("$ ", end="", flush=True)
             line = sys.stdin.readline()
@@ -54,6 +62,8 @@ def main() -> int:
             words = line.split()
             if words[:1] == ["echo"]:
                 print(" ".join(words[1:]), flush=True)
+            elif words == ["bg"]:
+                os.killpg(pid, signal.SIGCONT)
             elif words == ["fg"]:
                 break
         with contextlib.suppress(OSError):

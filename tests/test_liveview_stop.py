@@ -9,6 +9,8 @@ draws its table below what the shell printed instead of over it.
 from __future__ import annotations
 
 import re
+import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -152,3 +154,79 @@ def test_only_the_live_view_handles_ctrl_z_and_not_when_it_was_ignored() -> None
         assert signal.getsignal(signal.SIGTSTP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGTSTP, previous)
+
+
+@pytest.mark.integration
+def test_bg_keeps_the_view_from_drawing_until_fg(tmp_path: Path) -> None:
+    # Continued in the background, agentsup runs on without drawing: the terminal is the
+    # shell's. `fg` gives it back and the table is drawn again below the shell's lines.
+    ports = free_ports(2)
+    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
+                                        agent_entry("beta", ports[1])],
+                             {"type": "dynamic"}, name="demo")
+    terminal = Terminal([JOBCONTROL, *CLI, "start", str(job)], columns=100, lines=30)
+    try:
+        terminal.wait_for(lambda s: "running, 2 of 2 agents ready" in s)
+        terminal.type(b"\x1a")  # Ctrl-Z
+        terminal.wait_for(lambda s: "[job stopped]" in s)
+        terminal.type(b"bg\n")
+        terminal.wait_for(lambda s: re.search(r"^\$ bg\n\$$", s, re.M) is not None)
+        terminal.type(b"echo IN-THE-BACKGROUND\n")
+        terminal.wait_for(lambda s: re.search(r"^IN-THE-BACKGROUND\n\$$", s, re.M) is not None)
+        since = len(terminal.raw)
+        terminal.pump(2.0)  # the view would redraw four times a second
+        assert terminal.raw[since:] == b"", terminal.raw[since:]
+        screen = terminal.text()
+        after = screen[screen.index("IN-THE-BACKGROUND"):]
+        assert "agents ready" not in after, screen
+        terminal.type(b"fg\n")
+        terminal.wait_for(
+            lambda s: re.search(r"^IN-THE-BACKGROUND\n\$ fg\n(.*\n)*demo: running, 2 of 2 "
+                                r"agents ready", s, re.M) is not None
+        )
+        assert terminal.screen.cursor.hidden  # drawing again
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+        assert "demo: stopped" in terminal.text()
+    finally:
+        terminal.close()
+
+
+@pytest.mark.integration
+def test_started_in_the_background_the_view_draws_once_brought_to_the_foreground(
+    tmp_path: Path,
+) -> None:
+    # `agentsup start job.yaml &`: the job starts and runs, the shell keeps the terminal,
+    # and `fg` brings up the table.
+    ports = free_ports(2)
+    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
+                                        agent_entry("beta", ports[1])],
+                             {"type": "dynamic"}, name="demo")
+    terminal = Terminal([JOBCONTROL, "--bg", *CLI, "start", str(job)], columns=100, lines=30)
+    try:
+        terminal.wait_for(lambda s: s.startswith("$"))
+        # Ready without a terminal to draw on: the agents answer on their ports.
+        _wait_until_listening(ports)
+        terminal.pump(1.0)
+        assert "agents ready" not in terminal.text(), terminal.text()
+        terminal.type(b"fg\n")
+        terminal.wait_for(lambda s: re.search(r"^demo: running, 2 of 2 agents ready", s, re.M)
+                          is not None)
+        assert terminal.screen.cursor.hidden
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+        assert "demo: stopped" in terminal.text()
+    finally:
+        terminal.close()
+
+
+def _wait_until_listening(ports: list[int], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            with socket.socket() as probe:
+                probe.settimeout(0.5)
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, f"nothing listens on {port}"
+            time.sleep(0.05)

@@ -346,8 +346,12 @@ def test_a_signal_while_the_actors_are_made_stops_cleanly(tmp_path: Path) -> Non
             run.wait_for("plan.resolved")
             tasks = Path(f"/proc/{run.process.pid}/task")
             deadline = time.monotonic() + 30
-            while len(list(tasks.iterdir())) < threads:
-                assert time.monotonic() < deadline, "the actors were never made"
+            while (seen := len(list(tasks.iterdir()))) < threads:
+                assert time.monotonic() < deadline, (
+                    f"the actors were never made: {seen} threads, waiting for {threads}; "
+                    f"exit code {run.process.poll()}; last events "
+                    f"{[e['event'] for e in run.events[-5:]]}; stderr {run.stderr_text()!r}"
+                )
                 time.sleep(0.0002)
             run.signal(signal.SIGTERM)
             assert run.wait(timeout=60) == 0, f"signalled at {threads} threads"
