@@ -18,6 +18,7 @@ from agentsup import __version__, collector
 from agentsup.control import arguments as control_arguments
 from agentsup.exitcodes import EXIT_INVALID, EXIT_OK
 from agentsup.job.problems import JobFileError
+from agentsup.words import plural
 
 if TYPE_CHECKING:
     from agentsup.job.loader import LoadedJob
@@ -176,10 +177,6 @@ def _resolve(loaded: LoadedJob) -> DeploymentPlan:
     return resolve(loaded)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 MONITOR_DEFAULT = 10.0
 
 
@@ -255,9 +252,9 @@ def _main(argv: Sequence[str] | None) -> int:
                 plan = _resolve(loaded)
                 print(
                     f"{args.job}: valid: job {loaded.definition.job.name!r}, "
-                    f"{_count(len(loaded.definition.agents), 'agent')}, "
+                    f"{plural(len(loaded.definition.agents), 'agent')}, "
                     f"{loaded.definition.topology.type.value} topology, "
-                    f"{_count(len(plan.stages), 'stage')}"
+                    f"{plural(len(plan.stages), 'stage')}"
                 )
                 return EXIT_OK
             case "plan":

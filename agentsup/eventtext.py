@@ -18,6 +18,8 @@ from typing import Any
 
 import msgspec
 
+from agentsup.words import plural
+
 SUPERVISOR = "agentsup"
 AGENT_COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_red",
                  "bright_cyan", "bright_magenta", "bright_green", "bright_blue")
@@ -69,11 +71,6 @@ def _seconds(value: Any) -> str:
     except (TypeError, ValueError):
         return str(value)
     return f"{number:.2f} s" if number < 10 else f"{number:.1f} s"
-
-
-def plural(count: Any, noun: str) -> str:
-    """`1 agent`, `3 agents`."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _rest(event: Mapping[str, Any], used: tuple[str, ...]) -> str:

@@ -26,7 +26,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentsup.eventtext import Palette, plural, printable
+from agentsup.eventtext import Palette, printable
+from agentsup.words import plural
 
 STATE_STYLES = {
     "ready": "green", "starting": "yellow", "restarting": "yellow", "unhealthy": "red",

@@ -6,19 +6,16 @@ import json
 import re
 
 from agentsup.plan import DeploymentPlan
+from agentsup.words import plural
 
 
 def as_json(plan: DeploymentPlan) -> str:
     return json.dumps(plan.to_json(), indent=2)
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
-
-
 def as_text(plan: DeploymentPlan) -> str:
-    lines = [f"job {plan.job}: {_count(len(plan.agent_urls), 'agent')} in "
-        f"{_count(len(plan.stages), 'stage')} "
+    lines = [f"job {plan.job}: {plural(len(plan.agent_urls), 'agent')} in "
+        f"{plural(len(plan.stages), 'stage')} "
              f"(strategy {plan.strategy.value})", ""]
     rows = [("stage", "agent", "url", "connects to")]
     for number, stage in enumerate(plan.stages, start=1):
