@@ -61,6 +61,20 @@ def _plain(value: Any) -> Any:
     return type(value).__name__, value
 
 
+def _models_in(value: Any) -> list[str]:
+    """The pydantic models anywhere in a value that should hold records alone (a record
+    and a model of one name read alike to `_plain`)."""
+    if isinstance(value, BaseModel):
+        return [type(value).__name__]
+    if isinstance(value, msgspec.Struct):
+        return [m for name in value.__struct_fields__ for m in _models_in(getattr(value, name))]
+    if isinstance(value, list):
+        return [m for item in value for m in _models_in(item)]
+    if isinstance(value, dict):
+        return [m for item in value.values() for m in _models_in(item)]
+    return []
+
+
 def _outcome(check: Any, data: Any) -> tuple[Any, Any]:
     try:
         return _plain(check(data)), None
@@ -176,6 +190,8 @@ def test_the_schema_made_for_another_pydantic_core_checks_the_same(data: Any) ->
     # written schema was made for: the same schema, made now from the models.
     made = SchemaValidator(cast(core_schema.CoreSchema, generate.live_schema()))
     assert _outcome(made.validate_python, data) == _outcome(validate_job, data)
+    if data is GOOD:  # defaults made by a factory are records too
+        assert _models_in(made.validate_python(data)) == []
 
 
 def test_another_pydantic_core_takes_the_schema_made_from_the_models(
@@ -196,6 +212,7 @@ def test_another_pydantic_core_takes_the_schema_made_from_the_models(
     try:
         by_models = schema_models.JobDefinition.model_validate(GOOD)
         assert _plain(validate_job(GOOD)) == _plain(by_models)
+        assert _models_in(validate_job(GOOD)) == []
         assert len(made) == 1
     finally:
         validation._validator.cache_clear()
@@ -204,6 +221,7 @@ def test_another_pydantic_core_takes_the_schema_made_from_the_models(
 def test_records_are_frozen_values() -> None:
     job = validate_job(GOOD)
     assert isinstance(job, JobDefinition)
+    assert _models_in(job) == []
     assert job == validate_job(GOOD)
     assert job.agent("b").module == "m"
     with pytest.raises(AttributeError):

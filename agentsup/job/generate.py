@@ -40,12 +40,7 @@ HAND_WRITTEN: dict[str, type] = {"AgentConfig": record_parts.AgentConfig}
 MIXINS: dict[str, tuple[type, str]] = {"JobDefinition": (record_parts.JobMethods, "[Agent]")}
 """Methods a generated record takes from a hand-written class (with its type arguments)."""
 
-OWN_MODULES = (
-    "agentsup.job.values",
-    "agentsup.job.kinds",
-    "agentsup.job.record_parts",
-    "agentsup.job.records",
-)
+OWN_MODULES = ("agentsup.job.values", "agentsup.job.kinds", "agentsup.job.record_parts")
 """Where the schema's functions, enumerations and classes may come from."""
 
 NOTICE = "Do not edit: run `python -m agentsup.job.generate` (see `generate` for why)."
@@ -75,8 +70,6 @@ class Source:
         """How the text refers to an enumeration, function or class of agentsup's."""
         module = getattr(thing, "__module__", "")
         qualname = getattr(thing, "__qualname__", "")
-        if isinstance(thing, type) and issubclass(thing, BaseModel):
-            module, qualname = "agentsup.job.records", thing.__name__
         if module not in OWN_MODULES or "." in qualname or "<" in qualname:
             raise TypeError(
                 f"the schema refers to {thing!r} ({module}.{qualname}); move it to a "
@@ -94,36 +87,33 @@ class Source:
         return "\n".join("".join(group) for group in groups if group)
 
     def value(self, thing: Any, indent: int = 0) -> str:
-        """A Python expression for one part of a core schema; short parts on one line."""
-        text = self._value(thing, indent)
-        if "\n" in text:
-            flat = " ".join(part.strip() for part in text.splitlines())
-            flat = flat.replace(", }", "}").replace(", ]", "]").replace(", )", ")")
-            flat = flat.replace("{ ", "{").replace("[ ", "[").replace("( ", "(")
-            if indent + len(flat) <= 88 and not (isinstance(thing, tuple) and len(thing) == 1):
-                return flat
-        return text
-
-    def _value(self, thing: Any, indent: int) -> str:
+        """A Python expression for one part of a core schema: on one line when it fits,
+        else a mapping or list with an item a line."""
+        inline = self._inline(thing)
+        if indent + len(inline) <= 88 or not isinstance(thing, dict | list | tuple):
+            return inline
         pad = " " * indent
+        if isinstance(thing, dict):
+            items = [f"{key!r}: {self.value(item, indent + 4)}" for key, item in thing.items()]
+            opening, closing = "{", "}"
+        else:
+            items = [self.value(item, indent + 4) for item in thing]
+            opening, closing = ("[", "]") if isinstance(thing, list) else ("(", ")")
+        return opening + "\n" + "".join(f"{pad}    {item},\n" for item in items) + pad + closing
+
+    def _inline(self, thing: Any) -> str:
         if isinstance(thing, Code):
             for module, name in thing.uses:
                 self.use(module, name)
             return thing.text
         if isinstance(thing, dict):
-            if not thing:
-                return "{}"
-            items = [
-                f"{pad}    {key!r}: {self.value(item, indent + 4)},\n"
-                for key, item in thing.items()
-            ]
-            return "{\n" + "".join(items) + pad + "}"
-        if isinstance(thing, list | tuple):
-            if not thing:
-                return "[]" if isinstance(thing, list) else "()"
-            inner = "".join(f"{pad}    {self.value(item, indent + 4)},\n" for item in thing)
-            opening, closing = ("[", "]") if isinstance(thing, list) else ("(", ")")
-            return opening + "\n" + inner + pad + closing
+            pairs = ", ".join(f"{key!r}: {self._inline(item)}" for key, item in thing.items())
+            return "{" + pairs + "}"
+        if isinstance(thing, list):
+            return "[" + ", ".join(self._inline(item) for item in thing) + "]"
+        if isinstance(thing, tuple):
+            items = [self._inline(item) for item in thing]
+            return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         if isinstance(thing, enum.Enum):
             return f"{self.name(type(thing))}.{thing.name}"
         if thing is None or isinstance(thing, str | int | float | bool):
@@ -236,11 +226,14 @@ def as_typed_dicts(schema: Any) -> Any:
 
     A model's part checks that the value is a mapping (with pydantic's own error for a
     model), checks the fields as a typed dict does (the same field schemas, the same
-    handling of unknown keys), and makes the record from the result. pydantic's `ref`s
+    handling of unknown keys), and makes the record from the result. A model used
+    elsewhere (a field's `default_factory`) becomes its record too. pydantic's `ref`s
     end with an id() that differs from run to run, so only their names are kept.
     """
     if isinstance(schema, list):
         return [as_typed_dicts(item) for item in schema]
+    if isinstance(schema, type) and issubclass(schema, BaseModel):
+        return _record(schema.__name__)
     if not isinstance(schema, dict):
         return schema
     is_schema = isinstance(schema.get("type"), str)
@@ -251,6 +244,18 @@ def as_typed_dicts(schema: Any) -> Any:
         for key, value in schema.items()
         if not (is_schema and key in ("metadata", "serialization"))
     }
+
+
+def _record(name: str) -> Code:
+    """The record that stands for the model `name`."""
+
+    def live() -> Any:
+        from agentsup.job import records
+
+        return HAND_WRITTEN.get(name) or getattr(records, name)
+
+    record = HAND_WRITTEN.get(name)
+    return Code(name, (record.__module__ if record else "agentsup.job.records", name), live=live)
 
 
 def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
@@ -264,14 +269,7 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
         )
         part["required"] = field["schema"]["type"] != "default"
         fields[name] = part
-    record = HAND_WRITTEN.get(model.__name__)
-    record_name = model.__name__
-    record_module = record.__module__ if record else "agentsup.job.records"
-
-    def live_record() -> Any:
-        from agentsup.job import records
-
-        return record_parts.record_of(record or getattr(records, record_name))
+    record = _record(model.__name__)
     part = {
         "type": "function-before",
         "function": {
@@ -287,10 +285,10 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
             "function": {
                 "type": "no-info",
                 "function": Code(
-                    f"record_of({record_name})",
+                    f"record_of({record.text})",
                     ("agentsup.job.record_parts", "record_of"),
-                    (record_module, record_name),
-                    live=live_record,
+                    *record.uses,
+                    live=lambda: record_parts.record_of(record.live()),
                 ),
             },
             "schema": {
