@@ -286,6 +286,8 @@ class LiveView:
                 os.kill(os.getpid(), signal.SIGTSTP)  # stops here until SIGCONT
             finally:
                 signal.signal(signal.SIGTSTP, self._on_terminal_stop)
+            # Also the SIGCONT handler's work, but in an orphaned process group the
+            # kernel discards the stop, and no SIGCONT comes.
             self._stops.put("continue")
         finally:
             self._stopping = False

@@ -9,13 +9,13 @@ draws its table below what the shell printed instead of over it.
 from __future__ import annotations
 
 import re
-import socket
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from agentsup.ports import port_in_use
 from tests.clirun import agent_entry, free_ports, write_job_document
 from tests.terminal import Terminal
 
@@ -39,6 +39,15 @@ def drawn_below_the_shell(screen: str) -> bool:
                           below, re.M))
 
 
+def demo_job(tmp_path: Path) -> tuple[Path, list[int]]:
+    """The job of these tests, `demo`: agents alpha and beta, on the ports returned."""
+    ports = free_ports(2)
+    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
+                                        agent_entry("beta", ports[1])],
+                             {"type": "dynamic"}, name="demo")
+    return job, ports
+
+
 def uptime_of_beta(screen: str) -> int:
     """beta's uptime in the last table on the screen, in seconds (under a minute)."""
     found = re.findall(r"^\s+beta\s+ready\s+\d+\s.*\s(\d+)s\s+0\s+ok$", screen, re.M)
@@ -49,10 +58,7 @@ def uptime_of_beta(screen: str) -> int:
 def test_ctrl_z_shows_the_cursor_and_fg_draws_below_what_the_shell_printed(
     tmp_path: Path,
 ) -> None:
-    ports = free_ports(2)
-    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
-                                        agent_entry("beta", ports[1])],
-                             {"type": "dynamic"}, name="demo")
+    job, _ = demo_job(tmp_path)
     terminal = Terminal([JOBCONTROL, *CLI, "start", str(job)], columns=100, lines=30)
     try:
         terminal.wait_for(lambda s: "running, 2 of 2 agents ready" in s)
@@ -160,10 +166,7 @@ def test_only_the_live_view_handles_ctrl_z_and_not_when_it_was_ignored() -> None
 def test_bg_keeps_the_view_from_drawing_until_fg(tmp_path: Path) -> None:
     # Continued in the background, agentsup runs on without drawing: the terminal is the
     # shell's. `fg` gives it back and the table is drawn again below the shell's lines.
-    ports = free_ports(2)
-    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
-                                        agent_entry("beta", ports[1])],
-                             {"type": "dynamic"}, name="demo")
+    job, _ = demo_job(tmp_path)
     terminal = Terminal([JOBCONTROL, *CLI, "start", str(job)], columns=100, lines=30)
     try:
         terminal.wait_for(lambda s: "running, 2 of 2 agents ready" in s)
@@ -198,10 +201,7 @@ def test_started_in_the_background_the_view_draws_once_brought_to_the_foreground
 ) -> None:
     # `agentsup start job.yaml &`: the job starts and runs, the shell keeps the terminal,
     # and `fg` brings up the table.
-    ports = free_ports(2)
-    job = write_job_document(tmp_path, [agent_entry("alpha", ports[0]),
-                                        agent_entry("beta", ports[1])],
-                             {"type": "dynamic"}, name="demo")
+    job, ports = demo_job(tmp_path)
     terminal = Terminal([JOBCONTROL, "--bg", *CLI, "start", str(job)], columns=100, lines=30)
     try:
         terminal.wait_for(lambda s: s.startswith("$"))
@@ -223,10 +223,6 @@ def test_started_in_the_background_the_view_draws_once_brought_to_the_foreground
 def _wait_until_listening(ports: list[int], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     for port in ports:
-        while True:
-            with socket.socket() as probe:
-                probe.settimeout(0.5)
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
+        while not port_in_use(port):
             assert time.monotonic() < deadline, f"nothing listens on {port}"
             time.sleep(0.05)
