@@ -135,6 +135,7 @@ def job_context(loaded: LoadedJob, plan: DeploymentPlan, events: EventLog) -> Ba
         base_dir=base_dir,
         emit=events.emit,
         host_ports=dict(plan.host_ports),
+        published=dict(plan.published),
         ssh=job.deployment.ssh,
         pull=job.deployment.pull,
         swarm=job.deployment.swarm,
@@ -274,6 +275,7 @@ def _run_actors(
                 effective.process_settings(job, agent),
             ),
             spec_at_launch=_live_spec(job, plan, agent, backend),
+            published=plan.published.get(agent.id),
         )
 
     def actor_for(agent: Agent, settings: AgentSettings, runs: int = 0) -> pykka.ActorRef[Any]:

@@ -34,6 +34,9 @@ PUBLISHED_ADDRESS = "127.0.0.1"
 publishes there), and so the address its URL names on this machine. Not `localhost`:
 where that name means ::1 first (a stock /etc/hosts), a program of someone else's
 listening on [::1]:PORT would answer for the container."""
+EVERY_ADDRESS = "0.0.0.0"
+"""Where a container agent's port is published instead when an agent on another machine
+(a remote or swarm agent) connects to it: 127.0.0.1 cannot be reached from there."""
 
 
 class DeploymentPlan(msgspec.Struct, frozen=True):
@@ -49,6 +52,10 @@ class DeploymentPlan(msgspec.Struct, frozen=True):
     host_ports: Mapping[str, int] = msgspec.field(default_factory=dict)
     """For container agents: the port published on the Docker host; for swarm agents:
     the port published in host mode on the node that runs the task."""
+    published: Mapping[str, str] = msgspec.field(default_factory=dict)
+    """For container agents: the address of the Docker host their port is published on,
+    `PUBLISHED_ADDRESS`, or `EVERY_ADDRESS` when an agent on another machine connects
+    to them."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,8 +137,11 @@ class TopologyResolver:
         stages = _apply_strategy(job.deployment.strategy, generations, order)
         agents = {agent.id: agent for agent in job.agents}
         peers: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
+        reached_from_afar: set[str] = set()
         for caller, callee in graph.edges:
             peers[caller].append(callee)
+            if agents[caller].deployment.target in (Target.REMOTE, Target.SWARM):
+                reached_from_afar.add(callee)
         agent_urls = {a: self._supervisor_url(agents[a]) for a in ids}
         # A peer's URL depends on where the caller runs, not on which agent it is: one
         # per (caller's target, peer), not one per edge (a 200-agent mesh has 39,800).
@@ -152,6 +162,10 @@ class TopologyResolver:
             connections={a: tuple(peer_url(agents[a], p) for p in peers[a]) for a in ids},
             peers={a: tuple(peers[a]) for a in ids},
             host_ports=dict(self._host_ports),
+            published={
+                agent.id: EVERY_ADDRESS if agent.id in reached_from_afar else PUBLISHED_ADDRESS
+                for agent in job.agents if agent.deployment.target is Target.CONTAINER
+            },
         )
 
     def _supervisor_url(self, agent: Agent) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from agentsup.plan import DeploymentPlan
+from agentsup.plan import EVERY_ADDRESS, DeploymentPlan
 from agentsup.words import plural
 
 
@@ -26,6 +26,11 @@ def as_text(plan: DeploymentPlan) -> str:
     for row in rows:
         cells = [row[i].ljust(widths[i]) for i in range(3)]
         lines.append("  ".join([*cells, row[3]]).rstrip())
+    open_wide = [agent_id for agent_id, address in plan.published.items()
+                 if address == EVERY_ADDRESS]
+    if open_wide:
+        lines += ["", f"published on {EVERY_ADDRESS} of the Docker host, "
+                  f"for agents on other machines: {', '.join(open_wide)}"]
     return "\n".join(lines)
 
 

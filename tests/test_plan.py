@@ -14,7 +14,13 @@ import pytest
 from agentsup.cli import PLAN_FORMATS
 from agentsup.job.loader import load_text
 from agentsup.job.models import JobDefinition
-from agentsup.plan import DeploymentPlan, HostNameLookup, TopologyResolver
+from agentsup.plan import (
+    EVERY_ADDRESS,
+    PUBLISHED_ADDRESS,
+    DeploymentPlan,
+    HostNameLookup,
+    TopologyResolver,
+)
 from agentsup.render import RENDERERS, as_dot, as_json, as_mermaid, as_text
 from agentsup.sshconfig import HostNames, host_name_resolver
 
@@ -438,6 +444,36 @@ def test_containers_sharing_a_port_publish_distinct_host_ports() -> None:
     assert dict(plan.host_ports) == {"c1": 7001, "c2": 7003, "pin": 7002}
     assert plan.agent_urls["c2"] == "http://127.0.0.1:7003"
     assert plan.connection_map("c1")["c2"] == "http://c2:7000"  # inside Docker: its own port
+
+
+def test_a_container_is_published_on_every_address_only_for_callers_on_other_machines(
+) -> None:
+    # Callers on this machine and in Docker reach 127.0.0.1 or the Docker network; a
+    # remote or swarm caller reaches this machine's name, which 127.0.0.1 does not answer.
+    swarm = "- {id: sw, command: x, config: {port: 8500}, deployment: {target: swarm, image: i}}\n"
+
+    def dag(*edges: str) -> str:
+        return "type: dag\nconnections:\n" + "".join(f"  - {edge}\n" for edge in edges)
+
+    everyone = ("{from: front, to: [raw, far]}", "{from: sw, to: raw}")
+    near = resolve(MIXED + swarm, dag(*everyone, "{from: front, to: [box, pinned]}",
+                                      "{from: box, to: pinned}"))
+    assert dict(near.published) == {"box": PUBLISHED_ADDRESS, "pinned": PUBLISHED_ADDRESS}
+    from_remote = resolve(MIXED + swarm, dag(*everyone, "{from: far, to: box}",
+                                             "{from: front, to: pinned}"))
+    assert dict(from_remote.published) == {"box": EVERY_ADDRESS, "pinned": PUBLISHED_ADDRESS}
+    # The supervisor still checks it where it always does.
+    assert from_remote.agent_urls["box"] == "http://127.0.0.1:8300"
+    from_swarm = resolve(MIXED + swarm, dag(*everyone, "{from: sw, to: pinned}",
+                                            "{from: front, to: box}"))
+    assert dict(from_swarm.published) == {"box": PUBLISHED_ADDRESS, "pinned": EVERY_ADDRESS}
+    # Being called from afar is what matters, not calling afar.
+    outward = resolve(MIXED + swarm, dag(*everyone, "{from: box, to: far}",
+                                         "{from: pinned, to: sw}"))
+    assert dict(outward.published) == {"box": PUBLISHED_ADDRESS, "pinned": PUBLISHED_ADDRESS}
+    assert as_text(from_remote).splitlines()[-1] == (
+        "published on 0.0.0.0 of the Docker host, for agents on other machines: box")
+    assert "published on" not in as_text(near)
 
 
 def test_without_a_lookup_aliases_are_used_as_they_are() -> None:

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from clirun import agentsup_command, free_ports, supervisor
 from dockerenv import docker_client, docker_image, job_name, labelled
-from test_docker import IMAGE_TIMEOUT, container_agent, get_json, write_job
+from sshd import SshHosts, free_port_on, ssh_hosts
+from test_docker import IMAGE_TIMEOUT, PEER_AGENT, container_agent, get_json, write_job
 
-__all__ = ["docker_client", "docker_image", "job_name"]  # fixtures used by name below
+__all__ = ["docker_client", "docker_image", "job_name", "ssh_hosts"]  # fixtures used by name below
 
 pytestmark = [pytest.mark.integration]
 
@@ -107,3 +110,56 @@ def test_reload_adds_and_changes_containers_on_their_new_host_ports(
         assert run.wait(timeout=60) == 0
     assert labelled(docker_client, job_name) == ([], [])
     assert answers(moved) is None and answers(port) is None
+
+
+@pytest.mark.timeout(IMAGE_TIMEOUT)
+def test_a_remote_caller_added_by_reload_gets_the_container_published_for_it(
+    tmp_path: Path, docker_client: Any, docker_image: str, job_name: str, ssh_hosts: SshHosts
+) -> None:
+    # The remote agent runs over real SSH on 127.0.0.2 and is told to reach this machine
+    # as 127.0.0.4 (`advertise_host`): a port published on 127.0.0.1 does not answer
+    # there, one published on every address does, as it would on another machine.
+    host = ssh_hosts.a
+    box_port, far_port = free_ports(1)[0], free_port_on(host.address)
+    box = container_agent("box", box_port, docker_image)
+    far = {
+        "id": "far",
+        "command": [sys.executable, str(PEER_AGENT)],
+        "config": {"port": far_port},
+        "deployment": {
+            "target": "remote", "host": host.address, "port": host.port, "user": "root",
+            "ssh_key": str(ssh_hosts.user_key),
+            "environment": {"BIND_ADDRESS": host.address},
+        },
+    }
+    deployment: dict[str, Any] = {"ssh": {"known_hosts": str(ssh_hosts.known_hosts)},
+                                  "network": {"advertise_host": "127.0.0.4"}}
+    job = write_job(tmp_path, job_name, [box, far], {"type": "dynamic"}, **deployment)
+
+    def binding() -> Any:
+        (container,) = docker_client.containers.list(
+            filters={"label": f"agentsup.job={job_name}", "status": "running"})
+        return container.attrs["HostConfig"]["PortBindings"][f"{box_port}/tcp"][0]["HostIp"]
+
+    with supervisor(job) as run:
+        run.wait_for("job.ready", timeout=120)
+        assert binding() == "127.0.0.1"
+        write_job(tmp_path, job_name, [box, far],
+                  {"type": "dag", "connections": [{"from": "far", "to": "box"}]},
+                  **deployment)
+        mark = len(run.events)
+        result = ctl("reload", str(job))
+        assert result.returncode == 0, result.stderr
+        # box's definition is unchanged: where its port is published is what changed.
+        assert result.stdout.splitlines() == ["added: -", "removed: -", "restarted: box, far"]
+        run.wait_for("job.reloaded", after=mark)
+        for agent in ("box", "far"):
+            run.wait_for("agent.ready", timeout=120, after=mark,
+                         where=lambda e, agent=agent: e["agent"] == agent)
+        assert binding() == "0.0.0.0"
+        assert get_json(f"http://{host.address}:{far_port}/peers") == {
+            "id": "far", "results": {f"http://127.0.0.4:{box_port}": {"id": "box"}},
+        }
+        run.signal(signal.SIGTERM)
+        assert run.wait(timeout=60) == 0, run.stderr_text()
+    assert labelled(docker_client, job_name) == ([], [])

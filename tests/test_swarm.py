@@ -539,16 +539,22 @@ def test_a_container_agent_calls_a_swarm_agent_in_a_mixed_job(
     # The swarm agent comes first: the container target's clean-up before the start
     # must leave the swarm's fresh overlay network alone. The task of `on_manager` runs
     # in a container of the local Engine that carries the job's labels: the container
-    # target must leave it to Swarm as well.
-    p_sw, p_mgr, p_ct = free_ports(3)
+    # target must leave it to Swarm as well. `asker`, on the worker, calls the container
+    # agent at this machine's address: its port is published on every address for it,
+    # since 127.0.0.1 of this machine cannot be reached from the worker.
+    p_sw, p_mgr, p_ct, p_ask = free_ports(4)
     container = {
         "id": "boxed", "command": ["python3", "-c", PEER_SOURCE], "config": {"port": p_ct},
         "deployment": {"target": "container", "image": IMAGE},
     }
     path = write_job(tmp_path, swarm_job,
                      [swarm_agent("on_worker", p_sw, "node.role==worker"),
-                      swarm_agent("on_manager", p_mgr, "node.role==manager"), container],
-                     {"type": "hub-spoke", "hub": "boxed", "spokes": ["on_worker", "on_manager"]})
+                      swarm_agent("on_manager", p_mgr, "node.role==manager"), container,
+                      swarm_agent("asker", p_ask, "node.role==worker")],
+                     {"type": "dag", "connections": [
+                         {"from": "boxed", "to": ["on_worker", "on_manager"]},
+                         {"from": "asker", "to": "boxed"}]},
+                     network={"advertise_host": MANAGER_ADDRESS})
     try:
         with supervisor(path) as run:
             run.wait_for("job.ready", timeout=120)
@@ -557,11 +563,19 @@ def test_a_container_agent_calls_a_swarm_agent_in_a_mixed_job(
                 "results": {f"http://{WORKER_ADDRESS}:{p_sw}": {"id": "on_worker"},
                             f"http://{MANAGER_ADDRESS}:{p_mgr}": {"id": "on_manager"}},
             }
+            assert get_json(f"http://{WORKER_ADDRESS}:{p_ask}/peers") == {
+                "id": "asker",
+                "results": {f"http://{MANAGER_ADDRESS}:{p_ct}": {"id": "boxed"}},
+            }
+            (boxed,) = swarm.manager.containers.list(
+                filters={"label": [f"agentsup.job={swarm_job}", "agentsup.agent=boxed"]})
+            assert boxed.attrs["HostConfig"]["PortBindings"] == {
+                f"{p_ct}/tcp": [{"HostIp": "0.0.0.0", "HostPort": str(p_ct)}]}
             run.signal(signal.SIGTERM)
             assert run.wait(timeout=90) == 0, run.stderr_text()
         assert run.named("container.removed") == []
         assert {e["agent"] for e in run.named("agent.stopped")} == {
-            "on_worker", "on_manager", "boxed"}
+            "on_worker", "on_manager", "boxed", "asker"}
         assert labelled(swarm.manager, swarm_job) == ([], [])
         # Swarm removes the exited containers of removed services' tasks by itself, a
         # moment after the services; nobody else does. (The bound only ends a hang.)

@@ -21,6 +21,11 @@ class AgentSettings(msgspec.Struct, frozen=True):
     spec_at_launch: Callable[[], LaunchSpec] | None = None
     """Builds the spec anew at each launch, for an agent given URLs that are bound only
     once their agents run (swarm agents, see `agentsup.liveurls`)."""
+    published: str | None = None
+    """Where a container agent's port is published on the Docker host (`plan.published`).
+    The runner takes it from its backend; it is here because it shapes the launch, so
+    that a reload which changes it (an agent on another machine now connects to this
+    one) relaunches the agent (`control.reload.launch_text`)."""
 
 
 Slot = Literal["health", "deadline"]

@@ -158,6 +158,7 @@ class Reloader:
             reloaded[target] = Reloaded(
                 agents=[a for a in job.agents if a.deployment.target is target],
                 host_ports=dict(plan.host_ports),
+                published=dict(plan.published),
                 environment=functools.partial(agent_environment, job, plan,
                                               base_dir=base_dir),
             )

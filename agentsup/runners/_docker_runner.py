@@ -66,6 +66,8 @@ class ContainerSettings(msgspec.Struct, frozen=True):
     port: int
     host_port: int
     labels: dict[str, str]
+    publish_address: str = PUBLISH_ADDRESS
+    """The address of the Docker host the port is published on (`plan.published`)."""
     working_dir: str | None = None
     nano_cpus: int | None = None
     mem_limit: int | None = None
@@ -162,7 +164,7 @@ class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):
             ]
         host_config = api.create_host_config(
             network_mode=settings.network,
-            port_bindings={settings.port: (PUBLISH_ADDRESS, settings.host_port)},
+            port_bindings={settings.port: (settings.publish_address, settings.host_port)},
             extra_hosts=dict(HOST_GATEWAY),
             init=True,
             nano_cpus=settings.nano_cpus,
@@ -194,7 +196,7 @@ class DockerRunner(EngineObjectRunner[ContainerSettings, _Launch]):
             settings = self.settings
             return (
                 f"{doing} container {settings.name} of agent {settings.agent_id!r}: host port "
-                f"{PUBLISH_ADDRESS}:{settings.host_port} is already in use"
+                f"{settings.publish_address}:{settings.host_port} is already in use"
             )
         return super()._explain(doing, exc)
 

@@ -245,6 +245,8 @@ class BackendContext(msgspec.Struct, frozen=True):
     emit: EventSink
     host_ports: Mapping[str, int]
     """The plan's host port of each agent (the port its URL names on this machine)."""
+    published: Mapping[str, str]
+    """The plan's address each container agent's port is published on."""
     ssh: SshSettings
     """The job's `deployment.ssh` (connect timeout, key file, known_hosts)."""
     pull: bool
@@ -264,6 +266,8 @@ class Reloaded(msgspec.Struct, frozen=True):
     agents: list[Agent]
     host_ports: Mapping[str, int]
     """The new plan's host port of each agent."""
+    published: Mapping[str, str]
+    """The new plan's address each container agent's port is published on."""
     environment: Callable[[Agent], Mapping[str, str]]
     """The environment an agent would be started with under the new file."""
 

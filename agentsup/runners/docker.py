@@ -10,7 +10,8 @@ One `DockerBackend` per job holds the Engine client and the job's networks; one
   `network.removed` event; images are pulled where `pull` allows it; the job's networks
   are created (`network.created`).
 - each launch: a fresh container on the agent's network with its id as an alias, its
-  port published on 127.0.0.1, `host.docker.internal` pointing at the Docker host, an
+  port published on 127.0.0.1 (on every address when an agent on another machine
+  connects to it, as the plan says), `host.docker.internal` pointing at the Docker host, an
   init process as PID 1.
 - `close`, once every agent has stopped: whatever this run still has is removed, then
   the networks it created.
@@ -28,6 +29,7 @@ from agentsup.job.docker_names import network_of
 from agentsup.job.models import Agent
 from agentsup.ports import port_in_use
 from agentsup.runners._docker_engine import (
+    PUBLISH_ADDRESS,
     Found,
     clear_job,
     container_name,
@@ -59,6 +61,8 @@ class DockerBackend(EngineBackend):
     def __init__(self, context: BackendContext, agents: list[Agent]) -> None:
         super().__init__(context, agents)
         self._created_networks: list[str] = []
+        self.published: dict[str, str] = dict(context.published)
+        """Where each agent's port is published on the host; a reload changes it."""
 
     @classmethod
     def engine_for(cls, context: BackendContext) -> str:
@@ -185,6 +189,7 @@ class DockerBackend(EngineBackend):
                 raise RunnerError(
                     f"cannot prepare the new containers on the Docker Engine at "
                     f"{self.engine}: {exc}") from exc
+        self.published.update(reloaded.published)
         super().reload_prepare(reloaded)
 
     # ------------------------------------------------------------------ agents
@@ -201,6 +206,7 @@ class DockerBackend(EngineBackend):
             network=network_of(job, agent),
             port=agent.config.port,
             host_port=self.host_ports[agent.id],
+            publish_address=self.published.get(agent.id, PUBLISH_ADDRESS),
             labels=labels(job, self.context.run_id, agent.id),
             working_dir=agent.deployment.workdir,
             nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,
