@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import msgspec
+import pydantic_core
 import pytest
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import SchemaValidator, core_schema
 
-from agentsup.job import generate, records_schema, schema_models, validation
+from agentsup.job import generate, records_schema, schema_cache, schema_models, validation
 from agentsup.job.models import AgentConfig, HealthCheck, JobDefinition, Secret
 from agentsup.job.validation import validate_job
 
@@ -184,36 +185,83 @@ def test_the_examples_read_the_same_both_ways(example: Path) -> None:
     )
 
 
+def _made_schema() -> dict[str, Any]:
+    namespace: dict[str, Any] = {}
+    exec(generate.schema_code(), namespace)
+    schema: dict[str, Any] = namespace["SCHEMA"]
+    return schema
+
+
 @pytest.mark.parametrize("data", [GOOD, *BAD], ids=["good", *map(str, range(len(BAD)))])
 def test_the_schema_made_for_another_pydantic_core_checks_the_same(data: Any) -> None:
     # What `validation` compiles when the installed pydantic-core is not the one the
     # written schema was made for: the same schema, made now from the models.
-    made = SchemaValidator(cast(core_schema.CoreSchema, generate.live_schema()))
+    made = SchemaValidator(cast(core_schema.CoreSchema, _made_schema()))
     assert _outcome(made.validate_python, data) == _outcome(validate_job, data)
     if data is GOOD:  # defaults made by a factory are records too
         assert _models_in(made.validate_python(data)) == []
 
 
-def test_another_pydantic_core_takes_the_schema_made_from_the_models(
-    monkeypatch: pytest.MonkeyPatch,
+def test_another_pydantic_core_makes_the_schema_once_and_keeps_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     # The installed pydantic-core is the one the file was written for; the test says
     # that the file was written for another one, the only way to reach this path here.
-    made: list[dict[str, Any]] = []
+    made: list[object] = []
 
-    def live_schema() -> dict[str, Any]:
+    def schema_code() -> Any:
         made.append(original())
         return made[-1]
 
-    original = generate.live_schema
+    original = generate.schema_code
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(records_schema, "PYDANTIC_CORE_VERSION", "0.0.0")
-    monkeypatch.setattr(generate, "live_schema", live_schema)
+    monkeypatch.setattr(generate, "schema_code", schema_code)
+    by_models = schema_models.JobDefinition.model_validate(GOOD)
+
+    def check() -> None:
+        validation._validator.cache_clear()
+        assert _plain(validate_job(GOOD)) == _plain(by_models)
+        assert _models_in(validate_job(GOOD)) == []
+        assert _outcome(validate_job, BAD[0]) == _outcome(
+            schema_models.JobDefinition.model_validate, BAD[0])
+
+    try:
+        check()  # made, and kept
+        kept = schema_cache.cache_file()
+        assert len(made) == 1 and kept.parent == tmp_path / "cache" / "agentsup"
+        assert kept.stat().st_uid == os.getuid()
+        assert kept.stat().st_mode & 0o022 == 0
+        check()  # read back: not made again
+        assert len(made) == 1
+        kept.chmod(0o666)  # anyone could have written it: not loaded, made anew
+        check()
+        assert len(made) == 2
+        kept.write_bytes(b"not marshal")
+        kept.chmod(0o600)
+        check()  # unreadable: made anew and kept again
+        assert len(made) == 3
+        check()
+        assert len(made) == 3
+        # A new pydantic-core (or agentsup, or model) is another file.
+        monkeypatch.setattr(pydantic_core, "__version__", "99.0.0")
+        assert schema_cache.cache_file() != kept
+    finally:
+        validation._validator.cache_clear()
+
+
+def test_a_cache_that_cannot_be_written_is_no_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    blocked = tmp_path / "file"
+    blocked.write_text("")  # a file where the cache directory would be
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(records_schema, "PYDANTIC_CORE_VERSION", "0.0.0")
     validation._validator.cache_clear()
     try:
         by_models = schema_models.JobDefinition.model_validate(GOOD)
         assert _plain(validate_job(GOOD)) == _plain(by_models)
-        assert _models_in(validate_job(GOOD)) == []
-        assert len(made) == 1
+        assert not blocked.is_dir()
     finally:
         validation._validator.cache_clear()
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 import enum
 import sys
 import typing
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType
 from typing import Any
 
 import pydantic_core
@@ -47,13 +48,11 @@ NOTICE = "Do not edit: run `python -m agentsup.job.generate` (see `generate` for
 
 
 class Code:
-    """Text to write as it is, naming what it uses (`module`, `name`); `live` makes the
-    object the text stands for, for a schema used in this process (`live_schema`)."""
+    """Text to write as it is, naming what it uses (`module`, `name`)."""
 
-    def __init__(self, text: str, *uses: tuple[str, str], live: Callable[[], Any]) -> None:
+    def __init__(self, text: str, *uses: tuple[str, str]) -> None:
         self.text = text
         self.uses = uses
-        self.live = live
 
 
 class Source:
@@ -248,14 +247,8 @@ def as_typed_dicts(schema: Any) -> Any:
 
 def _record(name: str) -> Code:
     """The record that stands for the model `name`."""
-
-    def live() -> Any:
-        from agentsup.job import records
-
-        return HAND_WRITTEN.get(name) or getattr(records, name)
-
     record = HAND_WRITTEN.get(name)
-    return Code(name, (record.__module__ if record else "agentsup.job.records", name), live=live)
+    return Code(name, (record.__module__ if record else "agentsup.job.records", name))
 
 
 def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
@@ -277,7 +270,6 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
             "function": Code(
                 f"mapping_of({model.__name__!r})",
                 ("agentsup.job.record_parts", "mapping_of"),
-                live=lambda: record_parts.mapping_of(model.__name__),
             ),
         },
         "schema": {
@@ -288,7 +280,6 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
                     f"record_of({record.text})",
                     ("agentsup.job.record_parts", "record_of"),
                     *record.uses,
-                    live=lambda: record_parts.record_of(record.live()),
                 ),
             },
             "schema": {
@@ -304,23 +295,12 @@ def _model_part(schema: dict[str, Any]) -> dict[str, Any]:
     return part
 
 
-def live_schema() -> dict[str, Any]:
-    """The schema `records_schema.py` holds, made now from the models that this
-    process's pydantic builds: for a pydantic-core other than the one the file was
-    written for, which may not read it (`validation`)."""
-
-    def resolved(part: Any) -> Any:
-        if isinstance(part, Code):
-            return part.live()
-        if isinstance(part, dict):
-            return {key: resolved(value) for key, value in part.items()}
-        if isinstance(part, list):
-            return [resolved(value) for value in part]
-        return part
-
-    core = schema_models.JobDefinition.__pydantic_core_schema__
-    made: dict[str, Any] = resolved(as_typed_dicts(core))
-    return made
+def schema_code() -> CodeType:
+    """`records_schema.py` as this process's pydantic would write it, compiled: for a
+    pydantic-core other than the one the file was written for, which may not read the
+    file's schema (`validation`, `schema_cache`)."""
+    return compile(schema_text(), f"<job schema for pydantic-core {pydantic_core.__version__}>",
+                   "exec")
 
 
 def records_text() -> str:

@@ -24,11 +24,11 @@ def _validator() -> SchemaValidator:
     schema = records_schema.SCHEMA
     if pydantic_core.__version__ != records_schema.PYDANTIC_CORE_VERSION:
         # The schema was written for another pydantic-core, which may read it
-        # differently or not at all; make it from the models as the generator does,
-        # which costs what the written file saves, but checks the same.
-        from agentsup.job.generate import live_schema
+        # otherwise or not at all: the one made for this pydantic-core, made from the
+        # models as the generator makes it, and kept between runs (`schema_cache`).
+        from agentsup.job.schema_cache import schema_for_installed_core
 
-        schema = live_schema()
+        schema = schema_for_installed_core()
     return SchemaValidator(cast(core_schema.CoreSchema, schema))
 
 
