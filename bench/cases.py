@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from bench.common import (
     bare_program_seconds,
     event_time,
     idle_cpu_percent,
+    interpreter,
     kill_tagged,
     new_tag,
     status_kb,
@@ -497,8 +497,8 @@ def validate_runs(runs: int, job: Path = VALIDATE_EXAMPLE) -> ValidateResult:
     The reference starts the same interpreter, imports yaml and pydantic and reads the
     file; the two alternate, so load on the machine falls on both alike.
     """
-    ours_argv = [sys.executable, "-c", CLI_MAIN, "validate", str(job)]
-    bare_argv = [sys.executable, "-c",
+    ours_argv = [interpreter(), "-c", CLI_MAIN, "validate", str(job)]
+    bare_argv = [interpreter(), "-c",
                  f"import yaml, pydantic; yaml.safe_load(open({str(job)!r}))"]
     ours: list[float] = []
     bare: list[float] = []

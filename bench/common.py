@@ -32,6 +32,21 @@ LIBRARIES = ("yaml", "pydantic", "pykka")
 """The libraries `agentsup start` cannot do without before its first agent spawn. The
 bare program importing them first (`BareProgram(imports=LIBRARIES)`) is the floor they
 set: what no change to agentsup's own code can go below."""
+_interpreter = [sys.executable]
+
+
+def interpreter() -> str:
+    """The Python that the timed programs start with: agentsup's CLI, the bare launcher
+    program and `validate`'s reference. `python -m bench` points it at bench/.venv's
+    (`use_interpreter`), where honcho and supervisord run too; the agents always run
+    with the benchmark's own, as `python -S`."""
+    return _interpreter[0]
+
+
+def use_interpreter(path: str) -> None:
+    _interpreter[0] = path
+
+
 RUN_TAG_VAR = "AGENTSUP_BENCH_RUN"
 """Every benchmark agent carries this variable, so leftovers can be found and killed."""
 
@@ -232,7 +247,7 @@ class Agentsup:
     def __post_init__(self) -> None:
         self.launched_at = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CLI_MAIN, "start", str(self.job), "--log-format", "json"],
+            [interpreter(), "-c", CLI_MAIN, "start", str(self.job), "--log-format", "json"],
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,
@@ -391,7 +406,7 @@ class BareProgram:
         }))
         launched = time.time()
         self.process = subprocess.Popen(
-            [sys.executable, str(BARE), str(spec)],
+            [interpreter(), str(BARE), str(spec)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
             env={**os.environ, "BARE_IMPORTS": ",".join(self.imports)},
             start_new_session=True,

@@ -15,6 +15,7 @@ import compileall
 import os
 import platform
 import statistics
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,16 @@ from pathlib import Path
 
 from bench import cases, others
 from bench.cases import Row
-from bench.common import LIBRARIES, Summary, summarise
+from bench.common import (
+    CLI_MAIN,
+    LIBRARIES,
+    ROOT,
+    Summary,
+    interpreter,
+    summarise,
+    use_interpreter,
+)
+from bench.others import ensure_venv
 
 
 @dataclass(frozen=True)
@@ -174,6 +184,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(BENCHES),
                         help=f"comma-separated subset of {', '.join(BENCHES)}")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    parser.add_argument(
+        "--interpreter", choices=("venv", "current"), default="venv",
+        help="where agentsup, the bare programs and the references start: bench/.venv "
+             "(the default, beside honcho and supervisord) or this Python's environment")
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(only) - set(BENCHES))
@@ -186,6 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[{time.monotonic() - began:6.1f} s] {message}", flush=True)
 
     _compile_package()
+    if args.interpreter == "venv":
+        progress("bench/.venv: supervisord, honcho and agentsup's dependencies")
+        use_interpreter(str(ensure_venv() / "python"))
+    # One `validate` first: under a pydantic-core other than the one records_schema.py
+    # was written for, the first run of agentsup makes the schema and keeps it in the
+    # user's cache (agentsup/job/schema_cache.py); every later run, as timed here, reads it.
+    subprocess.run([interpreter(), "-c", CLI_MAIN, "validate", str(cases.VALIDATE_EXAMPLE)],
+                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="agentsup-bench-") as tmp:
         rows = run(settings, only, Path(tmp), progress)
@@ -195,7 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Ratios compare runs made side by side; the load says how far the absolute
     # figures can be trusted on a machine shared with other work.
     print(f"{'quick' if args.quick else 'full'} mode, {time.monotonic() - began:.0f} s, "
-          f"Python {platform.python_version()}, {os.cpu_count()} cores, load average "
+          f"Python {platform.python_version()} ({interpreter()}), {os.cpu_count()} cores, "
+          "load average "
           f"{_load(load_before)} before, {_load(load_after)} after")
     if args.markdown is not None:
         args.markdown.write_text(render_markdown(rows))
