@@ -229,6 +229,7 @@ def test_another_pydantic_core_makes_the_schema_once_and_keeps_it(
     try:
         check()  # made, and kept
         kept = schema_cache.cache_file()
+        assert kept is not None
         assert len(made) == 1 and kept.parent == tmp_path / "cache" / "agentsup"
         assert kept.stat().st_uid == os.getuid()
         assert kept.stat().st_mode & 0o022 == 0
@@ -246,6 +247,24 @@ def test_another_pydantic_core_makes_the_schema_once_and_keeps_it(
         # A new pydantic-core (or agentsup, or model) is another file.
         monkeypatch.setattr(pydantic_core, "__version__", "99.0.0")
         assert schema_cache.cache_file() != kept
+    finally:
+        validation._validator.cache_clear()
+
+
+def test_without_the_written_schema_source_nothing_is_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    # An installation with bytecode only: nothing to name the file after, so the schema
+    # is made in the process each time, as before the cache.
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(records_schema, "PYDANTIC_CORE_VERSION", "0.0.0")
+    monkeypatch.setattr(records_schema, "__file__", str(tmp_path / "gone.py"))
+    validation._validator.cache_clear()
+    try:
+        assert schema_cache.cache_file() is None
+        by_models = schema_models.JobDefinition.model_validate(GOOD)
+        assert _plain(validate_job(GOOD)) == _plain(by_models)
+        assert not (tmp_path / "cache").exists()
     finally:
         validation._validator.cache_clear()
 

@@ -40,8 +40,14 @@ def cache_dir() -> Path:
     return Path(base) / "agentsup"
 
 
-def cache_file() -> Path:
-    written = Path(records_schema.__file__).read_bytes()
+def cache_file() -> Path | None:
+    """Where the schema for the installed pydantic-core is kept; None when the written
+    schema's source cannot be read (an installation without .py files), which leaves
+    nothing to name the file after."""
+    try:
+        written = Path(records_schema.__file__).read_bytes()
+    except (OSError, TypeError):
+        return None
     key = hashlib.sha256(
         b"\0".join([__version__.encode(), pydantic_core.__version__.encode(), MAGIC_NUMBER,
                     hashlib.sha256(written).digest()])
@@ -53,12 +59,13 @@ def schema_for_installed_core() -> dict[str, Any]:
     """The schema `validation` compiles when `records_schema.py` was written for another
     pydantic-core: from the cache, else made now (and kept for the next run)."""
     path = cache_file()
-    code = _load(path)
+    code = None if path is None else _load(path)
     if code is None:
         from agentsup.job.generate import schema_code
 
         code = schema_code()
-        _store(path, marshal.dumps(code))
+        if path is not None:
+            _store(path, marshal.dumps(code))
     namespace: dict[str, Any] = {}
     exec(code, namespace)
     schema: dict[str, Any] = namespace["SCHEMA"]
