@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import queue
 import socket
+import threading
 import time
 
 import pytest
 
+from agentsup.probes import addresses
+from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.listeners import ListeningPorts
 from agentsup.probes.loop import TRY_ANYWAY, ProbeLoop, ProbeResult, probe_request
 from agentsup.probes.polling import FAST_PERIOD, Polling
@@ -61,7 +64,7 @@ def _connects_while_refused(loop: ProbeLoop, gated: bool, seconds: float) -> int
 def test_a_gated_probe_connects_only_now_and_then_until_its_port_listens(
     loop: ProbeLoop,
 ) -> None:
-    seconds = 1.0
+    seconds = 1.5  # its first attempt comes after TRY_ANYWAY
     ungated = _connects_while_refused(loop, gated=False, seconds=seconds)
     gated = _connects_while_refused(loop, gated=True, seconds=seconds)
     assert gated >= 1  # it did try: its reason must be a real one
@@ -157,3 +160,50 @@ def test_probes_called_off_at_the_gate_neither_connect_nor_report(loop: ProbeLoo
         time.sleep(0.2)  # time for any probe that should not connect to do so
         assert loop.connects - before == 1  # the kept probe's connect alone
     assert results["cancelled"].empty() and results["flushed"].empty()
+
+
+def test_an_agent_that_listens_soon_is_not_tried_before_it_does(loop: ProbeLoop) -> None:
+    """Asked for right after the launch, a gated probe waits at the gate from its first
+    attempt: an agent that listens within TRY_ANYWAY costs one connect, the one that
+    passes, and no refused one before it."""
+    results: queue.Queue[ProbeResult] = queue.Queue()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        before = loop.connects
+        loop.schedule(0.0, probe_request(f"http://127.0.0.1:{port}", 2.0, kind="tcp"),
+                      results.put, polling=Polling(0.0, 30.0, 10.0), gated=True)
+        time.sleep(0.3)
+        assert loop.connects == before
+        sock.listen()
+        assert results.get(timeout=10).ok
+        assert loop.connects - before == 1
+
+
+def test_names_are_looked_up_once_per_host_not_per_port() -> None:
+    """Every local agent is `localhost` on a port of its own: one lookup serves them
+    all, each answer carrying its own port."""
+    asked: list[str] = []
+    woken = threading.Event()
+    names = NameCache(woken.set)
+    original = addresses.lookup_now
+
+    def lookup(host: str, port: int) -> list[Address]:
+        asked.append(host)
+        return original(host, port)
+
+    addresses.lookup_now = lookup
+    try:
+        assert names.get("localhost", 8001) is None  # looked up off this thread
+        assert woken.wait(10)
+        first = names.get("localhost", 8001)
+        second = names.get("localhost", 8002)
+        assert isinstance(first, list) and isinstance(second, list)
+        assert {port for _, _, port in first} == {8001}
+        assert {port for _, _, port in second} == {8002}
+        assert [ip for _, ip, _ in first] == [ip for _, ip, _ in second]
+        assert names.get("127.0.0.1", 8003) == [(socket.AF_INET, "127.0.0.1", 8003)]
+        assert asked == ["localhost"]
+    finally:
+        addresses.lookup_now = original
+        names.close()

@@ -6,12 +6,15 @@ and wakes the probe thread when an answer is in. Answers are kept for `TTL` seco
 refreshed in the background after that (the old addresses stay in use meanwhile); a
 failed lookup is kept for `ERROR_TTL` seconds, so that fast readiness polling does not
 turn into a lookup every 10 ms.
+
+Names are kept per host, not per host and port: every local agent is `localhost` on a
+port of its own, and a lookup for each was a system call's worth of work on the helper
+thread, and a wake-up of both threads, per agent while they boot.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import math
 import queue
 import socket
 import threading
@@ -29,7 +32,8 @@ Address = tuple[int, str, int]
 
 class _Entry(msgspec.Struct):
     at: float
-    addresses: list[Address]
+    addresses: list[tuple[int, str]]
+    """(family, address): the port is the caller's."""
     error: str
     pending: bool
 
@@ -50,7 +54,7 @@ def lookup_now(host: str, port: int) -> list[Address]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     seen: list[Address] = []
     for family, _, _, _, address in infos:
-        item = (int(family), str(address[0]), int(address[1]))
+        item = (int(family), str(address[0]), port)
         if item not in seen:
             seen.append(item)
     return seen
@@ -65,33 +69,31 @@ class NameCache:
         self._on_ready = on_ready
         self._clock = clock
         self._lock = threading.Lock()
-        self._entries: dict[tuple[str, int], _Entry] = {}
-        self._queue: queue.SimpleQueue[tuple[str, int] | None] = queue.SimpleQueue()
+        self._entries: dict[str, _Entry] = {}
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="agentsup-resolve", daemon=True)
         self._thread.start()
 
     def get(self, host: str, port: int) -> list[Address] | str | None:
         """The addresses, an error text, or None while the first lookup is under way."""
-        key = (host, port)
+        found = literal(host, port)
+        if found is not None:  # no lookup: an address is itself
+            return found
         now = self._clock()
         with self._lock:
-            entry = self._entries.get(key)
+            entry = self._entries.get(host)
             if entry is None:
-                found = literal(host, port)
-                if found is not None:  # kept for good: an address never changes
-                    self._entries[key] = _Entry(math.inf, found, "", pending=False)
-                    return list(found)
-                self._entries[key] = _Entry(now, [], "", pending=True)
-                self._queue.put(key)
+                self._entries[host] = _Entry(now, [], "", pending=True)
+                self._queue.put(host)
                 return None
             ttl = TTL if entry.addresses else ERROR_TTL
             if not entry.pending and now - entry.at >= ttl:
                 entry.pending = True
-                self._queue.put(key)
+                self._queue.put(host)
                 if not entry.addresses:
                     return None
             if entry.addresses:
-                return list(entry.addresses)
+                return [(family, ip, port) for family, ip in entry.addresses]
             return entry.error or None
 
     def close(self) -> None:
@@ -99,20 +101,19 @@ class NameCache:
 
     def _run(self) -> None:
         while True:
-            key = self._queue.get()
-            if key is None:
+            host = self._queue.get()
+            if host is None:
                 return
-            host, port = key
-            addresses: list[Address] = []
+            addresses: list[tuple[int, str]] = []
             error = ""
             try:
-                addresses = lookup_now(host, port)
+                addresses = [(family, ip) for family, ip, _ in lookup_now(host, 0)]
                 if not addresses:
                     error = f"cannot resolve {host}: no addresses"
             except OSError as exc:
                 error = f"cannot resolve {host}: {exc.strerror or exc}"
             with self._lock:
-                entry = self._entries[key]
+                entry = self._entries[host]
                 entry.at = self._clock()
                 entry.pending = False
                 entry.error = error
