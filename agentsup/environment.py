@@ -45,6 +45,9 @@ def agent_environment(
     """The variables an agent is given; env files are read from `base_dir` (the job
     file's directory) now. `urls` maps each peer URL of the plan to the one to give
     (`liveurls.live` binds swarm agents' addresses at launch time)."""
+    connections = plan.connections[agent.id]
+    if urls is not same_url:  # a call per URL only where one may change (a 200-agent
+        connections = tuple(urls(url) for url in connections)  # mesh has 39,800)
     env: dict[str, str] = {"PYTHONUNBUFFERED": "1"}
     for key, value in agent.config.extra.items():
         text = config_text(value)
@@ -54,9 +57,9 @@ def agent_environment(
         {
             "AGENT_ID": agent.id,
             "AGENT_PORT": str(agent.config.port),
-            "CONNECTED_AGENTS": ",".join(urls(u) for u in plan.connections[agent.id]),
+            "CONNECTED_AGENTS": ",".join(connections),
             "AGENTSUP_CONNECTIONS": json.dumps(
-                {peer: urls(u) for peer, u in plan.connection_map(agent.id).items()}
+                dict(zip(plan.peers[agent.id], connections, strict=True))
             ),
             "AGENTSUP_JOB": job.job.name,
             "JOB_ID": job.job.name,

@@ -137,10 +137,12 @@ class TopologyResolver:
         stages = _apply_strategy(job.deployment.strategy, generations, order)
         agents = {agent.id: agent for agent in job.agents}
         peers: dict[str, list[str]] = {agent_id: [] for agent_id in ids}
+        afar = {agent.id for agent in job.agents
+                if agent.deployment.target in (Target.REMOTE, Target.SWARM)}
         reached_from_afar: set[str] = set()
         for caller, callee in graph.edges:
             peers[caller].append(callee)
-            if agents[caller].deployment.target in (Target.REMOTE, Target.SWARM):
+            if caller in afar:
                 reached_from_afar.add(callee)
         agent_urls = {a: self._supervisor_url(agents[a]) for a in ids}
         # A peer's URL depends on where the caller runs, not on which agent it is: one

@@ -224,15 +224,16 @@ def _topology_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Pro
 def _network_problems(job: JobDefinition, graph: TopologyGraph) -> Iterator[Problem]:
     """Connected container agents must share a Docker network: a peer's URL names it by
     its id, an alias that only its own network resolves."""
-    agents = {agent.id: (i, agent) for i, agent in enumerate(job.agents)}
+    containers = {agent.id: (i, agent) for i, agent in enumerate(job.agents)
+                  if agent.deployment.target is Target.CONTAINER}
+    if len(containers) < 2:
+        return  # without a pair of container agents, no edge to look at
     reported: set[frozenset[str]] = set()
     for caller, callee in graph.edges:
-        if caller not in agents or callee not in agents or caller == callee:
+        if caller not in containers or callee not in containers or caller == callee:
             continue
-        i, one = agents[caller]
-        _, other = agents[callee]
-        if {one.deployment.target, other.deployment.target} != {Target.CONTAINER}:
-            continue
+        i, one = containers[caller]
+        _, other = containers[callee]
         here, there = network_of(job.job.name, one), network_of(job.job.name, other)
         pair = frozenset((caller, callee))
         if here == there or pair in reported:

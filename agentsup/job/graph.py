@@ -82,10 +82,16 @@ def build_graph(topology: Topology, agent_ids: list[str]) -> TopologyGraph:
                 members = list(topology.agents)
                 for i, agent_id in enumerate(members):
                     graph.mention(agent_id, (*base, "agents", i))
-            for caller in members:
-                for callee in members:
-                    if caller != callee:
-                        graph.add_edge(caller, callee)
+            if len(set(members)) == len(members):
+                # Every ordered pair once, made in bulk: a 200-agent mesh has 39,800.
+                graph.edges = [(caller, callee) for caller in members for callee in members
+                               if caller != callee]
+                graph.edge_paths = dict.fromkeys(graph.edges, ())
+            else:  # a repeated id (refused by the checks): each pair still once
+                for caller in members:
+                    for callee in members:
+                        if caller != callee:
+                            graph.add_edge(caller, callee)
         case TopologyType.HIERARCHICAL:
             _hierarchy(topology, graph)
         case TopologyType.DYNAMIC:
