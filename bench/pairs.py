@@ -1,14 +1,17 @@
-"""agentsup against honcho, start-up only, in many alternating pairs.
+"""agentsup against honcho or the bare program, start-up only, in alternating pairs.
 
-    python -m bench.pairs                 # 8 pairs of 50 agents
-    python -m bench.pairs --pairs 12 --agents 50
+    python -m bench.pairs                              # 8 pairs of 50 agents, honcho
+    python -m bench.pairs --against bare --agents 200  # the scale row's comparison
 
 The full benchmark's side-by-side row makes three launches of each tool, each followed
 by a minute of idle measurement, and its ratio moves by several hundredths from run to
-run on two cores. This runs only the start-up (spawn -> every port open), agentsup and
-honcho one after the other, so that many pairs fit in a minute or two and each pair saw
-the same machine; it prints each tool's median and the median of the pairs' ratios.
-Both run from bench/.venv, as in `python -m bench`.
+run on two cores, as does the scale row's with its three. This runs only the start-up,
+agentsup and the reference one after the other, so that many pairs fit in a few
+minutes and each pair saw the same machine; it prints each one's median and the median
+of the pairs' ratios. Against honcho: spawn -> every port open, as in the side-by-side
+row. Against the bare program: agentsup's spawn -> `job.ready` (a mesh) and the bare
+program's spawn -> last port open, as in the scale row. Everything runs from
+bench/.venv, as in `python -m bench`.
 """
 
 from __future__ import annotations
@@ -22,7 +25,18 @@ from pathlib import Path
 
 from agentsup.ports import free_ports
 from bench import cases, others
-from bench.common import CLI_MAIN, ROOT, interpreter, new_tag, use_interpreter
+from bench.common import (
+    CLI_MAIN,
+    ROOT,
+    Agentsup,
+    bare_program_seconds,
+    event_time,
+    interpreter,
+    kill_tagged,
+    new_tag,
+    use_interpreter,
+    write_job,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--against", choices=("honcho", "bare"), default="honcho")
     args = parser.parse_args(argv)
     bin_dir = others.ensure_venv()
     use_interpreter(str(bin_dir / "python"))
@@ -41,18 +56,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="agentsup-pairs-") as tmp:
         workdir = Path(tmp)
         for number in range(1, args.pairs + 1):
-            ports = free_ports(args.agents)
-            ours.append(others._agentsup(workdir, ports, new_tag(), 0.0, 0).start_seconds)
-            ports = free_ports(args.agents)
-            theirs.append(
-                others._honcho(bin_dir, workdir, ports, new_tag(), 0.0, 0).start_seconds)
-            print(f"pair {number}: agentsup {ours[-1]:.3f} s, honcho {theirs[-1]:.3f} s, "
-                  f"ratio {ours[-1] / theirs[-1]:.3f}", flush=True)
+            if args.against == "honcho":
+                ports = free_ports(args.agents)
+                ours.append(others._agentsup(workdir, ports, new_tag(), 0.0, 0).start_seconds)
+                ports = free_ports(args.agents)
+                theirs.append(
+                    others._honcho(bin_dir, workdir, ports, new_tag(), 0.0, 0).start_seconds)
+            else:
+                ours.append(_agentsup_ready(workdir, args.agents))
+                tag = new_tag()
+                theirs.append(bare_program_seconds(
+                    workdir, tag, [[(port, {}) for port in free_ports(args.agents)]]))
+            print(f"pair {number}: agentsup {ours[-1]:.3f} s, {args.against} "
+                  f"{theirs[-1]:.3f} s, ratio {ours[-1] / theirs[-1]:.3f}", flush=True)
     ratios = sorted(a / b for a, b in zip(ours, theirs, strict=True))
-    print(f"agentsup {statistics.median(ours):.3f} s, honcho {statistics.median(theirs):.3f} s, "
+    print(f"agentsup {statistics.median(ours):.3f} s, {args.against} "
+          f"{statistics.median(theirs):.3f} s, "
           f"{args.agents} agents; ratio median {statistics.median(ratios):.3f} "
           f"[{ratios[0]:.3f}-{ratios[-1]:.3f}, n={len(ratios)}]")
     return 0
+
+
+def _agentsup_ready(workdir: Path, agents: int) -> float:
+    """Spawn -> `job.ready` of a mesh of `agents`, as the scale row times it."""
+    tag = new_tag()
+    ports = free_ports(agents)
+    ids = [f"m{i:03d}" for i in range(agents)]
+    job = write_job(workdir, f"mesh-{tag}", [(a, p, {}) for a, p in zip(ids, ports, strict=True)],
+                    {"type": "mesh", "agents": ids}, tag, interval=5.0)
+    run = Agentsup(job)
+    try:
+        ready = event_time(run.wait_for("job.ready", timeout=300)) - run.launched_at
+        run.stop()
+        return ready
+    finally:
+        run.kill()
+        kill_tagged(tag)
 
 
 if __name__ == "__main__":
