@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,14 +25,12 @@ from pathlib import Path
 from agentsup.ports import free_ports
 from bench import cases, others
 from bench.common import (
-    CLI_MAIN,
-    ROOT,
     Agentsup,
     bare_program_seconds,
     event_time,
-    interpreter,
     kill_tagged,
     new_tag,
+    prepare_agentsup,
     use_interpreter,
     write_job,
 )
@@ -48,9 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     bin_dir = others.ensure_venv()
     use_interpreter(str(bin_dir / "python"))
-    # As `python -m bench` does: the user's second run, with any kept schema made.
-    subprocess.run([interpreter(), "-c", CLI_MAIN, "validate", str(cases.VALIDATE_EXAMPLE)],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    prepare_agentsup(cases.VALIDATE_EXAMPLE)
     ours: list[float] = []
     theirs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="agentsup-pairs-") as tmp:

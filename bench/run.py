@@ -11,11 +11,9 @@ agentsup with a baseline measured in the same run on the same machine.
 from __future__ import annotations
 
 import argparse
-import compileall
 import os
 import platform
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -25,11 +23,10 @@ from pathlib import Path
 from bench import cases, others
 from bench.cases import Row
 from bench.common import (
-    CLI_MAIN,
     LIBRARIES,
-    ROOT,
     Summary,
     interpreter,
+    prepare_agentsup,
     summarise,
     use_interpreter,
 )
@@ -164,19 +161,6 @@ def _load(averages: tuple[float, float, float]) -> str:
     return "/".join(f"{value:.1f}" for value in averages)
 
 
-def _compile_package() -> None:
-    """Write agentsup's bytecode once, as installing a wheel does.
-
-    An editable checkout has none, and with PYTHONDONTWRITEBYTECODE set (as on some
-    machines) every CLI spawn would compile the package again, a cost an installed
-    agentsup never pays while the references' site-packages are compiled already.
-    """
-    import agentsup
-
-    package = Path(agentsup.__file__).resolve().parent
-    compileall.compile_dir(str(package), quiet=1)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -199,15 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def progress(message: str) -> None:
         print(f"[{time.monotonic() - began:6.1f} s] {message}", flush=True)
 
-    _compile_package()
     if args.interpreter == "venv":
         progress("bench/.venv: supervisord, honcho and agentsup's dependencies")
         use_interpreter(str(ensure_venv() / "python"))
-    # One `validate` first: under a pydantic-core other than the one records_schema.py
-    # was written for, the first run of agentsup makes the schema and keeps it in the
-    # user's cache (agentsup/job/schema_cache.py); every later run, as timed here, reads it.
-    subprocess.run([interpreter(), "-c", CLI_MAIN, "validate", str(cases.VALIDATE_EXAMPLE)],
-                   cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    prepare_agentsup(cases.VALIDATE_EXAMPLE)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="agentsup-bench-") as tmp:
         rows = run(settings, only, Path(tmp), progress)

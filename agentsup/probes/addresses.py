@@ -15,6 +15,7 @@ thread, and a wake-up of both threads, per agent while they boot.
 from __future__ import annotations
 
 import ipaddress
+import math
 import queue
 import socket
 import threading
@@ -61,7 +62,8 @@ def lookup_now(host: str, port: int) -> list[Address]:
 
 
 class NameCache:
-    """Addresses per (host, port); `on_ready` runs on the helper thread after a lookup."""
+    """Addresses per host, given with the caller's port; `on_ready` runs on the helper
+    thread after a lookup."""
 
     def __init__(
         self, on_ready: Callable[[], None], clock: Callable[[], float] = time.monotonic
@@ -76,13 +78,15 @@ class NameCache:
 
     def get(self, host: str, port: int) -> list[Address] | str | None:
         """The addresses, an error text, or None while the first lookup is under way."""
-        found = literal(host, port)
-        if found is not None:  # no lookup: an address is itself
-            return found
         now = self._clock()
         with self._lock:
             entry = self._entries.get(host)
             if entry is None:
+                found = literal(host, port)
+                if found is not None:  # kept for good: an address never changes
+                    self._entries[host] = _Entry(math.inf, [(found[0][0], found[0][1])], "",
+                                                 pending=False)
+                    return found
                 self._entries[host] = _Entry(now, [], "", pending=True)
                 self._queue.put(host)
                 return None
