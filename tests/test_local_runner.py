@@ -614,3 +614,45 @@ def test_agent_inherits_no_supervisor_descriptors(runner: LocalRunner) -> None:
     rec.wait_exit()
     # 3 is the directory listdir itself had open.
     assert rec.stream("stdout") == ["[0, 1, 2, 3]"]
+
+
+def test_start_soon_is_answered_by_the_hub_without_a_thread_of_its_own(
+    runner: LocalRunner,
+) -> None:
+    """The launch is a request to the hub thread, which answers the future itself: no
+    launch thread is made (`Runner.start_soon` makes one for targets whose launch
+    blocks), and the caller's thread is free at once."""
+    rec = Recorder()
+    answered_on: list[str] = []
+    threads_before = {thread.ident for thread in threading.enumerate()}
+    started = runner.start_soon(spec(*python("print('up')")), rec.on_output, rec.on_exit)
+    started.add_done_callback(lambda _: answered_on.append(threading.current_thread().name))
+    info = started.result(timeout=10)
+    assert info.pid > 0 and runner.pid == info.pid
+    new = [thread.name for thread in threading.enumerate()
+           if thread.ident not in threads_before]
+    assert not [name for name in new if name.startswith("launch-")]
+    assert rec.wait_exit().exit_code == 0
+    assert rec.stream("stdout") == ["up"]
+    # Answered on the hub thread, or here if it was answered before the callback was
+    # added: never on a thread made for the launch.
+    assert answered_on[0] in ("agentsup-local-hub", threading.current_thread().name)
+
+
+def test_start_soon_answers_a_failed_launch_and_a_second_start_with_an_error(
+    runner: LocalRunner, tmp_path: Path,
+) -> None:
+    rec = Recorder()
+    failed = runner.start_soon(spec(str(tmp_path / "nothing-here")), rec.on_output,
+                               rec.on_exit)
+    error = failed.exception(timeout=10)
+    assert isinstance(error, RunnerError) and "cannot run" in str(error)
+    assert not rec.exited.is_set()  # nothing ran, so no exit is reported
+    first = runner.start_soon(spec(*python("import time; time.sleep(30)")), rec.on_output,
+                              rec.on_exit)
+    second = runner.start_soon(spec(*python("pass")), rec.on_output, rec.on_exit)
+    error = second.exception(timeout=10)
+    assert isinstance(error, RunnerError) and "still running" in str(error)
+    assert alive(first.result(timeout=10).pid)
+    runner.stop(0)
+    assert rec.wait_exit().signal in (signal.SIGTERM, signal.SIGKILL)

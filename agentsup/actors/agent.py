@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import msgspec
@@ -49,7 +50,14 @@ from agentsup.messages import (
 )
 from agentsup.probes.owners import owned_by_tree
 from agentsup.probes.prober import ProbeHandle, Prober, ProbeRequest, ProbeResult, network_request
-from agentsup.runners.base import BatchOutput, ExitStatus, Runner, RunnerError, Stream
+from agentsup.runners.base import (
+    BatchOutput,
+    ExitStatus,
+    Runner,
+    RunnerError,
+    StartInfo,
+    Stream,
+)
 from agentsup.runners.lines import LineBatch
 
 __all__ = ["AgentActor", "AgentSettings"]
@@ -185,26 +193,31 @@ class AgentActor(pykka.ThreadingActor):
         def on_exit(status: ExitStatus) -> None:
             tell(ProcessExited(run, status.exit_code, status.signal, status.reason))
 
-        def start() -> None:
-            try:
-                # An agent given swarm agents' URLs gets its environment built now,
-                # from where their tasks run (`agentsup.liveurls`).
-                info = runner.start(
-                    spec if build is None else build(), BatchOutput(on_lines, events.flow), on_exit
-                )
-            except RunnerError as exc:
-                tell(LaunchFailed(run, str(exc)))
+        def answered(started: Future[StartInfo]) -> None:
+            error = started.exception()
+            if isinstance(error, RunnerError):
+                tell(LaunchFailed(run, str(error)))
                 return
-            except Exception as exc:  # a runner bug must still answer the launch
-                tell(LaunchFailed(run, f"internal error: {exc!r}"))
+            if error is not None:  # a runner bug must still answer the launch
+                tell(LaunchFailed(run, f"internal error: {error!r}"))
                 return
+            info = started.result()
             with self._closing:
                 if not self._closed:
                     tell(Launched(run, info.pid, info.host))
                     return
             runner.kill()  # the actor stopped while the launch was under way
 
-        threading.Thread(target=start, name=f"launch-{agent_id}", daemon=True).start()
+        # An agent given swarm agents' URLs gets its environment built at launch, from
+        # where their tasks run (`agentsup.liveurls`). The runner answers off this
+        # thread (`Runner.start_soon`), which stays free for messages meanwhile.
+        try:
+            started = runner.start_soon(spec if build is None else build,
+                                        BatchOutput(on_lines, events.flow), on_exit)
+        except Exception as exc:
+            started = Future()
+            started.set_exception(exc)
+        started.add_done_callback(answered)
 
     def _stop_in_background(self, run: int, timeout: float) -> None:
         runner = self.runner

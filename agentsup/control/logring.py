@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import Any, NamedTuple
 
 from agentsup.runners.base import (
@@ -222,6 +223,15 @@ class TappedRunner(Runner):
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
     ) -> StartInfo:
+        return self.inner.start(spec, self._tap(on_output), on_exit)
+
+    def start_soon(
+        self, spec: LaunchSpec | Callable[[], LaunchSpec], on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Future[StartInfo]:
+        return self.inner.start_soon(spec, self._tap(on_output), on_exit)
+
+    def _tap(self, on_output: OutputCallback) -> BatchOutput:
         ring, agent_id = self.ring, self.agent_id
 
         def tapped(stream: Stream, batch: LineBatch) -> None:
@@ -229,7 +239,7 @@ class TappedRunner(Runner):
             ring.add_lines(agent_id, stream, batch.texts)
             deliver(on_output, stream, batch)
 
-        return self.inner.start(spec, BatchOutput(tapped, flow_of(on_output)), on_exit)
+        return BatchOutput(tapped, flow_of(on_output))
 
     def stop(self, timeout: float) -> None:
         self.inner.stop(timeout)

@@ -56,6 +56,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import cast
 
@@ -134,17 +135,23 @@ class _HubLoop:
         cwd: Path,
         on_output: OutputCallback,
         on_exit: ExitCallback,
-    ) -> ProcessHandle:
+    ) -> Future[ProcessHandle]:
+        """Queue the spawn for the hub thread; the future is answered there (at once
+        when called from that thread: a callback restarting its agent would otherwise
+        wait on itself)."""
         request = SpawnRequest(argv, env, cwd, on_output, on_exit)
         if threading.current_thread() is self._thread:
-            # A callback restarting its agent: queueing would wait on ourselves.
-            return self._spawn(request)
+            try:
+                request.future.set_result(self._spawn(request))
+            except RunnerError as exc:
+                request.future.set_exception(exc)
+            return request.future
         with self._state_lock:
             if self._closing:
                 raise RunnerError("the local runtime has been shut down")
             self._requests.put(request)
             os.eventfd_write(self._wake_fd, 1)
-        return request.future.result()
+        return request.future
 
     def close(self, timeout: float) -> bool:
         """Kill what is still running, wait for the exits, stop the thread and reaper."""
@@ -466,6 +473,20 @@ class LocalHub:
         `env` is the complete environment. Callbacks run on the hub thread and must not
         block; `on_exit` is called exactly once, after the last output line.
         """
+        return self.spawn_soon(argv, env, cwd, on_output, on_exit).result()
+
+    def spawn_soon(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: Path,
+        on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Future[ProcessHandle]:
+        """`spawn` without waiting: the future's callbacks run on the hub thread (or at
+        once, on the caller's, when it is already answered), and must not block.
+        `RunnerError` is raised here when the hub is shutting down, else it is the
+        future's."""
         running: _HubLoop | None = getattr(_thread_state, "loop", None)
         if running is not None and running.closing:
             # A callback during shutdown must not quietly bring a fresh loop up.

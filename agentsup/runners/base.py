@@ -27,7 +27,9 @@ would, instead of having their output dropped.
 from __future__ import annotations
 
 import abc
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -190,6 +192,32 @@ class Runner(abc.ABC):
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
     ) -> StartInfo:
         """Launch the process; raise `RunnerError` with a readable message on failure."""
+
+    def start_soon(
+        self, spec: LaunchSpec | Callable[[], LaunchSpec], on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Future[StartInfo]:
+        """`start` without waiting for it; `spec` may be a function that makes it, called
+        where the launch runs (it may block). The future holds the `StartInfo`, or the
+        `RunnerError` (or any other exception) `start` raised.
+
+        A launch can take seconds (an SSH connection, an image pull), so by default it
+        runs on a thread of its own. A target whose launch is a request to a thread it
+        already has (the local hub) answers from there instead, without that thread."""
+        future: Future[StartInfo] = Future()
+        future.set_running_or_notify_cancel()
+
+        def launch() -> None:
+            try:
+                info = self.start(spec() if callable(spec) else spec, on_output, on_exit)
+            except BaseException as exc:
+                future.set_exception(exc)
+            else:
+                future.set_result(info)
+
+        name = spec.agent_id if isinstance(spec, LaunchSpec) else "agent"
+        threading.Thread(target=launch, name=f"launch-{name}", daemon=True).start()
+        return future
 
     @abc.abstractmethod
     def stop(self, timeout: float) -> None:

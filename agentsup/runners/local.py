@@ -20,7 +20,8 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from agentsup.job.models import Agent
@@ -58,6 +59,7 @@ class LocalRunner(Runner):
         self._handle: ProcessHandle | None = None
         self._stop_signal = signal.SIGTERM
         self._spec: LaunchSpec | None = None
+        self._starting = False
 
     @property
     def pid(self) -> int | None:
@@ -68,16 +70,50 @@ class LocalRunner(Runner):
     def start(
         self, spec: LaunchSpec, on_output: OutputCallback, on_exit: ExitCallback
     ) -> StartInfo:
+        return self.start_soon(spec, on_output, on_exit).result()
+
+    def start_soon(
+        self, spec: LaunchSpec | Callable[[], LaunchSpec], on_output: OutputCallback,
+        on_exit: ExitCallback,
+    ) -> Future[StartInfo]:
+        """The spawn is a request to the hub thread, which answers the future: no thread
+        of the launch's own (`Runner.start_soon`), which for 200 agents booting at once
+        was 200 threads made, each waiting on the hub, on the cores the agents need."""
+        if callable(spec):  # making the spec may block (`agentsup.liveurls`)
+            return super().start_soon(spec, on_output, on_exit)
+        started: Future[StartInfo] = Future()
+        started.set_running_or_notify_cancel()
         with self._lock:
             previous = self._handle
-            if previous is not None and previous.running:
-                raise RunnerError(f"agent {spec.agent_id!r} is still running (pid {previous.pid})")
+            if self._starting or (previous is not None and previous.running):
+                pid = "starting" if previous is None else f"pid {previous.pid}"
+                started.set_exception(
+                    RunnerError(f"agent {spec.agent_id!r} is still running ({pid})"))
+                return started
             env = {**os.environ, **spec.env} if spec.inherit_environment else dict(spec.env)
-            handle = self._hub.spawn(spec.argv, env, spec.cwd, on_output, on_exit)
-            self._handle = handle
-            self._stop_signal = signal.Signals[spec.stop_signal]
-            self._spec = spec
-        return StartInfo(pid=handle.pid, host="localhost")
+            try:
+                spawned = self._hub.spawn_soon(spec.argv, env, spec.cwd, on_output, on_exit)
+            except RunnerError as exc:
+                started.set_exception(exc)
+                return started
+            self._starting = True
+
+        def answer(spawned: Future[ProcessHandle]) -> None:
+            error = spawned.exception()
+            with self._lock:
+                self._starting = False
+                if error is None:
+                    handle = spawned.result()
+                    self._handle = handle
+                    self._stop_signal = signal.Signals[spec.stop_signal]
+                    self._spec = spec
+            if error is not None:
+                started.set_exception(error)
+            else:
+                started.set_result(StartInfo(pid=handle.pid, host="localhost"))
+
+        spawned.add_done_callback(answer)
+        return started
 
     def stop(self, timeout: float) -> None:
         """See `Runner.stop`; must not be called from an output or exit callback.
