@@ -9,6 +9,7 @@ drags the supervisor's machinery into `validate` fails here, not as a slower ben
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,35 @@ def test_schema_does_not_load_or_resolve_jobs() -> None:
     assert "agentsup.job.schema" in modules
     assert sorted(modules.intersection(NOT_FOR_READING)) == []
     assert not modules.intersection({"agentsup.job.loader", "agentsup.resolving"})
+
+
+def test_validate_under_another_pydantic_core_loads_no_openssl(tmp_path: Path) -> None:
+    """With a pydantic-core other than the one `records_schema.py` was written for, the
+    schema comes from a kept file named by a digest of its sources (`schema_cache`):
+    that digest must not load OpenSSL's libcrypto through `hashlib` on every command."""
+    probe = ("import agentsup.job.records_schema as written\n"
+             "written.PYDANTIC_CORE_VERSION = 'another'\n" + PROBE)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    for run in range(2):  # the first makes and keeps the schema, the second reads it
+        done = subprocess.run(
+            [sys.executable, "-c", probe, "validate", str(EXAMPLE)],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=True, env=env,
+        )
+        result = json.loads(done.stdout.splitlines()[-1])
+        assert result["code"] == 0, done.stderr
+        modules = set(result["modules"])
+        assert "agentsup.job.schema_cache" in modules  # the other pydantic-core's path
+        assert "_hashlib" not in modules, f"run {run + 1}"
+    assert len(list((tmp_path / "agentsup").glob("job-schema-*.marshal"))) == 1
+
+
+def test_the_supervisor_loads_ctypes_only_when_it_needs_it() -> None:
+    """ctypes (about a millisecond and a half) is for looking at an agent's sockets once
+    it answers, and for the parent-death signal when the reaper cannot run: not for
+    anything before the first agent is launched."""
+    code = ("import sys, agentsup.cli, agentsup.job.loader, agentsup.app, "
+            "agentsup.runners.local, agentsup.probes.loop, agentsup.actors.agent; "
+            "print('ctypes' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "False", done.stderr

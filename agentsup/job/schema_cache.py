@@ -19,11 +19,9 @@ written is no error: the schema made in this process is used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import marshal
 import os
 import stat
-import tempfile
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
 from types import CodeType
@@ -48,11 +46,21 @@ def cache_file() -> Path | None:
         written = Path(records_schema.__file__).read_bytes()
     except (OSError, TypeError):
         return None
-    key = hashlib.sha256(
+    key = _digest(
         b"\0".join([__version__.encode(), pydantic_core.__version__.encode(), MAGIC_NUMBER,
-                    hashlib.sha256(written).digest()])
-    ).hexdigest()[:24]
+                    _digest(written)])
+    ).hex()[:24]
     return cache_dir() / f"job-schema-{key}.marshal"
+
+
+def _digest(data: bytes) -> bytes:
+    """BLAKE2b from CPython's own module: `hashlib` first loads OpenSSL's libcrypto,
+    about 2 ms of every command that checks a file under another pydantic-core."""
+    try:
+        from _blake2 import blake2b
+    except ImportError:  # an interpreter without the built-in module
+        from hashlib import blake2b
+    return blake2b(data, digest_size=32).digest()
 
 
 def schema_for_installed_core() -> dict[str, Any]:
@@ -88,6 +96,8 @@ def _store(path: Path, data: bytes) -> None:
     """Write `path` whole or not at all: another agentsup may be reading it."""
     with contextlib.suppress(OSError):
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        import tempfile  # only when the schema was made anew
+
         descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".job-schema-")
         try:
             with os.fdopen(descriptor, "wb") as handle:

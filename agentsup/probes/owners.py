@@ -21,13 +21,16 @@ Two ways to tell, the cheap one first:
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import ipaddress
 import os
 import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ctypes
 
 PROC = Path("/proc")
 LISTEN = "0A"
@@ -35,6 +38,7 @@ SYS_PIDFD_GETFD = 438
 """The same number on every architecture (system calls from 424 on are shared)."""
 
 _libc: ctypes.CDLL | None = None
+"""Loaded at the first look (ctypes is not needed before the first agent is ready)."""
 
 __all__ = ["listener_inodes", "owned_by_tree", "process_tree", "socket_inodes"]
 
@@ -138,6 +142,8 @@ class _CannotBorrow(Exception):
 def _borrow(pid: int, fds: list[int]) -> Iterator[socket.socket]:
     """Each of `pid`'s descriptors `fds` as a socket of ours (close-on-exec), for a look."""
     global _libc
+    import ctypes
+
     if _libc is None:
         _libc = ctypes.CDLL(None, use_errno=True)
     try:

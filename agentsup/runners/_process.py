@@ -10,7 +10,6 @@ that escaped its group (`programs/reaper.py` finds them in /proc).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import logging
 import os
@@ -42,29 +41,35 @@ _SIGKILL = int(signal.SIGKILL)
 
 
 def _resolve_prctl() -> Callable[..., int] | None:
-    """Look prctl up now, in the parent: symbol lookup after fork is not safe."""
+    """Look prctl up in the parent (symbol lookup after fork is not safe), the first
+    time a launch needs it: only when the reaper cannot run, so ctypes is not loaded
+    before the first agent on every start."""
+    global _PRCTL, _PRCTL_RESOLVED
+    if _PRCTL_RESOLVED:
+        return _PRCTL
+    import ctypes
+
+    _PRCTL_RESOLVED = True
     try:
         function = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
         return None
-    function.argtypes = [
-        ctypes.c_int,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-        ctypes.c_ulong,
-    ]
+    function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
+                         ctypes.c_ulong]
     function.restype = ctypes.c_int
-    return cast("Callable[..., int]", function)
+    _PRCTL = cast("Callable[..., int]", function)
+    return _PRCTL
 
 
-_PRCTL = _resolve_prctl()
+_PRCTL: Callable[..., int] | None = None
+_PRCTL_RESOLVED = False
 
 
-def child_setup(parent_pid: int) -> None:
-    """Runs in the forked child before exec, so it must not take locks."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
+def child_setup(parent_pid: int, prctl: Callable[..., int] | None) -> None:
+    """Runs in the forked child before exec, so it must not take locks; `prctl` was
+    looked up in the parent."""
+    if prctl is not None:
+        prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
     # The supervisor may have died between fork and prctl; the signal would never come.
     if os.getppid() != parent_pid:
         os._exit(127)
@@ -259,7 +264,8 @@ def fork_agent(
             cwd=request.cwd,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=functools.partial(child_setup, os.getpid()) if parent_death else None,
+            preexec_fn=(functools.partial(child_setup, os.getpid(), _resolve_prctl())
+                        if parent_death else None),
         )
     except OSError as exc:
         for fd in fds:
