@@ -460,21 +460,6 @@ class LocalHub:
         self._loop: _HubLoop | None = None
         _LIVE.add(self)
 
-    def spawn(
-        self,
-        argv: Sequence[str],
-        env: Mapping[str, str],
-        cwd: Path,
-        on_output: OutputCallback,
-        on_exit: ExitCallback,
-    ) -> ProcessHandle:
-        """Launch `argv` from the hub thread and watch it; raise `RunnerError` on failure.
-
-        `env` is the complete environment. Callbacks run on the hub thread and must not
-        block; `on_exit` is called exactly once, after the last output line.
-        """
-        return self.spawn_soon(argv, env, cwd, on_output, on_exit).result()
-
     def spawn_soon(
         self,
         argv: Sequence[str],
@@ -483,10 +468,15 @@ class LocalHub:
         on_output: OutputCallback,
         on_exit: ExitCallback,
     ) -> Future[ProcessHandle]:
-        """`spawn` without waiting: the future's callbacks run on the hub thread (or at
-        once, on the caller's, when it is already answered), and must not block.
-        `RunnerError` is raised here when the hub is shutting down, else it is the
-        future's."""
+        """Launch `argv` from the hub thread and watch it, without waiting: the future
+        holds the handle, or the `RunnerError` of a launch that failed (raised here
+        instead when the hub is shutting down).
+
+        `env` is the complete environment. The future's callbacks run on the hub thread
+        (or at once, on the caller's, when it is already answered), and so do `on_output`
+        and `on_exit`: none may block. `on_exit` is called exactly once, after the last
+        output line.
+        """
         running: _HubLoop | None = getattr(_thread_state, "loop", None)
         if running is not None and running.closing:
             # A callback during shutdown must not quietly bring a fresh loop up.
