@@ -6,14 +6,18 @@ launch runs off the actor's thread and reports back, that a stop or an actor sto
 reaches a process whose launch was under way, and which probe requests go out. The
 runner here is a stand-in whose start blocks until the test lets it go: no real backend
 can be held in the middle of its start on demand (the real backends are exercised end
-to end by test_start.py, test_failures.py, test_ssh*.py and test_docker*.py).
+to end by test_start.py, test_failures.py, test_ssh*.py and test_docker*.py). The last
+test uses a real local runner, whose launch the hub thread answers, holding the hub
+busy instead.
 """
 
 from __future__ import annotations
 
 import io
 import queue
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +40,7 @@ from agentsup.messages import (
 )
 from agentsup.probes.prober import Polling, ProbeRequest, ProbeResult
 from agentsup.runners.base import (
+    BatchOutput,
     ExitCallback,
     ExitStatus,
     LaunchSpec,
@@ -44,6 +49,8 @@ from agentsup.runners.base import (
     RunnerError,
     StartInfo,
 )
+from agentsup.runners.lines import LineBatch
+from agentsup.runners.local import LocalHub, LocalRunner
 
 WAIT = 10.0
 """How long a test waits for news from the actor's threads before it gives up."""
@@ -218,3 +225,56 @@ def test_readiness_and_liveness_send_their_own_requests(timers: TimerService) ->
         assert (delay, request.paths) == (30.0, ("/live",))
     finally:
         ref.stop()
+
+
+def test_a_local_launch_answered_after_the_actor_stopped_kills_the_process(
+    timers: TimerService, tmp_path: Path,
+) -> None:
+    """A local agent's launch has no thread of its own: the hub thread forks it and
+    answers (`Runner.start_soon`). Here the hub is held busy while the actor is stopped,
+    so the answer comes after the stop, on the hub thread; the process it started must
+    be killed then, as a launch thread would have done. Real processes, a real hub."""
+    hub = LocalHub()
+    hold, holding = threading.Event(), threading.Event()
+
+    def block_the_hub(stream: str, batch: LineBatch) -> None:
+        holding.set()
+        hold.wait(WAIT)  # on the hub thread: no spawn is answered meanwhile
+
+    blocker = LocalRunner(hub)
+    blocker.start(LaunchSpec("b", (sys.executable, "-c", "print('x'); import time; "
+                                   "time.sleep(30)"), {}, tmp_path),
+                  BatchOutput(block_the_hub), lambda status: None)
+    runner = LocalRunner(hub)
+    settings = AgentSettings(
+        agent_id="a", url="http://localhost:9",
+        health=EffectiveHealth(enabled=True, interval=10.0, retries=2, timeout=1.0,
+                               path="/health"),
+        start_timeout=60.0,
+        spec=LaunchSpec("a", (sys.executable, "-c", "import time; time.sleep(30)"), {},
+                        tmp_path),
+    )
+    ref = AgentActor.start(settings, runner, Inbox(),  # type: ignore[arg-type]
+                           timers=timers, prober=RecordingProber(),  # type: ignore[arg-type]
+                           events=EventLog("j", stream=io.StringIO()))
+    try:
+        assert holding.wait(WAIT)
+        threads_before = {thread.name for thread in threading.enumerate()}
+        ref.tell(StartAgent())
+        ref.ask("are you there?", timeout=WAIT)  # the launch is asked for by now
+        assert not [name for name in {t.name for t in threading.enumerate()} - threads_before
+                    if name.startswith("launch-")]
+        ref.stop()
+        hold.set()  # the hub spawns the agent now and answers a stopped actor
+        deadline = time.monotonic() + WAIT
+        while runner.pid is None:
+            assert time.monotonic() < deadline, "the agent was never spawned"
+            time.sleep(0.01)
+        while runner.local_leader() is not None:  # killed by the answer's callback
+            assert time.monotonic() < deadline, "the agent outlived its stopped actor"
+            time.sleep(0.01)
+    finally:
+        hold.set()
+        blocker.kill()
+        runner.kill()
+        hub.close()
