@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agentsup.actors.logic import (
     After,
@@ -352,6 +354,67 @@ def test_a_stage_waits_for_its_agent_that_crashed_before_the_stage_was_ready() -
     assert sends(h.up("maps")) == []  # maps is ready but weather is not
     assert h.logic.states()["weather"] == "restarting"
     assert targets(h.up("weather"), StartAgent) == ["controller"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["up", "crash"]), st.integers(0, 3)), max_size=30),
+       st.permutations(range(4)))
+def test_a_stage_advances_exactly_when_all_its_agents_are_ready(
+    history: list[tuple[str, int]], last: list[int],
+) -> None:
+    """In any order of readiness and crashes (each crash a restart under `on-failure`),
+    the next stage starts at the first moment every agent of this one is ready, and
+    never before: the stage is not looked at whole at every readiness
+    (`SupervisorLogic._stage_settled`), so an agent passed as ready that crashed since
+    must still hold it back."""
+    first = [f"a{i}" for i in range(4)]
+    h = History(make_plan([first, ["next"]]), policy=ON_FAILURE)
+    h.feed(StartJob())
+    ready: set[str] = set()
+    for agent in first:  # every agent launched once
+        h.launched(agent)
+    for step, index in [*history, *[("up", i) for i in last]]:
+        agent = first[index]
+        if step == "crash":
+            if agent not in ready:
+                continue  # only a ready agent's crash is a change worth making here
+            h.exited(agent, 3)
+            ready.discard(agent)
+            h.launched(agent)  # its restart
+            continue
+        if agent in ready:
+            continue
+        effects = h.ready(agent)
+        ready.add(agent)
+        assert h.logic.states()[agent] == "ready"
+        started = targets(effects, StartAgent)
+        assert started == (["next"] if ready == set(first) else []), (step, agent, ready)
+        if started:
+            return
+    raise AssertionError("the stage never advanced")
+
+
+def test_each_readiness_looks_at_few_agents_however_large_the_stage() -> None:
+    """200 agents of one stage becoming ready: a bounded number of looks at agents for
+    each, not one at every agent of the stage (20,000 then)."""
+    ids = [f"a{i}" for i in range(200)]
+    h = History(make_plan([ids, ["next"]]))
+    h.feed(StartJob())
+    for agent in ids:
+        h.launched(agent)
+    looks = 0
+    settled = h.logic.state.settled
+
+    def counted(agent: str) -> bool:
+        nonlocal looks
+        looks += 1
+        return settled(agent)
+
+    h.logic.state.settled = counted  # type: ignore[method-assign]
+    for agent in ids[:-1]:
+        assert targets(h.ready(agent), StartAgent) == []
+    assert targets(h.ready(ids[-1]), StartAgent) == ["next"]
+    assert looks <= 4 * len(ids)
 
 
 # ----------------------------------------------------------------------------- shutdown
