@@ -128,7 +128,7 @@ class _HubLoop:
 
     # -- called from any thread ------------------------------------------------------
 
-    def spawn(
+    def spawn_soon(
         self,
         argv: tuple[str, ...],
         env: Mapping[str, str],
@@ -485,7 +485,7 @@ class LocalHub:
             loop = self._loop
             if loop is None or loop.closing:
                 loop = self._loop = _HubLoop()
-        return loop.spawn(tuple(argv), env, cwd, on_output, on_exit)
+        return loop.spawn_soon(tuple(argv), env, cwd, on_output, on_exit)
 
     def close(self, timeout: float = 5.0) -> None:
         """SIGKILL every local agent still running, then stop the hub thread and the reaper.

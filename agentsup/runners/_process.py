@@ -39,17 +39,13 @@ _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
 
 
-
+@functools.cache
 def _resolve_prctl() -> Callable[..., int] | None:
     """Look prctl up in the parent (symbol lookup after fork is not safe), the first
     time a launch needs it: only when the reaper cannot run, so ctypes is not loaded
-    before the first agent on every start."""
-    global _PRCTL, _PRCTL_RESOLVED
-    if _PRCTL_RESOLVED:
-        return _PRCTL
+    before the first agent on every start. Only the hub thread asks."""
     import ctypes
 
-    _PRCTL_RESOLVED = True
     try:
         function = ctypes.CDLL(None, use_errno=True).prctl
     except (OSError, AttributeError):
@@ -57,12 +53,7 @@ def _resolve_prctl() -> Callable[..., int] | None:
     function.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong,
                          ctypes.c_ulong]
     function.restype = ctypes.c_int
-    _PRCTL = cast("Callable[..., int]", function)
-    return _PRCTL
-
-
-_PRCTL: Callable[..., int] | None = None
-_PRCTL_RESOLVED = False
+    return cast("Callable[..., int]", function)
 
 
 def child_setup(parent_pid: int, prctl: Callable[..., int] | None) -> None:

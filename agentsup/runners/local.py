@@ -85,10 +85,11 @@ class LocalRunner(Runner):
         started.set_running_or_notify_cancel()
         with self._lock:
             previous = self._handle
-            if self._starting or (previous is not None and previous.running):
-                pid = "starting" if previous is None else f"pid {previous.pid}"
+            busy = "starting" if self._starting else (
+                f"pid {previous.pid}" if previous is not None and previous.running else "")
+            if busy:
                 started.set_exception(
-                    RunnerError(f"agent {spec.agent_id!r} is still running ({pid})"))
+                    RunnerError(f"agent {spec.agent_id!r} is still running ({busy})"))
                 return started
             env = {**os.environ, **spec.env} if spec.inherit_environment else dict(spec.env)
             try:
