@@ -109,3 +109,19 @@ def test_the_supervisor_loads_ctypes_only_when_it_needs_it() -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_the_supervisor_loads_openssl_only_for_https_health_checks() -> None:
+    """OpenSSL (`ssl`, about 3.5 ms) is for probing agents over HTTPS: a job whose checks
+    are plain HTTP never loads it, and `start` does not pay for it before its first
+    launch. The first HTTPS probe request loads it."""
+    code = ("import sys, agentsup.cli, agentsup.job.loader, agentsup.app, "
+            "agentsup.runners.local, agentsup.probes.loop, agentsup.actors.agent\n"
+            "from agentsup.probes.request import probe_request\n"
+            "probe_request('http://localhost:8000', 1.0, path='/health')\n"
+            "before = 'ssl' in sys.modules\n"
+            "probe_request('http://localhost:8000', 1.0, path='/health', scheme='https')\n"
+            "print(before, 'ssl' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stderr

@@ -267,6 +267,20 @@ def test_https_with_a_ca_file_verifies_the_certificate(loop: ProbeLoop,
     assert untrusted.error.startswith("TLS: certificate verify failed"), untrusted.error
 
 
+def test_https_to_an_agent_that_speaks_plain_http_fails_with_the_tls_reason(
+    loop: ProbeLoop,
+) -> None:
+    # The agent answers the TLS greeting with a plain-text HTTP error: not a certificate
+    # problem, so the reason is OpenSSL's own, and the probe fails at once, not at its
+    # deadline.
+    with card_server({}) as port:
+        result = run(loop, probe_request(f"http://localhost:{port}", 5.0, path="/health",
+                                         scheme="https"))
+    assert not result.ok
+    assert result.error.startswith("TLS: "), result.error
+    assert "certificate" not in result.error
+
+
 # ---------------------------------------------------------------------------- owners
 
 

@@ -33,10 +33,10 @@ import math
 import os
 import resource
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 
@@ -54,6 +54,9 @@ from agentsup.probes.request import (
     probe_request,
     tls_context,
 )
+
+if TYPE_CHECKING:
+    import ssl
 
 __all__ = ["A2A_PATHS", "Done", "Kind", "ProbeHandle", "ProbeLoop", "ProbeRequest",
            "ProbeResult", "probe_request", "tls_context"]
@@ -225,10 +228,26 @@ def _show(address: Address) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-def _tls_reason(exc: ssl.SSLError) -> str:
+def _tls_outcome(exc: OSError) -> int | str | None:
+    """What a TLS probe's error means: READ or WRITE when the handshake or a read wants
+    the socket to be ready for that first, the reason to fail the probe with for any
+    other TLS error, None for an error that is not TLS's.
+
+    `ssl` is imported here and by `request.tls_context`, not at the top: OpenSSL costs
+    `start` about 3.5 ms before its first launch, and only a job with `https` health
+    checks uses it. A probe with a TLS context got it from `tls_context`, so this
+    import finds the module loaded."""
+    import ssl
+
+    if isinstance(exc, ssl.SSLWantReadError):
+        return READ
+    if isinstance(exc, ssl.SSLWantWriteError):
+        return WRITE
     if isinstance(exc, ssl.SSLCertVerificationError):
         return f"TLS: certificate verify failed: {exc.verify_message}"
-    return f"TLS: {exc.reason or exc}"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: {exc.reason or exc}"
+    return None
 
 
 class ProbeLoop:
@@ -616,9 +635,8 @@ class ProbeLoop:
         self._send_request(probe)
 
     def _handshake(self, probe: _Probe) -> None:
-        sock = probe.sock
-        assert isinstance(sock, ssl.SSLSocket)
-        sock.do_handshake()  # SSLWant* are handled by the caller
+        sock = cast("ssl.SSLSocket", probe.sock)  # wrapped by `_connected`
+        sock.do_handshake()  # SSLWant* are handled by the caller (`_tls_outcome`)
         self._send_request(probe)
 
     def _send_request(self, probe: _Probe) -> None:
@@ -655,7 +673,7 @@ class ProbeLoop:
             if not data:
                 self._finish(probe, ProbeResult(False, "the connection closed early"))
                 return
-            if not isinstance(sock, ssl.SSLSocket) or not sock.pending():
+            if probe.request.tls is None or not cast("ssl.SSLSocket", sock).pending():
                 return  # the poller says when more has come
 
     def _want(self, probe: _Probe, events: int) -> None:
@@ -681,17 +699,19 @@ class ProbeLoop:
                 self._send(probe)
             else:
                 self._receive(probe)
-        except ssl.SSLWantReadError:
-            self._want(probe, READ)
-        except ssl.SSLWantWriteError:
-            self._want(probe, WRITE)
-        except ssl.SSLError as exc:
-            self._finish(probe, ProbeResult(False, _tls_reason(exc)))
         except BlockingIOError:
             return
         except HttpError as exc:
             self._finish(probe, ProbeResult(False, str(exc)))
         except OSError as exc:
+            if probe.request.tls is not None:
+                outcome = _tls_outcome(exc)
+                if isinstance(outcome, int):
+                    self._want(probe, outcome)
+                    return
+                if outcome is not None:
+                    self._finish(probe, ProbeResult(False, outcome))
+                    return
             if probe.reused and (probe.exchange is None or probe.exchange.received == 0):
                 self._connect_again(probe)
                 return

@@ -6,15 +6,17 @@ carries it out. TLS contexts are made once per CA file and shared.
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 import msgspec
 
 from agentsup.probes.addresses import Address
+
+if TYPE_CHECKING:
+    import ssl
 
 A2A_PATHS = ("/.well-known/agent-card.json", "/.well-known/agent.json")
 """Where an A2A agent publishes its card: the current name first, then the older one."""
@@ -67,7 +69,11 @@ _contexts_lock = threading.Lock()
 
 def tls_context(ca_file: str | None) -> ssl.SSLContext:
     """Unverified by default, like Kubernetes (a probe sends no secrets); verified against
-    `ca_file`, host name included, when one is given. Made once per CA file."""
+    `ca_file`, host name included, when one is given. Made once per CA file.
+
+    OpenSSL is loaded here, by the first probe that needs it (see `loop._tls_outcome`)."""
+    import ssl
+
     with _contexts_lock:
         context = _contexts.get(ca_file)
         if context is None:
@@ -108,6 +114,6 @@ def probe_request(
         paths = A2A_PATHS
     try:
         tls = tls_context(ca_file) if scheme == "https" and kind != "tcp" else None
-    except (OSError, ssl.SSLError) as exc:
+    except OSError as exc:  # ssl.SSLError is one
         raise ValueError(f"cannot use the CA file {ca_file}: {exc}") from None
     return ProbeRequest(kind, host, port, timeout, paths, tls)
