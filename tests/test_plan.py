@@ -541,10 +541,3 @@ def test_each_remote_host_is_looked_up_once_not_once_per_edge() -> None:
     }
     assert plan.connection_map("box")["pinned"] == "http://pinned:8400"
     assert plan.connection_map("front")["pinned"] == "http://127.0.0.1:18400"
-
-
-def test_the_container_address_is_where_the_docker_runner_publishes() -> None:
-    from agentsup.plan import PUBLISHED_ADDRESS
-    from agentsup.runners._docker_engine import PUBLISH_ADDRESS
-
-    assert PUBLISHED_ADDRESS == PUBLISH_ADDRESS

@@ -21,6 +21,7 @@ import docker.errors
 import msgspec
 
 from agentsup.job.models import MEMORY_PATTERN, Agent
+from agentsup.plan import DOCKER_HOST_FROM_CONTAINER
 from agentsup.runners.base import RunnerError
 
 LABEL_JOB = "agentsup.job"
@@ -28,9 +29,8 @@ LABEL_AGENT = "agentsup.agent"
 LABEL_RUN = "agentsup.run"
 
 DEFAULT_ENGINE = "unix:///var/run/docker.sock"
-HOST_GATEWAY = {"host.docker.internal": "host-gateway"}
-"""How a container reaches agents on the Docker host (`plan.DOCKER_HOST_FROM_CONTAINER`)."""
-PUBLISH_ADDRESS = "127.0.0.1"
+HOST_GATEWAY = {DOCKER_HOST_FROM_CONTAINER: "host-gateway"}
+"""How a container reaches agents on the Docker host: the name the plan gives them there."""
 API_TIMEOUT = 60.0
 """Seconds for one ordinary Engine request; waits and output streams have none."""
 

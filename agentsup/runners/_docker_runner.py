@@ -29,9 +29,9 @@ import docker.errors
 import docker.types
 import msgspec
 
+from agentsup.plan import PUBLISHED_ADDRESS
 from agentsup.runners._docker_engine import (
     HOST_GATEWAY,
-    PUBLISH_ADDRESS,
     inspect_container,
     remove_container,
 )
@@ -66,7 +66,7 @@ class ContainerSettings(msgspec.Struct, frozen=True):
     port: int
     host_port: int
     labels: dict[str, str]
-    publish_address: str = PUBLISH_ADDRESS
+    publish_address: str = PUBLISHED_ADDRESS
     """The address of the Docker host the port is published on (`plan.published`)."""
     working_dir: str | None = None
     nano_cpus: int | None = None

@@ -141,10 +141,7 @@ class _HubLoop:
         wait on itself)."""
         request = SpawnRequest(argv, env, cwd, on_output, on_exit)
         if threading.current_thread() is self._thread:
-            try:
-                request.future.set_result(self._spawn(request))
-            except RunnerError as exc:
-                request.future.set_exception(exc)
+            self._answer(request)
             return request.future
         with self._state_lock:
             if self._closing:
@@ -237,17 +234,22 @@ class _HubLoop:
                 request = self._requests.get_nowait()
             except queue.Empty:
                 return
-            if not request.future.set_running_or_notify_cancel():
-                continue
-            try:
-                handle = self._spawn(request)
-            except RunnerError as exc:
-                request.future.set_exception(exc)
-            except Exception as exc:
-                logger.exception("local I/O hub: unexpected spawn failure")
-                request.future.set_exception(RunnerError(f"cannot run {request.argv[0]!r}: {exc}"))
-            else:
-                request.future.set_result(handle)
+            if request.future.set_running_or_notify_cancel():
+                self._answer(request)
+
+    def _answer(self, request: SpawnRequest) -> None:
+        """Spawn, and answer the request's future: the handle, or a `RunnerError` (a
+        failure nobody foresaw is logged and answered as one too, whichever path the
+        request came by)."""
+        try:
+            handle = self._spawn(request)
+        except RunnerError as exc:
+            request.future.set_exception(exc)
+        except Exception as exc:
+            logger.exception("local I/O hub: unexpected spawn failure")
+            request.future.set_exception(RunnerError(f"cannot run {request.argv[0]!r}: {exc}"))
+        else:
+            request.future.set_result(handle)
 
     def _spawn(self, request: SpawnRequest) -> ProcessHandle:
         if not request.argv:

@@ -27,9 +27,9 @@ from typing import Any
 
 from agentsup.job.docker_names import network_of
 from agentsup.job.models import Agent
+from agentsup.plan import PUBLISHED_ADDRESS
 from agentsup.ports import port_in_use
 from agentsup.runners._docker_engine import (
-    PUBLISH_ADDRESS,
     Found,
     clear_job,
     container_name,
@@ -206,7 +206,7 @@ class DockerBackend(EngineBackend):
             network=network_of(job, agent),
             port=agent.config.port,
             host_port=self.host_ports[agent.id],
-            publish_address=self.published.get(agent.id, PUBLISH_ADDRESS),
+            publish_address=self.published.get(agent.id, PUBLISHED_ADDRESS),
             labels=labels(job, self.context.run_id, agent.id),
             working_dir=agent.deployment.workdir,
             nano_cpus=nano_cpus(resources.cpu) if resources and resources.cpu else None,
