@@ -27,7 +27,9 @@ in their own sessions and go on; supervising them pauses while agentsup is stopp
 Continued in the background instead (`bg`), or started there (`agentsup start ... &`),
 agentsup runs and the view does not draw: the terminal belongs to the shell then. It
 draws again once continued in the foreground (`fg` sends SIGCONT, which the view
-handles); lines that came meanwhile wait, as they do while agentsup is stopped.
+handles); lines that came meanwhile wait, as they do while agentsup is stopped. A job
+that ends while in the background ends without drawing: under `stty tostop` a write
+to the terminal from there would stop agentsup instead.
 
 Locks: rich's refresh thread holds its lock and then asks the view for a snapshot; a
 writer takes the view's lock only to apply an event and lets go before printing, so
@@ -346,15 +348,23 @@ class LiveView:
         return Group(headline, grid)
 
     def close(self) -> None:
-        """Draw the table one last time and leave it on the screen, cursor below it."""
+        """Draw the table one last time and leave it on the screen, cursor below it;
+        in the background, leave the terminal alone.
+
+        The shell has the terminal then, and under `stty tostop` the kernel stops a
+        background process that writes to it (SIGTTOU): a last table drawn there would
+        leave agentsup stopped, at the end of its stop, until someone brought it to the
+        foreground. The lines that waited for `fg` are not shown either; the job's log
+        files (`deployment.logs`), where it has them, keep every agent's output."""
         with self._queued:
             self._closing = True
             self._queued.notify()
         self._stops.put(None)
         with self._print_lock:
-            self._resume()  # closed before a Ctrl-Z's `fg` was seen: draw again
+            if self._in_foreground():
+                self._resume()  # closed before a Ctrl-Z's `fg` was seen: draw again
             live, self._live = self._live, None
-            if live is not None:
+            if live is not None and not self._suspended:
                 self._print(*self._take())
                 self._final = True
                 with contextlib.suppress(OSError, ValueError):

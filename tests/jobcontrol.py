@@ -3,9 +3,12 @@ runs `python ARGS...` as the foreground job of this terminal (its own process gr
 like a job an interactive shell starts). When the job stops (Ctrl-Z), this takes the
 terminal back, prints `[job stopped]` and reads commands as a shell would, with a `$ `
 prompt: `echo WORDS` prints the words, `bg` continues the job (SIGCONT) and keeps the
-terminal, `fg` gives the terminal back to the job and continues it (SIGCONT). Exits
-with the job's exit code once the job has ended. `python jobcontrol.py --bg ARGS...`
-starts the job in the background, as `ARGS &` would, and reads commands at once.
+terminal, `fg` gives the terminal back to the job and continues it (SIGCONT), `kill`
+sends the job SIGTERM, and `wait` waits until the job ends or stops and says which
+(`[job exited N]`, `[job stopped]`). Exits with the job's exit code once the job has
+ended. `python jobcontrol.py --bg ARGS...` starts the job in the background, as
+`ARGS &` would, and reads commands at once; `--tostop` first sets the terminal's
+`tostop` flag (`stty tostop`: a background job that writes to the terminal is stopped).
 
 A test cannot be this itself: a process group whose parent is outside its session is
 orphaned, and the kernel does not stop an orphaned group on SIGTSTP.
@@ -17,12 +20,20 @@ import contextlib
 import os
 import signal
 import sys
+import termios
 
 
 def main() -> int:
     tty = sys.stdin.fileno()
-    background = sys.argv[1:2] == ["--bg"]
-    job = sys.argv[2:] if background else sys.argv[1:]
+    job = sys.argv[1:]
+    if job[:1] == ["--tostop"]:
+        job = job[1:]
+        modes = termios.tcgetattr(tty)
+        modes[3] |= termios.TOSTOP
+        termios.tcsetattr(tty, termios.TCSANOW, modes)
+    background = job[:1] == ["--bg"]
+    if background:
+        job = job[1:]
     # As a shell: not stopped or interrupted from the terminal, and free to take the
     # terminal back while in the background.
     for signum in (signal.SIGTTOU, signal.SIGTTIN, signal.SIGTSTP, signal.SIGINT,
@@ -64,6 +75,16 @@ def main() -> int:
                 print(" ".join(words[1:]), flush=True)
             elif words == ["bg"]:
                 os.killpg(pid, signal.SIGCONT)
+            elif words == ["kill"]:
+                os.killpg(pid, signal.SIGTERM)
+            elif words == ["wait"]:
+                _, status = os.waitpid(pid, os.WUNTRACED)
+                if os.WIFSTOPPED(status):
+                    print("[job stopped]", flush=True)
+                    continue
+                code = os.waitstatus_to_exitcode(status)
+                print(f"[job exited {code}]", flush=True)
+                return code
             elif words == ["fg"]:
                 break
         with contextlib.suppress(OSError):

@@ -220,6 +220,32 @@ def test_started_in_the_background_the_view_draws_once_brought_to_the_foreground
         terminal.close()
 
 
+@pytest.mark.integration
+def test_in_the_background_with_tostop_a_stop_ends_agentsup_without_drawing(
+    tmp_path: Path,
+) -> None:
+    # `stty tostop; agentsup start job.yaml &`, then a stop: with `tostop` the kernel
+    # stops a background process that writes to the terminal (SIGTTOU), so a last
+    # table drawn there would leave agentsup stopped instead of ended.
+    job, ports = demo_job(tmp_path)
+    terminal = Terminal([JOBCONTROL, "--tostop", "--bg", *CLI, "start", str(job)],
+                        columns=100, lines=30)
+    try:
+        terminal.wait_for(lambda s: s.startswith("$"))
+        _wait_until_listening(ports)
+        terminal.pump(1.0)
+        terminal.type(b"kill\n")
+        terminal.type(b"wait\n")
+        screen = terminal.wait_for(lambda s: "[job " in s)
+        assert "[job exited 0]" in screen, screen
+        assert "agents ready" not in screen and "demo: stopped" not in screen, screen
+        assert terminal.wait() == 0
+        for port in ports:  # the stop ended the agents too
+            assert not port_in_use(port), port
+    finally:
+        terminal.close()
+
+
 def _wait_until_listening(ports: list[int], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     for port in ports:
