@@ -1,7 +1,8 @@
 """The `agentsup` command line.
 
-Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM/SIGHUP), 1 the job failed, 2 the job
-file or the command line is invalid. Bad input never produces a traceback.
+Exit codes: 0 success (or a clean stop after SIGINT/SIGTERM/SIGHUP/SIGQUIT), 1 the job
+failed, 2 the job file or the command line is invalid. Bad input never produces a
+traceback.
 """
 
 from __future__ import annotations
@@ -204,11 +205,11 @@ def _is_number(word: str) -> bool:
 
 
 def _interrupt_on_stop_signals() -> None:
-    """SIGTERM and SIGHUP, like SIGINT, interrupt `start` while it loads the job.
+    """SIGTERM, SIGHUP and SIGQUIT, like SIGINT, interrupt `start` while it loads the job.
 
     `run_job` sets the job's own handlers once the file is loaded; before that, the
-    default action would kill the process and exit 143 or 129, where a stop by signal
-    exits 0. Like the job's handlers (`signals.trapped`), these replace whatever was
+    default action would kill the process and exit 143, 129 or 131, where a stop by
+    signal exits 0. Like the job's handlers (`signals.trapped`), these replace whatever was
     set before, except a SIGHUP ignored by `nohup`: it stays ignored, in a way the
     processes agentsup starts do not inherit (see `signals`).
     """
@@ -217,6 +218,7 @@ def _interrupt_on_stop_signals() -> None:
     from agentsup.signals import hangup_ignored, ignore_signal
 
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.default_int_handler)
     hangup = ignore_signal if hangup_ignored() else signal.default_int_handler
     signal.signal(signal.SIGHUP, hangup)
 

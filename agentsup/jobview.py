@@ -112,8 +112,10 @@ class JobView(msgspec.Struct):
                 if event.get("reason") in ("kill", "shutdown_timeout"):
                     self.phase = "killing"
                     signal = event.get("signal")
-                    self.kill_reason = (f"killed: second {signal}" if signal else
-                                        f"killed: {event.get('reason')}")
+                    self.kill_reason = (
+                        f"killed: {event.get('reason')}" if not signal
+                        else f"killed: {signal}" if signal == "SIGQUIT"  # at the first
+                        else f"killed: second {signal}")
                 else:
                     self.phase = "stopping"
                     self._stop_next_stage()

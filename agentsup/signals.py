@@ -1,9 +1,15 @@
-"""SIGINT, SIGTERM and SIGHUP: the main thread's only job once a job runs.
+"""SIGINT, SIGTERM, SIGHUP and SIGQUIT: the main thread's only job once a job runs.
 
 Handlers are installed on the main thread only, for as long as a `with trapped(...)`
 block lasts, and the previous ones are put back afterwards. SIGHUP (the terminal closed,
-the SSH session dropped) is a graceful stop like the other two; left at its default it
-would kill agentsup on the spot, with no events and no SIGTERM to the agents.
+the SSH session dropped) is a graceful stop like SIGINT and SIGTERM; left at its default
+it would kill agentsup on the spot, with no events and no SIGTERM to the agents.
+
+SIGQUIT (Ctrl-\\ on a terminal) is how a person says "now": it kills everything at
+once, as a second stop signal does, without the ordered stop first. Left at its default
+it too would end agentsup on the spot (and dump its core): the local agents would go
+with the reaper, but containers, remote agents and swarm services would be left
+running, and the live view's terminal with its cursor hidden.
 
 A SIGHUP that was already ignored when agentsup started stays ignored: that is what
 `nohup agentsup start job.yaml &` asks for, and a job started so must outlive the
@@ -28,7 +34,9 @@ import pykka
 from agentsup.messages import KillAll, StopJob
 
 Handler = Callable[[int, FrameType | None], None]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+KILL_AT_ONCE = "SIGQUIT"
+"""The signal whose first arrival is already a `KillAll`."""
 
 
 def ignore_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -75,7 +83,8 @@ class StopSignals:
 
     Before agents run (`supervisor` unset) it ends the set-up by raising `Interrupted`,
     once, which unwinds it, clean-up included; later signals leave that clean-up alone.
-    While agents run the first signal becomes `StopJob`, any later one `KillAll`. Once
+    While agents run the first signal becomes `StopJob`, any later one `KillAll`, and
+    SIGQUIT is `KillAll` from the first. Once
     the job has finished (`finished` is done, so `job.stopped` is out with its exit
     code) signals are ignored.
     """
@@ -141,6 +150,7 @@ class StopSignals:
             self._interrupting = True
             raise Interrupted(name)
         self.received += 1
-        message = StopJob(name) if self.received == 1 else KillAll(name)
+        message = (StopJob(name) if self.received == 1 and name != KILL_AT_ONCE
+                   else KillAll(name))
         with contextlib.suppress(pykka.ActorDeadError):
             self.supervisor.tell(message)

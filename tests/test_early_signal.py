@@ -18,8 +18,9 @@ from tests.clirun import agentsup_command
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP],
-                         ids=["SIGINT", "SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP,
+                                    signal.SIGQUIT],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_a_stop_signal_during_the_load_is_a_clean_stop(tmp_path: Path, signum: int) -> None:
     fifo = tmp_path / "job.yaml"
     os.mkfifo(fifo)

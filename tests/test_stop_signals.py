@@ -1,15 +1,22 @@
-"""`StopSignals` before agents run: when `Interrupted` is raised, and that it is raised once.
+"""`StopSignals`: before agents run, when `Interrupted` is raised, and that it is raised
+once; while they run, what each signal tells the supervisor.
 
 The handler is called directly here, as the interpreter would call it; the end-to-end
-behaviour (a real SIGTERM while the actors are made) is in test_start.py.
+behaviour (a real SIGTERM while the actors are made) is in test_start.py, a real
+SIGQUIT to a running job in test_quit_signal.py.
 """
 
 from __future__ import annotations
 
+import queue
 import signal
+from concurrent.futures import Future
+from typing import Any
 
+import pykka
 import pytest
 
+from agentsup.messages import KillAll, StopJob
 from agentsup.signals import Interrupted, StopSignals
 
 
@@ -51,3 +58,52 @@ def test_later_signals_leave_the_clean_up_alone() -> None:
     signals(signal.SIGINT, None)  # during the clean-up the first one started: ignored
     with signals.held():
         signals(signal.SIGTERM, None)
+
+
+# ------------------------------------------------------------------ while agents run
+
+
+class _Inbox(pykka.ThreadingActor):
+    """Stands for the supervisor: keeps what the handler tells it."""
+
+    def __init__(self, seen: queue.SimpleQueue[object]) -> None:
+        super().__init__()
+        self.seen = seen
+
+    def on_receive(self, message: object) -> None:
+        self.seen.put(message)
+
+
+def _running_signals() -> tuple[StopSignals, queue.SimpleQueue[object], pykka.ActorRef[Any]]:
+    seen: queue.SimpleQueue[object] = queue.SimpleQueue()
+    inbox = _Inbox.start(seen)
+    signals = StopSignals()
+    signals.running(inbox, Future())
+    return signals, seen, inbox
+
+
+def test_the_first_stop_signal_stops_the_job_and_the_second_kills_it() -> None:
+    signals, seen, inbox = _running_signals()
+    try:
+        signals(signal.SIGINT, None)
+        signals(signal.SIGTERM, None)
+        assert seen.get(timeout=5) == StopJob("SIGINT")
+        assert seen.get(timeout=5) == KillAll("SIGTERM")
+    finally:
+        inbox.stop()
+
+
+def test_sigquit_kills_everything_from_the_first() -> None:
+    # Ctrl-\ on the terminal: no ordered stop first.
+    signals, seen, inbox = _running_signals()
+    try:
+        signals(signal.SIGQUIT, None)
+        assert seen.get(timeout=5) == KillAll("SIGQUIT")
+    finally:
+        inbox.stop()
+
+
+def test_sigquit_before_agents_run_interrupts_the_set_up_like_the_others() -> None:
+    with pytest.raises(Interrupted) as raised:
+        StopSignals()(signal.SIGQUIT, None)
+    assert raised.value.signal == "SIGQUIT"

@@ -232,9 +232,9 @@ def end_groups(groups: set[int], grace: float = GRACE_SECONDS, hub_id: bytes = b
 
 
 def main() -> int:
-    # Ctrl-C or a stray SIGTERM aimed at the supervisor must not take the safety net
-    # down with it; only end-of-file on stdin ends this program.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    # Ctrl-C, Ctrl-\ or a stray SIGTERM aimed at the supervisor must not take the
+    # safety net down with it; only end-of-file on stdin ends this program.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(sig, signal.SIG_IGN)
     hub_id = sys.argv[1].encode() if len(sys.argv) > 1 else b""
     groups = read_registrations(sys.stdin.buffer)
