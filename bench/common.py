@@ -254,10 +254,12 @@ class Agentsup:
     """A running `agentsup start`, its events collected by a reader thread.
 
     `agent.output` lines are kept raw and parsed only on demand, stdout is read in large
-    chunks, and a waiting `wait_for` is woken once per chunk read, not once per event,
-    so that the reader keeps up with a fast writer without taking CPU from the
-    supervisor: while 200 agents boot, the bench's own CPU competes with everything
-    timed (an event's time is its own `elapsed`, not when the bench read it).
+    chunks, and a waiting `wait_for` is woken once per chunk that has other events, not
+    once per event nor for output alone, so that the reader keeps up with a fast writer
+    without taking CPU from the supervisor: while 200 agents boot, the bench's own CPU
+    competes with everything timed (an event's time is its own `elapsed`, not when the
+    bench read it), and an agent's burst of output arrives while `wait_for` waits for
+    `job.ready`.
     """
 
     job: Path
@@ -266,7 +268,7 @@ class Agentsup:
     events: list[Event] = field(init=False, default_factory=list)
     output_lines: list[bytes] = field(init=False, default_factory=list)
     _queue: queue.SimpleQueue[bool] = field(init=False, default_factory=queue.SimpleQueue)
-    """One item per chunk read (True) and at the end of the stream (False)."""
+    """One item per chunk read with events in it (True), and at the end (False)."""
     _started: float | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
@@ -294,9 +296,11 @@ class Agentsup:
             lines = (rest + chunk).split(b"\n")
             rest = lines.pop()
             self.output_lines.extend([line for line in lines if marker in line])
-            for line in [line for line in lines if marker not in line]:
+            events = [line for line in lines if marker not in line]
+            for line in events:
                 self._event(line)
-            self._queue.put(True)
+            if events:  # output alone wakes nobody: a burst of it is thousands of reads
+                self._queue.put(True)
         if rest:
             self._event(rest)
         self._queue.put(False)
