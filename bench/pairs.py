@@ -1,4 +1,4 @@
-"""agentsup against honcho or the bare program, start-up only, in alternating pairs.
+"""agentsup against honcho or the bare program, start-up only, in pairs.
 
     python -m bench.pairs                              # 8 pairs of 50 agents, honcho
     python -m bench.pairs --against bare --agents 200  # the scale row's comparison
@@ -8,10 +8,13 @@ by a minute of idle measurement, and its ratio moves by several hundredths from 
 run on two cores, as does the scale row's with its three. This runs only the start-up,
 agentsup and the reference one after the other, so that many pairs fit in a few
 minutes and each pair saw the same machine; it prints each one's median and the median
-of the pairs' ratios. Against honcho: spawn -> every port open, as in the side-by-side
-row. Against the bare program: agentsup's spawn -> `job.ready` (a mesh) and the bare
-program's spawn -> last port open, as in the scale row. Everything runs from
-bench/.venv, as in `python -m bench`.
+of the pairs' ratios. One run of each comes first and is not counted: on this machine
+whichever program runs first after a pause is several percent slower (the bare program
+4.46 s first, 4.10 s after a run). Which of the two goes first alternates from pair to
+pair, so that what is left of that favours neither. Against honcho: spawn -> every
+port open, as in the side-by-side row. Against the bare program: agentsup's spawn ->
+`job.ready` (a mesh) and the bare program's spawn -> last port open, as in the scale
+row. Everything runs from bench/.venv, as in `python -m bench`.
 """
 
 from __future__ import annotations
@@ -50,20 +53,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     theirs: list[float] = []
     with tempfile.TemporaryDirectory(prefix="agentsup-pairs-") as tmp:
         workdir = Path(tmp)
-        for number in range(1, args.pairs + 1):
+
+        def agentsup() -> float:
             if args.against == "honcho":
                 ports = free_ports(args.agents)
-                ours.append(others._agentsup(workdir, ports, new_tag(), 0.0, 0).start_seconds)
+                return others._agentsup(workdir, ports, new_tag(), 0.0, 0).start_seconds
+            return _agentsup_ready(workdir, args.agents)
+
+        def reference() -> float:
+            if args.against == "honcho":
                 ports = free_ports(args.agents)
-                theirs.append(
-                    others._honcho(bin_dir, workdir, ports, new_tag(), 0.0, 0).start_seconds)
+                return others._honcho(bin_dir, workdir, ports, new_tag(), 0.0, 0).start_seconds
+            return bare_program_seconds(
+                workdir, new_tag(), [[(port, {}) for port in free_ports(args.agents)]])
+
+        warm = (agentsup(), reference())
+        print(f"not counted: agentsup {warm[0]:.3f} s, {args.against} {warm[1]:.3f} s",
+              flush=True)
+        for number in range(1, args.pairs + 1):
+            if number % 2:
+                ours.append(agentsup())
+                theirs.append(reference())
             else:
-                ours.append(_agentsup_ready(workdir, args.agents))
-                tag = new_tag()
-                theirs.append(bare_program_seconds(
-                    workdir, tag, [[(port, {}) for port in free_ports(args.agents)]]))
-            print(f"pair {number}: agentsup {ours[-1]:.3f} s, {args.against} "
-                  f"{theirs[-1]:.3f} s, ratio {ours[-1] / theirs[-1]:.3f}", flush=True)
+                theirs.append(reference())
+                ours.append(agentsup())
+            first = "agentsup" if number % 2 else args.against
+            print(f"pair {number} ({first} first): agentsup {ours[-1]:.3f} s, "
+                  f"{args.against} {theirs[-1]:.3f} s, ratio {ours[-1] / theirs[-1]:.3f}",
+                  flush=True)
     ratios = sorted(a / b for a, b in zip(ours, theirs, strict=True))
     print(f"agentsup {statistics.median(ours):.3f} s, {args.against} "
           f"{statistics.median(theirs):.3f} s, "
