@@ -92,6 +92,11 @@ class _Row(msgspec.Struct, frozen=True):
     text_style: Style
 
 
+ECHO_ROOM = 3
+"""Columns the table leaves free at the right: the last one (see `__rich__`) and two for
+the terminal's echo of a signal key (`^C`)."""
+
+
 class _Rows:
     """Lines as rich segments, ready-made: printing Text objects one by one costs five
     times as much, and a chatty agent would feel it."""
@@ -334,8 +339,12 @@ class LiveView:
             palette = self.palette
             # Lines stay off the terminal's last column: one that wraps, or fills it
             # and leaves the cursor waiting to wrap, throws off rich's count of the
-            # lines to redraw, and a stale copy of the line stays on the screen.
-            width = self.console.width - 1
+            # lines to redraw, and a stale copy of the line stays on the screen. Two
+            # more columns are left for the terminal's own echo of Ctrl-C, Ctrl-Z or
+            # Ctrl-\ (`^C`), which it writes where the cursor is, at the end of the
+            # table's last line: past the last column it wrapped that line, and the
+            # line over the table stayed behind when the stop's lines came.
+            width = self.console.width - ECHO_ROOM
             height = self.console.height
             lines = None if self._final else max(  # less the line over the table
                 1, height - height // OUTPUT_SHARE - 1)

@@ -535,6 +535,27 @@ def test_the_final_table_of_a_failed_job_says_failed(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize("columns", [56, 60, 70])
+def test_the_echoed_ctrl_c_leaves_no_stale_line_on_a_terminal_the_table_fills(
+    tmp_path: Path, columns: int,
+) -> None:
+    # The terminal echoes Ctrl-C as `^C` where the cursor is: at the end of the table's
+    # last line. On a terminal this narrow the table takes every column it is given,
+    # and `^C` past the last column wrapped that line, so the next redraw went one
+    # line short and left the line over the table behind.
+    terminal = Terminal([*CLI, "start", str(job_file(tmp_path))], columns=columns)
+    try:
+        terminal.wait_for(lambda s: re.search(r"^demo: running, .*Ctrl-C stops", s, re.M)
+                          is not None)
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+    assert "demo: running" not in terminal.text(), terminal.text()
+    assert re.search(r"^demo: stopped", terminal.text(), re.M), terminal.text()
+
+
+@pytest.mark.integration
 def test_an_80_column_terminal_shows_whole_ids_states_and_pids(tmp_path: Path) -> None:
     terminal = Terminal([*CLI, "start", str(job_file(tmp_path))], columns=80)
     try:
