@@ -27,6 +27,7 @@ from rich.table import Table
 from rich.text import Text
 
 from agentsup.eventtext import Palette, printable
+from agentsup.signalnames import KILL_AT_ONCE
 from agentsup.words import plural
 
 STATE_STYLES = {
@@ -114,7 +115,7 @@ class JobView(msgspec.Struct):
                     signal = event.get("signal")
                     self.kill_reason = (
                         f"killed: {event.get('reason')}" if not signal
-                        else f"killed: {signal}" if signal == "SIGQUIT"  # at the first
+                        else f"killed: {signal}" if signal == KILL_AT_ONCE  # at the first
                         else f"killed: second {signal}")
                 else:
                     self.phase = "stopping"

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import signal
 
+KILL_AT_ONCE = "SIGQUIT"
+"""The stop signal whose first arrival already kills every agent at once (`signals`),
+as only a second one of the others does; the live view words its kill differently."""
+
 
 def signal_name(number: int) -> str:
     """`9` -> `"SIGKILL"`; a number Python has no name for -> `"SIG<number>"`."""

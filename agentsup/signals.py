@@ -32,11 +32,10 @@ from typing import Any
 import pykka
 
 from agentsup.messages import KillAll, StopJob
+from agentsup.signalnames import KILL_AT_ONCE
 
 Handler = Callable[[int, FrameType | None], None]
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-KILL_AT_ONCE = "SIGQUIT"
-"""The signal whose first arrival is already a `KillAll`."""
 
 
 def ignore_signal(_signum: int, _frame: FrameType | None) -> None:

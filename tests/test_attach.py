@@ -24,16 +24,7 @@ from agentsup.launches import LaunchText
 from agentsup.logs import EventLog
 from agentsup.messages import AgentStopped, AttachAgent, StartAgent, StartJob, StopAgent, StopJob
 from agentsup.plan import DeploymentPlan
-
-
-class Recorder(pykka.ThreadingActor):
-    def __init__(self, told: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.told = told
-
-    def on_receive(self, message: Any) -> Any:
-        self.told.put(message)
-        return None
+from tests.recorder import Recorder
 
 
 def _plan(*agents: str) -> DeploymentPlan:

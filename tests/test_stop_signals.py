@@ -18,6 +18,7 @@ import pytest
 
 from agentsup.messages import KillAll, StopJob
 from agentsup.signals import Interrupted, StopSignals
+from tests.recorder import Recorder
 
 
 def test_a_signal_before_agents_run_interrupts_the_set_up() -> None:
@@ -63,20 +64,9 @@ def test_later_signals_leave_the_clean_up_alone() -> None:
 # ------------------------------------------------------------------ while agents run
 
 
-class _Inbox(pykka.ThreadingActor):
-    """Stands for the supervisor: keeps what the handler tells it."""
-
-    def __init__(self, seen: queue.SimpleQueue[object]) -> None:
-        super().__init__()
-        self.seen = seen
-
-    def on_receive(self, message: object) -> None:
-        self.seen.put(message)
-
-
-def _running_signals() -> tuple[StopSignals, queue.SimpleQueue[object], pykka.ActorRef[Any]]:
-    seen: queue.SimpleQueue[object] = queue.SimpleQueue()
-    inbox = _Inbox.start(seen)
+def _running_signals() -> tuple[StopSignals, queue.Queue[Any], pykka.ActorRef[Any]]:
+    seen: queue.Queue[Any] = queue.Queue()
+    inbox = Recorder.start(seen)  # stands for the supervisor
     signals = StopSignals()
     signals.running(inbox, Future())
     return signals, seen, inbox
