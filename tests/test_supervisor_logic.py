@@ -513,6 +513,19 @@ def test_kill_all_during_a_stop_kills_what_is_not_stopped_yet() -> None:
     assert finishes(h.effects) == [EXIT_OK]
 
 
+def test_after_a_kill_at_once_the_stop_it_cut_short_reports_nothing() -> None:
+    """The agents whose ordered stop the kill cut short still answer that stop once
+    their killed processes end. `job.stopped` is out by then, held by the event log to
+    go last, so an `agent.stopped` would come before it and show them stopped, not
+    killed (a kill at once writes no `agent.stopped`)."""
+    h = History(make_plan(THREE_STAGES))
+    h.start_all()
+    h.feed(StopJob("SIGINT"))
+    h.stopped("c1")  # stage 3 went; stage 2 (b1, b2) is being stopped
+    h.feed(KillAll("SIGINT"))
+    assert h.stopped("b1", "b2", "a1") == []
+
+
 def test_shutdown_timeout_kills_what_is_left_of_an_ordered_stop() -> None:
     h = History(make_plan(THREE_STAGES), shutdown_timeout=7.5)
     h.start_all()

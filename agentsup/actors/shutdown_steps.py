@@ -86,6 +86,10 @@ class Shutdown:
         if state.phase is JobPhase.FINISHED:
             return []
         state.phase = JobPhase.FINISHED
+        # An ordered stop cut short is not waited for: the agents it was stopping are
+        # killed with the rest, and their stops' answers, which come once the killed
+        # processes end, report nothing (no `agent.stopped` after a kill at once).
+        state.stopping.clear()
         fields: dict[str, Any] = {"reason": reason}
         if signal:
             fields["signal"] = signal
