@@ -20,6 +20,10 @@ The line over the table and the table leave at least a third of the terminal's h
 more agents than the rest holds shows those that need attention and a line counting the
 others (`jobview.table`). The last table, drawn when the job is over, has every agent.
 
+While the view draws, the terminal does not echo what is typed (`terminalecho`): the
+echo lands at the end of the table, and an Enter there left stale copies of the table
+on the screen. It echoes again once the view stops drawing, for a Ctrl-Z too.
+
 Ctrl-Z (SIGTSTP) stops agentsup as it would stop any program, but first the view stops
 drawing, leaves its table where it is and shows the cursor again; once agentsup is
 continued (`fg`) it draws anew below whatever the shell printed meanwhile. Agents run
@@ -66,6 +70,7 @@ from rich.text import Text
 
 from agentsup.eventtext import LEVEL_STYLES, QUIET, Palette, printable, to_line
 from agentsup.jobview import JobView, progress_text, table
+from agentsup.terminalecho import TypedEcho
 
 FLUSH_INTERVAL = 0.05
 MAX_PENDING = 5000
@@ -94,7 +99,17 @@ class _Row(msgspec.Struct, frozen=True):
 
 ECHO_ROOM = 3
 """Columns the table leaves free at the right: the last one (see `__rich__`) and two for
-the terminal's echo of a signal key (`^C`)."""
+the terminal's echo of a signal key (`^C`), where its echo could not be switched off
+(`terminalecho`)."""
+
+
+def _fileno(stream: TextIO) -> int:
+    """The terminal's descriptor; -1 (which every terminal call refuses) where the
+    stream has none."""
+    try:
+        return stream.fileno()
+    except (OSError, ValueError, AttributeError):
+        return -1
 
 
 class _Rows:
@@ -137,6 +152,9 @@ class LiveView:
         """Stopped by Ctrl-Z, or in the background: nothing is drawn until agentsup is
         continued in the foreground."""
         self._live: Live | None = self._new_live(start=not self._suspended)
+        self._echo = TypedEcho(_fileno(stream))
+        if not self._suspended:
+            self._echo.silence()
         self._flusher = threading.Thread(target=self._flush_loop, name="live-view",
                                          daemon=True)
         self._flusher.start()
@@ -309,6 +327,10 @@ class LiveView:
                     with self._print_lock:
                         if self._in_foreground():  # else continued by `bg`
                             self._resume()
+                            if not self._suspended and self._live is not None:
+                                # Stopped by SIGSTOP, which the view never sees: the
+                                # shell put its own modes back meanwhile.
+                                self._echo.silence()
                 case None:
                     return
 
@@ -320,6 +342,7 @@ class LiveView:
             self._suspended = True
             with contextlib.suppress(OSError, ValueError):
                 self._live.stop()
+            self._echo.restore()
 
     def _resume(self) -> None:
         """Draw again, from where the cursor is: below what was printed meanwhile, which
@@ -330,6 +353,7 @@ class LiveView:
         with contextlib.suppress(OSError, ValueError):
             self._live = self._new_live()
         self._suspended = False
+        self._echo.silence()
         with self._queued:
             self._queued.notify()
 
@@ -341,9 +365,10 @@ class LiveView:
             # and leaves the cursor waiting to wrap, throws off rich's count of the
             # lines to redraw, and a stale copy of the line stays on the screen. Two
             # more columns are left for the terminal's own echo of Ctrl-C, Ctrl-Z or
-            # Ctrl-\ (`^C`), which it writes where the cursor is, at the end of the
-            # table's last line: past the last column it wrapped that line, and the
-            # line over the table stayed behind when the stop's lines came.
+            # Ctrl-\ (`^C`) where its echo could not be switched off (`terminalecho`):
+            # written where the cursor is, at the end of the table's last line, past
+            # the last column it wrapped that line, and the line over the table stayed
+            # behind when the stop's lines came.
             width = self.console.width - ECHO_ROOM
             height = self.console.height
             lines = None if self._final else max(  # less the line over the table
@@ -378,4 +403,6 @@ class LiveView:
                 self._final = True
                 with contextlib.suppress(OSError, ValueError):
                     live.stop()
+            if self._in_foreground():
+                self._echo.restore()
         self._untrap_terminal_stop()

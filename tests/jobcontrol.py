@@ -8,7 +8,9 @@ sends the job SIGTERM, and `wait` waits until the job ends or stops and says whi
 (`[job exited N]`, `[job stopped]`). Exits with the job's exit code once the job has
 ended. `python jobcontrol.py --bg ARGS...` starts the job in the background, as
 `ARGS &` would, and reads commands at once; `--tostop` first sets the terminal's
-`tostop` flag (`stty tostop`: a background job that writes to the terminal is stopped).
+`tostop` flag (`stty tostop`: a background job that writes to the terminal is stopped);
+`--restore-modes` (after `--tostop`, before `--bg`) puts the terminal's modes back as
+they were before the job ran whenever the job stops, as bash does.
 
 A test cannot be this itself: a process group whose parent is outside its session is
 orphaned, and the kernel does not stop an orphaned group on SIGTSTP.
@@ -31,6 +33,10 @@ def main() -> int:
         modes = termios.tcgetattr(tty)
         modes[3] |= termios.TOSTOP
         termios.tcsetattr(tty, termios.TCSANOW, modes)
+    restore_modes = job[:1] == ["--restore-modes"]
+    if restore_modes:
+        job = job[1:]
+    shell_modes = termios.tcgetattr(tty)
     background = job[:1] == ["--bg"]
     if background:
         job = job[1:]
@@ -61,6 +67,8 @@ def main() -> int:
                 os.tcsetpgrp(tty, os.getpgrp())
             if not os.WIFSTOPPED(status):
                 return os.waitstatus_to_exitcode(status)
+            if restore_modes:  # as bash does: the modes from before the job ran
+                termios.tcsetattr(tty, termios.TCSANOW, shell_modes)
             print("\n[job stopped]", flush=True)
         background = False
         while True:
