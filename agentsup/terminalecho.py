@@ -10,7 +10,9 @@ as it was: Ctrl-C, Ctrl-Z and Ctrl-\\ still signal, and what is typed still reac
 whoever reads the terminal next (the shell, as typed-ahead input, which it shows then).
 
 Only the two flags agentsup cleared are set again, and only if it cleared them: a
-terminal whose echo was already off (`stty -echo`) stays so. The shell's own job
+terminal whose echo was already off (`stty -echo`) stays so. Only agentsup's own
+terminal, while agentsup is its foreground job, is changed: a view written to another
+terminal draws there and leaves that terminal's echo to whoever types on it. The shell's own job
 control puts its modes back when agentsup is stopped or killed by a signal; for a stop
 by Ctrl-Z the view gives the echo back itself before it stops (`LiveView._suspend`),
 so the shell's prompt echoes whatever the shell is.
@@ -24,6 +26,7 @@ instant between the look and the change cannot stop agentsup.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import termios
 from typing import Any
@@ -49,6 +52,8 @@ class TypedEcho:
     def silence(self) -> None:
         """Echo off. Asked again after the shell put its modes back (a SIGSTOP, then
         `fg`), it clears them again."""
+        if not self._foreground():
+            return
         modes = self._modes()
         if modes is None or not modes[_LFLAG] & _ECHO_FLAGS:
             return
@@ -67,6 +72,15 @@ class TypedEcho:
         modes[_LFLAG] |= self._cleared
         if self._set(modes):
             self._cleared = 0
+
+    def _foreground(self) -> bool:
+        """Whether this is agentsup's own terminal and agentsup its foreground job: a
+        live view written to another terminal (`> /dev/pts/7`) leaves that one's echo
+        alone, as it is someone else's."""
+        try:
+            return os.tcgetpgrp(self._fd) == os.getpgrp()
+        except OSError:
+            return False
 
     def _modes(self) -> list[Any] | None:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import signal
 import termios
 import time
@@ -158,3 +159,31 @@ def test_stopped_by_sigstop_the_view_silences_the_echo_again_on_fg(tmp_path: Pat
         stop_and_see_the_echo_back(terminal)
     finally:
         terminal.close()
+
+
+@pytest.mark.integration
+def test_a_view_drawn_on_another_terminal_leaves_its_echo_alone(tmp_path: Path) -> None:
+    # Written to a terminal that is not agentsup's own, the view draws but must not
+    # change that terminal's settings: someone else types there.
+    other_master, other_slave = os.openpty()
+    try:
+        code = (f"import os, sys; os.dup2({other_slave}, 1); "
+                "from agentsup.cli import main; sys.exit(main())")
+        os.set_inheritable(other_slave, True)
+        terminal = Terminal(["-c", code, "start", str(demo_job(tmp_path))])
+        try:
+            deadline = time.monotonic() + 30
+            seen = b""
+            while b"running" not in seen and time.monotonic() < deadline:
+                ready, _, _ = select.select([other_master], [], [], 0.2)
+                if ready:
+                    seen += os.read(other_master, 65536)
+            assert b"running" in seen
+            assert termios.tcgetattr(other_master)[3] & termios.ECHO
+            terminal.type(b"\x03")
+            assert terminal.wait() == 0
+        finally:
+            terminal.close()
+    finally:
+        os.close(other_master)
+        os.close(other_slave)
