@@ -421,6 +421,14 @@ def test_failing_callbacks_do_not_stop_the_hub(runner: LocalRunner) -> None:
 # -- scale --------------------------------------------------------------------------
 
 
+def _pidfds_here() -> bool:
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError):
+        return False
+    return True
+
+
 def test_hundreds_of_agents_share_one_thread_and_three_fds_each(
     runners: list[LocalRunner], hub: LocalHub
 ) -> None:
@@ -445,7 +453,9 @@ def test_hundreds_of_agents_share_one_thread_and_three_fds_each(
         agent_rec.wait_lines(1)
         assert agent_rec.lines == [("stdout", f"up {index}")]
 
-    assert open_fds() - fds_before == FDS_PER_AGENT * count
+    # Where the kernel has no pidfds (tests/oldkernel.py), the hub holds two pipes only.
+    per_agent = FDS_PER_AGENT if _pidfds_here() else FDS_PER_AGENT - 1
+    assert open_fds() - fds_before == per_agent * count
     assert threading.active_count() == threads_before
 
     started = time.monotonic()

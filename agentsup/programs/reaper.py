@@ -28,6 +28,7 @@ so it starts fast and does not depend on how `agentsup` was installed.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -145,12 +146,21 @@ def signal_procs(procs: list[Proc], sig: int) -> None:
     """Signal each process unless its pid now belongs to a different process.
 
     A pidfd pins the process; the start time read after opening it must still be the
-    one the scan saw, or the pid was reused in between and is left alone.
+    one the scan saw, or the pid was reused in between and is left alone. Where the
+    kernel has no pidfds (before Linux 5.3, or refused by a seccomp profile), the start
+    time is checked right before a plain kill: a pid reused in the instant between the
+    two could still be hit, as with any tool that signals by pid, but the daemon is not
+    left running.
     """
     for proc in procs:
         try:
             pidfd = os.pidfd_open(proc.pid)
-        except OSError:
+        except AttributeError:  # a Python built without it
+            _signal_by_pid(proc, sig)
+            continue
+        except OSError as exc:
+            if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EACCES):
+                _signal_by_pid(proc, sig)
             continue
         try:
             stat = _stat(proc.pid)
@@ -160,6 +170,16 @@ def signal_procs(procs: list[Proc], sig: int) -> None:
             pass
         finally:
             os.close(pidfd)
+
+
+def _signal_by_pid(proc: Proc, sig: int) -> None:
+    stat = _stat(proc.pid)
+    if stat is None or stat[2] != proc.start:
+        return
+    try:
+        os.kill(proc.pid, sig)
+    except OSError:  # gone meanwhile
+        return
 
 
 def marked_by(hub_id: bytes, procs: list[Proc]) -> list[Proc]:

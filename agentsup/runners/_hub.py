@@ -4,7 +4,9 @@ A thread per agent (or two, one per pipe) stops scaling long before a few hundre
 agents, and polling for exits adds latency. Instead a single daemon thread owns an
 epoll set holding, for every live process, its stdout and stderr read ends and a pidfd.
 A pidfd becomes readable the instant its process exits, so exits are reported without
-polling and without SIGCHLD handlers.
+polling and without SIGCHLD handlers. Where the kernel has no pidfds (before Linux 5.3,
+as on RHEL 8, or where a seccomp profile refuses them), an exit is looked for when the
+agent's pipes close and every `EXIT_POLL` seconds (`_process.open_pidfd`).
 
 The same thread also performs every spawn, so a process is registered in the epoll set
 and with the reaper by the one thread that watches it. It also matters for the fallback
@@ -62,10 +64,13 @@ from typing import cast
 
 from agentsup.runners._process import (
     MARK_VARIABLE,
+    NO_PIDFD,
     ProcessHandle,
     SpawnRequest,
     StreamReader,
     fork_agent,
+    has_exited,
+    open_pidfd,
 )
 from agentsup.runners._reaper_link import ReaperLink
 from agentsup.runners.base import (
@@ -88,6 +93,12 @@ _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
+EXIT_POLL = 0.1
+"""Where the kernel gives no pidfds (before Linux 5.3, or refused by a seccomp
+profile), seconds between looks at the agents that have not closed their pipes: an
+exit is seen at once when it closes the agent's stdout and stderr, within this when
+something it left holds them open. Each look is one `waitid` per such agent (200
+agents: about 2,000 system calls a second, a few tenths of a percent of a core)."""
 
 
 class _HubLoop:
@@ -106,6 +117,9 @@ class _HubLoop:
         self._state_lock = threading.Lock()
         self._closing = False
         self._procs: set[ProcessHandle] = set()
+        self._polled: set[ProcessHandle] = set()
+        """Processes without a pidfd, whose exit the loop looks for (`EXIT_POLL`)."""
+        self._polled_at = 0.0
         # Wakes from other threads (the stdout writer) need the wake fd still open.
         self._wake_open = True
         # Flow control: the flows that said stop, with when to ask them again, and the
@@ -175,8 +189,10 @@ class _HubLoop:
         _thread_state.loop = self
         try:
             while not (self._closing and not self._procs):
-                events = self._selector.select(self._held_timeout())
+                events = self._selector.select(self._timeout())
                 self._selected_at = time.monotonic()
+                if self._polled and self._selected_at - self._polled_at >= EXIT_POLL:
+                    self._poll_exits()
                 for key, _ in events:
                     try:
                         cast("Callable[[], None]", key.data)()
@@ -266,17 +282,20 @@ class _HubLoop:
         if flow is not None:
             flow.pace_this_thread()
         registered: list[int] = []
-        pidfd = -1
+        pidfd = NO_PIDFD
         try:
-            pidfd = os.pidfd_open(popen.pid)
+            pidfd = open_pidfd(popen.pid)
             handle = ProcessHandle(
                 popen, pidfd, streams, request.on_output, request.on_exit, self._thread,
                 mark.encode(),
             )
-            self._selector.register(
-                pidfd, selectors.EVENT_READ, functools.partial(self._on_pidfd, handle)
-            )
-            registered.append(pidfd)
+            if pidfd == NO_PIDFD:
+                self._polled.add(handle)
+            else:
+                self._selector.register(
+                    pidfd, selectors.EVENT_READ, functools.partial(self._on_pidfd, handle)
+                )
+                registered.append(pidfd)
             for reader in streams:
                 os.set_blocking(reader.fd, False)
                 self._selector.register(
@@ -349,14 +368,27 @@ class _HubLoop:
         if self._parked.pop(reader.fd, None) is None:
             self._selector.unregister(reader.fd)
         os.close(reader.fd)
+        if (handle in self._polled and all(other.closed for other in handle._streams)
+                and has_exited(handle.pid)):
+            # Without a pidfd, both pipes closing is the usual sign of an exit.
+            self._on_pidfd(handle)
+
+    def _poll_exits(self) -> None:
+        """Without pidfds: report the processes that have exited (`EXIT_POLL`)."""
+        self._polled_at = self._selected_at
+        for handle in [handle for handle in self._polled if has_exited(handle.pid)]:
+            self._on_pidfd(handle)
 
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
             return
         status = handle._reap(self._selected_at)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(handle._pidfd)
-        os.close(handle._pidfd)
+        if handle._pidfd == NO_PIDFD:
+            self._polled.discard(handle)
+        else:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(handle._pidfd)
+            os.close(handle._pidfd)
         # Everything the leader wrote is already in the pipes; deliver it before the
         # exit so consumers never see output after the exit.
         for reader in handle._streams:
@@ -414,11 +446,15 @@ class _HubLoop:
         key = self._selector.unregister(reader.fd)
         self._parked[reader.fd] = (flow, cast("Callable[[], None]", key.data))
 
-    def _held_timeout(self) -> float | None:
-        """How long the selector may wait: until the first held flow is due again."""
-        if not self._held:
+    def _timeout(self) -> float | None:
+        """How long the selector may wait: until the first held flow is due again, or
+        the next look for exits without pidfds."""
+        due = [*self._held.values()]
+        if self._polled:
+            due.append(self._polled_at + EXIT_POLL)
+        if not due:
             return None
-        return max(0.0, min(self._held.values()) - time.monotonic())
+        return max(0.0, min(due) - time.monotonic())
 
     def _ask_held(self) -> None:
         """Ask each held flow again; read the pipes of those that say go on."""

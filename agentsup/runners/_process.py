@@ -10,6 +10,7 @@ that escaped its group (`programs/reaper.py` finds them in /proc).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -37,6 +38,46 @@ _SCANS = _reaper.SharedScan()
 
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
+
+NO_PIDFD = -1
+_NOT_HERE = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES})
+"""How a kernel without the call (before 5.3) or a seccomp profile that refuses it
+(Docker's before 20.10) answers `pidfd_open`."""
+_pidfds_missing = False
+
+
+def open_pidfd(pid: int) -> int:
+    """A pidfd for our own child `pid`, or `NO_PIDFD` where this kernel (or this
+    Python) has none; the first such answer is remembered. Other errors (out of
+    descriptors) are raised: the caller cannot watch the process.
+
+    Linux 4.18 (RHEL 8 and its rebuilds) and 4.19 (Debian 10) are still run, and
+    Python built against their headers lacks `os.pidfd_open` altogether. There the hub
+    looks for exits itself (`_hub`), and a leader that left its group is signalled by
+    pid, which is safe for a child not yet reaped: its pid cannot be anyone else's."""
+    global _pidfds_missing
+    if _pidfds_missing:
+        return NO_PIDFD
+    opener = getattr(os, "pidfd_open", None)
+    if opener is None:
+        _pidfds_missing = True
+        return NO_PIDFD
+    try:
+        return int(opener(pid))
+    except OSError as exc:
+        if exc.errno not in _NOT_HERE:
+            raise
+        _pidfds_missing = True
+        return NO_PIDFD
+
+
+def has_exited(pid: int) -> bool:
+    """Whether our child `pid` has exited (it is not reaped by this look); True if it
+    is no longer ours to wait for, which `ProcessHandle._reap` reports."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return True
 
 
 @functools.cache
@@ -154,12 +195,26 @@ class ProcessHandle:
             except ProcessLookupError:
                 left_group = False
             if left_group:
-                with contextlib.suppress(ProcessLookupError):
-                    signal.pidfd_send_signal(self._pidfd, sig)
+                self._signal_leader(sig)
             if sig != signal.SIGKILL:
                 # A SIGKILLed leader is reaped at once, and reaping SIGKILLs whatever
                 # escaped: one scan per batch of exits instead of one per kill.
                 self._signal_escaped(sig, time.monotonic())
+
+    def _signal_leader(self, sig: int) -> None:
+        """Signal the leader itself; called with the lock held and before the reap,
+        so its pid is still its own even where no pidfd could be had."""
+        if self._pidfd != NO_PIDFD:
+            try:
+                signal.pidfd_send_signal(self._pidfd, sig)
+                return
+            except ProcessLookupError:
+                return
+            except OSError as exc:
+                if exc.errno not in _NOT_HERE:
+                    raise
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, sig)
 
     def _signal_escaped(self, sig: int, since: float) -> None:
         """Signal the agent's processes that left its group (setsid daemons, helpers).
