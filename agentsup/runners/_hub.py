@@ -93,12 +93,11 @@ _READ_SIZE = 64 * 1024
 # After an exit, stop draining a pipe after this many reads: a process outside the
 # agent's group may still hold the write end and keep writing forever.
 _DRAIN_MAX_READS = 64
-EXIT_POLL = 0.1
+EXIT_POLL = 0.25
 """Where the kernel gives no pidfds (before Linux 5.3, or refused by a seccomp
-profile), seconds between looks at the agents that have not closed their pipes: an
-exit is seen at once when it closes the agent's stdout and stderr, within this when
-something it left holds them open. Each look is one `waitid` per such agent (200
-agents: about 2,000 system calls a second, a few tenths of a percent of a core)."""
+profile), seconds between looks for exits: an exit is seen at once when it closes the
+agent's stdout and stderr, within this when something it left holds them open. A look
+is one `waitid` while no child has exited, however many agents there are."""
 
 
 class _HubLoop:
@@ -374,10 +373,28 @@ class _HubLoop:
             self._on_pidfd(handle)
 
     def _poll_exits(self) -> None:
-        """Without pidfds: report the processes that have exited (`EXIT_POLL`)."""
+        """Without pidfds: report the processes that have exited (`EXIT_POLL`).
+
+        One `waitid` for any child, without reaping it, answers for all of them while
+        none has exited; a process that is not one of ours (the reaper, say) is only
+        found by asking after each of ours in turn."""
         self._polled_at = self._selected_at
-        for handle in [handle for handle in self._polled if has_exited(handle.pid)]:
-            self._on_pidfd(handle)
+        by_pid = {handle.pid: handle for handle in self._polled}
+        while by_pid:
+            try:
+                found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # ours were reaped by someone else
+                found = None
+                ours = None
+            else:
+                if found is None:
+                    return
+                ours = by_pid.pop(found.si_pid, None)
+            if ours is None:
+                for handle in [handle for handle in by_pid.values() if has_exited(handle.pid)]:
+                    self._on_pidfd(handle)
+                return
+            self._on_pidfd(ours)  # reaped: the next look finds another exit, if any
 
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
