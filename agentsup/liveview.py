@@ -61,7 +61,14 @@ from types import FrameType
 from typing import Any, TextIO
 
 import msgspec
-from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.console import (
+    Console,
+    ConsoleDimensions,
+    ConsoleOptions,
+    Group,
+    RenderableType,
+    RenderResult,
+)
 from rich.live import Live
 from rich.segment import Segment
 from rich.spinner import Spinner
@@ -103,6 +110,30 @@ the terminal's echo of a signal key (`^C`), where its echo could not be switched
 (`terminalecho`)."""
 
 
+class _TerminalConsole(Console):
+    """A console as large as the terminal it draws on is now.
+
+    rich takes `COLUMNS` and `LINES` from the environment over the terminal's own size,
+    for good: where they are exported (`eval $(resize)` does, and so do some shells'
+    start-up files) the view stayed at that width when the window was made narrower,
+    every line of the table wrapped, each redraw went that many lines short and left a
+    copy of the table behind. The kernel's window size for the view's own descriptor
+    is asked on every draw instead, so the view follows the window; the environment
+    counts only where that size cannot be had."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        try:
+            columns, lines = os.get_terminal_size(self.file.fileno())
+        except (OSError, ValueError, AttributeError):
+            return super().size
+        return ConsoleDimensions(columns or 80, lines or 25)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
 def _fileno(stream: TextIO) -> int:
     """The terminal's descriptor; -1 (which every terminal call refuses) where the
     stream has none."""
@@ -136,8 +167,8 @@ class LiveView:
 
     def __init__(self, stream: TextIO, job: str, min_level: int = logging.INFO) -> None:
         self.min_level = min_level
-        self.console = Console(file=stream, force_terminal=True, soft_wrap=True,
-                               highlight=False)
+        self.console = _TerminalConsole(file=stream, force_terminal=True, soft_wrap=True,
+                                        highlight=False)
         self.view = JobView(job)
         self.palette = Palette()
         self._state_lock = threading.Lock()

@@ -76,6 +76,13 @@ class Terminal:
             if not self.pump(0.2) and not seen(self.text()):
                 raise AssertionError(f"the program ended; the screen shows:\n{self.text()}")
 
+    def resize(self, columns: int, lines: int) -> None:
+        """What dragging the window's edge does: the kernel takes the new size and sends
+        the terminal's foreground job SIGWINCH. The emulator truncates, as xterm does,
+        rather than rewrap (as some terminals do)."""
+        self.screen.resize(lines, columns)
+        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", lines, columns, 0, 0))
+
     def type(self, keys: bytes) -> None:
         """What a person types: Ctrl-C is b"\\x03", which the terminal turns into SIGINT."""
         os.write(self.fd, keys)

@@ -1,9 +1,15 @@
-"""What a person types while the live view draws: a real pseudo-terminal, the real CLI.
+"""What the terminal does around the live view: keys typed, windows resized. A real
+pseudo-terminal, the real CLI.
 
 The terminal echoed every key at the end of the table, and an Enter there made the next
 redraw start a line low, leaving copies of the line over the table and of its top rows
 on the screen for good. The view now keeps the terminal from echoing while it draws
 (agentsup/terminalecho.py) and gives the echo back when it stops drawing.
+
+`tests.terminal.Terminal` exports `COLUMNS` and `LINES`, as a shell that ran `eval
+$(resize)` does. rich took those over the terminal's own size for good, so after the
+window was made narrower the table stayed as wide as before, every line of it wrapped,
+and each redraw left a copy of the table behind.
 """
 
 from __future__ import annotations
@@ -187,3 +193,27 @@ def test_a_view_drawn_on_another_terminal_leaves_its_echo_alone(tmp_path: Path) 
     finally:
         os.close(other_master)
         os.close(other_slave)
+
+
+def one_table(screen: str) -> bool:
+    return (len(re.findall(r"^demo: ", screen, re.M)) == 1
+            and len(re.findall(r"^\d*\s+alpha\s", screen, re.M)) == 1)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("columns", [80, 60, 140])
+def test_the_table_follows_the_window_size(tmp_path: Path, columns: int) -> None:
+    terminal = Terminal([*CLI, "start", str(demo_job(tmp_path))], columns=120, lines=30)
+    try:
+        terminal.wait_for(lambda s: RUNNING.search(s) is not None)
+        terminal.resize(columns, 30)
+        # Several redraws later (four a second), one table, each line within the width.
+        terminal.pump(1.0)
+        screen = terminal.wait_for(lambda s: one_table(s) and "demo: running" in s)
+        assert re.search(r"^(st|stage) +agent", screen, re.M), screen
+        terminal.type(b"\x03")
+        assert terminal.wait() == 0
+    finally:
+        terminal.close()
+    assert one_table(terminal.text()), terminal.text()
+    assert re.search(r"^demo: stopped", terminal.text(), re.M), terminal.text()
