@@ -466,11 +466,11 @@ class _HubLoop:
     def _timeout(self) -> float | None:
         """How long the selector may wait: until the first held flow is due again, or
         the next look for exits without pidfds."""
+        if not self._held and not self._polled:  # the usual case: after every read
+            return None
         due = [*self._held.values()]
         if self._polled:
             due.append(self._polled_at + EXIT_POLL)
-        if not due:
-            return None
         return max(0.0, min(due) - time.monotonic())
 
     def _ask_held(self) -> None:
