@@ -7,7 +7,6 @@ hosts file (`::1 localhost` before `127.0.0.1 localhost`) bound over /etc/hosts.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 
 import pytest
 from clirun import agentsup_command, free_ports, supervisor, write_job_document
+from mountns import private_mounts_or_skip
 from test_probes_loop import make_cert
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -230,8 +230,7 @@ def test_a_port_squatter_never_makes_an_agent_ready(tmp_path: Path, kind: str) -
 
 
 def stock_hosts_command(tmp_path: Path, job: Path) -> list[str]:
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
+    private_mounts_or_skip()
     hosts = tmp_path / "hosts"
     hosts.write_text("::1 localhost ip6-localhost ip6-loopback\n127.0.0.1 localhost\n")
     inner = " ".join(f"'{word}'" for word in agentsup_command(

@@ -19,6 +19,7 @@ from agentsup.probes import owners as listeners
 from agentsup.probes.http import host_header
 from agentsup.probes.loop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
 from agentsup.probes.owners import owned_by_tree
+from tests.mountns import private_mounts_or_skip
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -336,8 +337,7 @@ for _ in range(2):
 def test_a_slow_name_lookup_does_not_hold_up_other_probes(tmp_path: Path) -> None:
     """The resolver is a UDP socket that never answers (a private mount namespace binds
     a resolv.conf naming it): the lookup hangs, the probe of an address does not."""
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
+    private_mounts_or_skip()
     blackhole = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         blackhole.bind(("127.0.0.77", 53))
