@@ -15,6 +15,7 @@ from queue import Queue
 
 import pytest
 
+from agentsup.probes import listeners as listening_table
 from agentsup.probes import owners as listeners
 from agentsup.probes.http import host_header
 from agentsup.probes.loop import ProbeLoop, ProbeRequest, ProbeResult, probe_request
@@ -285,12 +286,14 @@ def test_https_to_an_agent_that_speaks_plain_http_fails_with_the_tls_reason(
 # ---------------------------------------------------------------------------- owners
 
 
-@pytest.mark.parametrize("way", ["borrowed sockets", "/proc/net/tcp"])
+@pytest.mark.parametrize("way", ["borrowed sockets", "netlink", "/proc/net/tcp"])
 def test_a_listener_is_owned_by_the_process_tree_that_holds_it(
     way: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if way == "/proc/net/tcp":  # as where pidfd_getfd is missing: no such system call
+    if way != "borrowed sockets":  # as where pidfd_getfd is missing: no such system call
         monkeypatch.setattr(listeners, "SYS_PIDFD_GETFD", 100000)
+    if way == "/proc/net/tcp":  # and netlink refused: no such protocol
+        monkeypatch.setattr(listening_table, "NETLINK_SOCK_DIAG", 1000)
     with socket.socket() as mine:
         mine.bind(("127.0.0.1", 0))
         mine.listen()
@@ -303,6 +306,28 @@ def test_a_listener_is_owned_by_the_process_tree_that_holds_it(
         finally:
             child.kill()
             child.wait()
+
+
+def test_the_table_of_listening_sockets_names_each_listener_on_a_port() -> None:
+    with socket.socket() as four, socket.socket(socket.AF_INET6) as six, socket.socket() as other:
+        four.bind(("127.0.0.1", 0))
+        four.listen()
+        port = four.getsockname()[1]
+        six.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        try:
+            six.bind(("::1", port))
+        except OSError:  # no IPv6 loopback here: the IPv4 one alone
+            six.close()
+        else:
+            six.listen()
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        found = listening_table.listening_on(port)
+        assert found is not None
+        wanted = {(socket.AF_INET, "127.0.0.1", os.fstat(four.fileno()).st_ino)}
+        if six.fileno() >= 0:
+            wanted.add((socket.AF_INET6, "::1", os.fstat(six.fileno()).st_ino))
+        assert set(found) == wanted
 
 
 # ---------------------------------------------------------------------------- DNS

@@ -13,10 +13,13 @@ Two ways to tell, the cheap one first:
   moment with `pidfd_getfd` (Linux 5.6; the supervisor is their ancestor, which the
   kernel's ptrace rules allow) to ask whether it listens and where: well under a
   millisecond;
-- where that is not possible, find the listening socket's inode in /proc/net/tcp{,6}
-  and look for `socket:[INODE]` under the processes' fds. Those tables list every TCP
-  socket of the machine, TIME_WAIT ones included, and take tens of milliseconds to read
-  on a busy machine.
+- where that is not possible (Linux before 5.6: Ubuntu 20.04's 5.4, RHEL 8's 4.18;
+  or refused, as under Yama's `ptrace_scope` 2), find the listening socket's inode in
+  the kernel's table of listening sockets (netlink `sock_diag`, `probes.listeners`) and
+  look for `socket:[INODE]` under the processes' fds. Only where netlink cannot be
+  used either is the inode looked up in /proc/net/tcp{,6}, which lists every TCP
+  socket of the machine, TIME_WAIT ones included, and takes tens of milliseconds to
+  read on a busy machine.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import socket
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from agentsup.probes.listeners import listening_on
 
 if TYPE_CHECKING:
     import ctypes
@@ -65,6 +70,17 @@ def _listeners(table: str, port: int) -> Iterator[tuple[str, int]]:
             yield _address(address), int(fields[9])
 
 
+def _listening(port: int) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(address, inode) of the IPv4 and of the IPv6 sockets listening on `port`: from
+    the kernel's table of listening sockets (netlink), or where that cannot be read,
+    from /proc/net/tcp and tcp6."""
+    dumped = listening_on(port)
+    if dumped is None:
+        return list(_listeners("tcp", port)), list(_listeners("tcp6", port))
+    return ([(bound, inode) for kind, bound, inode in dumped if kind == socket.AF_INET],
+            [(bound, inode) for kind, bound, inode in dumped if kind == socket.AF_INET6])
+
+
 def listener_inodes(family: int, address: str, port: int) -> set[int]:
     """The inodes of the sockets that take a connect to (address, port).
 
@@ -75,14 +91,15 @@ def listener_inodes(family: int, address: str, port: int) -> set[int]:
     exact: set[int] = set()
     wildcard: set[int] = set()
     ip = ipaddress.ip_address(address)
+    ipv4, ipv6 = _listening(port)
     if family == socket.AF_INET:
         mapped = str(ipaddress.IPv6Address(f"::ffff:{ip}"))
-        for bound, inode in _listeners("tcp", port):
+        for bound, inode in ipv4:
             (exact if bound == str(ip) else wildcard if bound == "0.0.0.0" else set()).add(inode)
-        for bound, inode in _listeners("tcp6", port):
+        for bound, inode in ipv6:
             (exact if bound == mapped else wildcard if bound == "::" else set()).add(inode)
     else:
-        for bound, inode in _listeners("tcp6", port):
+        for bound, inode in ipv6:
             (exact if bound == str(ip) else wildcard if bound == "::" else set()).add(inode)
     return exact or wildcard
 
