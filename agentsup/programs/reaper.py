@@ -37,6 +37,9 @@ import time
 from collections.abc import Iterable
 
 GRACE_SECONDS = 2.0
+PIDFDS_REFUSED = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES})
+"""How `pidfd_open` answers on a kernel without it (before Linux 5.3) or under a
+seccomp profile that refuses it (Docker's before 20.10)."""
 _POLL_SECONDS = 0.05
 MARK_VARIABLE = "AGENTSUP_AGENT_RUN"
 _MARK_NEEDLE = b"\0" + MARK_VARIABLE.encode() + b"="
@@ -153,33 +156,26 @@ def signal_procs(procs: list[Proc], sig: int) -> None:
     left running.
     """
     for proc in procs:
+        pidfd: int | None = None
         try:
             pidfd = os.pidfd_open(proc.pid)
         except AttributeError:  # a Python built without it
-            _signal_by_pid(proc, sig)
-            continue
+            pass
         except OSError as exc:
-            if exc.errno in (errno.ENOSYS, errno.EPERM, errno.EACCES):
-                _signal_by_pid(proc, sig)
-            continue
+            if exc.errno not in PIDFDS_REFUSED:
+                continue  # gone already
         try:
             stat = _stat(proc.pid)
             if stat is not None and stat[2] == proc.start:
-                signal.pidfd_send_signal(pidfd, sig)
+                if pidfd is None:
+                    os.kill(proc.pid, sig)
+                else:
+                    signal.pidfd_send_signal(pidfd, sig)
         except OSError:
             pass
         finally:
-            os.close(pidfd)
-
-
-def _signal_by_pid(proc: Proc, sig: int) -> None:
-    stat = _stat(proc.pid)
-    if stat is None or stat[2] != proc.start:
-        return
-    try:
-        os.kill(proc.pid, sig)
-    except OSError:  # gone meanwhile
-        return
+            if pidfd is not None:
+                os.close(pidfd)
 
 
 def marked_by(hub_id: bytes, procs: list[Proc]) -> list[Proc]:

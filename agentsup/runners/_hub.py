@@ -379,22 +379,21 @@ class _HubLoop:
         none has exited; a process that is not one of ours (the reaper, say) is only
         found by asking after each of ours in turn."""
         self._polled_at = self._selected_at
-        by_pid = {handle.pid: handle for handle in self._polled}
-        while by_pid:
+        while self._polled:
             try:
                 found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-            except ChildProcessError:  # ours were reaped by someone else
+            except ChildProcessError:  # no child left: ours were reaped by someone else
                 found = None
-                ours = None
             else:
                 if found is None:
-                    return
-                ours = by_pid.pop(found.si_pid, None)
-            if ours is None:
-                for handle in [handle for handle in by_pid.values() if has_exited(handle.pid)]:
+                    return  # nothing has exited
+            ours = [handle for handle in self._polled
+                    if found is not None and handle.pid == found.si_pid]
+            if not ours:
+                for handle in [handle for handle in self._polled if has_exited(handle.pid)]:
                     self._on_pidfd(handle)
                 return
-            self._on_pidfd(ours)  # reaped: the next look finds another exit, if any
+            self._on_pidfd(ours[0])  # reaped: the next look finds another exit, if any
 
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:

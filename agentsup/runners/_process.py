@@ -10,7 +10,6 @@ that escaped its group (`programs/reaper.py` finds them in /proc).
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import logging
 import os
@@ -40,9 +39,6 @@ _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)
 
 NO_PIDFD = -1
-_NOT_HERE = frozenset({errno.ENOSYS, errno.EPERM, errno.EACCES})
-"""How a kernel without the call (before 5.3) or a seccomp profile that refuses it
-(Docker's before 20.10) answers `pidfd_open`."""
 _pidfds_missing = False
 
 
@@ -65,7 +61,7 @@ def open_pidfd(pid: int) -> int:
     try:
         return int(opener(pid))
     except OSError as exc:
-        if exc.errno not in _NOT_HERE:
+        if exc.errno not in _reaper.PIDFDS_REFUSED:
             raise
         _pidfds_missing = True
         return NO_PIDFD
@@ -211,7 +207,7 @@ class ProcessHandle:
             except ProcessLookupError:
                 return
             except OSError as exc:
-                if exc.errno not in _NOT_HERE:
+                if exc.errno not in _reaper.PIDFDS_REFUSED:
                     raise
         with contextlib.suppress(ProcessLookupError):
             os.kill(self.pid, sig)
