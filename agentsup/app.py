@@ -337,7 +337,7 @@ def _live_spec(
 ) -> Callable[[], LaunchSpec] | None:
     """For an agent that connects to swarm agents from outside their overlay: its
     environment built at each launch, from the addresses their tasks run at."""
-    if not any(liveurls.placeholder_agent(url) for url in plan.connections[agent.id]):
+    if not liveurls.any_placeholder(plan.connections[agent.id]):
         return None
     base_dir = backend.context.base_dir
 

@@ -8,7 +8,7 @@ is passed in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from graphlib import TopologicalSorter
 from typing import Any, Protocol
 
@@ -103,6 +103,18 @@ def start_generations(
     return generations
 
 
+class _PeerUrls(dict[str, str]):
+    """The URLs of peers as callers on one target reach them, each made on first use."""
+
+    def __init__(self, make: Callable[[str], str]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, callee: str) -> str:
+        url = self[callee] = self._make(callee)
+        return url
+
+
 class TopologyResolver:
     """Resolves jobs into plans; holds only the host-name lookup."""
 
@@ -146,22 +158,25 @@ class TopologyResolver:
                 reached_from_afar.add(callee)
         agent_urls = {a: self._supervisor_url(agents[a]) for a in ids}
         # A peer's URL depends on where the caller runs, not on which agent it is: one
-        # per (caller's target, peer), not one per edge (a 200-agent mesh has 39,800).
-        peer_urls: dict[tuple[Target, str], str] = {}
+        # per (caller's target, peer), not one per edge (a 200-agent mesh has 39,800),
+        # and each caller's list is made by a lookup per peer in C (`map`).
+        peer_urls: dict[Target, _PeerUrls] = {}
 
-        def peer_url(caller: Agent, callee: str) -> str:
-            key = (caller.deployment.target, callee)
-            url = peer_urls.get(key)
-            if url is None:
-                url = peer_urls[key] = self._peer_url(caller, agents[callee], agent_urls)
-            return url
+        def urls_from(caller: Agent) -> _PeerUrls:
+            target = caller.deployment.target
+            urls = peer_urls.get(target)
+            if urls is None:
+                urls = peer_urls[target] = _PeerUrls(
+                    lambda callee: self._peer_url(caller, agents[callee], agent_urls))
+            return urls
 
         return DeploymentPlan(
             job=job.job.name,
             strategy=job.deployment.strategy,
             stages=tuple(tuple(stage) for stage in stages),
             agent_urls=agent_urls,
-            connections={a: tuple(peer_url(agents[a], p) for p in peers[a]) for a in ids},
+            connections={a: tuple(map(urls_from(agents[a]).__getitem__, peers[a]))
+                         for a in ids},
             peers={a: tuple(peers[a]) for a in ids},
             host_ports=dict(self._host_ports),
             published={

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from agentsup.probes import addresses
+from agentsup.probes import addresses, listeners
 from agentsup.probes.addresses import Address, NameCache
 from agentsup.probes.listeners import ListeningPorts
 from agentsup.probes.loop import TRY_ANYWAY, ProbeLoop, ProbeResult, probe_request
@@ -39,6 +39,52 @@ def test_the_table_lists_listening_ports_of_both_families_and_nothing_else() -> 
         assert ports is not None and port not in ports and port6 not in ports  # closed
     finally:
         table.close()
+
+
+def _datagrams(family: int, sequence: int) -> list[bytes]:
+    """The raw answer of one dump of `family`'s listening sockets, datagram by datagram."""
+    with socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, listeners.NETLINK_SOCK_DIAG) as nl:
+        header, request = listeners._HEADER, listeners._REQUEST
+        nl.send(header.pack(header.size + request.size, listeners.SOCK_DIAG_BY_FAMILY,
+                            listeners.NLM_F_REQUEST | listeners.NLM_F_DUMP, sequence, 0)
+                + request.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << listeners.TCP_LISTEN))
+        answer: list[bytes] = []
+        while not answer or header.unpack_from(answer[-1], len(answer[-1]) - 20)[1] != 3:
+            answer.append(nl.recv(1 << 16))
+    return answer
+
+
+def _one_by_one(data: bytes) -> list[int]:
+    ports = []
+    for offset in range(0, len(data), (listeners._HEADER.unpack_from(data)[0] + 3) & ~3):
+        ports.append(listeners._SPORT.unpack_from(data, offset + listeners._SPORT_AT)[0])
+    return ports
+
+
+def test_a_table_of_hundreds_of_listeners_is_read_in_strides_the_same_as_one_by_one() -> None:
+    """Datagrams of nothing but sockets are read by strides (`_ports_at_once`); each
+    must give the ports that reading its messages one by one gives, and anything else
+    (the end of the dump, another dump's answer) must be left to that reading."""
+    held = []
+    try:
+        for _ in range(300):
+            sock = socket.socket()
+            held.append(sock)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen()
+        answer = _datagrams(socket.AF_INET, 41)
+        strided = [data for data in answer if listeners._ports_at_once(data, 41) is not None]
+        assert strided, "300 sockets fill at least one datagram with nothing else"
+        for data in strided:
+            assert list(listeners._ports_at_once(data, 41) or []) == _one_by_one(data)
+            assert listeners._ports_at_once(data, 42) is None  # another dump's answer
+        assert listeners._ports_at_once(answer[-1], 41) is None  # holds the end
+        ports = ListeningPorts().ports()
+        assert ports is not None
+        assert {sock.getsockname()[1] for sock in held} <= ports
+    finally:
+        for sock in held:
+            sock.close()
 
 
 def _connects_while_refused(loop: ProbeLoop, gated: bool, seconds: float) -> int:

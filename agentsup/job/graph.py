@@ -32,7 +32,8 @@ class TopologyGraph(msgspec.Struct):
     ordering: bool = True
     """False where the edges say nothing about start order (mesh: all at once)."""
     edge_paths: dict[tuple[str, str], DocPath] = msgspec.field(default_factory=dict)
-    """Where each edge was first written (the callee's mention), for messages."""
+    """Where each edge was first written (the callee's mention), for messages; a mesh's
+    edges, written nowhere in particular, have no entry."""
 
     def add_edge(self, caller: str, callee: str, path: DocPath = ()) -> None:
         if (caller, callee) not in self.edge_paths:  # a dict: O(1) for 200-agent meshes
@@ -83,10 +84,10 @@ def build_graph(topology: Topology, agent_ids: list[str]) -> TopologyGraph:
                 for i, agent_id in enumerate(members):
                     graph.mention(agent_id, (*base, "agents", i))
             if len(set(members)) == len(members):
-                # Every ordered pair once, made in bulk: a 200-agent mesh has 39,800.
+                # Every ordered pair once, made in bulk: a 200-agent mesh has 39,800,
+                # and none has a place in the file to name (so no `edge_paths`).
                 graph.edges = [(caller, callee) for caller in members for callee in members
                                if caller != callee]
-                graph.edge_paths = dict.fromkeys(graph.edges, ())
             else:  # a repeated id (refused by the checks): each pair still once
                 for caller in members:
                     for callee in members:

@@ -12,10 +12,12 @@ refuses it), `ports` answers None and every attempt is made as before.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ipaddress
 import socket
 import struct
+import sys
 
 NETLINK_SOCK_DIAG = 4
 SOCK_DIAG_BY_FAMILY = 20
@@ -101,6 +103,11 @@ def _dump(sock: socket.socket, family: int, sequence_wanted: int, found: set[int
               + _REQUEST.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << TCP_LISTEN))
     while True:
         data = sock.recv(1 << 16)
+        if sockets is None:
+            ports = _ports_at_once(data, sequence_wanted)
+            if ports is not None:
+                found.update(ports)
+                continue
         offset = 0
         while offset + _HEADER.size <= len(data):
             length, kind, _, sequence, _ = _HEADER.unpack_from(data, offset)
@@ -120,3 +127,31 @@ def _dump(sock: socket.socket, family: int, sequence_wanted: int, found: set[int
                     sockets.append((family, str(address),
                                     _INODE.unpack_from(data, offset + _INODE_AT)[0]))
             offset += (length + 3) & ~3
+
+
+def _ports_at_once(data: bytes, sequence_wanted: int) -> array.array[int] | None:
+    """The source ports of a datagram that holds only sockets of this dump, all of one
+    size, as the kernel sends them (what size depends on the kernel: 124 bytes each for
+    IPv4 on Linux 6.18), read by strides in C; None for any other datagram (the end of
+    the dump, an error), which `_dump` reads message by message.
+
+    The table is looked at every 10 ms while agents boot, and reading 200 sockets one
+    message at a time was a third of each look's 150 us."""
+    if len(data) < _SPORT_AT + 2:
+        return None
+    length = _HEADER.unpack_from(data)[0]
+    stride = (length + 3) & ~3
+    if length < _SPORT_AT + 2 or len(data) % stride or stride % 4:
+        return None
+    count = len(data) // stride
+    view = memoryview(data)
+    words, halves = view.cast("I"), view.cast("H")
+    word_step, half_step = stride // 4, stride // 2
+    if (words[0::word_step].tolist().count(length) != count
+            or words[2::word_step].tolist().count(sequence_wanted) != count
+            or halves[2::half_step].tolist().count(SOCK_DIAG_BY_FAMILY) != count):
+        return None
+    ports = array.array("H", halves[_SPORT_AT // 2::half_step].tolist())
+    if sys.byteorder == "little":  # the port is in network order, the cast in the host's
+        ports.byteswap()
+    return ports
