@@ -135,8 +135,8 @@ def _ports_at_once(data: bytes, sequence_wanted: int) -> array.array[int] | None
     IPv4 on Linux 6.18), read by strides in C; None for any other datagram (the end of
     the dump, an error), which `_dump` reads message by message.
 
-    The table is looked at every 10 ms while agents boot, and reading 200 sockets one
-    message at a time was a third of each look's 150 us."""
+    The table is looked at every 10 ms while agents boot; with 200 sockets in it a look
+    took 146 us of CPU read message by message and takes 120 us read so."""
     if len(data) < _SPORT_AT + 2:
         return None
     length = _HEADER.unpack_from(data)[0]
