@@ -45,10 +45,6 @@ class TypedEcho:
         self._cleared = 0
         """The echo flags this cleared and has not set again."""
 
-    @property
-    def silenced(self) -> bool:
-        return bool(self._cleared)
-
     def silence(self) -> None:
         """Echo off. Asked again after the shell put its modes back (a SIGSTOP, then
         `fg`), it clears them again."""

@@ -383,12 +383,12 @@ class _HubLoop:
             try:
                 found = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
             except ChildProcessError:  # no child left: ours were reaped by someone else
-                found = None
+                exited = None
             else:
                 if found is None:
                     return  # nothing has exited
-            ours = [handle for handle in self._polled
-                    if found is not None and handle.pid == found.si_pid]
+                exited = found.si_pid
+            ours = [handle for handle in self._polled if handle.pid == exited]
             if not ours:
                 for handle in [handle for handle in self._polled if has_exited(handle.pid)]:
                     self._on_pidfd(handle)
