@@ -16,10 +16,14 @@ agents as soon as those threads ended. Callers hand spawn requests over a queue 
 eventfd and block on a `Future`.
 
 Cost per live agent: 3 file descriptors (two pipe read ends and a pidfd) and no thread.
-Shared by all agents: one thread, an epoll fd, an eventfd, the write end of the reaper's
-stdin, and the reaper process. A spawn briefly holds up to 5 more fds (the pipes' write
-ends, /dev/null, and subprocess's error pipe); spawns are serialized on the hub thread,
-so that overhead never multiplies.
+Shared by all agents: one thread, an epoll fd, an eventfd, /proc/loadavg (`_pacing`),
+the write end of the reaper's stdin, and the reaper process. A spawn briefly holds up
+to 5 more fds (the pipes' write ends, /dev/null, and subprocess's error pipe); spawns
+are serialized on the hub thread, so that overhead never multiplies.
+
+Bursts: the requests that arrive together (a stage of many agents) are spawned as cores
+come free, and their callers told together, at least every 0.1 s (`_pacing`); a caller
+is always told of its spawn before its process's output or exit is passed on.
 
 Flow control: after each read the hub asks the `OutputFlow` of the agent's output
 callback (agentsup's stdout) whether to stop reading. While it says so, every pipe
@@ -62,6 +66,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import cast
 
+from agentsup.runners._pacing import RunnableCount, SpawnPacer
 from agentsup.runners._process import (
     MARK_VARIABLE,
     NO_PIDFD,
@@ -103,7 +108,7 @@ is one `waitid` while no child has exited, however many agents there are."""
 class _HubLoop:
     """The selector loop on its thread; lives from the first spawn until `close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, runnable: Callable[[], int | None] | None = None) -> None:
         self._selector = selectors.EpollSelector()
         try:
             self._wake_fd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
@@ -112,6 +117,9 @@ class _HubLoop:
             raise
         self._selector.register(self._wake_fd, selectors.EVENT_READ, self._on_wake)
         self._requests: queue.SimpleQueue[SpawnRequest] = queue.SimpleQueue()
+        self._count = RunnableCount() if runnable is None else None
+        self._pacer: SpawnPacer[SpawnRequest, ProcessHandle | RunnerError] = SpawnPacer(
+            runnable=runnable or self._count or (lambda: None))
         # Guards `_closing` and the wake fd against being closed under a writer.
         self._state_lock = threading.Lock()
         self._closing = False
@@ -202,12 +210,14 @@ class _HubLoop:
                         self._ask_held()
                     except Exception:
                         logger.exception("local I/O hub: resuming held output failed")
+                self._spawn_waiting()
         except BaseException:
             logger.exception("local I/O hub stopped unexpectedly")
         finally:
             self._finish()
 
     def _finish(self) -> None:
+        self._tell(self._pacer.answers(now=True))
         with self._state_lock:
             self._closing = True
             self._reject_requests()
@@ -226,8 +236,12 @@ class _HubLoop:
                 logger.exception("local I/O hub: cleaning up pid %d failed", handle.pid)
         self._reaper.close()
         self._selector.close()
+        if self._count is not None:
+            self._count.close()
 
     def _reject_requests(self) -> None:
+        for request in self._pacer.drop_waiting():
+            request.future.set_exception(RunnerError("the local runtime has been shut down"))
         while True:
             try:
                 request = self._requests.get_nowait()
@@ -240,6 +254,7 @@ class _HubLoop:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._wake_fd)
         if self._closing:
+            self._tell(self._pacer.answers(now=True))
             self._reject_requests()
             for handle in list(self._procs):
                 handle.signal_group(signal.SIGKILL)
@@ -248,23 +263,46 @@ class _HubLoop:
             try:
                 request = self._requests.get_nowait()
             except queue.Empty:
-                return
+                break
             if request.future.set_running_or_notify_cancel():
-                self._answer(request)
+                self._pacer.add(request)
+        self._spawn_waiting()
+
+    def _spawn_waiting(self) -> None:
+        """Spawn the requests whose turn it is (`_pacing`), and tell the callers whose
+        time it is."""
+        while (request := self._pacer.take()) is not None:
+            self._pacer.spawned(request, self._attempt(request))
+        self._tell(self._pacer.answers())
 
     def _answer(self, request: SpawnRequest) -> None:
-        """Spawn, and answer the request's future: the handle, or a `RunnerError` (a
-        failure nobody foresaw is logged and answered as one too, whichever path the
-        request came by)."""
+        """Spawn at once, unpaced, and answer the request's future."""
+        self._tell([(request, self._attempt(request))])
+
+    def _attempt(self, request: SpawnRequest) -> ProcessHandle | RunnerError:
+        """Spawn: the handle, or a `RunnerError` (a failure nobody foresaw is logged and
+        answered as one too, whichever path the request came by)."""
         try:
-            handle = self._spawn(request)
+            return self._spawn(request)
         except RunnerError as exc:
-            request.future.set_exception(exc)
+            return exc
         except Exception as exc:
             logger.exception("local I/O hub: unexpected spawn failure")
-            request.future.set_exception(RunnerError(f"cannot run {request.argv[0]!r}: {exc}"))
-        else:
-            request.future.set_result(handle)
+            return RunnerError(f"cannot run {request.argv[0]!r}: {exc}")
+
+    @staticmethod
+    def _tell(outcomes: Sequence[tuple[SpawnRequest, ProcessHandle | RunnerError]]) -> None:
+        for request, outcome in outcomes:
+            if isinstance(outcome, RunnerError):
+                request.future.set_exception(outcome)
+            else:
+                request.future.set_result(outcome)
+
+    def _tell_first(self, handle: ProcessHandle) -> None:
+        """A process writes or exits before its caller was told of it: tell now, so
+        that its launch is always reported before anything else of it."""
+        if self._pacer.holds(handle):
+            self._tell(self._pacer.answers(now=True))
 
     def _spawn(self, request: SpawnRequest) -> ProcessHandle:
         if not request.argv:
@@ -334,6 +372,7 @@ class _HubLoop:
     ) -> None:
         if reader.closed:
             return
+        self._tell_first(handle)
         if flow is not None and flow in self._held:
             self._park(reader, flow)
             return
@@ -398,6 +437,7 @@ class _HubLoop:
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
             return
+        self._tell_first(handle)
         status = handle._reap(self._selected_at)
         if handle._pidfd == NO_PIDFD:
             self._polled.discard(handle)
@@ -465,12 +505,16 @@ class _HubLoop:
     def _timeout(self) -> float | None:
         """How long the selector may wait: until the first held flow is due again, or
         the next look for exits without pidfds."""
+        pacing = self._pacer.timeout()
         if not self._held and not self._polled:  # the usual case: after every read
-            return None
+            return pacing
+        now = time.monotonic()
         due = [*self._held.values()]
         if self._polled:
             due.append(self._polled_at + EXIT_POLL)
-        return max(0.0, min(due) - time.monotonic())
+        if pacing is not None:
+            due.append(now + pacing)
+        return max(0.0, min(due) - now)
 
     def _ask_held(self) -> None:
         """Ask each held flow again; read the pipes of those that say go on."""
@@ -509,9 +553,12 @@ class LocalHub:
     pipe (see `_forget_in_children`), so the reaper still notices the real one's death.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, runnable: Callable[[], int | None] | None = None) -> None:
+        """`runnable` counts the machine's runnable tasks for the pacing of bursts
+        (`_pacing`), the kernel's count unless a test gives one of its own."""
         self._lock = threading.Lock()
         self._loop: _HubLoop | None = None
+        self._runnable = runnable
         _LIVE.add(self)
 
     def spawn_soon(
@@ -538,7 +585,7 @@ class LocalHub:
         with self._lock:
             loop = self._loop
             if loop is None or loop.closing:
-                loop = self._loop = _HubLoop()
+                loop = self._loop = _HubLoop(self._runnable)
         return loop.spawn_soon(tuple(argv), env, cwd, on_output, on_exit)
 
     def close(self, timeout: float = 5.0) -> None:
