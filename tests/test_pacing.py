@@ -209,6 +209,9 @@ def test_a_busy_burst_spawns_everything_and_tells_each_launch_before_its_output(
     for handle in handles:
         told = items.index(("told", handle.pid))
         assert told < items.index((f"out pid {handle.pid}", handle.pid))
+    # Until the burst's last spawn the hub reads no output at all.
+    last_told = max(index for index, (what, _) in enumerate(items) if what == "told")
+    assert all(not what.startswith(("out", "exit")) for what, _ in items[:last_told])
     # Every process's exit came after its output, and so after its launch was told.
     assert sum(1 for what, _ in items if what.startswith("exit")) == 8
 

@@ -22,8 +22,9 @@ to 5 more fds (the pipes' write ends, /dev/null, and subprocess's error pipe); s
 are serialized on the hub thread, so that overhead never multiplies.
 
 Bursts: the requests that arrive together (a stage of many agents) are spawned as cores
-come free, and their callers told together, at least every 0.1 s (`_pacing`); a caller
-is always told of its spawn before its process's output or exit is passed on.
+come free, and their callers told together, at least every 0.1 s (`_pacing`); until a
+burst's last spawn the hub does nothing else (`_HubLoop._spawn_waiting`). A caller is
+always told of its spawn before its process's output or exit is passed on.
 
 Flow control: after each read the hub asks the `OutputFlow` of the agent's output
 callback (agentsup's stdout) whether to stop reading. While it says so, every pipe
@@ -66,7 +67,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import cast
 
-from agentsup.runners._pacing import RunnableCount, SpawnPacer
+from agentsup.runners._pacing import PACE_LOOK, RunnableCount, SpawnPacer
 from agentsup.runners._process import (
     MARK_VARIABLE,
     NO_PIDFD,
@@ -259,20 +260,40 @@ class _HubLoop:
             for handle in list(self._procs):
                 handle.signal_group(signal.SIGKILL)
             return
+        self._take_requests()
+        self._spawn_waiting()
+
+    def _take_requests(self) -> None:
         while True:
             try:
                 request = self._requests.get_nowait()
             except queue.Empty:
-                break
+                return
             if request.future.set_running_or_notify_cancel():
                 self._pacer.add(request)
-        self._spawn_waiting()
 
     def _spawn_waiting(self) -> None:
-        """Spawn the requests whose turn it is (`_pacing`), and tell the callers whose
-        time it is."""
-        while (request := self._pacer.take()) is not None:
-            self._pacer.spawned(request, self._attempt(request))
+        """Spawn the waiting requests as their turns come (`_pacing`), and tell their
+        callers when it is time.
+
+        While a request waits for a core, the hub does nothing but wait, take the
+        requests that arrive and spawn, until the burst's last spawn: the agents' output
+        stays in their pipes and their exits are reported after it. Reading and handing
+        on the output of the agents already up between the spawns (an event and a write
+        to stdout each) cost the supervisor a quarter more CPU during a burst, and the
+        200-agent start was slower and less even for it (docs/performance.md, item 25).
+        A burst lasts at most `PACE_WAIT` and a spawn per request; a close ends it.
+        """
+        while True:
+            request = self._pacer.take()
+            if request is not None:
+                self._pacer.spawned(request, self._attempt(request))
+                self._tell(self._pacer.answers())
+                continue
+            if not self._pacer.waiting or self._closing:
+                break
+            time.sleep(PACE_LOOK)
+            self._take_requests()
         self._tell(self._pacer.answers())
 
     def _answer(self, request: SpawnRequest) -> None:

@@ -20,9 +20,10 @@ While a burst is under way its callers are told of their spawns together: when n
 requests wait, and at least every `REPORT_EVERY` seconds. Each answer wakes the agent's
 actor, which reports `agent.started` and hands the readiness probe to the probe thread;
 done for each spawn as it was made, that work ran between the spawns, counted among the
-runnable tasks, and the pacing alone gained nothing reliable (docs/performance.md, item
-25). A caller is told at once when its process writes or exits, so an agent's launch is
-always reported before its output and its exit.
+runnable tasks, and the pacing gained less and less evenly (docs/performance.md, item
+25). For the same reason the hub does nothing else until the burst's last spawn
+(`_hub._HubLoop._spawn_waiting`). A caller is told of its spawn before its process's
+output or exit is passed on.
 
 Nothing here blocks or touches a process: the hub thread asks (`take`, `answers`,
 `timeout`) and spawns; the clock and the count are given, so a test can replay a burst
