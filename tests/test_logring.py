@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from agentsup.control.logring import FOLLOW_BACKLOG, LINE_COST, Line, LogRing, Missed
 
 
@@ -69,3 +71,32 @@ def test_a_follower_of_every_agent_gets_agents_that_appear_later() -> None:
     assert [(e.agent, e.line) for e in follower.take(0) if isinstance(e, Line)] == [
         ("new", "hello")]
     follower.close()
+
+
+def test_the_end_wakes_each_follower_and_waits_until_it_has_taken_the_last_lines() -> None:
+    ring = LogRing()
+    _, follower = ring.tail_and_follow(["a"], 0)
+    taken: list[Line | Missed] = []
+    started = threading.Event()
+
+    def reader() -> None:  # as a `logs -f` handler: take until the end, then close
+        started.set()
+        while not ring.ended:
+            taken.extend(follower.take(timeout=3600))
+        taken.extend(follower.take(0))
+        follower.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    started.wait()
+    ring.add("a", "stdout", "last")
+    assert ring.end_followers(timeout=30)  # woken at once, not after its hour
+    thread.join()
+    assert [entry.line for entry in taken if isinstance(entry, Line)] == ["last"]
+    assert follower.take(timeout=3600) == []  # after the end nothing waits
+
+
+def test_the_end_gives_up_on_a_follower_that_never_closes() -> None:
+    ring = LogRing()
+    ring.tail_and_follow(["a"], 0)
+    assert not ring.end_followers(timeout=0.05)

@@ -13,6 +13,7 @@ a `tail`.
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
@@ -86,7 +87,7 @@ class Follower:
     def take(self, timeout: float | None = None) -> list[Line | Missed]:
         """Every entry waiting, in order; waits up to `timeout` for the first one."""
         with self._waiting:
-            if not self._entries and timeout != 0:
+            if not self._entries and timeout != 0 and not self._ring.ended:
                 self._waiting.wait(timeout)
             entries = list(self._entries)
             self._entries.clear()
@@ -143,6 +144,9 @@ class LogRing:
         self._kept: dict[str, _Kept] = {}
         self._followers: list[Follower] = []
         self._seq = 0
+        self._gone = threading.Condition(self._lock)
+        self.ended = False
+        """Set under the lock by `end_followers`: a follower no longer waits for lines."""
 
     def add(self, agent: str, stream: str, line: str) -> None:
         self.add_lines(agent, stream, (line,))
@@ -205,10 +209,28 @@ class LogRing:
                     break
         return sorted(picked, key=lambda entry: entry.seq)
 
+    def end_followers(self, timeout: float) -> bool:
+        """Wake every follower to see the job's end, and wait until each has written its
+        last lines and closed, or `timeout` has passed: the supervisor must not exit
+        while a `logs -f` reader is still being handed the job's last lines. False if
+        one was still writing (to a reader that does not read)."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            self.ended = True
+            for follower in self._followers:
+                follower._waiting.notify_all()
+            while self._followers:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._gone.wait(left)
+        return True
+
     def _drop(self, follower: Follower) -> None:
         with self._lock:
             if follower in self._followers:
                 self._followers.remove(follower)
+                self._gone.notify_all()
 
 
 class TappedRunner(Runner):

@@ -34,6 +34,8 @@ from agentsup.messages import ReportStatus
 from agentsup.messages.control import Reply
 
 Answer = tuple[int, dict[str, Any]]
+FOLLOWERS_FINISH = 2.0
+"""Seconds the end of a job waits for its `logs -f` readers to take their last lines."""
 Reloader = Callable[[], Answer]
 
 
@@ -108,12 +110,15 @@ class ControlServer:
                     self._server.handle_request()  # readable: it does not wait
 
     def close(self) -> None:
-        """Stop answering, remove the socket, then let the lock go (in that order)."""
+        """Stop answering, let each `logs -f` reader have the last lines (for up to
+        `FOLLOWERS_FINISH` seconds), remove the socket, then let the lock go (in that
+        order)."""
         self.closing.set()
         os.write(self._wake_write, b"x")
         self._thread.join()
         os.close(self._wake_read)
         os.close(self._wake_write)
+        self.ring.end_followers(FOLLOWERS_FINISH)
         self._server.server_close()
         with suppress(FileNotFoundError):
             self.lock.paths.socket.unlink()
