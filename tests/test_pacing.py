@@ -233,3 +233,34 @@ def test_closing_during_a_busy_burst_answers_every_caller(tmp_path: Path) -> Non
     assert spawned  # the first of the burst never waits
     assert all(isinstance(error, RunnerError) for error in refused)
     assert not any(handle.running for handle in spawned)  # killed and reaped
+
+
+def test_a_hurried_burst_spawns_the_rest_at_once_and_the_next_burst_is_paced_again() -> None:
+    clock, count = Clock(), Count(50)
+    paced = pacer(count, clock)
+    for name in "abcd":
+        paced.add(name)
+    assert paced.take() == "a"
+    assert paced.take() is None  # busy: b waits
+    paced.hurry()  # an agent is being stopped
+    assert paced.timeout() == 0.0
+    looks = count.looks
+    assert [paced.take(), paced.take(), paced.take()] == ["b", "c", "d"]
+    assert count.looks == looks  # nobody asked how busy the machine is
+    assert not paced.hurried
+    clock.now += BURST_GAP * 1.5  # a burst of its own
+    paced.add("e")
+    paced.add("f")
+    assert paced.take() == "e"
+    assert paced.take() is None  # paced again
+
+
+def test_hurrying_when_nothing_waits_leaves_the_next_burst_paced() -> None:
+    clock, count = Clock(), Count(50)
+    paced = pacer(count, clock)
+    paced.hurry()
+    assert not paced.hurried
+    paced.add("a")
+    paced.add("b")
+    assert paced.take() == "a"
+    assert paced.take() is None

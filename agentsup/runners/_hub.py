@@ -183,6 +183,10 @@ class _HubLoop:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def hurry(self) -> None:
+        """An agent is being stopped: the burst under way, if any, goes unpaced."""
+        self._pacer.hurry()
+
     def forget_in_child(self) -> None:
         """In a forked copy of the supervisor, let go of the reaper's stdin.
 
@@ -288,7 +292,9 @@ class _HubLoop:
             request = self._pacer.take()
             if request is not None:
                 self._pacer.spawned(request, self._attempt(request))
-                self._tell(self._pacer.answers())
+                self._tell(self._pacer.answers(now=self._pacer.hurried))
+                if self._pacer.hurried:
+                    break  # exits first: the loop comes back at once while any wait
                 continue
             if not self._pacer.waiting or self._closing:
                 break
@@ -608,6 +614,13 @@ class LocalHub:
             if loop is None or loop.closing:
                 loop = self._loop = _HubLoop(self._runnable)
         return loop.spawn_soon(tuple(argv), env, cwd, on_output, on_exit)
+
+    def hurry(self) -> None:
+        """An agent is being stopped or killed: spawn the rest of a burst under way
+        without pacing, so that its exit is reported soon (`_pacing.SpawnPacer.hurry`)."""
+        loop = self._loop
+        if loop is not None:
+            loop.hurry()
 
     def close(self, timeout: float = 5.0) -> None:
         """SIGKILL every local agent still running, then stop the hub thread and the reaper.

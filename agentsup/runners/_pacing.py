@@ -106,6 +106,7 @@ class SpawnPacer(Generic[Request, Outcome]):
         self._held_since = 0.0
         self._last_spawn = -float("inf")
         self._head_since: float | None = None
+        self._hurried = False
         """When the first waiting request started to wait for a core."""
 
     @property
@@ -121,7 +122,7 @@ class SpawnPacer(Generic[Request, Outcome]):
         if not self._waiting:
             return None
         now = self.clock()
-        if now - self._last_spawn < BURST_GAP:
+        if now - self._last_spawn < BURST_GAP and not self._hurried:
             if self._head_since is None:
                 self._head_since = now
             if now - self._head_since < PACE_WAIT:
@@ -130,7 +131,22 @@ class SpawnPacer(Generic[Request, Outcome]):
                     return None
         self._head_since = None
         self._last_spawn = now
-        return self._waiting.popleft()
+        request = self._waiting.popleft()
+        if not self._waiting:
+            self._hurried = False
+        return request
+
+    @property
+    def hurried(self) -> bool:
+        return self._hurried
+
+    def hurry(self) -> None:
+        """Spawn the rest of the burst under way without waiting (from any thread): an
+        agent is being stopped, and the hub reports exits only after a burst's last
+        spawn. A stop of the job 1 s into a 200-agent start took 2.6 s with the burst
+        still paced, against 1.1 s before pacing."""
+        if self._waiting:
+            self._hurried = True
 
     def spawned(self, request: Request, outcome: Outcome) -> None:
         """Hold the outcome of a spawn until `answers` gives it out."""
@@ -166,5 +182,5 @@ class SpawnPacer(Generic[Request, Outcome]):
         now = self.clock()
         due = [self._held_since + REPORT_EVERY - now] if self._held else []
         if self._waiting:
-            due.append(PACE_LOOK)
+            due.append(0.0 if self._hurried else PACE_LOOK)
         return max(0.0, min(due))

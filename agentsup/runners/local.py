@@ -121,6 +121,7 @@ class LocalRunner(Runner):
 
         Once it returns, the exit callback has run (except when called from within it).
         """
+        self._hub.hurry()  # the hub reports the exit only once a burst's spawns are made
         handle = self._handle
         if handle is None:
             return
@@ -138,6 +139,7 @@ class LocalRunner(Runner):
             logger.warning("local agent pid %d has not exited after SIGKILL", handle.pid)
 
     def kill(self) -> None:
+        self._hub.hurry()
         handle = self._handle
         if handle is not None:
             handle.signal_group(signal.SIGKILL)
