@@ -286,7 +286,8 @@ class _HubLoop:
         on the output of the agents already up between the spawns (an event and a write
         to stdout each) cost the supervisor a quarter more CPU during a burst, and the
         200-agent start was slower and less even for it (docs/performance.md, item 25).
-        A burst lasts at most `PACE_WAIT` and a spawn per request; a close ends it.
+        A burst lasts at most `PACE_WAIT` and a spawn per request; a close ends it, and
+        a stop of an agent hurries it (`hurry`), handling exits between its spawns.
         """
         while True:
             request = self._pacer.take()

@@ -25,6 +25,11 @@ runnable tasks, and the pacing gained less and less evenly (docs/performance.md,
 (`_hub._HubLoop._spawn_waiting`). A caller is told of its spawn before its process's
 output or exit is passed on.
 
+A stop or kill of any local agent hurries the burst under way (`hurry`): its remaining
+spawns go at once, and the hub handles exits between them. Until its launch is made an
+agent's actor keeps its stop for later, so a job stopped during a large start waits for
+every spawn of the burst, and paced, that wait was longer than the start it cut short.
+
 Nothing here blocks or touches a process: the hub thread asks (`take`, `answers`,
 `timeout`) and spawns; the clock and the count are given, so a test can replay a burst
 against fake ones.
