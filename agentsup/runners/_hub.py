@@ -62,7 +62,7 @@ import subprocess
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import cast
@@ -118,9 +118,11 @@ class _HubLoop:
             raise
         self._selector.register(self._wake_fd, selectors.EVENT_READ, self._on_wake)
         self._requests: queue.SimpleQueue[SpawnRequest] = queue.SimpleQueue()
-        self._count = RunnableCount() if runnable is None else None
+        self._count: RunnableCount | None = None
+        if runnable is None:
+            runnable = self._count = RunnableCount()
         self._pacer: SpawnPacer[SpawnRequest, ProcessHandle | RunnerError] = SpawnPacer(
-            runnable=runnable or self._count or (lambda: None))
+            runnable=runnable)
         # Guards `_closing` and the wake fd against being closed under a writer.
         self._state_lock = threading.Lock()
         self._closing = False
@@ -215,14 +217,15 @@ class _HubLoop:
                         self._ask_held()
                     except Exception:
                         logger.exception("local I/O hub: resuming held output failed")
-                self._spawn_waiting()
+                if self._pacer.waiting:  # a hurried burst: its next spawn
+                    self._spawn_waiting()
         except BaseException:
             logger.exception("local I/O hub stopped unexpectedly")
         finally:
             self._finish()
 
     def _finish(self) -> None:
-        self._tell(self._pacer.answers(now=True))
+        self._tell(self._pacer.answers(now=True))  # the loop died inside a burst
         with self._state_lock:
             self._closing = True
             self._reject_requests()
@@ -245,21 +248,23 @@ class _HubLoop:
             self._count.close()
 
     def _reject_requests(self) -> None:
-        for request in self._pacer.drop_waiting():
+        for request in [*self._pacer.drop_waiting(), *self._queued()]:
             request.future.set_exception(RunnerError("the local runtime has been shut down"))
+
+    def _queued(self) -> Iterator[SpawnRequest]:
+        """The requests handed over since the last look, but those cancelled."""
         while True:
             try:
                 request = self._requests.get_nowait()
             except queue.Empty:
                 return
             if request.future.set_running_or_notify_cancel():
-                request.future.set_exception(RunnerError("the local runtime has been shut down"))
+                yield request
 
     def _on_wake(self) -> None:
         with contextlib.suppress(BlockingIOError):
             os.eventfd_read(self._wake_fd)
         if self._closing:
-            self._tell(self._pacer.answers(now=True))
             self._reject_requests()
             for handle in list(self._procs):
                 handle.signal_group(signal.SIGKILL)
@@ -268,13 +273,8 @@ class _HubLoop:
         self._spawn_waiting()
 
     def _take_requests(self) -> None:
-        while True:
-            try:
-                request = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            if request.future.set_running_or_notify_cancel():
-                self._pacer.add(request)
+        for request in self._queued():
+            self._pacer.add(request)
 
     def _spawn_waiting(self) -> None:
         """Spawn the waiting requests as their turns come (`_pacing`), and tell their
@@ -288,20 +288,23 @@ class _HubLoop:
         200-agent start was slower and less even for it (docs/performance.md, item 25).
         A burst lasts at most `PACE_WAIT` and a spawn per request; a close ends it, and
         a stop of an agent hurries it (`hurry`), handling exits between its spawns.
+
+        Every caller of a spawn made is told before this returns, so the hub never
+        handles a process's output or exit before its launch has been told.
         """
         while True:
             request = self._pacer.take()
             if request is not None:
                 self._pacer.spawned(request, self._attempt(request))
-                self._tell(self._pacer.answers(now=self._pacer.hurried))
                 if self._pacer.hurried:
                     break  # exits first: the loop comes back at once while any wait
+                self._tell(self._pacer.answers())
                 continue
             if not self._pacer.waiting or self._closing:
                 break
             time.sleep(PACE_LOOK)
             self._take_requests()
-        self._tell(self._pacer.answers())
+        self._tell(self._pacer.answers(now=True))
 
     def _answer(self, request: SpawnRequest) -> None:
         """Spawn at once, unpaced, and answer the request's future."""
@@ -325,12 +328,6 @@ class _HubLoop:
                 request.future.set_exception(outcome)
             else:
                 request.future.set_result(outcome)
-
-    def _tell_first(self, handle: ProcessHandle) -> None:
-        """A process writes or exits before its caller was told of it: tell now, so
-        that its launch is always reported before anything else of it."""
-        if self._pacer.holds(handle):
-            self._tell(self._pacer.answers(now=True))
 
     def _spawn(self, request: SpawnRequest) -> ProcessHandle:
         if not request.argv:
@@ -400,7 +397,6 @@ class _HubLoop:
     ) -> None:
         if reader.closed:
             return
-        self._tell_first(handle)
         if flow is not None and flow in self._held:
             self._park(reader, flow)
             return
@@ -465,7 +461,6 @@ class _HubLoop:
     def _on_pidfd(self, handle: ProcessHandle) -> None:
         if handle._reaped:
             return
-        self._tell_first(handle)
         status = handle._reap(self._selected_at)
         if handle._pidfd == NO_PIDFD:
             self._polled.discard(handle)

@@ -22,8 +22,8 @@ actor, which reports `agent.started` and hands the readiness probe to the probe 
 done for each spawn as it was made, that work ran between the spawns, counted among the
 runnable tasks, and the pacing gained less and less evenly (docs/performance.md, item
 25). For the same reason the hub does nothing else until the burst's last spawn
-(`_hub._HubLoop._spawn_waiting`). A caller is told of its spawn before its process's
-output or exit is passed on.
+(`_hub._HubLoop._spawn_waiting`), which tells every caller before it returns: a caller
+is told of its spawn before its process's output or exit is passed on.
 
 A stop or kill of any local agent hurries the burst under way (`hurry`): its remaining
 spawns go at once, and the hub handles exits between them. Until its launch is made an
@@ -158,10 +158,6 @@ class SpawnPacer(Generic[Request, Outcome]):
         if not self._held:
             self._held_since = self.clock()
         self._held.append((request, outcome))
-
-    def holds(self, outcome: object) -> bool:
-        """Whether the caller of `outcome`'s spawn has not been told yet."""
-        return any(held is outcome for _, held in self._held)
 
     def answers(self, *, now: bool = False) -> list[tuple[Request, Outcome]]:
         """The outcomes to tell their callers now: all of them when `now`, when nothing
